@@ -1,0 +1,20 @@
+# Production image: Node 24, compiled JavaScript, no dev dependencies.
+# Needs DATABASE_URL, JWT_SECRET and ADMIN_API_KEYS (NODE_ENV=production refuses to boot without them).
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY src ./src
+COPY migrations ./migrations
+RUN npm run build && npm prune --omit=dev
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production PORT=8000
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+USER node
+EXPOSE 8000
+CMD ["node", "dist/src/main.js"]

@@ -1,0 +1,22 @@
+import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AllExceptionsFilter } from './common/all-exceptions.filter';
+import { CorrelationIdMiddleware } from './common/correlation-id.middleware';
+import { createValidationPipe } from './common/validation';
+import { AppConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { SmartEngageModule } from './smartengage/smartengage.module';
+
+@Module({
+  imports: [AppConfigModule, DatabaseModule, MetricsModule, SmartEngageModule],
+  providers: [
+    { provide: APP_PIPE, useFactory: createValidationPipe },
+    { provide: APP_FILTER, useClass: AllExceptionsFilter },
+  ],
+})
+export class AppModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(CorrelationIdMiddleware).forRoutes('*');
+  }
+}

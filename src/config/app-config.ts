@@ -1,0 +1,54 @@
+import { EnvironmentVariables } from './environment';
+
+/** Used only outside production, where JWT_SECRET is required; the boot log warns about it. */
+export const DEVELOPMENT_JWT_SECRET = 'smartengage-development-secret-not-for-production';
+
+/**
+ * Typed, validated configuration, built once at boot and injected by class.
+ * Services read this instead of process.env.
+ */
+export class AppConfig {
+  readonly nodeEnv: EnvironmentVariables['NODE_ENV'];
+  readonly port: number;
+  readonly logLevel: EnvironmentVariables['LOG_LEVEL'];
+  readonly database: { url?: string; runMigrations: boolean; embeddedDir: string };
+  readonly auth: { adminApiKeys: string[]; jwtSecret: string; jwtSecretIsDefault: boolean };
+  readonly mail: { smtpUrl?: string; from: string; outboxDir: string; supportEmail: string };
+  readonly openai: { apiKey?: string; baseUrl?: string; model: string; timeoutSeconds: number; maxRetries: number };
+  readonly links: { bookingBaseUrl: string; publicBaseUrl: string; defaultTtlHours: number };
+  readonly frequencyCap: { maxMessages: number; windowDays: number };
+
+  constructor(env: EnvironmentVariables) {
+    this.nodeEnv = env.NODE_ENV;
+    this.port = env.PORT;
+    this.logLevel = env.LOG_LEVEL;
+    this.database = { url: env.DATABASE_URL, runMigrations: env.MIGRATIONS_RUN, embeddedDir: env.EMBEDDED_PG_DIR };
+    this.auth = {
+      adminApiKeys: (env.ADMIN_API_KEYS ?? '')
+        .split(',')
+        .map((key) => key.trim())
+        .filter(Boolean),
+      jwtSecret: env.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET,
+      jwtSecretIsDefault: !env.JWT_SECRET,
+    };
+    this.mail = {
+      smtpUrl: env.SMTP_URL,
+      from: env.MAIL_FROM,
+      outboxDir: env.OUTBOX_DIR,
+      supportEmail: env.SUPPORT_EMAIL,
+    };
+    this.openai = {
+      apiKey: env.OPENAI_API_KEY,
+      baseUrl: env.OPENAI_BASE_URL,
+      model: env.OPENAI_MODEL,
+      timeoutSeconds: env.OPENAI_TIMEOUT_SECONDS,
+      maxRetries: env.OPENAI_MAX_RETRIES,
+    };
+    this.links = {
+      bookingBaseUrl: env.BOOKING_BASE_URL,
+      publicBaseUrl: env.PUBLIC_BASE_URL.replace(/\/+$/, ''),
+      defaultTtlHours: env.DEFAULT_TTL_HOURS,
+    };
+    this.frequencyCap = { maxMessages: env.FREQUENCY_CAP_MAX_MESSAGES, windowDays: env.FREQUENCY_CAP_WINDOW_DAYS };
+  }
+}

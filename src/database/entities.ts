@@ -1,0 +1,12 @@
+import { AiMessageEntity } from '../messaging/ai-message.entity';
+import { BookingEntity } from '../segmentation/booking.entity';
+import { CustomerEntity } from '../segmentation/customer.entity';
+import { ServiceEntity } from '../segmentation/service.entity';
+import { UserEntity } from '../segmentation/user.entity';
+import { PromoCodeEntity } from '../smartengage/promo-code.entity';
+import { InitialSchema1732406400000 } from '../../migrations/1732406400000-InitialSchema';
+
+export const ENTITIES = [UserEntity, CustomerEntity, ServiceEntity, BookingEntity, PromoCodeEntity, AiMessageEntity];
+
+/** Listed explicitly so the same code runs from ts-jest and from dist/. */
+export const MIGRATIONS = [InitialSchema1732406400000];

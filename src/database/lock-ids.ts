@@ -1,0 +1,5 @@
+/** Every Postgres advisory lock this service takes; one place so ids never collide. */
+export enum LockId {
+  Migrations = 7_410_001,
+  DailyCampaign = 7_410_002,
+}

@@ -1,0 +1,43 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { AppModule } from './app.module';
+import { resolveDatabase } from './bootstrap-database';
+import { AppLogger } from './common/app-logger';
+import { AppConfig } from './config/app-config';
+import { InvalidEnvironmentError, validateEnvironment } from './config/environment';
+import { seedDemoData } from './database/demo-seed';
+import { setupApp } from './setup-app';
+
+async function bootstrap(): Promise<void> {
+  const env = validateEnvironment(process.env);
+  const logger = new AppLogger(env.LOG_LEVEL);
+  const embedded = await resolveDatabase(env);
+
+  const app = await NestFactory.create(AppModule, { logger });
+  setupApp(app);
+  const config = app.get(AppConfig);
+  const log = new Logger('Bootstrap');
+  if (embedded) {
+    await seedDemoData(app.get(DataSource));
+    log.log('Demo customers, services and bookings are loaded');
+  }
+  if (config.auth.adminApiKeys.length === 0) {
+    log.warn('ADMIN_API_KEYS is not set: admin and internal routes are open to loopback clients only');
+  }
+  if (config.auth.jwtSecretIsDefault) log.warn('JWT_SECRET is not set: using the development secret');
+  if (!config.openai.apiKey) log.log('OPENAI_API_KEY is not set: messages come from the built-in Bengali templates');
+
+  await app.listen(config.port);
+  log.log(`SmartEngage listening on http://localhost:${config.port} (API docs at /docs)`);
+}
+
+bootstrap().catch((error: unknown) => {
+  if (error instanceof InvalidEnvironmentError) {
+    console.error(error.message);
+  } else {
+    console.error('SmartEngage failed to start:', error instanceof Error ? (error.stack ?? error.message) : error);
+  }
+  process.exit(1);
+});

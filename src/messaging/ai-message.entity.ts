@@ -1,0 +1,85 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Channel, DeliveryStatus, GeneratorKind, MessageType, Tone } from './message.types';
+
+export interface SafetyViolationRecord {
+  rule: string;
+  detail: string;
+}
+
+/** One outbound message; the row exists before the send is attempted. */
+@Entity({ name: 'ai_messages' })
+export class AiMessageEntity {
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Column({ name: 'user_id', type: 'uuid' })
+  userId: string;
+
+  @Column({ name: 'agent_type', type: 'text', default: 'smartengage' })
+  agentType: string;
+
+  @Column({ name: 'message_type', type: 'text' })
+  messageType: MessageType;
+
+  @Column({ type: 'text' })
+  channel: Channel;
+
+  @Column({ name: 'delivery_status', type: 'text', default: DeliveryStatus.Queued })
+  deliveryStatus: DeliveryStatus;
+
+  /** Address the message went to, kept for audits. */
+  @Column({ type: 'text' })
+  recipient: string;
+
+  @Column({ type: 'text', nullable: true })
+  subject: string | null;
+
+  @Column({ name: 'message_text', type: 'text', nullable: true })
+  messageText: string | null;
+
+  @Column({ name: 'service_id', type: 'uuid', nullable: true })
+  serviceId: string | null;
+
+  @Column({ name: 'promo_code', type: 'text', nullable: true })
+  promoCode: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  tone: Tone | null;
+
+  /** Which generator wrote the prose that was sent. */
+  @Column({ type: 'text', nullable: true })
+  generator: GeneratorKind | null;
+
+  /** Why the LLM's output was not used, when the template stood in for it. */
+  @Column({ name: 'fallback_reason', type: 'text', nullable: true })
+  fallbackReason: string | null;
+
+  /** Safety-filter findings on rejected drafts. */
+  @Column({ name: 'safety_violations', type: 'jsonb', nullable: true })
+  safetyViolations: SafetyViolationRecord[] | null;
+
+  @Column({ name: 'bypassed_frequency_cap', type: 'boolean', default: false })
+  bypassedFrequencyCap: boolean;
+
+  @Column({ name: 'correlation_id', type: 'text' })
+  correlationId: string;
+
+  @Column({ name: 'link_expires_at', type: 'timestamptz', nullable: true })
+  linkExpiresAt: Date | null;
+
+  /** Id the mail server or gateway gave the message. */
+  @Column({ name: 'provider_message_id', type: 'text', nullable: true })
+  providerMessageId: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  error: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @Column({ name: 'sent_at', type: 'timestamptz', nullable: true })
+  sentAt: Date | null;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

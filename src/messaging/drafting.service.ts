@@ -1,0 +1,100 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { SafetyFilterService } from '../safety/safety-filter.service';
+import { SafetyPolicy, SafetyViolation } from '../safety/safety.types';
+import { GENERIC_NAME } from './display-name';
+import { MessageComposer } from './message-composer';
+import { ComposedMessage, MessageContext, proseInputFrom, ProseResult } from './message-content';
+import { GeneratorKind } from './message.types';
+import { LlmGenerationError, OpenAiProseGenerator } from './openai-prose.generator';
+import { TemplateProseGenerator } from './template-prose.generator';
+
+export const SAFETY_REJECTED = 'safety_rejected';
+
+export interface Draft {
+  message: ComposedMessage;
+  generator: GeneratorKind;
+  /** Why the template was used although an LLM is configured. */
+  fallbackReason: string | null;
+  /** What the safety filter found in a rejected draft. */
+  violations: SafetyViolation[] | null;
+  generationSeconds: number;
+  tokensUsed?: number;
+}
+
+/** Thrown when not even the built-in template passes the safety filter. */
+export class DraftRejectedError extends Error {
+  constructor(readonly violations: SafetyViolation[]) {
+    super(`message rejected by the safety filter: ${violations.map((v) => v.rule).join(', ')}`);
+    this.name = 'DraftRejectedError';
+  }
+}
+
+/**
+ * Writes a message: the LLM when configured, else (or when its output fails or is rejected)
+ * the built-in template. Every candidate passes the safety filter before it is returned.
+ */
+@Injectable()
+export class DraftingService {
+  private readonly logger = new Logger(DraftingService.name);
+
+  constructor(
+    private readonly llm: OpenAiProseGenerator,
+    private readonly templates: TemplateProseGenerator,
+    private readonly composer: MessageComposer,
+    private readonly safety: SafetyFilterService,
+    private readonly config: AppConfig,
+  ) {}
+
+  async draft(context: MessageContext): Promise<Draft> {
+    const started = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+    let fallbackReason: string | null = null;
+    let violations: SafetyViolation[] | null = null;
+
+    if (this.llm.enabled) {
+      try {
+        const result = await this.llm.write(proseInputFrom(context));
+        const checked = this.composeAndCheck(result, context);
+        if (checked.violations.length === 0) {
+          return { ...checked.draft, fallbackReason: null, violations: null, generationSeconds: elapsed() };
+        }
+        fallbackReason = SAFETY_REJECTED;
+        violations = checked.violations;
+        this.logger.warn(`LLM draft rejected (${violations.map((v) => v.rule).join(', ')}); using the template`);
+      } catch (error) {
+        if (!(error instanceof LlmGenerationError)) throw error;
+        fallbackReason = error.reason;
+        this.logger.warn(`LLM draft unavailable (${error.reason}: ${error.message}); using the template`);
+      }
+    }
+
+    // A name the filter objects to (profanity, say) gets the generic greeting instead.
+    let templateViolations: SafetyViolation[] = [];
+    for (const candidate of [context, { ...context, customerName: GENERIC_NAME }]) {
+      const checked = this.composeAndCheck(this.templates.write(proseInputFrom(candidate)), candidate);
+      if (checked.violations.length === 0) {
+        return { ...checked.draft, fallbackReason, violations, generationSeconds: elapsed() };
+      }
+      templateViolations = checked.violations;
+    }
+    throw new DraftRejectedError(templateViolations);
+  }
+
+  private composeAndCheck(result: ProseResult, context: MessageContext) {
+    const message = this.composer.compose(result.prose, context);
+    const verdict = this.safety.check({ subject: message.subject, text: message.text }, this.policyFor(context));
+    return {
+      draft: { message, generator: result.generator, tokensUsed: result.tokensUsed },
+      violations: verdict.violations,
+    };
+  }
+
+  private policyFor(context: MessageContext): SafetyPolicy {
+    return {
+      offer: context.offer,
+      allowedUrlPrefixes: [this.config.links.bookingBaseUrl, this.config.links.publicBaseUrl],
+      trustedTokens: [context.customerName, 'ShoktiAI Team', 'ShoktiAI'],
+    };
+  }
+}

@@ -1,0 +1,70 @@
+import { ISendMailOptions, MailerService } from '@nestjs-modules/mailer';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { AppConfig } from '../config/app-config';
+
+export interface OutgoingEmail {
+  messageId: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  unsubscribeUrl: string;
+}
+
+export interface EmailReceipt {
+  /** The Message-ID header the email went out with. */
+  providerMessageId: string;
+  /** Where the email was written, when it went to the local outbox. */
+  outboxPath?: string;
+}
+
+/**
+ * Sends email through the mailer: pooled SMTP when SMTP_URL is set, otherwise nodemailer's
+ * stream transport, whose raw MIME lands in the outbox folder as one .eml per message.
+ */
+@Injectable()
+export class EmailSender implements OnModuleInit {
+  private readonly logger = new Logger(EmailSender.name);
+  private readonly outboxDir: string | null;
+
+  constructor(
+    private readonly mailer: MailerService,
+    private readonly config: AppConfig,
+  ) {
+    this.outboxDir = config.mail.smtpUrl ? null : resolve(config.mail.outboxDir);
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (this.outboxDir) {
+      await mkdir(this.outboxDir, { recursive: true });
+      this.logger.log(`SMTP_URL is not set: emails are written to the outbox ${this.outboxDir}`);
+    }
+  }
+
+  async send(email: OutgoingEmail): Promise<EmailReceipt> {
+    const headerId = `<${email.messageId}@${mailDomain(this.config.mail.from)}>`;
+    const options: ISendMailOptions = {
+      to: email.to,
+      subject: email.subject,
+      text: email.text,
+      html: email.html,
+      messageId: headerId,
+      list: { unsubscribe: { url: email.unsubscribeUrl, comment: 'Unsubscribe' } },
+      headers: { 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+    };
+    const info = await this.mailer.sendMail(options);
+    if (!this.outboxDir) return { providerMessageId: headerId };
+
+    const outboxPath = resolve(this.outboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${email.messageId}.eml`);
+    await writeFile(outboxPath, info.message as Buffer);
+    this.logger.log(`Email ${email.messageId} written to ${outboxPath}`);
+    return { providerMessageId: headerId, outboxPath };
+  }
+}
+
+export function mailDomain(from: string): string {
+  const match = /@([^>\s]+)/.exec(from);
+  return match ? match[1] : 'smartengage.local';
+}

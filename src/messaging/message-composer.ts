@@ -1,0 +1,133 @@
+import { Injectable } from '@nestjs/common';
+import { toBengaliDigits } from './bengali';
+import { ComposedMessage, MessageContext, Prose } from './message-content';
+import { Tone } from './message.types';
+
+interface Voice {
+  offerLead: (discount: string) => string;
+  callToAction: (context: MessageContext) => string;
+  signOff: string;
+}
+
+const VOICES: Record<Tone, Voice> = {
+  [Tone.Premium]: {
+    offerLead: (discount) => `🎁 আপনার জন্য বিশেষ অফার: ${discount}% ছাড়!`,
+    callToAction: (context) =>
+      context.offer ? `এখনই বুক করুন - ${toBengaliDigits(context.ttlHours)} ঘণ্টার অফার` : 'এখনই বুক করুন',
+    signOff: 'আপনার সেবায় সর্বদা,',
+  },
+  [Tone.Welcoming]: {
+    offerLead: (discount) => `🎉 নতুন গ্রাহক হিসেবে আপনি পাচ্ছেন ${discount}% ছাড়!`,
+    callToAction: () => 'সহজেই বুক করুন',
+    signOff: 'ধন্যবাদ ও শুভকামনা,',
+  },
+  [Tone.Friendly]: {
+    offerLead: (discount) => `🎁 আপনার পরবর্তী বুকিংয়ে ${discount}% ছাড়!`,
+    callToAction: () => 'বুক করতে এখানে ক্লিক করুন',
+    signOff: 'ধন্যবাদ,',
+  },
+};
+
+const TEAM = 'ShoktiAI Team';
+const UNSUBSCRIBE_LEAD = 'এ ধরনের ইমেইল আর পেতে না চাইলে';
+const UNSUBSCRIBE_ACTION = 'আনসাবস্ক্রাইব করুন';
+const PROMO_LABEL = 'প্রোমো কোড:';
+const LINK_FALLBACK = 'বোতামটি কাজ না করলে এই লিংকটি ব্রাউজারে খুলুন:';
+
+/** The parts of one email, shared by its text and HTML renderings. */
+interface Parts {
+  greeting: string;
+  paragraphs: string[];
+  offer: { lead: string; promoCode: string } | null;
+  callToAction: string;
+  signOff: string;
+}
+
+/**
+ * Wraps generator prose with everything the server owns: greeting, offer, link and footer.
+ * Offer numbers come only from the context, so prose can never misquote them.
+ */
+@Injectable()
+export class MessageComposer {
+  compose(prose: Prose, context: MessageContext): ComposedMessage {
+    const voice = VOICES[context.tone];
+    const discount = context.offer ? toBengaliDigits(context.offer.discountPercent) : null;
+    const parts: Parts = {
+      greeting: `প্রিয় ${context.customerName},`,
+      paragraphs: paragraphsOf(prose.body),
+      offer: context.offer && discount ? { lead: voice.offerLead(discount), promoCode: context.offer.promoCode } : null,
+      callToAction: voice.callToAction(context),
+      signOff: voice.signOff,
+    };
+    const headline = `${prose.subject.trim()}${discount ? ` — ${discount}% ছাড়!` : ''}`;
+    const subject = [headline, context.serviceEmoji.trim()].filter((part) => part.length > 0).join(' ');
+
+    return { subject, text: renderText(parts, context), html: renderHtml(subject, parts, context) };
+  }
+}
+
+function paragraphsOf(body: string): string[] {
+  return body
+    .split(/\r?\n\s*\r?\n/)
+    .map((paragraph) => paragraph.trim())
+    .filter((paragraph) => paragraph.length > 0);
+}
+
+function renderText(parts: Parts, context: MessageContext): string {
+  const blocks = [parts.greeting, ...parts.paragraphs];
+  if (parts.offer) blocks.push(`${parts.offer.lead}\n${PROMO_LABEL} ${parts.offer.promoCode}`);
+  blocks.push(`[${parts.callToAction}]\n${context.bookingUrl}`);
+  blocks.push(`${parts.signOff}\n${TEAM}`);
+  blocks.push(`${UNSUBSCRIBE_LEAD} ${UNSUBSCRIBE_ACTION}: ${context.unsubscribeUrl}`);
+  return `${blocks.join('\n\n')}\n`;
+}
+
+const P = 'margin:0 0 16px;';
+
+function renderHtml(subject: string, parts: Parts, context: MessageContext): string {
+  const paragraphs = parts.paragraphs.map((paragraph) => `<p style="${P}">${escapeLines(paragraph)}</p>`);
+  const offer = parts.offer
+    ? `<div style="margin:0 0 16px;padding:12px 16px;border-radius:8px;background:#fff7e6;border:1px solid #f5c26b;">` +
+      `<p style="margin:0;font-weight:bold;">${escapeHtml(parts.offer.lead)}</p>` +
+      `<p style="margin:4px 0 0;">${PROMO_LABEL} <strong style="font-family:monospace;letter-spacing:1px;">${escapeHtml(parts.offer.promoCode)}</strong></p>` +
+      `</div>`
+    : '';
+  const bookingUrl = escapeHtml(context.bookingUrl);
+
+  return [
+    '<!doctype html>',
+    '<html lang="bn">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${escapeHtml(subject)}</title>`,
+    '</head>',
+    '<body style="margin:0;padding:0;background:#f4f5f7;">',
+    `<div style="max-width:560px;margin:0 auto;padding:24px;background:#ffffff;color:#1f2933;font-family:'Noto Sans Bengali','Hind Siliguri',Arial,sans-serif;font-size:16px;line-height:1.7;">`,
+    `<p style="${P}">${escapeHtml(parts.greeting)}</p>`,
+    ...paragraphs,
+    offer,
+    `<p style="margin:24px 0;text-align:center;"><a href="${bookingUrl}" style="display:inline-block;padding:12px 24px;border-radius:6px;background:#0b7a75;color:#ffffff;text-decoration:none;font-weight:bold;">${escapeHtml(parts.callToAction)}</a></p>`,
+    `<p style="${P}font-size:13px;color:#52606d;word-break:break-all;">${LINK_FALLBACK} ${bookingUrl}</p>`,
+    `<p style="${P}">${escapeHtml(parts.signOff)}<br>${TEAM}</p>`,
+    `<p style="margin:24px 0 0;font-size:12px;color:#7b8794;">${UNSUBSCRIBE_LEAD} <a href="${escapeHtml(context.unsubscribeUrl)}" style="color:#7b8794;">${UNSUBSCRIBE_ACTION}</a>।</p>`,
+    '</div>',
+    '</body>',
+    '</html>',
+  ]
+    .filter((line) => line.length > 0)
+    .join('\n');
+}
+
+function escapeLines(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((line) => escapeHtml(line.trim()))
+    .join('<br>');
+}
+
+const HTML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (char) => HTML_ENTITIES[char]);
+}

@@ -1,0 +1,63 @@
+import { GeneratorKind, MessageType, Tone } from './message.types';
+
+/** The offer the server attaches to a message; generators never see or write it. */
+export interface Offer {
+  promoCode: string;
+  discountPercent: number;
+}
+
+/** Everything known about one message before its prose is written. */
+export interface MessageContext {
+  /** Sanitised display name of the customer. */
+  customerName: string;
+  serviceNameBn: string;
+  serviceEmoji: string;
+  daysSinceLastBooking: number;
+  tone: Tone;
+  messageType: MessageType;
+  offer: Offer | null;
+  ttlHours: number;
+  /** Full deep link, token and promo included. */
+  bookingUrl: string;
+  unsubscribeUrl: string;
+}
+
+/** What a generator writes: a subject and body paragraphs, with no link, promo code or discount. */
+export interface Prose {
+  subject: string;
+  body: string;
+}
+
+/** The message as sent: the server wraps the prose with greeting, offer, link and footer. */
+export interface ComposedMessage {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** The data a generator may use; an allow-list, so an LLM sees nothing else. */
+export interface ProseInput {
+  customerName: string;
+  serviceNameBn: string;
+  daysSinceLastBooking: number;
+  tone: Tone;
+  messageType: MessageType;
+  hasOffer: boolean;
+}
+
+export interface ProseResult {
+  prose: Prose;
+  generator: GeneratorKind;
+  tokensUsed?: number;
+}
+
+export function proseInputFrom(context: MessageContext): ProseInput {
+  return {
+    customerName: context.customerName,
+    serviceNameBn: context.serviceNameBn,
+    daysSinceLastBooking: context.daysSinceLastBooking,
+    tone: context.tone,
+    messageType: context.messageType,
+    hasOffer: context.offer !== null,
+  };
+}

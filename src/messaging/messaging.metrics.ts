@@ -1,0 +1,39 @@
+import { Injectable } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import { Counter, Histogram } from 'prom-client';
+import { Metric } from '../metrics/metric-names';
+import { Draft } from './drafting.service';
+import { DeliveryRequest, SkipReason } from './reminder-delivery';
+
+/** What messaging records into Prometheus. */
+@Injectable()
+export class MessagingMetrics {
+  constructor(
+    @InjectMetric(Metric.MessagesSent) private readonly messagesSent: Counter<string>,
+    @InjectMetric(Metric.GenerationDuration) private readonly generationDuration: Histogram<string>,
+    @InjectMetric(Metric.TemplateFallbacks) private readonly fallbacks: Counter<string>,
+    @InjectMetric(Metric.SafetyRejections) private readonly safetyRejections: Counter<string>,
+    @InjectMetric(Metric.LlmTokens) private readonly llmTokens: Counter<string>,
+    @InjectMetric(Metric.Skipped) private readonly skips: Counter<string>,
+  ) {}
+
+  generated(draft: Draft): void {
+    this.generationDuration.observe({ generator: draft.generator }, draft.generationSeconds);
+    if (draft.fallbackReason) this.fallbacks.inc({ reason: draft.fallbackReason });
+    for (const violation of draft.violations ?? []) this.safetyRejections.inc({ rule: violation.rule });
+    if (draft.tokensUsed) this.llmTokens.inc(draft.tokensUsed);
+  }
+
+  sent(request: DeliveryRequest, status: 'sent' | 'failed'): void {
+    this.messagesSent.inc({
+      agent_type: 'smartengage',
+      channel: request.channel,
+      message_type: request.messageType,
+      status,
+    });
+  }
+
+  skipped(reason: SkipReason): void {
+    this.skips.inc({ reason });
+  }
+}

@@ -1,0 +1,56 @@
+import { MailerModule } from '@nestjs-modules/mailer';
+import { Module } from '@nestjs/common';
+import { JwtModule } from '@nestjs/jwt';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppConfig } from '../config/app-config';
+import { SafetyModule } from '../safety/safety.module';
+import { AiMessageEntity } from './ai-message.entity';
+import { AiMessageRepository } from './ai-message.repository';
+import { DeepLinkService } from './deep-link.service';
+import { DraftingService } from './drafting.service';
+import { EmailSender } from './email.sender';
+import { InProcessReminderDelivery } from './in-process-reminder-delivery';
+import { MessageComposer } from './message-composer';
+import { MessagingMetrics } from './messaging.metrics';
+import { OpenAiProseGenerator } from './openai-prose.generator';
+import { ReminderDelivery } from './reminder-delivery';
+import { TemplateProseGenerator } from './template-prose.generator';
+
+function smtpTransport(url: string): string {
+  // Pool connections unless the URL already says otherwise.
+  return /[?&]pool=/.test(url) ? url : `${url}${url.includes('?') ? '&' : '?'}pool=true`;
+}
+
+/** Writes, checks and sends messages, and keeps the message log. */
+@Module({
+  imports: [
+    SafetyModule,
+    TypeOrmModule.forFeature([AiMessageEntity]),
+    JwtModule.registerAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => ({ secret: config.auth.jwtSecret, signOptions: { algorithm: 'HS256' } }),
+    }),
+    MailerModule.forRootAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => ({
+        transport: config.mail.smtpUrl
+          ? smtpTransport(config.mail.smtpUrl)
+          : { streamTransport: true, buffer: true, newline: 'windows' },
+        defaults: { from: config.mail.from },
+      }),
+    }),
+  ],
+  providers: [
+    AiMessageRepository,
+    DeepLinkService,
+    DraftingService,
+    EmailSender,
+    MessageComposer,
+    MessagingMetrics,
+    OpenAiProseGenerator,
+    TemplateProseGenerator,
+    { provide: ReminderDelivery, useClass: InProcessReminderDelivery },
+  ],
+  exports: [ReminderDelivery, DeepLinkService, AiMessageRepository],
+})
+export class MessagingModule {}

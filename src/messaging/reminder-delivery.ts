@@ -1,0 +1,51 @@
+import { CustomerProfile } from '../segmentation/customer-profile';
+import { ServiceInfo } from '../segmentation/service.repository';
+import { Offer } from './message-content';
+import { Channel, GeneratorKind, MessageType } from './message.types';
+
+export interface DeliveryRequest {
+  customer: CustomerProfile;
+  service: ServiceInfo;
+  offer: Offer | null;
+  messageType: MessageType;
+  channel: Channel;
+  ttlHours: number;
+  bypassFrequencyCap: boolean;
+  correlationId: string;
+}
+
+/** Why a customer was not messaged; the same words appear in API results. */
+export enum SkipReason {
+  CustomerNotFound = 'customer_not_found',
+  OptedOut = 'opted_out',
+  FrequencyCapped = 'frequency_capped',
+  NoEmailAddress = 'no_email_address',
+  NoBookingHistory = 'no_booking_history',
+  NotDue = 'not_due',
+}
+
+export enum FailureReason {
+  SafetyRejected = 'safety_rejected',
+  DeliveryFailed = 'delivery_failed',
+}
+
+export type DeliveryOutcome =
+  | {
+      status: 'sent';
+      messageId: string;
+      generator: GeneratorKind;
+      fallbackReason: string | null;
+      subject: string;
+      outboxPath?: string;
+    }
+  | { status: 'skipped'; reason: SkipReason }
+  | { status: 'failed'; messageId: string; reason: FailureReason; error: string };
+
+/**
+ * One customer's step: claim (opt-out and cap checked atomically) → generate → check → send → record.
+ * Callers (single, bulk, the daily campaign) depend on this abstraction only, so a queue-backed
+ * implementation can replace the in-process one without touching them.
+ */
+export abstract class ReminderDelivery {
+  abstract deliver(request: DeliveryRequest): Promise<DeliveryOutcome>;
+}

@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { MessagingModule } from '../messaging/messaging.module';
+import { SegmentationModule } from '../segmentation/segmentation.module';
+import { AdminSmartEngageController } from './admin-smartengage.controller';
+import { OptOutService } from './opt-out.service';
+import { PromoCodeEntity } from './promo-code.entity';
+import { PromoCodeRepository } from './promo-code.repository';
+import { SmartEngageService } from './smartengage.service';
+import { UnsubscribeController } from './unsubscribe.controller';
+
+/** The operator-facing use cases: send reminders, and the customer's way out. */
+@Module({
+  imports: [TypeOrmModule.forFeature([PromoCodeEntity]), SegmentationModule, MessagingModule],
+  controllers: [AdminSmartEngageController, UnsubscribeController],
+  providers: [SmartEngageService, OptOutService, PromoCodeRepository],
+})
+export class SmartEngageModule {}
