@@ -17,6 +17,7 @@ async function bootstrap(): Promise<void> {
 
   const app = await NestFactory.create(AppModule, { logger });
   setupApp(app);
+  await app.init(); // runs migrations (DatabaseModule) before the demo seed below
   const config = app.get(AppConfig);
   const log = new Logger('Bootstrap');
   if (embedded) {

@@ -167,7 +167,7 @@ function describe(errors: ValidationError[]): string[] {
 /** Validates the environment once; throws an error naming every bad variable. */
 export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVariables {
   const env = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
-  const problems = describe(validateSync(env, { skipMissingProperties: false }));
+  const problems = describe(validateSync(env, { skipMissingProperties: false, stopAtFirstError: true }));
   if (env.NODE_ENV === 'production') {
     for (const name of PRODUCTION_REQUIRED) {
       if (!env[name]) problems.push(`${name} is required when NODE_ENV=production`);

@@ -4,7 +4,8 @@ import { dataSourceOptions } from '../../src/database/data-source-options';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { runMigrationsUnderLock } from '../../src/database/migrate';
 
-const TEST_DATABASE = 'smartengage_test';
+// One database per run, so concurrent runs on one server never share or drop each other's data.
+const TEST_DATABASE = `smartengage_test_${process.pid}`;
 
 /**
  * One real Postgres for the e2e run: TEST_DATABASE_URL's server if set, else an embedded one.
@@ -20,7 +21,6 @@ export default async function globalSetup(): Promise<void> {
   const admin = new Client({ connectionString: serverUrl });
   await admin.connect();
   try {
-    await admin.query(`DROP DATABASE IF EXISTS ${TEST_DATABASE} WITH (FORCE)`);
     await admin.query(`CREATE DATABASE ${TEST_DATABASE}`);
   } finally {
     await admin.end();
@@ -34,4 +34,5 @@ export default async function globalSetup(): Promise<void> {
     await dataSource.destroy();
   }
   process.env.DATABASE_URL = url.toString();
+  (globalThis as Record<string, unknown>).__TEST_DATABASE__ = { serverUrl, name: TEST_DATABASE };
 }

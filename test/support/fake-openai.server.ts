@@ -1,0 +1,158 @@
+import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+
+/** What the fake answers to one chat-completions request. */
+export type FakeReply =
+  /** A completion whose content is the JSON object { subject, body }. */
+  | { kind: 'json'; subject: string; body: string }
+  /** A completion whose content is this exact string, JSON or not. */
+  | { kind: 'raw'; content: string }
+  /** An OpenAI-style error; retryAfterMs becomes the retry-after-ms header the SDK obeys. */
+  | { kind: 'status'; status: number; retryAfterMs?: number }
+  /** Waits, then answers as `then` says; a client that gave up meanwhile gets nothing. */
+  | { kind: 'delay'; ms: number; then: FakeReply };
+
+export interface RecordedRequest {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: ChatRequestBody;
+}
+
+/** The parts of a chat-completions request the specs look at. */
+export interface ChatRequestBody {
+  model: string;
+  messages: { role: string; content: string }[];
+  response_format?: { type: string; json_schema?: { name: string } };
+  [key: string]: unknown;
+}
+
+export const GOOD_SUBJECT = 'আপনার ঘরের যত্নের সময় হয়েছে';
+export const GOOD_BODY =
+  'আপনার শেষ সেবার পর বেশ কিছুদিন কেটে গেছে, আশা করি সবকিছু ভালো চলছে।\n\n' +
+  'নিয়মিত যত্নে ঘর থাকে পরিচ্ছন্ন, নিরাপদ ও আরামদায়ক। আবার বুক করতে আমরা আপনার অপেক্ষায় আছি।';
+const GOOD_REPLY: FakeReply = { kind: 'json', subject: GOOD_SUBJECT, body: GOOD_BODY };
+
+const COMPLETION_PATHS = new Set(['/v1/chat/completions', '/chat/completions']);
+
+/**
+ * A local stand-in for the OpenAI chat-completions API, so the real `openai` client can be driven
+ * through timeouts, rate limits and bad output. Replies come from a script; an empty script repeats
+ * the fallback reply (a good Bengali draft unless `always` changed it).
+ */
+export class FakeOpenAiServer {
+  readonly requests: RecordedRequest[] = [];
+  private readonly script: FakeReply[] = [];
+  private fallback: FakeReply = GOOD_REPLY;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly server: Server = createServer((req, res) => {
+    this.handle(req, res).catch(() => res.destroy());
+  });
+  private port = 0;
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, '127.0.0.1', () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** What OPENAI_BASE_URL should be. */
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}/v1`;
+  }
+
+  /** Queues replies for the next requests, in order. */
+  reply(...replies: FakeReply[]): void {
+    this.script.push(...replies);
+  }
+
+  /** Answers every request this way once the script is used up. */
+  always(reply: FakeReply): void {
+    this.fallback = reply;
+  }
+
+  /** Forgets requests and scripts, and goes back to the good default reply. */
+  reset(): void {
+    this.requests.length = 0;
+    this.script.length = 0;
+    this.fallback = GOOD_REPLY;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '').split('?')[0];
+    const raw = await readBody(req);
+    if (req.method !== 'POST' || !COMPLETION_PATHS.has(path)) {
+      return sendJson(res, 404, errorBody(`no route ${req.method} ${path}`, 'invalid_request_error'));
+    }
+    let body: ChatRequestBody;
+    try {
+      body = JSON.parse(raw) as ChatRequestBody;
+    } catch {
+      return sendJson(res, 400, errorBody('request body is not JSON', 'invalid_request_error'));
+    }
+    this.requests.push({ path, headers: req.headers, body });
+    this.answer(res, this.script.shift() ?? this.fallback, body.model);
+  }
+
+  private answer(res: ServerResponse, reply: FakeReply, model: string): void {
+    switch (reply.kind) {
+      case 'json':
+        return sendJson(res, 200, completion(model, JSON.stringify({ subject: reply.subject, body: reply.body })));
+      case 'raw':
+        return sendJson(res, 200, completion(model, reply.content));
+      case 'status': {
+        const headers = reply.retryAfterMs === undefined ? {} : { 'retry-after-ms': String(reply.retryAfterMs) };
+        const type = reply.status === 429 ? 'rate_limit_error' : 'server_error';
+        return sendJson(res, reply.status, errorBody(`scripted ${reply.status}`, type), headers);
+      }
+      case 'delay': {
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          if (!res.destroyed) this.answer(res, reply.then, model);
+        }, reply.ms);
+        this.timers.add(timer);
+        return;
+      }
+    }
+  }
+}
+
+function completion(model: string, content: string) {
+  const promptTokens = 120;
+  const completionTokens = 80;
+  return {
+    id: `chatcmpl-fake-${Date.now().toString(36)}`,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, finish_reason: 'stop', logprobs: null }],
+    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+  };
+}
+
+function errorBody(message: string, type: string) {
+  return { error: { message, type, param: null, code: null } };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.destroyed || res.writableEnded) return;
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
