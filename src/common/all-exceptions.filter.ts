@@ -31,7 +31,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (body.statusCode >= 500) {
       this.logger.error(body.message, exception instanceof Error ? exception.stack : String(exception));
     }
-    response.status(body.statusCode).json(body);
+    response.status(body.statusCode).type('application/json').json(body);
   }
 
   private toBody(exception: unknown): ErrorBody {

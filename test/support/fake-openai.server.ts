@@ -109,7 +109,8 @@ export class FakeOpenAiServer {
       case 'raw':
         return sendJson(res, 200, completion(model, reply.content));
       case 'status': {
-        const headers = reply.retryAfterMs === undefined ? {} : { 'retry-after-ms': String(reply.retryAfterMs) };
+        const headers: Record<string, string> =
+          reply.retryAfterMs === undefined ? {} : { 'retry-after-ms': String(reply.retryAfterMs) };
         const type = reply.status === 429 ? 'rate_limit_error' : 'server_error';
         return sendJson(res, reply.status, errorBody(`scripted ${reply.status}`, type), headers);
       }
@@ -155,4 +156,19 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/**
+ * Jest runs a spec in its own realm, but Node's fetch rejects with errors from the outer one: an aborted
+ * request's DOMException then fails the SDK's `instanceof Error`, loses its name, and a timeout is
+ * reported as a plain connection error. Plain Node (production) has one realm, so this only re-creates
+ * the error in the spec's realm, keeping its name; the OpenAI client is otherwise untouched.
+ */
+export function sameRealmFetch(fetch: typeof globalThis.fetch): typeof globalThis.fetch {
+  return (input, init) =>
+    fetch(input, init).catch((error: unknown) => {
+      if (error instanceof Error) throw error;
+      const { name, message } = (error ?? {}) as { name?: string; message?: string };
+      throw Object.assign(new Error(message ?? String(error), { cause: error }), { name: name ?? 'Error' });
+    });
 }

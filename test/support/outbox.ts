@@ -14,10 +14,3 @@ export function bookingToken(text: string): string {
   if (!match) throw new Error('no booking link in the message');
   return match[1];
 }
-
-export function unsubscribeUrlFrom(mail: ParsedMail): string {
-  const header = mail.headers.get('list-unsubscribe') as { url?: string } | string | undefined;
-  const url = typeof header === 'string' ? /<([^>]+)>/.exec(header)?.[1] : header?.url;
-  if (!url) throw new Error('no List-Unsubscribe URL');
-  return url;
-}
