@@ -5,11 +5,12 @@ import { CorrelationIdMiddleware } from './common/correlation-id.middleware';
 import { createValidationPipe } from './common/validation';
 import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { SmartEngageModule } from './smartengage/smartengage.module';
 
 @Module({
-  imports: [AppConfigModule, DatabaseModule, MetricsModule, SmartEngageModule],
+  imports: [AppConfigModule, DatabaseModule, MetricsModule, SmartEngageModule, JobsModule],
   providers: [
     { provide: APP_PIPE, useFactory: createValidationPipe },
     { provide: APP_FILTER, useClass: AllExceptionsFilter },

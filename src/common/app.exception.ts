@@ -19,6 +19,9 @@ export enum ErrorCode {
   DeliveryFailed = 'DELIVERY_FAILED',
   InvalidToken = 'INVALID_TOKEN',
   PayloadTooLarge = 'PAYLOAD_TOO_LARGE',
+  CampaignAlreadyRunning = 'CAMPAIGN_ALREADY_RUNNING',
+  SendWindowClosed = 'SEND_WINDOW_CLOSED',
+  CampaignFailed = 'CAMPAIGN_FAILED',
   Internal = 'INTERNAL_ERROR',
 }
 

@@ -17,6 +17,15 @@ export class AppConfig {
   readonly openai: { apiKey?: string; baseUrl?: string; model: string; timeoutSeconds: number; maxRetries: number };
   readonly links: { bookingBaseUrl: string; publicBaseUrl: string; defaultTtlHours: number };
   readonly frequencyCap: { maxMessages: number; windowDays: number };
+  readonly campaign: {
+    cron: string;
+    schedulerEnabled: boolean;
+    timeZone: string;
+    sendWindow: { startHour: number; endHour: number };
+    concurrency: number;
+    maxAttempts: number;
+    retryBackoffMs: number;
+  };
 
   constructor(env: EnvironmentVariables) {
     this.nodeEnv = env.NODE_ENV;
@@ -50,5 +59,14 @@ export class AppConfig {
       defaultTtlHours: env.DEFAULT_TTL_HOURS,
     };
     this.frequencyCap = { maxMessages: env.FREQUENCY_CAP_MAX_MESSAGES, windowDays: env.FREQUENCY_CAP_WINDOW_DAYS };
+    this.campaign = {
+      cron: env.CAMPAIGN_CRON,
+      schedulerEnabled: env.CAMPAIGN_SCHEDULER_ENABLED,
+      timeZone: env.CAMPAIGN_TIMEZONE,
+      sendWindow: { startHour: env.CAMPAIGN_SEND_WINDOW_START, endHour: env.CAMPAIGN_SEND_WINDOW_END },
+      concurrency: env.CAMPAIGN_CONCURRENCY,
+      maxAttempts: env.CAMPAIGN_MAX_ATTEMPTS,
+      retryBackoffMs: env.CAMPAIGN_RETRY_BACKOFF_MS,
+    };
   }
 }

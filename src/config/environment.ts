@@ -1,4 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
+import { validateCronExpression } from 'cron';
 import {
   IsBoolean,
   IsEmail,
@@ -138,6 +139,59 @@ export class EnvironmentVariables {
   @IsEmail({}, { message: 'SUPPORT_EMAIL must be an email address' })
   SUPPORT_EMAIL = 'support@smartengage.example.com';
 
+  /** When the daily campaign starts, as a cron expression in UTC. */
+  @IsOptional()
+  @IsString()
+  CAMPAIGN_CRON = '0 9 * * *';
+
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'CAMPAIGN_SCHEDULER_ENABLED must be true or false' })
+  CAMPAIGN_SCHEDULER_ENABLED = true;
+
+  /** The customers' time zone: the send window is read in it. */
+  @IsOptional()
+  @IsString()
+  CAMPAIGN_TIMEZONE = 'Asia/Dhaka';
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(23)
+  CAMPAIGN_SEND_WINDOW_START = 9;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(24)
+  CAMPAIGN_SEND_WINDOW_END = 18;
+
+  /** How many customers one run handles at the same time. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  CAMPAIGN_CONCURRENCY = 20;
+
+  /** Attempts of a failing run, the first included. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10)
+  CAMPAIGN_MAX_ATTEMPTS = 3;
+
+  /** Wait before the first retry; doubles for each further one. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  CAMPAIGN_RETRY_BACKOFF_MS = 60_000;
+
   @IsOptional()
   @IsString()
   EMBEDDED_PG_DIR = '.data/postgres';
@@ -173,6 +227,22 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
       if (!env[name]) problems.push(`${name} is required when NODE_ENV=production`);
     }
   }
+  if (!validateCronExpression(env.CAMPAIGN_CRON).valid) {
+    problems.push(`CAMPAIGN_CRON must be a cron expression such as "0 9 * * *"`);
+  }
+  if (!isTimeZone(env.CAMPAIGN_TIMEZONE)) problems.push(`CAMPAIGN_TIMEZONE: ${env.CAMPAIGN_TIMEZONE} is not an IANA time zone`);
+  if (env.CAMPAIGN_SEND_WINDOW_START >= env.CAMPAIGN_SEND_WINDOW_END) {
+    problems.push('CAMPAIGN_SEND_WINDOW_START must be before CAMPAIGN_SEND_WINDOW_END');
+  }
   if (problems.length > 0) throw new InvalidEnvironmentError(problems);
   return env;
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -74,6 +74,13 @@ export class AiMessageEntity {
   @Column({ type: 'text', nullable: true })
   error: string | null;
 
+  /** Day (YYYY-MM-DD) of the campaign run that claimed this message; unique per customer and channel. */
+  @Column({ name: 'campaign_day', type: 'date', nullable: true })
+  campaignDay: string | null;
+
+  @Column({ name: 'job_run_id', type: 'uuid', nullable: true })
+  jobRunId: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

@@ -17,16 +17,23 @@ export interface ClaimRequest {
   linkExpiresAt: Date;
   bypassFrequencyCap: boolean;
   frequencyCap: { maxMessages: number; windowDays: number };
+  /** Campaign sends carry their day (YYYY-MM-DD): one message per customer, day and channel. */
+  campaignDay: string | null;
+  jobRunId: string | null;
 }
 
-export type ClaimOutcome = 'claimed' | 'customer_not_found' | 'opted_out' | 'frequency_capped';
+export type ClaimOutcome = 'claimed' | 'customer_not_found' | 'opted_out' | 'frequency_capped' | 'already_claimed';
 
-export interface DraftRecord {
+/** What was sent (or tried) and how it ended; written once the channel has answered. */
+export interface DeliveryRecord {
   subject: string;
   messageText: string;
   generator: GeneratorKind;
   fallbackReason: string | null;
   safetyViolations: SafetyViolationRecord[] | null;
+  status: DeliveryStatus.Sent | DeliveryStatus.Failed;
+  providerMessageId: string | null;
+  error: string | null;
 }
 
 @Injectable()
@@ -37,51 +44,52 @@ export class AiMessageRepository {
   ) {}
 
   /**
-   * Checks opt-out and the frequency cap and writes the queued row in one transaction that holds the
-   * customer's row lock, so two concurrent sends to one customer cannot both pass the cap.
+   * Checks opt-out, the campaign-day key and the frequency cap, and writes the queued row, in one
+   * round trip (claim_ai_message) under the customer's row lock: two concurrent sends to one customer
+   * cannot both pass.
    */
-  claim(request: ClaimRequest): Promise<ClaimOutcome> {
-    return this.dataSource.transaction(async (manager) => {
-      const [customer] = await manager.query('SELECT opted_out_at FROM customers WHERE id = $1 FOR UPDATE', [
+  async claim(request: ClaimRequest): Promise<ClaimOutcome> {
+    const [{ outcome }] = await this.dataSource.query(
+      `SELECT claim_ai_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) AS outcome`,
+      [
+        request.id,
         request.userId,
-      ]);
-      if (!customer) return 'customer_not_found';
-      if (customer.opted_out_at) return 'opted_out';
-      if (!request.bypassFrequencyCap) {
-        const [{ recent }] = await manager.query(
-          `SELECT count(*)::int AS recent FROM ai_messages
-            WHERE user_id = $1 AND delivery_status <> $2 AND created_at > now() - make_interval(days => $3)`,
-          [request.userId, DeliveryStatus.Failed, request.frequencyCap.windowDays],
-        );
-        if (recent >= request.frequencyCap.maxMessages) return 'frequency_capped';
-      }
-      await manager.insert(AiMessageEntity, {
-        id: request.id,
-        userId: request.userId,
-        messageType: request.messageType,
-        channel: request.channel,
-        recipient: request.recipient,
-        serviceId: request.serviceId,
-        promoCode: request.promoCode,
-        tone: request.tone,
-        correlationId: request.correlationId,
-        linkExpiresAt: request.linkExpiresAt,
-        bypassedFrequencyCap: request.bypassFrequencyCap,
-        deliveryStatus: DeliveryStatus.Queued,
-      });
-      return 'claimed';
-    });
+        request.messageType,
+        request.channel,
+        request.recipient,
+        request.serviceId,
+        request.promoCode,
+        request.tone,
+        request.correlationId,
+        request.linkExpiresAt,
+        request.bypassFrequencyCap,
+        request.frequencyCap.maxMessages,
+        request.frequencyCap.windowDays,
+        request.campaignDay,
+        request.jobRunId,
+      ],
+    );
+    return outcome as ClaimOutcome;
   }
 
-  /** Stores what is about to be sent, before the send. */
-  async recordDraft(id: string, draft: DraftRecord): Promise<void> {
-    await this.messages.update({ id }, draft);
+  async recordDelivery(id: string, record: DeliveryRecord): Promise<void> {
+    await this.messages.update(
+      { id },
+      {
+        subject: record.subject,
+        messageText: record.messageText,
+        generator: record.generator,
+        fallbackReason: record.fallbackReason,
+        safetyViolations: record.safetyViolations,
+        deliveryStatus: record.status,
+        providerMessageId: record.providerMessageId,
+        error: record.error?.slice(0, 1000) ?? null,
+        sentAt: record.status === DeliveryStatus.Sent ? new Date() : null,
+      },
+    );
   }
 
-  async markSent(id: string, providerMessageId: string | null): Promise<void> {
-    await this.messages.update({ id }, { deliveryStatus: DeliveryStatus.Sent, providerMessageId, sentAt: new Date() });
-  }
-
+  /** A claim whose draft was rejected: nothing was sent. */
   async markFailed(id: string, error: string): Promise<void> {
     await this.messages.update({ id }, { deliveryStatus: DeliveryStatus.Failed, error: error.slice(0, 1000) });
   }

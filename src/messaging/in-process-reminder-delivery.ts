@@ -7,7 +7,7 @@ import { displayName } from './display-name';
 import { DraftRejectedError, DraftingService } from './drafting.service';
 import { EmailSender } from './email.sender';
 import { MessageContext } from './message-content';
-import { toneFor } from './message.types';
+import { DeliveryStatus, toneFor } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
 import { DeliveryOutcome, DeliveryRequest, FailureReason, ReminderDelivery, SkipReason } from './reminder-delivery';
 
@@ -17,6 +17,7 @@ const SKIP_FOR_CLAIM: Record<Exclude<ClaimOutcome, 'claimed'>, SkipReason> = {
   customer_not_found: SkipReason.CustomerNotFound,
   opted_out: SkipReason.OptedOut,
   frequency_capped: SkipReason.FrequencyCapped,
+  already_claimed: SkipReason.AlreadyMessagedToday,
 };
 
 /** Runs the whole per-customer step in this process. */
@@ -61,6 +62,8 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       linkExpiresAt: link.expiresAt,
       bypassFrequencyCap: request.bypassFrequencyCap,
       frequencyCap: this.config.frequencyCap,
+      campaignDay: request.campaign?.day ?? null,
+      jobRunId: request.campaign?.jobRunId ?? null,
     });
     if (claim !== 'claimed') return this.skip(request, SKIP_FOR_CLAIM[claim]);
 
@@ -87,13 +90,13 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       return this.fail(request, messageId, FailureReason.SafetyRejected, error.message);
     }
     this.metrics.generated(draft);
-    await this.messages.recordDraft(messageId, {
+    const record = {
       subject: draft.message.subject,
       messageText: draft.message.text,
       generator: draft.generator,
       fallbackReason: draft.fallbackReason,
       safetyViolations: draft.violations,
-    });
+    };
 
     try {
       const receipt = await this.email.send({
@@ -104,7 +107,12 @@ export class InProcessReminderDelivery extends ReminderDelivery {
         html: draft.message.html,
         unsubscribeUrl,
       });
-      await this.messages.markSent(messageId, receipt.providerMessageId);
+      await this.messages.recordDelivery(messageId, {
+        ...record,
+        status: DeliveryStatus.Sent,
+        providerMessageId: receipt.providerMessageId,
+        error: null,
+      });
       this.metrics.sent(request, 'sent');
       return {
         status: 'sent',
@@ -116,7 +124,12 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       };
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      await this.messages.markFailed(messageId, reason);
+      await this.messages.recordDelivery(messageId, {
+        ...record,
+        status: DeliveryStatus.Failed,
+        providerMessageId: null,
+        error: reason,
+      });
       return this.fail(request, messageId, FailureReason.DeliveryFailed, reason);
     }
   }

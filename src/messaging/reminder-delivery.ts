@@ -12,6 +12,8 @@ export interface DeliveryRequest {
   ttlHours: number;
   bypassFrequencyCap: boolean;
   correlationId: string;
+  /** Set by the daily campaign: claims are unique per customer, campaign day and channel. */
+  campaign?: { day: string; jobRunId: string };
 }
 
 /** Why a customer was not messaged; the same words appear in API results. */
@@ -22,6 +24,7 @@ export enum SkipReason {
   NoEmailAddress = 'no_email_address',
   NoBookingHistory = 'no_booking_history',
   NotDue = 'not_due',
+  AlreadyMessagedToday = 'already_messaged_today',
 }
 
 export enum FailureReason {

@@ -30,6 +30,18 @@ export class CustomerEntity {
   @Column({ name: 'opt_out_source', type: 'text', nullable: true })
   optOutSource: string | null;
 
+  /** Latest scheduled_for of a pending or confirmed booking; a future value means "booked already". */
+  @Column({ name: 'upcoming_booking_at', type: 'timestamptz', nullable: true })
+  upcomingBookingAt: Date | null;
+
+  /** Mirrors users.email being present; kept by triggers so segmentation needs no join. */
+  @Column({ name: 'has_email', type: 'boolean', default: false, insert: false })
+  hasEmail: boolean;
+
+  /** When the latest message was claimed for this customer (set by claim_ai_message). */
+  @Column({ name: 'last_message_at', type: 'timestamptz', nullable: true })
+  lastMessageAt: Date | null;
+
   @Column({ type: 'text', default: 'Asia/Dhaka' })
   timezone: string;
 

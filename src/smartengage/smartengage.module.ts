@@ -14,5 +14,6 @@ import { UnsubscribeController } from './unsubscribe.controller';
   imports: [TypeOrmModule.forFeature([PromoCodeEntity]), SegmentationModule, MessagingModule],
   controllers: [AdminSmartEngageController, UnsubscribeController],
   providers: [SmartEngageService, OptOutService, PromoCodeRepository],
+  exports: [PromoCodeRepository],
 })
 export class SmartEngageModule {}

@@ -41,6 +41,11 @@ const SKIP_ERRORS: Record<SkipReason, { code: ErrorCode; status: HttpStatus; mes
     status: HttpStatus.CONFLICT,
     message: (id) => `customer ${id} has no bookings to remind them of`,
   },
+  [SkipReason.AlreadyMessagedToday]: {
+    code: ErrorCode.FrequencyCapped,
+    status: HttpStatus.CONFLICT,
+    message: (id) => `customer ${id} was already messaged by today's campaign`,
+  },
   [SkipReason.NotDue]: {
     code: ErrorCode.FrequencyCapped,
     status: HttpStatus.CONFLICT,

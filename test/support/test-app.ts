@@ -36,6 +36,7 @@ export async function createTestApp(env: Record<string, string | undefined> = {}
     OPENAI_API_KEY: undefined,
     OPENAI_BASE_URL: undefined,
     LOG_LEVEL: 'warn',
+    CAMPAIGN_SCHEDULER_ENABLED: 'false',
     ...env,
   };
   const saved = Object.fromEntries(Object.keys(settings).map((key) => [key, process.env[key]]));

@@ -1,0 +1,158 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { mapWithConcurrency } from '../common/map-with-concurrency';
+import { Channel } from '../messaging/message.types';
+import { ReminderDelivery } from '../messaging/reminder-delivery';
+import { CustomerProfile } from '../segmentation/customer-profile';
+import { SegmentCriteria, SegmentCursor, SegmentRepository } from '../segmentation/segment.repository';
+import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
+import { CampaignPlan, CampaignReport, CustomerResult, RESULT_LIMIT } from './campaign.types';
+import { JobRunStatus } from './job-run.entity';
+import { JobRunRepository, RunCounts } from './job-run.repository';
+import { localDay } from './send-window';
+
+const DAY_MS = 86_400_000;
+const PROGRESS_LOG_INTERVAL_MS = 5_000;
+
+/**
+ * One campaign run, already holding the campaign lock: page through the eligible customers by key and
+ * hand each to ReminderDelivery, `concurrency` at a time. A customer's failure is counted, never fatal.
+ */
+@Injectable()
+export class CampaignRunner {
+  private readonly logger = new Logger(CampaignRunner.name);
+
+  constructor(
+    private readonly segments: SegmentRepository,
+    private readonly services: ServiceRepository,
+    private readonly delivery: ReminderDelivery,
+    private readonly jobRuns: JobRunRepository,
+    private readonly config: AppConfig,
+  ) {}
+
+  async run(plan: CampaignPlan, jobRunId: string, correlationId: string): Promise<CampaignReport> {
+    const startedAt = new Date();
+    const counts: RunCounts = { totalEligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0 };
+    const results: CustomerResult[] = [];
+    // A dry run counts customers as processed without an outcome.
+    const record = (result: CustomerResult, outcome: 'sent' | 'failed' | 'skipped' | null) => {
+      counts.processed++;
+      if (outcome) counts[outcome]++;
+      if (results.length < RESULT_LIMIT) results.push(result);
+    };
+    const report = (status: 'DONE' | 'FAILED', error?: string): CampaignReport => ({
+      jobRunId,
+      correlationId,
+      status,
+      plan,
+      startedAt,
+      finishedAt: new Date(),
+      counts,
+      results,
+      resultsTruncated: counts.processed > results.length,
+      error,
+    });
+
+    try {
+      const criteria = this.criteria(plan, startedAt);
+      counts.totalEligible = await this.segments.countEligible(criteria);
+      this.logger.log(`Campaign ${jobRunId}: ${counts.totalEligible} eligible customers (${plan.preset})`);
+      await this.jobRuns.progress(jobRunId, counts);
+
+      const campaign = { day: localDay(startedAt, this.config.campaign.timeZone), jobRunId };
+      const concurrency = Math.min(plan.batchSize, this.config.campaign.concurrency);
+      let lastLog = Date.now();
+      const serviceCache = new Map<string, ServiceInfo>();
+      let cursor: SegmentCursor | null = null;
+      for (;;) {
+        const page = await this.segments.page(criteria, cursor, plan.batchSize);
+        if (page.length === 0) break;
+        const last = page[page.length - 1];
+        cursor = { lastBookingAt: last.lastBookingAt!, id: last.id };
+
+        if (plan.dryRun) {
+          page.forEach((customer) => record({ customerId: customer.id, success: false, reason: 'dry_run' }, null));
+        } else {
+          const services = await this.servicesFor(page, serviceCache);
+          await mapWithConcurrency(page, concurrency, async (customer) => {
+            const [result, outcome] = await this.deliverOne(customer, services, plan, correlationId, campaign);
+            record(result, outcome);
+          });
+        }
+        await this.jobRuns.progress(jobRunId, counts);
+        if (Date.now() - lastLog >= PROGRESS_LOG_INTERVAL_MS) {
+          lastLog = Date.now();
+          this.logProgress(counts, startedAt);
+        }
+      }
+      await this.jobRuns.finish(jobRunId, JobRunStatus.Done, counts);
+      this.logProgress(counts, startedAt);
+      return report('DONE');
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.logger.error(`Campaign ${jobRunId} failed: ${message}`, error instanceof Error ? error.stack : undefined);
+      await this.jobRuns.finish(jobRunId, JobRunStatus.Failed, counts, message).catch(() => undefined);
+      return report('FAILED', message);
+    }
+  }
+
+  private criteria(plan: CampaignPlan, now: Date): SegmentCriteria {
+    const { maxMessages, windowDays } = this.config.frequencyCap;
+    return {
+      bookedBefore: new Date(now.getTime() - plan.bookingCadenceDays * DAY_MS),
+      // With a cap of one message per window, "messaged within the window" is exactly "capped";
+      // with a larger cap the claim alone decides.
+      messagedBefore: maxMessages === 1 ? new Date(now.getTime() - windowDays * DAY_MS) : null,
+      now,
+    };
+  }
+
+  private async deliverOne(
+    customer: CustomerProfile,
+    services: Map<string, ServiceInfo>,
+    plan: CampaignPlan,
+    correlationId: string,
+    campaign: { day: string; jobRunId: string },
+  ): Promise<[CustomerResult, 'sent' | 'failed' | 'skipped']> {
+    const service = customer.lastBookingServiceId ? services.get(customer.lastBookingServiceId) : undefined;
+    if (!service) return [{ customerId: customer.id, success: false, reason: 'no_booking_history' }, 'skipped'];
+    try {
+      const outcome = await this.delivery.deliver({
+        customer,
+        service,
+        offer: plan.offer,
+        messageType: plan.messageType,
+        channel: Channel.Email,
+        ttlHours: this.config.links.defaultTtlHours,
+        bypassFrequencyCap: false,
+        correlationId,
+        campaign,
+      });
+      if (outcome.status === 'sent') return [{ customerId: customer.id, success: true, messageId: outcome.messageId }, 'sent'];
+      if (outcome.status === 'failed') {
+        return [{ customerId: customer.id, success: false, messageId: outcome.messageId, reason: outcome.reason }, 'failed'];
+      }
+      return [{ customerId: customer.id, success: false, reason: outcome.reason }, 'skipped'];
+    } catch (error) {
+      this.logger.error(`Customer ${customer.id} failed`, error instanceof Error ? error.stack : String(error));
+      return [{ customerId: customer.id, success: false, reason: 'internal_error' }, 'failed'];
+    }
+  }
+
+  private async servicesFor(page: CustomerProfile[], cache: Map<string, ServiceInfo>): Promise<Map<string, ServiceInfo>> {
+    const missing = [
+      ...new Set(page.map((c) => c.lastBookingServiceId).filter((id): id is string => !!id && !cache.has(id))),
+    ];
+    for (const [id, service] of await this.services.findByIds(missing)) cache.set(id, service);
+    return cache;
+  }
+
+  private logProgress(counts: RunCounts, startedAt: Date): void {
+    const seconds = (Date.now() - startedAt.getTime()) / 1000;
+    const rate = seconds > 0 ? Math.round(counts.processed / seconds) : counts.processed;
+    this.logger.log(
+      `Campaign progress: ${counts.processed}/${counts.totalEligible} processed (${counts.sent} sent, ` +
+        `${counts.failed} failed, ${counts.skipped} skipped), ${rate}/s`,
+    );
+  }
+}

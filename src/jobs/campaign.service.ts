@@ -1,0 +1,123 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppConfig } from '../config/app-config';
+import { AppException, ErrorCode } from '../common/app.exception';
+import { RequestContext } from '../common/request-context';
+import { LockId } from '../database/lock-ids';
+import { LockService } from '../database/lock.service';
+import { MessageType } from '../messaging/message.types';
+import { PromoCodeRepository } from '../smartengage/promo-code.repository';
+import { CAMPAIGN_PRESETS, CampaignPreset } from './campaign-presets';
+import { CampaignRunner } from './campaign-runner';
+import { CAMPAIGN_JOB_NAME, CAMPAIGN_JOB_TYPE, CampaignOutcome, CampaignPlan, CampaignRequest } from './campaign.types';
+import { JobTrigger } from './job-run.entity';
+import { JobRunRepository, NewRun } from './job-run.repository';
+import { isWithinSendWindow, localHour } from './send-window';
+
+/** A RUNNING row with no heartbeat for this long belongs to a process that died. */
+const ABANDONED_AFTER_MS = 10 * 60_000;
+
+/**
+ * Starts campaign runs: resolves the plan, checks the send window, takes the campaign lock (one run at a
+ * time across replicas), records every trigger in job_runs, and retries failed scheduled runs.
+ */
+@Injectable()
+export class CampaignService {
+  private readonly logger = new Logger(CampaignService.name);
+
+  constructor(
+    private readonly runner: CampaignRunner,
+    private readonly locks: LockService,
+    private readonly jobRuns: JobRunRepository,
+    private readonly promos: PromoCodeRepository,
+    private readonly config: AppConfig,
+  ) {}
+
+  async plan(request: CampaignRequest): Promise<CampaignPlan> {
+    const preset = request.preset ?? CampaignPreset.Default;
+    const settings = CAMPAIGN_PRESETS[preset];
+    const promoCode = request.promoCode === undefined ? settings.promoCode : request.promoCode;
+    const offer = promoCode ? await this.promos.findActiveOffer(promoCode) : null;
+    if (promoCode && !offer) {
+      throw AppException.badRequest(ErrorCode.UnknownPromoCode, `promo_code ${promoCode} is not an active promo code`, [
+        { field: 'promo_code', message: `${promoCode} is not an active promo code` },
+      ]);
+    }
+    const sendWindow = {
+      startHour: request.sendWindowStart ?? this.config.campaign.sendWindow.startHour,
+      endHour: request.sendWindowEnd ?? this.config.campaign.sendWindow.endHour,
+    };
+    if (sendWindow.startHour >= sendWindow.endHour) {
+      throw AppException.badRequest(ErrorCode.ValidationFailed, 'send_window_start must be before send_window_end', [
+        { field: 'send_window_start', message: 'send_window_start must be before send_window_end' },
+      ]);
+    }
+    return {
+      preset,
+      bookingCadenceDays: request.bookingCadenceDays ?? settings.bookingCadenceDays,
+      offer,
+      sendWindow,
+      batchSize: request.batchSize ?? settings.batchSize,
+      dryRun: request.dryRun ?? false,
+      messageType: MessageType.Reminder,
+    };
+  }
+
+  /**
+   * One attempt. A dry run sends nothing, so it needs neither the lock nor an open window.
+   */
+  async run(plan: CampaignPlan, trigger: JobTrigger, attempt = 1): Promise<CampaignOutcome> {
+    const correlationId = RequestContext.ensureCorrelationId();
+    const newRun: NewRun = {
+      jobType: CAMPAIGN_JOB_TYPE,
+      jobName: CAMPAIGN_JOB_NAME,
+      trigger,
+      correlationId,
+      attempt,
+      params: { ...plan, offer: plan.offer?.promoCode ?? null },
+      dryRun: plan.dryRun,
+    };
+    const now = new Date();
+    if (!plan.dryRun && !isWithinSendWindow(now, this.config.campaign.timeZone, plan.sendWindow)) {
+      const hour = localHour(now, this.config.campaign.timeZone);
+      await this.jobRuns.skipped(newRun, `send window ${plan.sendWindow.startHour}-${plan.sendWindow.endHour} is closed (${hour}:00 local)`);
+      return { kind: 'window_closed', localHour: hour };
+    }
+    const execute = async () => {
+      await this.jobRuns.failAbandoned(CAMPAIGN_JOB_NAME, new Date(Date.now() - ABANDONED_AFTER_MS));
+      const run = await this.jobRuns.start(newRun);
+      return this.runner.run(plan, run.id, correlationId);
+    };
+    if (plan.dryRun) return { kind: 'ran', report: await execute() };
+
+    const locked = await this.locks.tryLock(LockId.DailyCampaign, execute);
+    if (!locked.acquired) {
+      await this.jobRuns.skipped(newRun, 'another run holds the campaign lock');
+      return { kind: 'locked' };
+    }
+    return { kind: 'ran', report: locked.result };
+  }
+
+  /** The scheduled run: failed attempts are retried with doubling backoff, up to CAMPAIGN_MAX_ATTEMPTS. */
+  async runScheduled(request: CampaignRequest = {}): Promise<CampaignOutcome | null> {
+    const { maxAttempts, retryBackoffMs } = this.config.campaign;
+    const plan = await this.plan(request);
+    let last: CampaignOutcome | null = null;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      if (attempt > 1) {
+        const delay = retryBackoffMs * 2 ** (attempt - 2);
+        this.logger.warn(`Campaign attempt ${attempt - 1} failed; attempt ${attempt} in ${delay} ms`);
+        await sleep(delay);
+      }
+      try {
+        last = await this.run(plan, JobTrigger.Cron, attempt);
+        if (last.kind !== 'ran' || last.report.status === 'DONE') return last;
+      } catch (error) {
+        // The run could not even start (database unreachable): a failed attempt like any other.
+        this.logger.error(`Campaign attempt ${attempt} could not start: ${error instanceof Error ? error.message : error}`);
+      }
+    }
+    this.logger.error(`Campaign failed after ${maxAttempts} attempts`);
+    return last;
+  }
+}

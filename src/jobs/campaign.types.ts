@@ -1,0 +1,57 @@
+import { Offer } from '../messaging/message-content';
+import { MessageType } from '../messaging/message.types';
+import { CampaignPreset } from './campaign-presets';
+import { RunCounts } from './job-run.repository';
+import { SendWindow } from './send-window';
+
+export const CAMPAIGN_JOB_NAME = 'smartengage_daily_campaign';
+export const CAMPAIGN_JOB_TYPE = 'smartengage';
+/** At most this many per-customer results are returned; the counts always cover everyone. */
+export const RESULT_LIMIT = 1000;
+
+/** What an operator may set for one run; anything missing comes from the preset, then the config. */
+export interface CampaignRequest {
+  preset?: CampaignPreset;
+  bookingCadenceDays?: number;
+  promoCode?: string | null;
+  sendWindowStart?: number;
+  sendWindowEnd?: number;
+  batchSize?: number;
+  dryRun?: boolean;
+}
+
+/** A run's settings, resolved and validated. */
+export interface CampaignPlan {
+  preset: CampaignPreset;
+  bookingCadenceDays: number;
+  offer: Offer | null;
+  sendWindow: SendWindow;
+  batchSize: number;
+  dryRun: boolean;
+  messageType: MessageType;
+}
+
+export interface CustomerResult {
+  customerId: string;
+  success: boolean;
+  messageId?: string;
+  reason?: string;
+}
+
+export interface CampaignReport {
+  jobRunId: string;
+  correlationId: string;
+  status: 'DONE' | 'FAILED';
+  plan: CampaignPlan;
+  startedAt: Date;
+  finishedAt: Date;
+  counts: RunCounts;
+  results: CustomerResult[];
+  resultsTruncated: boolean;
+  error?: string;
+}
+
+export type CampaignOutcome =
+  | { kind: 'ran'; report: CampaignReport }
+  | { kind: 'locked' }
+  | { kind: 'window_closed'; localHour: number };

@@ -1,0 +1,116 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+
+export class JobRunDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ example: 'smartengage' })
+  type: string;
+
+  @ApiProperty({ example: 'smartengage_daily_campaign' })
+  name: string;
+
+  @ApiProperty({ enum: ['cron', 'manual'] })
+  trigger: string;
+
+  @ApiProperty({ enum: ['RUNNING', 'DONE', 'FAILED', 'SKIPPED'] })
+  status: string;
+
+  @ApiProperty()
+  correlation_id: string;
+
+  @ApiProperty({ example: 1 })
+  attempt: number;
+
+  @ApiProperty()
+  dry_run: boolean;
+
+  @ApiProperty({ type: Object, example: { preset: 'default', bookingCadenceDays: 21 } })
+  params: Record<string, unknown>;
+
+  @ApiProperty()
+  started_at: string;
+
+  @ApiProperty({ nullable: true })
+  finished_at: string | null;
+
+  @ApiProperty({ nullable: true, example: 15.3 })
+  duration_seconds: number | null;
+
+  @ApiProperty()
+  total_eligible: number;
+
+  @ApiProperty()
+  processed: number;
+
+  @ApiProperty()
+  sent: number;
+
+  @ApiProperty()
+  failed: number;
+
+  @ApiProperty()
+  skipped: number;
+
+  @ApiProperty({ nullable: true, description: 'Percent of eligible customers processed so far' })
+  progress_percent: number | null;
+
+  @ApiProperty({ nullable: true })
+  error: string | null;
+}
+
+export class JobStatusDto {
+  @ApiProperty({ example: 'smartengage_daily_campaign' })
+  name: string;
+
+  @ApiProperty({ example: '0 9 * * *' })
+  cron: string;
+
+  @ApiProperty({ example: 'UTC', description: 'Time zone of the cron expression' })
+  timezone: string;
+
+  @ApiProperty({ example: { start_hour: 9, end_hour: 18, timezone: 'Asia/Dhaka' } })
+  send_window: { start_hour: number; end_hour: number; timezone: string };
+
+  @ApiProperty({ description: 'False when CAMPAIGN_SCHEDULER_ENABLED=false on this replica' })
+  enabled: boolean;
+
+  @ApiProperty({ nullable: true, example: '2026-11-25T09:00:00.000Z' })
+  next_run_at: string | null;
+
+  @ApiProperty()
+  running: boolean;
+
+  @ApiPropertyOptional({ type: JobRunDto, nullable: true, description: 'The run in progress, with its counts' })
+  current_run: JobRunDto | null;
+
+  @ApiPropertyOptional({ type: JobRunDto, nullable: true })
+  last_run: JobRunDto | null;
+}
+
+export class JobStatusResponseDto {
+  @ApiProperty({ type: [JobStatusDto] })
+  jobs: JobStatusDto[];
+}
+
+export class JobHistoryQueryDto {
+  @ApiPropertyOptional({ example: 'smartengage' })
+  @IsOptional()
+  @IsString()
+  type?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 20 })
+  @IsOptional()
+  @Transform(({ value }) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value))
+  @IsInt({ message: 'limit must be a whole number' })
+  @Min(1, { message: 'limit must be between 1 and 200' })
+  @Max(200, { message: 'limit must be between 1 and 200' })
+  limit?: number;
+}
+
+export class JobHistoryResponseDto {
+  @ApiProperty({ type: [JobRunDto] })
+  runs: JobRunDto[];
+}

@@ -1,0 +1,75 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export enum JobRunStatus {
+  Running = 'RUNNING',
+  Done = 'DONE',
+  Failed = 'FAILED',
+  /** Did not run: another replica held the lock, or the send window was closed. */
+  Skipped = 'SKIPPED',
+}
+
+export enum JobTrigger {
+  Cron = 'cron',
+  Manual = 'manual',
+}
+
+/** One run (one attempt) of a scheduled job. */
+@Entity({ name: 'job_runs' })
+export class JobRunEntity {
+  @PrimaryColumn('uuid')
+  id: string;
+
+  /** Family used by /internal/jobs/history?type=, e.g. `smartengage`. */
+  @Column({ name: 'job_type', type: 'text' })
+  jobType: string;
+
+  @Column({ name: 'job_name', type: 'text' })
+  jobName: string;
+
+  @Column({ type: 'text' })
+  trigger: JobTrigger;
+
+  @Column({ type: 'text' })
+  status: JobRunStatus;
+
+  @Column({ name: 'correlation_id', type: 'text' })
+  correlationId: string;
+
+  /** 1 for the first try; retries after a failure count up. */
+  @Column({ type: 'int', default: 1 })
+  attempt: number;
+
+  @Column({ type: 'jsonb', default: {} })
+  params: Record<string, unknown>;
+
+  @Column({ name: 'dry_run', type: 'boolean', default: false })
+  dryRun: boolean;
+
+  @Column({ name: 'started_at', type: 'timestamptz' })
+  startedAt: Date;
+
+  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true })
+  finishedAt: Date | null;
+
+  /** Refreshed with the counts while a run progresses. */
+  @Column({ name: 'heartbeat_at', type: 'timestamptz' })
+  heartbeatAt: Date;
+
+  @Column({ name: 'total_eligible', type: 'int', default: 0 })
+  totalEligible: number;
+
+  @Column({ type: 'int', default: 0 })
+  processed: number;
+
+  @Column({ type: 'int', default: 0 })
+  sent: number;
+
+  @Column({ type: 'int', default: 0 })
+  failed: number;
+
+  @Column({ type: 'int', default: 0 })
+  skipped: number;
+
+  @Column({ type: 'text', nullable: true })
+  error: string | null;
+}

@@ -1,0 +1,27 @@
+import { Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { MessagingModule } from '../messaging/messaging.module';
+import { SegmentationModule } from '../segmentation/segmentation.module';
+import { SmartEngageModule } from '../smartengage/smartengage.module';
+import { CampaignRunner } from './campaign-runner';
+import { CampaignScheduler } from './campaign.scheduler';
+import { CampaignService } from './campaign.service';
+import { InternalJobsController } from './internal-jobs.controller';
+import { JobRunEntity } from './job-run.entity';
+import { JobRunRepository } from './job-run.repository';
+import { JobsService } from './jobs.service';
+
+/** The daily campaign: its schedule, its runs and the internal routes that drive them. */
+@Module({
+  imports: [
+    ScheduleModule.forRoot(),
+    TypeOrmModule.forFeature([JobRunEntity]),
+    SegmentationModule,
+    MessagingModule,
+    SmartEngageModule,
+  ],
+  controllers: [InternalJobsController],
+  providers: [CampaignRunner, CampaignService, CampaignScheduler, JobRunRepository, JobsService],
+})
+export class JobsModule {}

@@ -1,0 +1,131 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { AppException, ErrorCode } from '../common/app.exception';
+import { CampaignService } from './campaign.service';
+import { CampaignScheduler, CRON_TIME_ZONE } from './campaign.scheduler';
+import { CAMPAIGN_JOB_NAME, CampaignReport } from './campaign.types';
+import { JobHistoryQueryDto, JobHistoryResponseDto, JobRunDto, JobStatusResponseDto } from './dto/job-status.dto';
+import { RunSegmentRequestDto, RunSegmentResponseDto } from './dto/run-segment.dto';
+import { JobTrigger, JobRunEntity } from './job-run.entity';
+import { JobRunRepository } from './job-run.repository';
+
+const DEFAULT_HISTORY_LIMIT = 20;
+
+/** The internal job routes: a manual campaign run, scheduler status and run history. */
+@Injectable()
+export class JobsService {
+  constructor(
+    private readonly campaigns: CampaignService,
+    private readonly scheduler: CampaignScheduler,
+    private readonly jobRuns: JobRunRepository,
+    private readonly config: AppConfig,
+  ) {}
+
+  async runSegment(request: RunSegmentRequestDto): Promise<RunSegmentResponseDto> {
+    const plan = await this.campaigns.plan({
+      preset: request.preset,
+      bookingCadenceDays: request.booking_cadence_days,
+      promoCode: request.promo_code,
+      sendWindowStart: request.send_window_start,
+      sendWindowEnd: request.send_window_end,
+      batchSize: request.batch_size,
+      dryRun: request.dry_run,
+    });
+    const outcome = await this.campaigns.run(plan, JobTrigger.Manual);
+    if (outcome.kind === 'locked') {
+      throw AppException.conflict(ErrorCode.CampaignAlreadyRunning, 'a campaign run already holds the campaign lock; try again when it ends');
+    }
+    if (outcome.kind === 'window_closed') {
+      const { startHour, endHour } = plan.sendWindow;
+      throw AppException.conflict(
+        ErrorCode.SendWindowClosed,
+        `the send window ${startHour}:00-${endHour}:00 (${this.config.campaign.timeZone}) is closed; it is ${outcome.localHour}:00 there`,
+      );
+    }
+    if (outcome.report.status === 'FAILED') {
+      throw new AppException(
+        ErrorCode.CampaignFailed,
+        `campaign run ${outcome.report.jobRunId} failed after ${outcome.report.counts.processed} customers; running it again resumes it`,
+        HttpStatus.INTERNAL_SERVER_ERROR,
+      );
+    }
+    return toRunSegmentResponse(outcome.report);
+  }
+
+  async status(): Promise<JobStatusResponseDto> {
+    const [running, last] = await Promise.all([
+      this.jobRuns.findRunning(CAMPAIGN_JOB_NAME),
+      this.jobRuns.findLast(CAMPAIGN_JOB_NAME),
+    ]);
+    const { cron, schedulerEnabled, timeZone, sendWindow } = this.config.campaign;
+    return {
+      jobs: [
+        {
+          name: CAMPAIGN_JOB_NAME,
+          cron,
+          timezone: CRON_TIME_ZONE,
+          send_window: { start_hour: sendWindow.startHour, end_hour: sendWindow.endHour, timezone: timeZone },
+          enabled: schedulerEnabled,
+          next_run_at: this.scheduler.nextRun()?.toISOString() ?? null,
+          running: running !== null,
+          current_run: running ? toJobRunDto(running) : null,
+          last_run: last ? toJobRunDto(last) : null,
+        },
+      ],
+    };
+  }
+
+  async history(query: JobHistoryQueryDto): Promise<JobHistoryResponseDto> {
+    const runs = await this.jobRuns.history(query.type, query.limit ?? DEFAULT_HISTORY_LIMIT);
+    return { runs: runs.map(toJobRunDto) };
+  }
+}
+
+function toRunSegmentResponse(report: CampaignReport): RunSegmentResponseDto {
+  return {
+    job_run_id: report.jobRunId,
+    status: report.status,
+    correlation_id: report.correlationId,
+    started_at: report.startedAt.toISOString(),
+    finished_at: report.finishedAt.toISOString(),
+    duration_seconds: (report.finishedAt.getTime() - report.startedAt.getTime()) / 1000,
+    preset: report.plan.preset,
+    promo_code: report.plan.offer?.promoCode ?? null,
+    dry_run: report.plan.dryRun,
+    total_eligible: report.counts.totalEligible,
+    sent: report.counts.sent,
+    failed: report.counts.failed,
+    skipped: report.counts.skipped,
+    results: report.results.map((r) => ({
+      customer_id: r.customerId,
+      success: r.success,
+      ...(r.messageId ? { message_id: r.messageId } : {}),
+      ...(r.reason ? { reason: r.reason } : {}),
+    })),
+    results_truncated: report.resultsTruncated,
+  };
+}
+
+function toJobRunDto(run: JobRunEntity): JobRunDto {
+  return {
+    id: run.id,
+    type: run.jobType,
+    name: run.jobName,
+    trigger: run.trigger,
+    status: run.status,
+    correlation_id: run.correlationId,
+    attempt: run.attempt,
+    dry_run: run.dryRun,
+    params: run.params,
+    started_at: run.startedAt.toISOString(),
+    finished_at: run.finishedAt?.toISOString() ?? null,
+    duration_seconds: run.finishedAt ? (run.finishedAt.getTime() - run.startedAt.getTime()) / 1000 : null,
+    total_eligible: run.totalEligible,
+    processed: run.processed,
+    sent: run.sent,
+    failed: run.failed,
+    skipped: run.skipped,
+    progress_percent: run.totalEligible > 0 ? Math.round((run.processed / run.totalEligible) * 1000) / 10 : null,
+    error: run.error,
+  };
+}

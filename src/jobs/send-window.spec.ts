@@ -1,0 +1,33 @@
+import { isWithinSendWindow, localDay, localHour } from './send-window';
+
+const DHAKA = 'Asia/Dhaka'; // UTC+6, no daylight saving
+const window = { startHour: 9, endHour: 18 };
+
+describe('send window', () => {
+  it('reads the hour on the customers’ wall clock, not UTC', () => {
+    expect(localHour(new Date('2026-11-24T09:00:00Z'), DHAKA)).toBe(15);
+    expect(localHour(new Date('2026-11-24T20:30:00Z'), DHAKA)).toBe(2);
+  });
+
+  it.each([
+    ['2026-11-24T02:59:59Z', false], // 08:59:59 in Dhaka
+    ['2026-11-24T03:00:00Z', true], // 09:00 opens
+    ['2026-11-24T09:00:00Z', true], // the daily cron at 09:00 UTC is 15:00 in Dhaka
+    ['2026-11-24T11:59:59Z', true], // 17:59:59
+    ['2026-11-24T12:00:00Z', false], // 18:00 closes
+  ])('at %s the window is open: %s', (instant, open) => {
+    expect(isWithinSendWindow(new Date(instant), DHAKA, window)).toBe(open);
+  });
+
+  it('uses the local calendar day for the claim key across midnight', () => {
+    expect(localDay(new Date('2026-11-24T17:59:59Z'), DHAKA)).toBe('2026-11-24');
+    expect(localDay(new Date('2026-11-24T18:00:00Z'), DHAKA)).toBe('2026-11-25');
+    expect(localDay(new Date('2026-11-24T18:00:00Z'), 'UTC')).toBe('2026-11-24');
+  });
+
+  it('treats a 0-24 window as always open', () => {
+    for (let hour = 0; hour < 24; hour++) {
+      expect(isWithinSendWindow(new Date(Date.UTC(2026, 10, 24, hour)), DHAKA, { startHour: 0, endHour: 24 })).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,75 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { CustomerProfile } from './customer-profile';
+
+export interface SegmentCriteria {
+  /** Last booking at least this long ago. */
+  bookedBefore: Date;
+  /** Exclude customers messaged after this instant (the frequency-cap window); null = no filter. */
+  messagedBefore: Date | null;
+  /** "Now" for the upcoming-booking test. */
+  now: Date;
+}
+
+/** Position after the last row of a page: pages are read by (last_booking_at, id). */
+export interface SegmentCursor {
+  lastBookingAt: Date;
+  id: string;
+}
+
+// Every predicate but the cursor; matches the partial index customers_segment_idx.
+const ELIGIBLE = `
+  c.opted_out_at IS NULL AND c.has_email
+  AND c.last_booking_at <= $1
+  AND (c.upcoming_booking_at IS NULL OR c.upcoming_booking_at <= $2)
+  AND ($3::timestamptz IS NULL OR c.last_message_at IS NULL OR c.last_message_at <= $3)`;
+
+/** Finds customers due for a reminder, by keyset pages, never all at once. */
+@Injectable()
+export class SegmentRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async countEligible(criteria: SegmentCriteria): Promise<number> {
+    const [{ count }] = await this.dataSource.query(
+      `SELECT count(*)::int AS count FROM customers c WHERE ${ELIGIBLE}`,
+      params(criteria),
+    );
+    return count;
+  }
+
+  async page(criteria: SegmentCriteria, after: SegmentCursor | null, size: number): Promise<CustomerProfile[]> {
+    const rows: ProfileRow[] = await this.dataSource.query(
+      `SELECT c.id, u.name, u.email, u.phone, c.last_booking_at, c.last_booking_service_id, c.total_bookings,
+              c.opted_out_at
+         FROM customers c JOIN users u ON u.id = c.id
+        WHERE ${ELIGIBLE}
+          AND ($4::timestamptz IS NULL OR (c.last_booking_at, c.id) > ($4, $5::uuid))
+        ORDER BY c.last_booking_at, c.id
+        LIMIT $6`,
+      [...params(criteria), after?.lastBookingAt ?? null, after?.id ?? null, size],
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      email: row.email,
+      phone: row.phone,
+      lastBookingAt: row.last_booking_at,
+      lastBookingServiceId: row.last_booking_service_id,
+      totalBookings: row.total_bookings,
+      optedOutAt: row.opted_out_at,
+    }));
+  }
+}
+
+interface ProfileRow {
+  id: string;
+  name: string;
+  email: string | null;
+  phone: string | null;
+  last_booking_at: Date | null;
+  last_booking_service_id: string | null;
+  total_bookings: number;
+  opted_out_at: Date | null;
+}
+
+const params = (criteria: SegmentCriteria) => [criteria.bookedBefore, criteria.now, criteria.messagedBefore];
