@@ -15,6 +15,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The local outbox (used while SMTP_URL is unset) lives under .data/.
+RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 EXPOSE 8000
 CMD ["node", "dist/src/main.js"]

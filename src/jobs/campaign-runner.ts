@@ -64,11 +64,9 @@ export class CampaignRunner {
       let lastLog = Date.now();
       const serviceCache = new Map<string, ServiceInfo>();
       let cursor: SegmentCursor | null = null;
-      for (;;) {
-        const page = await this.segments.page(criteria, cursor, plan.batchSize);
-        if (page.length === 0) break;
-        const last = page[page.length - 1];
-        cursor = { lastBookingAt: last.lastBookingAt!, id: last.id };
+      do {
+        const { customers: page, next } = await this.segments.page(criteria, cursor, plan.batchSize);
+        cursor = next;
 
         if (plan.dryRun) {
           page.forEach((customer) => record({ customerId: customer.id, success: false, reason: 'dry_run' }, null));
@@ -84,7 +82,7 @@ export class CampaignRunner {
           lastLog = Date.now();
           this.logProgress(counts, startedAt);
         }
-      }
+      } while (cursor);
       await this.jobRuns.finish(jobRunId, JobRunStatus.Done, counts);
       this.logProgress(counts, startedAt);
       return report('DONE');

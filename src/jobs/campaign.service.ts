@@ -14,9 +14,6 @@ import { JobTrigger } from './job-run.entity';
 import { JobRunRepository, NewRun } from './job-run.repository';
 import { isWithinSendWindow, localHour } from './send-window';
 
-/** A RUNNING row with no heartbeat for this long belongs to a process that died. */
-const ABANDONED_AFTER_MS = 10 * 60_000;
-
 /**
  * Starts campaign runs: resolves the plan, checks the send window, takes the campaign lock (one run at a
  * time across replicas), records every trigger in job_runs, and retries failed scheduled runs.
@@ -84,7 +81,7 @@ export class CampaignService {
       return { kind: 'window_closed', localHour: hour };
     }
     const execute = async () => {
-      await this.jobRuns.failAbandoned(CAMPAIGN_JOB_NAME, new Date(Date.now() - ABANDONED_AFTER_MS));
+      if (!plan.dryRun) await this.jobRuns.failAbandoned(CAMPAIGN_JOB_NAME);
       const run = await this.jobRuns.start(newRun);
       return this.runner.run(plan, run.id, correlationId);
     };

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { LessThan, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
 import { JobRunEntity, JobRunStatus, JobTrigger } from './job-run.entity';
 
 export interface RunCounts {
@@ -57,17 +57,23 @@ export class JobRunRepository {
     await this.runs.update({ id }, { ...counts, status, error: error ?? null, finishedAt: now, heartbeatAt: now });
   }
 
-  /** Runs whose process died mid-way (no heartbeat since `before`) are closed as FAILED. */
-  async failAbandoned(jobName: string, before: Date): Promise<number> {
+  /**
+   * Closes RUNNING rows left by a process that died mid-run. Called while holding the job's lock, which
+   * no live run could be without, so every other non-dry RUNNING row is abandoned.
+   */
+  async failAbandoned(jobName: string): Promise<number> {
     const result = await this.runs.update(
-      { jobName, status: JobRunStatus.Running, heartbeatAt: LessThan(before) },
+      { jobName, status: JobRunStatus.Running, dryRun: false },
       { status: JobRunStatus.Failed, error: 'interrupted: the process running it stopped', finishedAt: new Date() },
     );
     return result.affected ?? 0;
   }
 
   findRunning(jobName: string): Promise<JobRunEntity | null> {
-    return this.runs.findOne({ where: { jobName, status: JobRunStatus.Running }, order: { startedAt: 'DESC' } });
+    return this.runs.findOne({
+      where: { jobName, status: JobRunStatus.Running, dryRun: false },
+      order: { startedAt: 'DESC' },
+    });
   }
 
   findLast(jobName: string): Promise<JobRunEntity | null> {

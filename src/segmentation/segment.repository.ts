@@ -11,10 +11,19 @@ export interface SegmentCriteria {
   now: Date;
 }
 
-/** Position after the last row of a page: pages are read by (last_booking_at, id). */
+/**
+ * Position after the last row of a page: pages are read by (last_booking_at, id). The timestamp is
+ * kept as Postgres' own text: a JS Date would drop the microseconds and repeat rows.
+ */
 export interface SegmentCursor {
-  lastBookingAt: Date;
+  lastBookingAt: string;
   id: string;
+}
+
+export interface SegmentPage {
+  customers: CustomerProfile[];
+  /** Where the next page starts; null after the last page. */
+  next: SegmentCursor | null;
 }
 
 // Every predicate but the cursor; matches the partial index customers_segment_idx.
@@ -37,10 +46,10 @@ export class SegmentRepository {
     return count;
   }
 
-  async page(criteria: SegmentCriteria, after: SegmentCursor | null, size: number): Promise<CustomerProfile[]> {
+  async page(criteria: SegmentCriteria, after: SegmentCursor | null, size: number): Promise<SegmentPage> {
     const rows: ProfileRow[] = await this.dataSource.query(
       `SELECT c.id, u.name, u.email, u.phone, c.last_booking_at, c.last_booking_service_id, c.total_bookings,
-              c.opted_out_at
+              c.opted_out_at, c.last_booking_at::text AS cursor_at
          FROM customers c JOIN users u ON u.id = c.id
         WHERE ${ELIGIBLE}
           AND ($4::timestamptz IS NULL OR (c.last_booking_at, c.id) > ($4, $5::uuid))
@@ -48,7 +57,8 @@ export class SegmentRepository {
         LIMIT $6`,
       [...params(criteria), after?.lastBookingAt ?? null, after?.id ?? null, size],
     );
-    return rows.map((row) => ({
+    const last = rows[rows.length - 1];
+    const customers = rows.map((row) => ({
       id: row.id,
       name: row.name,
       email: row.email,
@@ -58,6 +68,7 @@ export class SegmentRepository {
       totalBookings: row.total_bookings,
       optedOutAt: row.opted_out_at,
     }));
+    return { customers, next: rows.length === size ? { lastBookingAt: last.cursor_at, id: last.id } : null };
   }
 }
 
@@ -70,6 +81,7 @@ interface ProfileRow {
   last_booking_service_id: string | null;
   total_bookings: number;
   opted_out_at: Date | null;
+  cursor_at: string;
 }
 
 const params = (criteria: SegmentCriteria) => [criteria.bookedBefore, criteria.now, criteria.messagedBefore];
