@@ -13,7 +13,7 @@ export class AppConfig {
   readonly logLevel: EnvironmentVariables['LOG_LEVEL'];
   readonly database: { url?: string; runMigrations: boolean; embeddedDir: string };
   readonly auth: { adminApiKeys: string[]; jwtSecret: string; jwtSecretIsDefault: boolean };
-  readonly mail: { smtpUrl?: string; from: string; outboxDir: string; supportEmail: string };
+  readonly mail: { smtpUrl?: string; from: string; outboxDir: string };
   readonly openai: { apiKey?: string; baseUrl?: string; model: string; timeoutSeconds: number; maxRetries: number };
   readonly links: { bookingBaseUrl: string; publicBaseUrl: string; defaultTtlHours: number };
   readonly frequencyCap: { maxMessages: number; windowDays: number };
@@ -44,7 +44,6 @@ export class AppConfig {
       smtpUrl: env.SMTP_URL,
       from: env.MAIL_FROM,
       outboxDir: env.OUTBOX_DIR,
-      supportEmail: env.SUPPORT_EMAIL,
     };
     this.openai = {
       apiKey: env.OPENAI_API_KEY,

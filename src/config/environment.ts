@@ -2,7 +2,6 @@ import { plainToInstance, Transform } from 'class-transformer';
 import { validateCronExpression } from 'cron';
 import {
   IsBoolean,
-  IsEmail,
   IsIn,
   IsInt,
   IsOptional,
@@ -134,10 +133,6 @@ export class EnvironmentVariables {
   @Min(1)
   @Max(365)
   FREQUENCY_CAP_WINDOW_DAYS = 7;
-
-  @IsOptional()
-  @IsEmail({}, { message: 'SUPPORT_EMAIL must be an email address' })
-  SUPPORT_EMAIL = 'support@smartengage.example.com';
 
   /** When the daily campaign starts, as a cron expression in UTC. */
   @IsOptional()
