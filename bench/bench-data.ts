@@ -103,7 +103,7 @@ export async function loadBenchData(db: QueryRunner, shape: DataShape, step: (la
                   ELSE ${frac('i', 1)} * ${(LAPSED_MIN_DAYS - 1) * day} END)`;
   await db.query(
     `INSERT INTO bookings (id, customer_id, service_id, status, booked_at, scheduled_for, created_at)
-     SELECT gen_random_uuid(), ${customerId('i')}, ${serviceArray}[1 + (i + j) % ${serviceIds.length}],
+     SELECT gen_random_uuid(), ${customerId('i')}, (${serviceArray})[1 + (i + j) % ${serviceIds.length}],
             CASE WHEN j = 0 AND ${UPCOMING('i')} THEN 'pending'
                  WHEN j > 0 AND ${frac(`i::bigint * ${k} + j`, 2)} < 0.05 THEN 'cancelled'
                  ELSE 'completed' END,
@@ -112,10 +112,11 @@ export async function loadBenchData(db: QueryRunner, shape: DataShape, step: (la
                  ELSE least(b.at + interval '1 day', now()) END,
             b.at
        FROM generate_series(1, $1::int) i
+      CROSS JOIN LATERAL (SELECT ${age} AS secs) latest
       CROSS JOIN generate_series(0, $2::int - 1) j
       CROSS JOIN LATERAL (
-        SELECT now() - make_interval(secs => CASE WHEN j = 0 THEN ${age}
-                 ELSE ${age} + (${HISTORY_DAYS * day} - ${age}) * ${frac(`i::bigint * ${k} + j`, 3)} END) AS at
+        SELECT now() - make_interval(secs => CASE WHEN j = 0 THEN latest.secs
+                 ELSE latest.secs + (${HISTORY_DAYS * day} - latest.secs) * ${frac(`i::bigint * ${k} + j`, 3)} END) AS at
       ) b`,
     [n, k],
   );

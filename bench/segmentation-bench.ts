@@ -95,13 +95,12 @@ export async function measureSegmentation(
   let secondCursor: SegmentCursor | null = null;
   for (let page = 0; page < options.pages; page++) {
     const started = performance.now();
-    const rows = await repo.page(criteria, cursor, options.pageSize);
+    const { customers, next } = await repo.page(criteria, cursor, options.pageSize);
     pageMs.push(performance.now() - started);
-    pageRows += rows.length;
-    if (rows.length === 0) break;
-    const last = rows[rows.length - 1];
-    cursor = { lastBookingAt: last.lastBookingAt!, id: last.id };
-    if (page === 0) secondCursor = cursor;
+    pageRows += customers.length;
+    if (page === 0) secondCursor = next;
+    if (!next) break;
+    cursor = next;
   }
 
   const countQuery = await capture((r) => r.countEligible(criteria));

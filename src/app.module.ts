@@ -5,12 +5,14 @@ import { CorrelationIdMiddleware } from './common/correlation-id.middleware';
 import { createValidationPipe } from './common/validation';
 import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { EventsModule } from './events/events.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { SmartEngageModule } from './smartengage/smartengage.module';
 
 @Module({
-  imports: [AppConfigModule, DatabaseModule, MetricsModule, SmartEngageModule, JobsModule],
+  imports: [AppConfigModule, DatabaseModule, MetricsModule, HealthModule, SmartEngageModule, JobsModule, EventsModule],
   providers: [
     { provide: APP_PIPE, useFactory: createValidationPipe },
     { provide: APP_FILTER, useClass: AllExceptionsFilter },

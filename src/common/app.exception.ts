@@ -14,6 +14,8 @@ export enum ErrorCode {
   CustomerOptedOut = 'CUSTOMER_OPTED_OUT',
   FrequencyCapped = 'FREQUENCY_CAPPED',
   NoEmailAddress = 'NO_EMAIL_ADDRESS',
+  NoPhoneNumber = 'NO_PHONE_NUMBER',
+  SmsQuietHours = 'SMS_QUIET_HOURS',
   ChannelUnavailable = 'CHANNEL_UNAVAILABLE',
   MessageRejected = 'MESSAGE_REJECTED',
   DeliveryFailed = 'DELIVERY_FAILED',
@@ -23,6 +25,7 @@ export enum ErrorCode {
   SendWindowClosed = 'SEND_WINDOW_CLOSED',
   CampaignFailed = 'CAMPAIGN_FAILED',
   Internal = 'INTERNAL_ERROR',
+  MessageNotFound = 'MESSAGE_NOT_FOUND',
 }
 
 export interface FieldError {

@@ -14,6 +14,17 @@ export class AppConfig {
   readonly database: { url?: string; runMigrations: boolean; embeddedDir: string };
   readonly auth: { adminApiKeys: string[]; jwtSecret: string; jwtSecretIsDefault: boolean };
   readonly mail: { smtpUrl?: string; from: string; outboxDir: string };
+  readonly sms: {
+    gatewayUrl?: string;
+    apiKey?: string;
+    senderId: string;
+    maxSegments: number;
+    timeoutMs: number;
+    maxRetries: number;
+    retryBackoffMs: number;
+    quietHours: { startHour: number; endHour: number };
+  };
+  readonly tracking: { emailClicks: boolean; emailOpens: boolean };
   readonly openai: { apiKey?: string; baseUrl?: string; model: string; timeoutSeconds: number; maxRetries: number };
   readonly links: { bookingBaseUrl: string; publicBaseUrl: string; defaultTtlHours: number };
   readonly frequencyCap: { maxMessages: number; windowDays: number };
@@ -45,6 +56,17 @@ export class AppConfig {
       from: env.MAIL_FROM,
       outboxDir: env.OUTBOX_DIR,
     };
+    this.sms = {
+      gatewayUrl: env.SMS_GATEWAY_URL,
+      apiKey: env.SMS_GATEWAY_API_KEY,
+      senderId: env.SMS_SENDER_ID,
+      maxSegments: env.SMS_MAX_SEGMENTS,
+      timeoutMs: env.SMS_GATEWAY_TIMEOUT_MS,
+      maxRetries: env.SMS_GATEWAY_MAX_RETRIES,
+      retryBackoffMs: env.SMS_GATEWAY_RETRY_BACKOFF_MS,
+      quietHours: { startHour: env.SMS_QUIET_HOURS_START, endHour: env.SMS_QUIET_HOURS_END },
+    };
+    this.tracking = { emailClicks: env.EMAIL_CLICK_TRACKING, emailOpens: env.EMAIL_OPEN_TRACKING };
     this.openai = {
       apiKey: env.OPENAI_API_KEY,
       baseUrl: env.OPENAI_BASE_URL,

@@ -134,6 +134,80 @@ export class EnvironmentVariables {
   @Max(365)
   FREQUENCY_CAP_WINDOW_DAYS = 7;
 
+  /** HTTP SMS gateway; without it SMS are written to the outbox. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsUrl({ require_tld: false, require_protocol: true }, { message: 'SMS_GATEWAY_URL must be an http(s) URL' })
+  SMS_GATEWAY_URL?: string;
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  SMS_GATEWAY_API_KEY?: string;
+
+  @IsOptional()
+  @IsString()
+  SMS_SENDER_ID = 'ShoktiAI';
+
+  /** Most parts one generated SMS may take. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10)
+  SMS_MAX_SEGMENTS = 2;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(120_000)
+  SMS_GATEWAY_TIMEOUT_MS = 10_000;
+
+  /** Retries of a 429 or 5xx answer from the gateway. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(10)
+  SMS_GATEWAY_MAX_RETRIES = 3;
+
+  /** Wait before the first gateway retry; doubles each time (a Retry-After header wins). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  SMS_GATEWAY_RETRY_BACKOFF_MS = 500;
+
+  /** No promotional SMS from this local hour (CAMPAIGN_TIMEZONE)... */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(23)
+  SMS_QUIET_HOURS_START = 0;
+
+  /** ...until this one. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(24)
+  SMS_QUIET_HOURS_END = 8;
+
+  /** Send email booking links through /r/<code> so clicks are recorded (SMS links always are). */
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'EMAIL_CLICK_TRACKING must be true or false' })
+  EMAIL_CLICK_TRACKING = false;
+
+  /** Add a 1x1 open-tracking image to email HTML. */
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'EMAIL_OPEN_TRACKING must be true or false' })
+  EMAIL_OPEN_TRACKING = false;
+
   /** When the daily campaign starts, as a cron expression in UTC. */
   @IsOptional()
   @IsString()

@@ -6,9 +6,11 @@ import { UserEntity } from '../segmentation/user.entity';
 import { PromoCodeEntity } from '../smartengage/promo-code.entity';
 import { InitialSchema1732406400000 } from '../../migrations/1732406400000-InitialSchema';
 import { CampaignScheduling1732492800000 } from '../../migrations/1732492800000-CampaignScheduling';
+import { EngagementEvents1732579200000 } from '../../migrations/1732579200000-EngagementEvents';
+import { MessageEventEntity } from '../events/message-event.entity';
 import { JobRunEntity } from '../jobs/job-run.entity';
 
-export const ENTITIES = [UserEntity, CustomerEntity, ServiceEntity, BookingEntity, PromoCodeEntity, AiMessageEntity, JobRunEntity];
+export const ENTITIES = [UserEntity, CustomerEntity, ServiceEntity, BookingEntity, PromoCodeEntity, AiMessageEntity, JobRunEntity, MessageEventEntity];
 
 /** Listed explicitly so the same code runs from ts-jest and from dist/. */
-export const MIGRATIONS = [InitialSchema1732406400000, CampaignScheduling1732492800000];
+export const MIGRATIONS = [InitialSchema1732406400000, CampaignScheduling1732492800000, EngagementEvents1732579200000];

@@ -1,7 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { mapWithConcurrency } from '../common/map-with-concurrency';
-import { Channel } from '../messaging/message.types';
 import { ReminderDelivery } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { SegmentCriteria, SegmentCursor, SegmentRepository } from '../segmentation/segment.repository';
@@ -97,6 +96,7 @@ export class CampaignRunner {
   private criteria(plan: CampaignPlan, now: Date): SegmentCriteria {
     const { maxMessages, windowDays } = this.config.frequencyCap;
     return {
+      channel: plan.channel,
       bookedBefore: new Date(now.getTime() - plan.bookingCadenceDays * DAY_MS),
       // With a cap of one message per window, "messaged within the window" is exactly "capped";
       // with a larger cap the claim alone decides.
@@ -120,7 +120,7 @@ export class CampaignRunner {
         service,
         offer: plan.offer,
         messageType: plan.messageType,
-        channel: Channel.Email,
+        channel: plan.channel,
         ttlHours: this.config.links.defaultTtlHours,
         bypassFrequencyCap: false,
         correlationId,

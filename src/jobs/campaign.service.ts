@@ -1,11 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Counter } from 'prom-client';
 import { AppConfig } from '../config/app-config';
 import { AppException, ErrorCode } from '../common/app.exception';
 import { RequestContext } from '../common/request-context';
 import { LockId } from '../database/lock-ids';
 import { LockService } from '../database/lock.service';
 import { MessageType } from '../messaging/message.types';
+import { Metric } from '../metrics/metric-names';
 import { PromoCodeRepository } from '../smartengage/promo-code.repository';
 import { CAMPAIGN_PRESETS, CampaignPreset } from './campaign-presets';
 import { CampaignRunner } from './campaign-runner';
@@ -28,6 +31,7 @@ export class CampaignService {
     private readonly jobRuns: JobRunRepository,
     private readonly promos: PromoCodeRepository,
     private readonly config: AppConfig,
+    @InjectMetric(Metric.CampaignRuns) private readonly runsTotal: Counter<string>,
   ) {}
 
   async plan(request: CampaignRequest): Promise<CampaignPlan> {
@@ -57,6 +61,7 @@ export class CampaignService {
       batchSize: request.batchSize ?? settings.batchSize,
       dryRun: request.dryRun ?? false,
       messageType: MessageType.Reminder,
+      channel: request.channel ?? settings.channel,
     };
   }
 
@@ -78,18 +83,22 @@ export class CampaignService {
     if (!plan.dryRun && !isWithinSendWindow(now, this.config.campaign.timeZone, plan.sendWindow)) {
       const hour = localHour(now, this.config.campaign.timeZone);
       await this.jobRuns.skipped(newRun, `send window ${plan.sendWindow.startHour}-${plan.sendWindow.endHour} is closed (${hour}:00 local)`);
+      this.runsTotal.inc({ status: 'SKIPPED', trigger });
       return { kind: 'window_closed', localHour: hour };
     }
     const execute = async () => {
       if (!plan.dryRun) await this.jobRuns.failAbandoned(CAMPAIGN_JOB_NAME);
       const run = await this.jobRuns.start(newRun);
-      return this.runner.run(plan, run.id, correlationId);
+      const report = await this.runner.run(plan, run.id, correlationId);
+      this.runsTotal.inc({ status: report.status, trigger });
+      return report;
     };
     if (plan.dryRun) return { kind: 'ran', report: await execute() };
 
     const locked = await this.locks.tryLock(LockId.DailyCampaign, execute);
     if (!locked.acquired) {
       await this.jobRuns.skipped(newRun, 'another run holds the campaign lock');
+      this.runsTotal.inc({ status: 'SKIPPED', trigger });
       return { kind: 'locked' };
     }
     return { kind: 'ran', report: locked.result };

@@ -1,5 +1,5 @@
 import { Offer } from '../messaging/message-content';
-import { MessageType } from '../messaging/message.types';
+import { Channel, MessageType } from '../messaging/message.types';
 import { CampaignPreset } from './campaign-presets';
 import { RunCounts } from './job-run.repository';
 import { SendWindow } from './send-window';
@@ -18,6 +18,7 @@ export interface CampaignRequest {
   sendWindowEnd?: number;
   batchSize?: number;
   dryRun?: boolean;
+  channel?: Channel;
 }
 
 /** A run's settings, resolved and validated. */
@@ -29,6 +30,7 @@ export interface CampaignPlan {
   batchSize: number;
   dryRun: boolean;
   messageType: MessageType;
+  channel: Channel;
 }
 
 export interface CustomerResult {

@@ -1,6 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { AppException, ErrorCode } from '../common/app.exception';
+import { Channel } from '../messaging/message.types';
 import { CampaignService } from './campaign.service';
 import { CampaignScheduler, CRON_TIME_ZONE } from './campaign.scheduler';
 import { CAMPAIGN_JOB_NAME, CampaignReport } from './campaign.types';
@@ -30,6 +31,7 @@ export class JobsService {
       sendWindowEnd: request.send_window_end,
       batchSize: request.batch_size,
       dryRun: request.dry_run,
+      channel: request.channel === undefined ? undefined : request.channel === 'SMS' ? Channel.Sms : Channel.Email,
     });
     const outcome = await this.campaigns.run(plan, JobTrigger.Manual);
     if (outcome.kind === 'locked') {
@@ -92,6 +94,7 @@ function toRunSegmentResponse(report: CampaignReport): RunSegmentResponseDto {
     preset: report.plan.preset,
     promo_code: report.plan.offer?.promoCode ?? null,
     dry_run: report.plan.dryRun,
+    channel: report.plan.channel,
     total_eligible: report.counts.totalEligible,
     sent: report.counts.sent,
     failed: report.counts.failed,

@@ -81,6 +81,10 @@ export class AiMessageEntity {
   @Column({ name: 'job_run_id', type: 'uuid', nullable: true })
   jobRunId: string | null;
 
+  /** Parts the SMS took (UCS-2 for Bengali: 70 units in one part, 67 per part when split). */
+  @Column({ name: 'sms_segments', type: 'smallint', nullable: true })
+  smsSegments: number | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

@@ -34,6 +34,7 @@ export interface DeliveryRecord {
   status: DeliveryStatus.Sent | DeliveryStatus.Failed;
   providerMessageId: string | null;
   error: string | null;
+  smsSegments: number | null;
 }
 
 @Injectable()
@@ -84,6 +85,7 @@ export class AiMessageRepository {
         deliveryStatus: record.status,
         providerMessageId: record.providerMessageId,
         error: record.error?.slice(0, 1000) ?? null,
+        smsSegments: record.smsSegments,
         sentAt: record.status === DeliveryStatus.Sent ? new Date() : null,
       },
     );

@@ -46,10 +46,37 @@ export class DeepLinkService {
     return { url: url.toString(), token, expiresAt };
   }
 
+  /** A booking link that expires at a given instant (the message's link_expires_at), e.g. re-signed on a tracked click. */
+  bookingLinkUntil(claims: BookingTokenClaims, expiresAt: Date): BookingLink {
+    const exp = Math.floor(expiresAt.getTime() / 1000);
+    const { sub, message_id, service_id, promo_code } = claims;
+    const token = this.jwt.sign(
+      { sub, message_id, service_id, promo_code, exp },
+      { audience: BOOKING_TOKEN_AUDIENCE, issuer: TOKEN_ISSUER },
+    );
+    const url = new URL(this.config.links.bookingBaseUrl);
+    url.searchParams.set('token', token);
+    if (promo_code) url.searchParams.set('promo', promo_code);
+    return { url: url.toString(), token, expiresAt: new Date(exp * 1000) };
+  }
+
   /** Unsubscribe links do not expire: an old email must still let its reader opt out. */
   unsubscribeUrl(claims: UnsubscribeTokenClaims): string {
     const token = this.jwt.sign(claims, { audience: UNSUBSCRIBE_TOKEN_AUDIENCE, issuer: TOKEN_ISSUER });
     return `${this.config.links.publicBaseUrl}/unsubscribe/${token}`;
+  }
+
+  /** Returns the claims of a valid, unexpired booking token, or null for a forged, expired or foreign one. */
+  verifyBookingToken(token: string): Partial<BookingTokenClaims> | null {
+    try {
+      return this.jwt.verify<BookingTokenClaims>(token, {
+        audience: BOOKING_TOKEN_AUDIENCE,
+        issuer: TOKEN_ISSUER,
+        algorithms: ['HS256'],
+      });
+    } catch {
+      return null;
+    }
   }
 
   /** Returns the claims of a valid unsubscribe token, or null for a forged or foreign one. */

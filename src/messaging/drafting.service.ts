@@ -1,12 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { SafetyFilterService } from '../safety/safety-filter.service';
-import { SafetyPolicy, SafetyViolation } from '../safety/safety.types';
+import { SafetyPolicy, SafetyRule, SafetyViolation } from '../safety/safety.types';
 import { GENERIC_NAME } from './display-name';
 import { MessageComposer } from './message-composer';
 import { ComposedMessage, MessageContext, proseInputFrom, ProseResult } from './message-content';
 import { GeneratorKind } from './message.types';
 import { LlmGenerationError, OpenAiProseGenerator } from './openai-prose.generator';
+import { SmsComposer } from './sms-composer';
 import { TemplateProseGenerator } from './template-prose.generator';
 
 export const SAFETY_REJECTED = 'safety_rejected';
@@ -20,6 +21,8 @@ export interface Draft {
   violations: SafetyViolation[] | null;
   generationSeconds: number;
   tokensUsed?: number;
+  /** Parts the SMS takes, for SMS drafts. */
+  smsSegments?: number;
 }
 
 /** Thrown when not even the built-in template passes the safety filter. */
@@ -42,6 +45,7 @@ export class DraftingService {
     private readonly llm: OpenAiProseGenerator,
     private readonly templates: TemplateProseGenerator,
     private readonly composer: MessageComposer,
+    private readonly sms: SmsComposer,
     private readonly safety: SafetyFilterService,
     private readonly config: AppConfig,
   ) {}
@@ -79,6 +83,35 @@ export class DraftingService {
       templateViolations = checked.violations;
     }
     throw new DraftRejectedError(templateViolations);
+  }
+
+  /**
+   * An SMS from the built-in templates: the longest that fits `maxSegments` parts and passes the
+   * safety filter. (The LLM writes email prose only: an SMS has no room for it.)
+   */
+  draftSms(context: MessageContext, maxSegments: number): Draft {
+    const started = process.hrtime.bigint();
+    let violations: SafetyViolation[] = [];
+    for (const candidate of [context, { ...context, customerName: GENERIC_NAME }]) {
+      const sms = this.sms.compose(candidate, maxSegments);
+      if (!sms) {
+        violations = [{ rule: SafetyRule.Length, detail: `no SMS template fits in ${maxSegments} parts` }];
+        continue;
+      }
+      const verdict = this.safety.check({ subject: '', text: sms.text, channel: 'sms' }, this.policyFor(candidate));
+      if (verdict.passed) {
+        return {
+          message: { subject: '', text: sms.text, html: '' },
+          generator: GeneratorKind.Template,
+          fallbackReason: null,
+          violations: null,
+          generationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+          smsSegments: sms.segments,
+        };
+      }
+      violations = verdict.violations;
+    }
+    throw new DraftRejectedError(violations);
   }
 
   private composeAndCheck(result: ProseResult, context: MessageContext) {

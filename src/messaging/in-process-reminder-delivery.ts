@@ -1,15 +1,18 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
+import { encodeMessageCode } from '../events/message-code';
 import { AiMessageRepository, ClaimOutcome } from './ai-message.repository';
 import { DeepLinkService } from './deep-link.service';
 import { displayName } from './display-name';
-import { DraftRejectedError, DraftingService } from './drafting.service';
+import { Draft, DraftRejectedError, DraftingService } from './drafting.service';
 import { EmailSender } from './email.sender';
 import { MessageContext } from './message-content';
-import { DeliveryStatus, toneFor } from './message.types';
+import { Channel, DeliveryStatus, toneFor } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
 import { DeliveryOutcome, DeliveryRequest, FailureReason, ReminderDelivery, SkipReason } from './reminder-delivery';
+import { isQuietHour } from './quiet-hours';
+import { SmsSender } from './sms.sender';
 
 const DAY_MS = 86_400_000;
 
@@ -19,6 +22,11 @@ const SKIP_FOR_CLAIM: Record<Exclude<ClaimOutcome, 'claimed'>, SkipReason> = {
   frequency_capped: SkipReason.FrequencyCapped,
   already_claimed: SkipReason.AlreadyMessagedToday,
 };
+
+interface Receipt {
+  providerMessageId: string;
+  outboxPath?: string;
+}
 
 /** Runs the whole per-customer step in this process. */
 @Injectable()
@@ -30,6 +38,7 @@ export class InProcessReminderDelivery extends ReminderDelivery {
     private readonly drafting: DraftingService,
     private readonly links: DeepLinkService,
     private readonly email: EmailSender,
+    private readonly sms: SmsSender,
     private readonly metrics: MessagingMetrics,
     private readonly config: AppConfig,
   ) {
@@ -37,10 +46,16 @@ export class InProcessReminderDelivery extends ReminderDelivery {
   }
 
   async deliver(request: DeliveryRequest): Promise<DeliveryOutcome> {
-    const { customer, service, offer } = request;
+    const { customer, service, offer, channel } = request;
+    const recipient = channel === Channel.Sms ? customer.phone : customer.email;
     if (customer.optedOutAt) return this.skip(request, SkipReason.OptedOut);
-    if (!customer.email) return this.skip(request, SkipReason.NoEmailAddress);
+    if (!recipient) {
+      return this.skip(request, channel === Channel.Sms ? SkipReason.NoPhoneNumber : SkipReason.NoEmailAddress);
+    }
     if (!customer.lastBookingAt) return this.skip(request, SkipReason.NoBookingHistory);
+    if (channel === Channel.Sms && isQuietHour(new Date(), this.config.campaign.timeZone, this.config.sms.quietHours)) {
+      return this.skip(request, SkipReason.SmsQuietHours);
+    }
 
     const messageId = randomUUID();
     const promoCode = offer?.promoCode ?? null;
@@ -53,8 +68,8 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       id: messageId,
       userId: customer.id,
       messageType: request.messageType,
-      channel: request.channel,
-      recipient: customer.email,
+      channel,
+      recipient,
       serviceId: service.id,
       promoCode,
       tone,
@@ -67,6 +82,9 @@ export class InProcessReminderDelivery extends ReminderDelivery {
     });
     if (claim !== 'claimed') return this.skip(request, SKIP_FOR_CLAIM[claim]);
 
+    const { publicBaseUrl } = this.config.links;
+    const code = encodeMessageCode(messageId);
+    const tracked = channel === Channel.Sms || this.config.tracking.emailClicks;
     const unsubscribeUrl = this.links.unsubscribeUrl({ sub: customer.id, message_id: messageId });
     const context: MessageContext = {
       customerName: displayName(customer.name),
@@ -77,13 +95,18 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       messageType: request.messageType,
       offer,
       ttlHours: request.ttlHours,
-      bookingUrl: link.url,
+      // SMS have no room for the signed link: they carry the short click-tracking link to it.
+      bookingUrl: tracked ? `${publicBaseUrl}/r/${code}` : link.url,
       unsubscribeUrl,
+      openPixelUrl: channel === Channel.Email && this.config.tracking.emailOpens ? `${publicBaseUrl}/o/${code}.gif` : undefined,
     };
 
-    let draft;
+    let draft: Draft;
     try {
-      draft = await this.drafting.draft(context);
+      draft =
+        channel === Channel.Sms
+          ? this.drafting.draftSms(context, this.config.sms.maxSegments)
+          : await this.drafting.draft(context);
     } catch (error) {
       if (!(error instanceof DraftRejectedError)) throw error;
       await this.messages.markFailed(messageId, error.message);
@@ -96,24 +119,28 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       generator: draft.generator,
       fallbackReason: draft.fallbackReason,
       safetyViolations: draft.violations,
+      smsSegments: draft.smsSegments ?? null,
     };
 
     try {
-      const receipt = await this.email.send({
-        messageId,
-        to: customer.email,
-        subject: draft.message.subject,
-        text: draft.message.text,
-        html: draft.message.html,
-        unsubscribeUrl,
-      });
+      const receipt: Receipt =
+        channel === Channel.Sms
+          ? await this.sms.send({ messageId, to: recipient, text: draft.message.text })
+          : await this.email.send({
+              messageId,
+              to: recipient,
+              subject: draft.message.subject,
+              text: draft.message.text,
+              html: draft.message.html,
+              unsubscribeUrl,
+            });
       await this.messages.recordDelivery(messageId, {
         ...record,
         status: DeliveryStatus.Sent,
         providerMessageId: receipt.providerMessageId,
         error: null,
       });
-      this.metrics.sent(request, 'sent');
+      this.metrics.sent(request, 'sent', draft.smsSegments);
       return {
         status: 'sent',
         messageId,

@@ -112,6 +112,9 @@ function renderHtml(subject: string, parts: Parts, context: MessageContext): str
     `<p style="${P}">${escapeHtml(parts.signOff)}<br>${TEAM}</p>`,
     `<p style="margin:24px 0 0;font-size:12px;color:#7b8794;">${UNSUBSCRIBE_LEAD} <a href="${escapeHtml(context.unsubscribeUrl)}" style="color:#7b8794;">${UNSUBSCRIBE_ACTION}</a>।</p>`,
     '</div>',
+    context.openPixelUrl
+      ? `<img src="${escapeHtml(context.openPixelUrl)}" width="1" height="1" alt="" style="display:block;border:0;">`
+      : '',
     '</body>',
     '</html>',
   ]

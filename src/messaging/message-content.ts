@@ -20,6 +20,8 @@ export interface MessageContext {
   /** Full deep link, token and promo included. */
   bookingUrl: string;
   unsubscribeUrl: string;
+  /** Email open-tracking pixel, when EMAIL_OPEN_TRACKING is on. */
+  openPixelUrl?: string;
 }
 
 /** What a generator writes: a subject and body paragraphs, with no link, promo code or discount. */

@@ -15,6 +15,10 @@ export enum DeliveryStatus {
   Sent = 'sent',
   Delivered = 'delivered',
   Failed = 'failed',
+  Opened = 'opened',
+  Clicked = 'clicked',
+  Booked = 'booked',
+  Unsubscribed = 'unsubscribed',
 }
 
 /** Voice of the message, chosen from the customer's booking history. */

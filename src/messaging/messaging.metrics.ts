@@ -15,6 +15,7 @@ export class MessagingMetrics {
     @InjectMetric(Metric.SafetyRejections) private readonly safetyRejections: Counter<string>,
     @InjectMetric(Metric.LlmTokens) private readonly llmTokens: Counter<string>,
     @InjectMetric(Metric.Skipped) private readonly skips: Counter<string>,
+    @InjectMetric(Metric.SmsSegments) private readonly smsSegments: Counter<string>,
   ) {}
 
   generated(draft: Draft): void {
@@ -24,7 +25,8 @@ export class MessagingMetrics {
     if (draft.tokensUsed) this.llmTokens.inc(draft.tokensUsed);
   }
 
-  sent(request: DeliveryRequest, status: 'sent' | 'failed'): void {
+  sent(request: DeliveryRequest, status: 'sent' | 'failed', smsSegments?: number): void {
+    if (status === 'sent' && smsSegments) this.smsSegments.inc(smsSegments);
     this.messagesSent.inc({
       agent_type: 'smartengage',
       channel: request.channel,

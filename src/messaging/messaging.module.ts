@@ -14,6 +14,8 @@ import { MessageComposer } from './message-composer';
 import { MessagingMetrics } from './messaging.metrics';
 import { OpenAiProseGenerator } from './openai-prose.generator';
 import { ReminderDelivery } from './reminder-delivery';
+import { SmsComposer } from './sms-composer';
+import { SmsSender } from './sms.sender';
 import { TemplateProseGenerator } from './template-prose.generator';
 
 function smtpTransport(url: string): string {
@@ -48,6 +50,8 @@ function smtpTransport(url: string): string {
     MessageComposer,
     MessagingMetrics,
     OpenAiProseGenerator,
+    SmsComposer,
+    SmsSender,
     TemplateProseGenerator,
     { provide: ReminderDelivery, useClass: InProcessReminderDelivery },
   ],

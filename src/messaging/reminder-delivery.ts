@@ -22,6 +22,9 @@ export enum SkipReason {
   OptedOut = 'opted_out',
   FrequencyCapped = 'frequency_capped',
   NoEmailAddress = 'no_email_address',
+  NoPhoneNumber = 'no_phone_number',
+  /** No promotional SMS at night (SMS_QUIET_HOURS_*, by default 00:00-08:00 in CAMPAIGN_TIMEZONE). */
+  SmsQuietHours = 'sms_quiet_hours',
   NoBookingHistory = 'no_booking_history',
   NotDue = 'not_due',
   AlreadyMessagedToday = 'already_messaged_today',

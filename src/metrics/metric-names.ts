@@ -6,4 +6,9 @@ export const Metric = {
   SafetyRejections: 'ai_message_safety_rejections_total',
   LlmTokens: 'ai_llm_tokens_total',
   Skipped: 'ai_messages_skipped_total',
+  SmsSegments: 'ai_sms_segments_total',
+  MessageEvents: 'ai_message_events_total',
+  DeliveryStatus: 'ai_messages_delivery_status',
+  CampaignRuns: 'ai_campaign_runs_total',
+  HttpRequestDuration: 'http_request_duration_seconds',
 } as const;

@@ -1,9 +1,13 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import {
   makeCounterProvider,
   makeHistogramProvider,
   PrometheusModule,
 } from '@willsoto/nestjs-prometheus';
+import { dropMisnamedDefaultMetrics } from './default-metrics';
+import { DeliveryStatusGauge } from './delivery-status.gauge';
+import { DeliveryStatusRepository } from './delivery-status.repository';
+import { HttpMetricsMiddleware } from './http-metrics.middleware';
 import { Metric } from './metric-names';
 
 const providers = [
@@ -29,18 +33,42 @@ const providers = [
     labelNames: ['rule'],
   }),
   makeCounterProvider({ name: Metric.LlmTokens, help: 'Tokens used by LLM completions' }),
+  makeCounterProvider({ name: Metric.SmsSegments, help: 'SMS parts sent (what the gateway bills)' }),
   makeCounterProvider({
     name: Metric.Skipped,
     help: 'Customers not messaged, by reason (opted out, frequency capped, ...)',
     labelNames: ['reason'],
   }),
+  makeCounterProvider({
+    name: Metric.MessageEvents,
+    help: 'Engagement events recorded (duplicates not counted), by type and source',
+    labelNames: ['event_type', 'source'],
+  }),
+  makeCounterProvider({
+    name: Metric.CampaignRuns,
+    help: 'Campaign run attempts by outcome (DONE, FAILED, SKIPPED) and trigger',
+    labelNames: ['status', 'trigger'],
+  }),
+  makeHistogramProvider({
+    name: Metric.HttpRequestDuration,
+    help: 'HTTP request duration by method, route template and status code',
+    labelNames: ['method', 'route', 'status_code'],
+  }),
 ];
 
-/** GET /metrics in Prometheus text format, plus the metric objects other modules record into. */
+/** GET /metrics in Prometheus text format, the metric objects other modules record into, and HTTP timings. */
 @Global()
 @Module({
   imports: [PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } })],
-  providers,
+  providers: [...providers, DeliveryStatusRepository, DeliveryStatusGauge],
   exports: providers,
 })
-export class MetricsModule {}
+export class MetricsModule implements NestModule {
+  constructor() {
+    dropMisnamedDefaultMetrics();
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(HttpMetricsMiddleware).forRoutes('*');
+  }
+}

@@ -6,6 +6,8 @@ export const SUBJECT_MIN_LENGTH = 5;
 export const SUBJECT_MAX_LENGTH = 150;
 export const TEXT_MIN_LENGTH = 60;
 export const TEXT_MAX_LENGTH = 4000;
+export const SMS_MIN_LENGTH = 20;
+export const SMS_MAX_LENGTH = 700;
 /** Share of letters that must be Bengali once links, the promo code and trusted tokens are taken out. */
 export const MIN_BENGALI_RATIO = 0.6;
 
@@ -137,10 +139,14 @@ function isAllowedLink(link: string, prefixes: string[]): boolean {
 }
 
 function lengthViolations(candidate: SafetyCandidate): SafetyViolation[] {
-  const limits = [
-    ['subject', candidate.subject, SUBJECT_MIN_LENGTH, SUBJECT_MAX_LENGTH],
-    ['text', candidate.text, TEXT_MIN_LENGTH, TEXT_MAX_LENGTH],
-  ] as const;
+  // An SMS has no subject and is short by nature; its length budget is counted in parts elsewhere.
+  const limits: [string, string, number, number][] =
+    candidate.channel === 'sms'
+      ? [['text', candidate.text, SMS_MIN_LENGTH, SMS_MAX_LENGTH]]
+      : [
+          ['subject', candidate.subject, SUBJECT_MIN_LENGTH, SUBJECT_MAX_LENGTH],
+          ['text', candidate.text, TEXT_MIN_LENGTH, TEXT_MAX_LENGTH],
+        ];
   return limits.flatMap(([field, value, min, max]) => {
     const length = [...value.trim()].length;
     return length < min || length > max

@@ -36,4 +36,6 @@ export interface SafetyPolicy {
 export interface SafetyCandidate {
   subject: string;
   text: string;
+  /** Email by default; an SMS has no subject and other length bounds. */
+  channel?: 'email' | 'sms';
 }

@@ -3,6 +3,8 @@ import { DataSource } from 'typeorm';
 import { CustomerProfile } from './customer-profile';
 
 export interface SegmentCriteria {
+  /** Customers must be reachable on it: an email address, or a phone number for SMS. */
+  channel: 'EMAIL' | 'SMS';
   /** Last booking at least this long ago. */
   bookedBefore: Date;
   /** Exclude customers messaged after this instant (the frequency-cap window); null = no filter. */
@@ -26,9 +28,11 @@ export interface SegmentPage {
   next: SegmentCursor | null;
 }
 
-// Every predicate but the cursor; matches the partial index customers_segment_idx.
-const ELIGIBLE = `
-  c.opted_out_at IS NULL AND c.has_email
+// Every predicate but the cursor. The email form matches the partial index customers_segment_idx;
+// SMS campaigns (rarer) check the phone number on users.
+const eligible = (channel: SegmentCriteria['channel']) => `
+  c.opted_out_at IS NULL
+  AND ${channel === 'SMS' ? 'EXISTS (SELECT 1 FROM users p WHERE p.id = c.id AND p.phone IS NOT NULL)' : 'c.has_email'}
   AND c.last_booking_at <= $1
   AND (c.upcoming_booking_at IS NULL OR c.upcoming_booking_at <= $2)
   AND ($3::timestamptz IS NULL OR c.last_message_at IS NULL OR c.last_message_at <= $3)`;
@@ -40,7 +44,7 @@ export class SegmentRepository {
 
   async countEligible(criteria: SegmentCriteria): Promise<number> {
     const [{ count }] = await this.dataSource.query(
-      `SELECT count(*)::int AS count FROM customers c WHERE ${ELIGIBLE}`,
+      `SELECT count(*)::int AS count FROM customers c WHERE ${eligible(criteria.channel)}`,
       params(criteria),
     );
     return count;
@@ -51,7 +55,7 @@ export class SegmentRepository {
       `SELECT c.id, u.name, u.email, u.phone, c.last_booking_at, c.last_booking_service_id, c.total_bookings,
               c.opted_out_at, c.last_booking_at::text AS cursor_at
          FROM customers c JOIN users u ON u.id = c.id
-        WHERE ${ELIGIBLE}
+        WHERE ${eligible(criteria.channel)}
           AND ($4::timestamptz IS NULL OR (c.last_booking_at, c.id) > ($4, $5::uuid))
         ORDER BY c.last_booking_at, c.id
         LIMIT $6`,

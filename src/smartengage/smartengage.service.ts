@@ -36,6 +36,16 @@ const SKIP_ERRORS: Record<SkipReason, { code: ErrorCode; status: HttpStatus; mes
     status: HttpStatus.CONFLICT,
     message: (id) => `customer ${id} has no email address`,
   },
+  [SkipReason.NoPhoneNumber]: {
+    code: ErrorCode.NoPhoneNumber,
+    status: HttpStatus.CONFLICT,
+    message: (id) => `customer ${id} has no phone number`,
+  },
+  [SkipReason.SmsQuietHours]: {
+    code: ErrorCode.SmsQuietHours,
+    status: HttpStatus.CONFLICT,
+    message: () => 'no promotional SMS are sent during the quiet hours (00:00-08:00 local by default); try later',
+  },
   [SkipReason.NoBookingHistory]: {
     code: ErrorCode.NoServiceForCustomer,
     status: HttpStatus.CONFLICT,
@@ -73,12 +83,13 @@ export class SmartEngageService {
     const service = await this.resolveService(request.service_id ?? customer.lastBookingServiceId, customer.id);
     const offer = await this.resolveOffer(request.promo_code);
 
+    const channel = toChannel(request.channel);
     const outcome = await this.delivery.deliver({
       customer,
       service,
       offer,
       messageType: request.message_type,
-      channel: Channel.Email,
+      channel,
       ttlHours: request.ttl_hours ?? this.config.links.defaultTtlHours,
       bypassFrequencyCap: false,
       correlationId,
@@ -100,7 +111,7 @@ export class SmartEngageService {
       message_id: outcome.messageId,
       customer_id: customer.id,
       correlation_id: correlationId,
-      channel: Channel.Email,
+      channel,
       ...(offer ? { promo_code: offer.promoCode } : {}),
       message: `${describe(request.message_type)}${offer ? ' with promo' : ''} sent successfully`,
     };
@@ -138,7 +149,7 @@ export class SmartEngageService {
           service,
           offer,
           messageType: request.message_type,
-          channel: Channel.Email,
+          channel: toChannel(request.channel),
           ttlHours: request.ttl_hours ?? this.config.links.defaultTtlHours,
           bypassFrequencyCap: request.bypass_frequency_caps ?? false,
           correlationId,
@@ -200,6 +211,8 @@ export class SmartEngageService {
 function describe(type: MessageType): string {
   return { [MessageType.Reminder]: 'Reminder', [MessageType.Promotional]: 'Promotion', [MessageType.Winback]: 'Win-back message' }[type];
 }
+
+const toChannel = (channel: 'EMAIL' | 'SMS' | undefined): Channel => (channel === 'SMS' ? Channel.Sms : Channel.Email);
 
 interface BulkOutcome {
   kind: DeliveryOutcome['status'];

@@ -1,48 +1,31 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsBoolean, IsEnum, IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
-import { upperCase } from '../../smartengage/dto/transforms';
+import { IsBoolean, IsEnum, IsOptional } from 'class-validator';
+import { Field } from '../../common/dto-fields';
 import { CampaignPreset } from '../campaign-presets';
 
 export class RunSegmentRequestDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 365, example: 21, description: 'Preset default: 21 (aggressive 14, gentle 28)' })
-  @IsOptional()
-  @IsInt({ message: 'booking_cadence_days must be a whole number' })
-  @Min(1, { message: 'booking_cadence_days must be between 1 and 365' })
-  @Max(365, { message: 'booking_cadence_days must be between 1 and 365' })
+  @Field.optionalInt('booking_cadence_days', 1, 365, { example: 21, description: 'Preset default: 21 (aggressive 14, gentle 28)' })
   booking_cadence_days?: number;
 
-  @ApiPropertyOptional({ nullable: true, example: 'SPECIAL10', description: 'null sends no promo even if the preset has one' })
-  @IsOptional()
-  @Transform(upperCase)
-  @Matches(/^[A-Z0-9]{3,20}$/, { message: 'promo_code must be 3-20 letters or digits' })
+  @Field.promoCode({ example: 'SPECIAL10', description: 'An active promo code; null sends none even if the preset has one' })
   promo_code?: string | null;
 
-  @ApiPropertyOptional({ minimum: 0, maximum: 23, example: 9, description: 'Local hour (CAMPAIGN_TIMEZONE) sending starts' })
-  @IsOptional()
-  @IsInt({ message: 'send_window_start must be a whole hour' })
-  @Min(0, { message: 'send_window_start must be between 0 and 23' })
-  @Max(23, { message: 'send_window_start must be between 0 and 23' })
+  @Field.optionalInt('send_window_start', 0, 23, { example: 9, description: 'Local hour (CAMPAIGN_TIMEZONE) sending starts' })
   send_window_start?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 24, example: 18, description: 'Local hour sending stops' })
-  @IsOptional()
-  @IsInt({ message: 'send_window_end must be a whole hour' })
-  @Min(1, { message: 'send_window_end must be between 1 and 24' })
-  @Max(24, { message: 'send_window_end must be between 1 and 24' })
+  @Field.optionalInt('send_window_end', 1, 24, { example: 18, description: 'Local hour sending stops' })
   send_window_end?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, example: 50, description: 'Customers per page' })
-  @IsOptional()
-  @IsInt({ message: 'batch_size must be a whole number' })
-  @Min(1, { message: 'batch_size must be between 1 and 1000' })
-  @Max(1000, { message: 'batch_size must be between 1 and 1000' })
+  @Field.optionalInt('batch_size', 1, 1000, { example: 50, description: 'Customers per page' })
   batch_size?: number;
 
   @ApiPropertyOptional({ enum: CampaignPreset, example: 'default' })
   @IsOptional()
-  @IsEnum(CampaignPreset, { message: 'preset must be one of: default, aggressive, gentle, weekend' })
+  @IsEnum(CampaignPreset, { message: 'preset must be one of: default, aggressive, gentle, weekend, sms' })
   preset?: CampaignPreset;
+
+  @Field.channel({ default: undefined, description: "Defaults to the preset's channel (email; sms for the sms preset)" })
+  channel?: 'EMAIL' | 'SMS';
 
   @ApiPropertyOptional({ default: false, description: 'List who would be messaged; send nothing' })
   @IsOptional()
@@ -91,6 +74,9 @@ export class RunSegmentResponseDto {
 
   @ApiProperty({ example: false })
   dry_run: boolean;
+
+  @ApiProperty({ enum: ['EMAIL', 'SMS'], example: 'EMAIL' })
+  channel: string;
 
   @ApiProperty({ example: 3 })
   total_eligible: number;

@@ -1,21 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  ArrayUnique,
-  IsArray,
-  IsBoolean,
-  IsEnum,
-  IsIn,
-  IsInt,
-  IsOptional,
-  Matches,
-  Max,
-  Min,
-} from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsOptional, Matches } from 'class-validator';
+import { Field, UUID_SHAPE } from '../../common/dto-fields';
 import { MessageType } from '../../messaging/message.types';
-import { upperCase, UUID_SHAPE } from './transforms';
 
 export const MAX_BULK_CUSTOMERS = 1000;
 
@@ -36,39 +22,22 @@ export class SendBulkRequestDto {
   @Matches(UUID_SHAPE, { each: true, message: 'each of customer_ids must be a UUID' })
   customer_ids: string[];
 
-  @ApiProperty({ enum: ['reminder', 'promotional', 'winback'], example: 'reminder' })
-  @Transform(upperCase)
-  @IsEnum(MessageType, { message: 'message_type must be one of: reminder, promotional, winback' })
+  @Field.messageType()
   message_type: MessageType;
 
-  @ApiPropertyOptional({
-    minimum: 1,
-    maximum: 365,
+  @Field.optionalInt('booking_cadence_days', 1, 365, {
     example: 21,
     description: 'Skip customers whose last booking is more recent than this many days',
   })
-  @IsOptional()
-  @IsInt({ message: 'booking_cadence_days must be a whole number' })
-  @Min(1, { message: 'booking_cadence_days must be between 1 and 365' })
-  @Max(365, { message: 'booking_cadence_days must be between 1 and 365' })
   booking_cadence_days?: number | null;
 
-  @ApiPropertyOptional({ format: 'uuid', nullable: true, description: "Defaults to each customer's last service" })
-  @IsOptional()
-  @Matches(UUID_SHAPE, { message: 'service_id must be a UUID' })
+  @Field.uuid('service_id', { description: "Defaults to each customer's last service" })
   service_id?: string | null;
 
-  @ApiPropertyOptional({ nullable: true, example: 'DEMO15' })
-  @IsOptional()
-  @Transform(upperCase)
-  @Matches(/^[A-Z0-9]{3,20}$/, { message: 'promo_code must be 3-20 letters or digits' })
+  @Field.promoCode({ example: 'DEMO15' })
   promo_code?: string | null;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 10, description: 'How many customers are sent to at once' })
-  @IsOptional()
-  @IsInt({ message: 'batch_size must be a whole number' })
-  @Min(1, { message: 'batch_size must be between 1 and 100' })
-  @Max(100, { message: 'batch_size must be between 1 and 100' })
+  @Field.optionalInt('batch_size', 1, 100, { default: 10, description: 'How many customers are sent to at once' })
   batch_size?: number;
 
   @ApiPropertyOptional({ default: false, description: 'Ignore frequency caps (never opt-outs)' })
@@ -76,18 +45,11 @@ export class SendBulkRequestDto {
   @IsBoolean({ message: 'bypass_frequency_caps must be true or false' })
   bypass_frequency_caps?: boolean;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 168, default: 48 })
-  @IsOptional()
-  @IsInt({ message: 'ttl_hours must be a whole number' })
-  @Min(1, { message: 'ttl_hours must be between 1 and 168' })
-  @Max(168, { message: 'ttl_hours must be between 1 and 168' })
+  @Field.optionalInt('ttl_hours', 1, 168, { default: 48 })
   ttl_hours?: number;
 
-  @ApiPropertyOptional({ enum: ['email'], default: 'email' })
-  @IsOptional()
-  @Transform(upperCase)
-  @IsIn(['EMAIL'], { message: 'channel must be email' })
-  channel?: 'EMAIL';
+  @Field.channel()
+  channel?: 'EMAIL' | 'SMS';
 }
 
 export class BulkResultDto {

@@ -1,0 +1,392 @@
+import 'reflect-metadata';
+import { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { AppModule } from '../src/app.module';
+import { AppConfig } from '../src/config/app-config';
+import { validateEnvironment } from '../src/config/environment';
+import { dataSourceOptions } from '../src/database/data-source-options';
+import { runMigrationsUnderLock } from '../src/database/migrate';
+import { CAMPAIGN_PRESETS, CampaignPreset } from '../src/jobs/campaign-presets';
+import { CampaignService } from '../src/jobs/campaign.service';
+import { JobTrigger } from '../src/jobs/job-run.entity';
+import { Channel } from '../src/messaging/message.types';
+import { SegmentCriteria } from '../src/segmentation/segment.repository';
+import { loadBenchData, resetCampaignState } from './bench-data';
+import { CpuProfiler, summariseProfile } from './cpu-profile';
+import { coresBusy, cpuSnapshot, RssSampler } from './resource-monitor';
+import { measureSegmentation, stats } from './segmentation-bench';
+import type { SinkReport, SinkRequest } from './smtp-sink';
+
+const DATABASE = 'smartengage_bench';
+const DAY_MS = 86_400_000;
+const BATCH_SIZE = 1000;
+const PROGRESS_EVERY_MS = 10_000;
+
+const USAGE = `npm run bench:campaign -- [options]
+  --customers N               customers to generate (default 100000)
+  --bookings-per-customer K   bookings per customer (default 10)
+  --database-url URL          Postgres server to use (default $BENCH_DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres);
+                              the bench creates and drops its own database "${DATABASE}" there
+  --keep                      keep the database afterwards
+  --reuse                     reuse a kept database holding the same N and K: skip the load, undo the last campaign
+  --concurrency C             CAMPAIGN_CONCURRENCY for the run (default 50)
+  --smtp-options QUERY        extra nodemailer options in SMTP_URL's query, e.g. "maxConnections=10&maxMessages=1000"
+  --pages P                   keyset pages to time (default 50)
+  --skip-campaign             stop after segmentation (for large N); the JSON then has null rates
+  --cpu-profile FILE          write a V8 CPU profile of the campaign phase to FILE and print its top functions`;
+
+interface Options {
+  customers: number;
+  bookingsPerCustomer: number;
+  serverUrl: string;
+  keep: boolean;
+  reuse: boolean;
+  concurrency: number;
+  smtpOptions: string;
+  pages: number;
+  cpuProfile: string | null;
+  skipCampaign: boolean;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      customers: { type: 'string', default: '100000' },
+      'bookings-per-customer': { type: 'string', default: '10' },
+      'database-url': { type: 'string', default: process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres' },
+      keep: { type: 'boolean', default: false },
+      reuse: { type: 'boolean', default: false },
+      concurrency: { type: 'string', default: '50' },
+      'smtp-options': { type: 'string', default: '' },
+      pages: { type: 'string', default: '50' },
+      'cpu-profile': { type: 'string' },
+      'skip-campaign': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const positive = (name: string, raw: string, max = Number.MAX_SAFE_INTEGER) => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} must be an integer from 1 to ${max}, got ${raw}`);
+    return value;
+  };
+  return {
+    customers: positive('customers', values.customers!),
+    bookingsPerCustomer: positive('bookings-per-customer', values['bookings-per-customer']!, 1000),
+    serverUrl: values['database-url']!,
+    keep: values.keep! || values.reuse!,
+    reuse: values.reuse!,
+    concurrency: positive('concurrency', values.concurrency!, 200),
+    smtpOptions: values['smtp-options']!.replace(/^[?&]/, ''),
+    pages: positive('pages', values.pages!),
+    cpuProfile: values['cpu-profile'] ?? null,
+    skipCampaign: values['skip-campaign']!,
+  };
+}
+
+function databaseUrl(serverUrl: string, database: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+const seconds = (fromMs: number) => (performance.now() - fromMs) / 1000;
+const round1 = (value: number) => Math.round(value * 10) / 10;
+const fmt = (value: number) => value.toLocaleString('en-US', { maximumFractionDigits: 1 });
+
+/** Creates the bench database, or reuses a kept one that holds the same data shape. Returns whether it must be loaded. */
+async function prepareDatabase(options: Options): Promise<boolean> {
+  const admin = new Client({ connectionString: options.serverUrl });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (rowCount && options.reuse) {
+      const bench = new Client({ connectionString: databaseUrl(options.serverUrl, DATABASE) });
+      await bench.connect();
+      try {
+        const { rows } = await bench.query(
+          `SELECT (SELECT count(*) FROM customers)::bigint AS customers, (SELECT count(*) FROM bookings)::bigint AS bookings`,
+        );
+        const expected = options.customers * options.bookingsPerCustomer;
+        if (Number(rows[0].customers) === options.customers && Number(rows[0].bookings) === expected) return false;
+        console.log(`--reuse: ${DATABASE} holds ${rows[0].customers} customers / ${rows[0].bookings} bookings; reloading`);
+      } catch {
+        console.log(`--reuse: ${DATABASE} is not a loaded bench database; reloading`);
+      } finally {
+        await bench.end();
+      }
+    }
+    await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${DATABASE}`);
+    return true;
+  } finally {
+    await admin.end();
+  }
+}
+
+async function dropDatabase(serverUrl: string): Promise<void> {
+  const admin = new Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** The SMTP sink in a child process, and a way to ask it for its counters. */
+class SinkProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly port: number,
+  ) {}
+
+  static async start(): Promise<SinkProcess> {
+    const child = fork(join(__dirname, 'smtp-sink.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const [message] = (await Promise.race([
+      once(child, 'message'),
+      once(child, 'exit').then(() => {
+        throw new Error('the SMTP sink exited before listening');
+      }),
+    ])) as [SinkReport];
+    if (message.type !== 'ready') throw new Error(`unexpected message from the SMTP sink: ${JSON.stringify(message)}`);
+    return new SinkProcess(child, message.port);
+  }
+
+  async stats(): Promise<{ received: number; cpuMs: number }> {
+    const reply = new Promise<SinkReport>((resolve) => {
+      const onMessage = (message: SinkReport) => {
+        if (message.type !== 'stats') return;
+        this.child.off('message', onMessage);
+        resolve(message);
+      };
+      this.child.on('message', onMessage);
+    });
+    this.child.send({ type: 'stats' } satisfies SinkRequest);
+    const message = (await reply) as Extract<SinkReport, { type: 'stats' }>;
+    return { received: message.received, cpuMs: message.cpuMs };
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.send({ type: 'stop' } satisfies SinkRequest);
+    const timer = setTimeout(() => this.child.kill(), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Boots the real application (no HTTP listener) against the bench database and the sink. */
+async function bootApp(benchUrl: string, sinkPort: number, options: Options): Promise<INestApplicationContext> {
+  const query = ['pool=true', options.smtpOptions].filter(Boolean).join('&');
+  const env: Record<string, string | undefined> = {
+    NODE_ENV: 'test',
+    DATABASE_URL: benchUrl,
+    MIGRATIONS_RUN: 'false',
+    SMTP_URL: `smtp://127.0.0.1:${sinkPort}?${query}`,
+    CAMPAIGN_SCHEDULER_ENABLED: 'false',
+    CAMPAIGN_CONCURRENCY: String(options.concurrency),
+    ADMIN_API_KEYS: 'bench',
+    JWT_SECRET: 'bench-jwt-secret-0123456789abcdef',
+    LOG_LEVEL: 'warn',
+    OPENAI_API_KEY: undefined,
+    OPENAI_BASE_URL: undefined,
+  };
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+  return NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const benchUrl = databaseUrl(options.serverUrl, DATABASE);
+  const rss = new RssSampler(100);
+  rss.start();
+  console.log(
+    `Campaign bench: ${fmt(options.customers)} customers x ${options.bookingsPerCustomer} bookings, ` +
+      `database ${DATABASE} on ${new URL(options.serverUrl).host}, concurrency ${options.concurrency}`,
+  );
+
+  let dataSource: DataSource | null = null;
+  let sink: SinkProcess | null = null;
+  let app: INestApplicationContext | null = null;
+  let created = false;
+  try {
+    // 1. Schema and data.
+    const mustLoad = await prepareDatabase(options);
+    created = true;
+    dataSource = new DataSource(dataSourceOptions(benchUrl, 2));
+    await dataSource.initialize();
+    await runMigrationsUnderLock(dataSource);
+    const runner = dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      const loadStarted = performance.now();
+      if (mustLoad) {
+        let stepStarted = performance.now();
+        await loadBenchData(runner, options, (label) => {
+          console.log(`  load: ${label} (${seconds(stepStarted).toFixed(1)} s)`);
+          stepStarted = performance.now();
+        });
+        console.log(`Load: ${seconds(loadStarted).toFixed(1)} s for ${fmt(options.customers)} customers and ${fmt(options.customers * options.bookingsPerCustomer)} bookings`);
+      } else {
+        await resetCampaignState(runner);
+        console.log(`Load: reused the kept database; campaign state reset in ${seconds(loadStarted).toFixed(1)} s`);
+      }
+    } finally {
+      await runner.release();
+    }
+    const [sizes] = await dataSource.query(
+      `SELECT pg_size_pretty(pg_database_size(current_database())) AS db,
+              pg_size_pretty(pg_relation_size('customers_segment_idx')) AS segment_idx`,
+    );
+    console.log(`  database ${sizes.db}, customers_segment_idx ${sizes.segment_idx}`);
+
+    // 2. Segmentation, with the default campaign's criteria and the default frequency cap.
+    const defaults = new AppConfig(validateEnvironment({}));
+    const now = new Date();
+    const criteria: SegmentCriteria = {
+      channel: Channel.Email,
+      bookedBefore: new Date(now.getTime() - CAMPAIGN_PRESETS[CampaignPreset.Default].bookingCadenceDays * DAY_MS),
+      messagedBefore: new Date(now.getTime() - defaults.frequencyCap.windowDays * DAY_MS),
+      now,
+    };
+    const segmentation = await measureSegmentation(dataSource, criteria, { countRuns: 5, pages: options.pages, pageSize: BATCH_SIZE });
+    const count = stats(segmentation.countMs);
+    const page = stats(segmentation.pageMs);
+    console.log(
+      `Segmentation: ${fmt(segmentation.eligible)} eligible of ${fmt(options.customers)}; countEligible median ${count.median.toFixed(1)} ms ` +
+        `(min ${count.min.toFixed(1)}, max ${count.max.toFixed(1)}, 5 runs)`,
+    );
+    console.log(
+      `  keyset page of ${BATCH_SIZE}: median ${page.median.toFixed(2)} ms, p95 ${page.p95.toFixed(2)} ms, max ${page.max.toFixed(2)} ms ` +
+        `(${segmentation.pageMs.length} pages, ${fmt(segmentation.pageRows)} rows, walked from the start)`,
+    );
+    console.log('  plans (EXPLAIN ANALYZE, BUFFERS):');
+    segmentation.planLines.forEach((line) => console.log(line));
+    await dataSource.destroy();
+    dataSource = null;
+    const segmentationFigures = {
+      customers: options.customers,
+      eligible: segmentation.eligible,
+      segmentation_ms: round1(count.median),
+      segmentation_page_ms: Math.round(page.median * 100) / 100,
+    };
+    if (options.skipCampaign) {
+      console.log('Campaign: skipped (--skip-campaign)');
+      const peak = Math.round(rss.overallPeakMb);
+      console.log(JSON.stringify({ ...segmentationFigures, messages_per_s: null, rows_per_s: null, peak_rss_mb: peak }));
+      return;
+    }
+
+    // 3. One real campaign through the application, into the SMTP sink.
+    sink = await SinkProcess.start();
+    app = await bootApp(benchUrl, sink.port, options);
+    const campaigns = app.get(CampaignService);
+    const appData = app.get(DataSource);
+    global.gc?.();
+    const rssAtStart = rss.phase();
+    const cpuBefore = cpuSnapshot();
+    const sinkBefore = await sink.stats();
+    const profiler = options.cpuProfile ? new CpuProfiler() : null;
+    await profiler?.start();
+
+    const started = performance.now();
+    const progress = setInterval(() => {
+      void sink!.stats().then(({ received }) => {
+        const elapsed = seconds(started);
+        console.log(
+          `  ... ${elapsed.toFixed(0)} s: ${fmt(received)} messages received (${Math.round(received / elapsed)}/s), ` +
+            `RSS ${rss.phasePeakMb.toFixed(0)} MB peak`,
+        );
+      });
+    }, PROGRESS_EVERY_MS);
+    let outcome;
+    try {
+      const plan = await campaigns.plan({ sendWindowStart: 0, sendWindowEnd: 24, batchSize: BATCH_SIZE, channel: Channel.Email });
+      outcome = await campaigns.run(plan, JobTrigger.Manual);
+    } finally {
+      clearInterval(progress);
+    }
+    const wall = seconds(started);
+    const cpuAfter = cpuSnapshot();
+    const profile = profiler ? await profiler.stop(options.cpuProfile!) : null;
+    const peakRss = rss.phasePeakMb;
+
+    if (outcome.kind !== 'ran') throw new Error(`the campaign did not run: ${JSON.stringify(outcome)}`);
+    const { report } = outcome;
+    if (report.status !== 'DONE') throw new Error(`the campaign failed: ${report.error}`);
+    const { counts } = report;
+    const sinkAfter = await sink.stats();
+    const received = sinkAfter.received - sinkBefore.received;
+    const [written] = await appData.query(
+      `SELECT count(*)::int AS rows, count(*) FILTER (WHERE delivery_status = 'sent')::int AS sent FROM ai_messages WHERE job_run_id = $1`,
+      [report.jobRunId],
+    );
+
+    const messagesPerS = counts.sent / wall;
+    const rowsPerS = (2 * written.rows) / wall;
+    const cores = coresBusy(cpuBefore, cpuAfter);
+    const sinkCores = (sinkAfter.cpuMs - sinkBefore.cpuMs) / (cpuAfter.at - cpuBefore.at);
+    console.log(
+      `Campaign: ${fmt(counts.totalEligible)} eligible, ${fmt(counts.processed)} processed, ${fmt(counts.sent)} sent, ` +
+        `${fmt(counts.failed)} failed, ${fmt(counts.skipped)} skipped in ${wall.toFixed(1)} s (concurrency ${options.concurrency})`,
+    );
+    console.log(`  messages/s end to end: ${fmt(messagesPerS)} (sent / wall time of plan + run)`);
+    console.log(
+      `  rows/s: ${fmt(rowsPerS)} ai_messages rows written per second (${fmt(written.rows)} rows x 2: the claim inserts each, ` +
+        `the delivery record updates it; besides, each claim updates customers.last_message_at and each page updates job_runs)`,
+    );
+    console.log(
+      `  SMTP sink received ${fmt(received)} messages; ai_messages marked sent: ${fmt(written.sent)}; ` +
+        `${received === counts.sent && written.sent === counts.sent ? 'both match sent' : 'MISMATCH with sent'}`,
+    );
+    const coreText = (value: number | null) => (value === null ? 'n/a' : value.toFixed(2));
+    console.log(
+      `  CPU, in cores busy on average (2 on this machine): bench/app process ${coreText(cores.node)}, ` +
+        `Postgres ${coreText(cores.postgres)}, SMTP sink ${coreText(sinkCores)}, whole machine ${coreText(cores.machine)}`,
+    );
+    console.log(`  RSS: ${rssAtStart.toFixed(0)} MB at the start of the campaign, ${peakRss.toFixed(0)} MB peak (${rss.overallPeakMb.toFixed(0)} MB peak over the whole bench)`);
+    if (profile) {
+      console.log(`CPU profile of the campaign phase written to ${options.cpuProfile}`);
+      summariseProfile(profile).forEach((line) => console.log(line));
+    }
+    if (received !== counts.sent || written.sent !== counts.sent) {
+      throw new Error(`the sink received ${received} and ai_messages has ${written.sent} sent, but the run counted ${counts.sent}`);
+    }
+
+    await app.close();
+    app = null;
+    console.log(
+      JSON.stringify({
+        ...segmentationFigures,
+        messages_per_s: Math.round(messagesPerS),
+        rows_per_s: Math.round(rowsPerS),
+        peak_rss_mb: Math.round(peakRss),
+      }),
+    );
+  } finally {
+    rss.stop();
+    await app?.close().catch((error) => console.error(`closing the app: ${error}`));
+    await dataSource?.destroy().catch(() => undefined);
+    await sink?.stop().catch(() => undefined);
+    if (created && !options.keep) await dropDatabase(options.serverUrl);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error('bench:campaign failed:', error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exit(1);
+});

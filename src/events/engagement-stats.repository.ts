@@ -1,0 +1,65 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { BookingStatus } from '../segmentation/booking.entity';
+import { Channel, DeliveryStatus, MessageType, Tone } from '../messaging/message.types';
+import { EventType } from './message-event.entity';
+
+/** How long after a message a booking still counts as its conversion. */
+export const CONVERSION_WINDOW_DAYS = 7;
+
+export interface EngagementGroup {
+  messageType: MessageType;
+  tone: Tone | null;
+  promoCode: string | null;
+  channel: Channel;
+  sent: number;
+  clicked: number;
+  booked: number;
+}
+
+interface GroupRow {
+  message_type: MessageType;
+  tone: Tone | null;
+  promo_code: string | null;
+  channel: Channel;
+  sent: number;
+  clicked: number;
+  booked: number;
+}
+
+@Injectable()
+export class EngagementStatsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Messages sent in [from, to), by type, tone, promo and channel: how many were sent, clicked at least once,
+   * and followed by a non-cancelled booking of their customer within CONVERSION_WINDOW_DAYS.
+   */
+  async groups(from: Date, to: Date): Promise<EngagementGroup[]> {
+    const rows: GroupRow[] = await this.dataSource.query(
+      `SELECT m.message_type, m.tone, m.promo_code, m.channel,
+              count(*)::int AS sent,
+              count(*) FILTER (WHERE EXISTS (
+                SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.event_type = $4))::int AS clicked,
+              count(*) FILTER (WHERE EXISTS (
+                SELECT 1 FROM bookings b
+                 WHERE b.customer_id = m.user_id AND b.status <> $5
+                   AND b.booked_at > m.sent_at
+                   AND b.booked_at <= m.sent_at + make_interval(days => $6)))::int AS booked
+         FROM ai_messages m
+        WHERE m.sent_at >= $1 AND m.sent_at < $2 AND m.delivery_status <> $3
+        GROUP BY m.message_type, m.tone, m.promo_code, m.channel
+        ORDER BY m.message_type, m.tone NULLS FIRST, m.promo_code NULLS FIRST, m.channel`,
+      [from, to, DeliveryStatus.Failed, EventType.MessageClicked, BookingStatus.Cancelled, CONVERSION_WINDOW_DAYS],
+    );
+    return rows.map((row) => ({
+      messageType: row.message_type,
+      tone: row.tone,
+      promoCode: row.promo_code,
+      channel: row.channel,
+      sent: row.sent,
+      clicked: row.clicked,
+      booked: row.booked,
+    }));
+  }
+}

@@ -1,0 +1,42 @@
+import { Body, Controller, HttpStatus, Post, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ErrorResponseDto } from '../common/error-response.dto';
+import { BookingTokenClaims } from '../messaging/deep-link.service';
+import { BookingClaims, BookingTokenGuard } from './booking-token.guard';
+import { MessageEventResponseDto, RecordEventRequestDto } from './dto/record-event.dto';
+import { EventsService } from './events.service';
+
+/** Engagement events reported by the booking app, authorised by the token of the message's booking link. */
+@ApiTags('events')
+@ApiBearerAuth()
+@UseGuards(BookingTokenGuard)
+@Controller('events')
+export class EventsController {
+  constructor(private readonly events: EventsService) {}
+
+  @Post()
+  @ApiOperation({
+    summary: 'Record what the customer did with a message (opened, clicked, booked, unsubscribed)',
+    description:
+      '`Authorization: Bearer <token>` with the booking token from the message link. The same event ' +
+      '(message, event_type, occurred_at) is stored once: a repeat answers 200 with `duplicate: true`.',
+  })
+  @ApiResponse({ status: 201, description: 'Recorded', type: MessageEventResponseDto })
+  @ApiResponse({ status: 200, description: 'Already recorded; the stored event', type: MessageEventResponseDto })
+  @ApiResponse({ status: 400, description: 'Invalid body; `errors` names each bad field', type: ErrorResponseDto })
+  @ApiResponse({
+    status: 401,
+    description: 'INVALID_TOKEN: missing, forged, expired or foreign token, or no such message of its customer',
+    type: ErrorResponseDto,
+  })
+  async record(
+    @BookingClaims() claims: BookingTokenClaims,
+    @Body() body: RecordEventRequestDto,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<MessageEventResponseDto> {
+    const result = await this.events.recordWithToken(claims, body);
+    response.status(result.duplicate ? HttpStatus.OK : HttpStatus.CREATED);
+    return result;
+  }
+}

@@ -1,0 +1,11 @@
+import { HttpStatus } from '@nestjs/common';
+import { AppException, ErrorCode } from '../common/app.exception';
+
+/** A booking token that is missing, forged, expired, foreign, or names no message of its customer. */
+export function invalidBookingToken(message: string): AppException {
+  return new AppException(ErrorCode.InvalidToken, message, HttpStatus.UNAUTHORIZED);
+}
+
+export function messageNotFound(): AppException {
+  return AppException.notFound(ErrorCode.MessageNotFound, 'this link belongs to no message');
+}

@@ -1,0 +1,16 @@
+import { Injectable } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import { Counter } from 'prom-client';
+import { Metric } from '../metrics/metric-names';
+import { EventSource, EventType } from './message-event.entity';
+
+/** What the events module records into Prometheus. */
+@Injectable()
+export class EventsMetrics {
+  constructor(@InjectMetric(Metric.MessageEvents) private readonly events: Counter<string>) {}
+
+  /** A new event was stored; duplicates are not counted. */
+  recorded(eventType: EventType, source: EventSource): void {
+    this.events.inc({ event_type: eventType, source });
+  }
+}

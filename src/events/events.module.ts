@@ -1,0 +1,33 @@
+import { Module } from '@nestjs/common';
+import { MessagingModule } from '../messaging/messaging.module';
+import { SegmentationModule } from '../segmentation/segmentation.module';
+import { AdminStatsController } from './admin-stats.controller';
+import { BookingTokenGuard } from './booking-token.guard';
+import { EngagementStatsRepository } from './engagement-stats.repository';
+import { EngagementStatsService } from './engagement-stats.service';
+import { EventsController } from './events.controller';
+import { EventsMetrics } from './events.metrics';
+import { EventsService } from './events.service';
+import { MessageEventRepository } from './message-event.repository';
+import { TrackingController } from './tracking.controller';
+import { TrackingService } from './tracking.service';
+
+/** What customers do with their messages: events, tracking links, and conversion stats. */
+@Module({
+  imports: [
+    MessagingModule,
+    SegmentationModule,
+  ],
+  controllers: [EventsController, TrackingController, AdminStatsController],
+  providers: [
+    BookingTokenGuard,
+    EngagementStatsRepository,
+    EngagementStatsService,
+    EventsMetrics,
+    EventsService,
+    MessageEventRepository,
+    TrackingService,
+  ],
+  exports: [EventsService],
+})
+export class EventsModule {}

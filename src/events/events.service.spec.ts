@@ -1,0 +1,83 @@
+import { AiMessageEntity } from '../messaging/ai-message.entity';
+import { AiMessageRepository } from '../messaging/ai-message.repository';
+import { DeliveryStatus } from '../messaging/message.types';
+import { CustomerRepository } from '../segmentation/customer.repository';
+import { EventsMetrics } from './events.metrics';
+import { EventsService } from './events.service';
+import { EventSource, EventType } from './message-event.entity';
+import { MessageEventRepository, NewMessageEvent } from './message-event.repository';
+
+const MESSAGE = { id: '4f0c6c7e-2d1b-4c8a-9a53-0c1d5e9b7a11', userId: '229211b0-9cf4-4e36-b707-d593034bfb0f' };
+const CLAIMS = { sub: MESSAGE.userId, message_id: MESSAGE.id, service_id: 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d', promo_code: null };
+
+function newTestService(inserted = true) {
+  const messages = { findById: jest.fn().mockResolvedValue(MESSAGE as AiMessageEntity) } as unknown as jest.Mocked<AiMessageRepository>;
+  const events = {
+    insertOnce: jest.fn(async (event: NewMessageEvent) => ({ event: { ...event, id: 'e1' }, inserted })),
+    advanceDeliveryStatus: jest.fn().mockResolvedValue(undefined),
+    markUnsubscribed: jest.fn().mockResolvedValue(undefined),
+  } as unknown as jest.Mocked<MessageEventRepository>;
+  const customers = { optOut: jest.fn().mockResolvedValue(true) } as unknown as jest.Mocked<CustomerRepository>;
+  const metrics = { recorded: jest.fn() } as unknown as jest.Mocked<EventsMetrics>;
+  return { sut: new EventsService(messages, events, customers, metrics), mocks: { messages, events, customers, metrics } };
+}
+
+describe(EventsService.name, () => {
+  it.each([
+    [EventType.MessageOpened, DeliveryStatus.Opened],
+    [EventType.MessageClicked, DeliveryStatus.Clicked],
+    [EventType.BookingStarted, DeliveryStatus.Clicked],
+    [EventType.BookingCompleted, DeliveryStatus.Booked],
+  ])('%s moves the message up to %s and is counted', async (eventType, status) => {
+    const { sut, mocks } = newTestService();
+    const result = await sut.record(MESSAGE, eventType, EventSource.Sms, new Date('2025-11-26T10:15:00Z'));
+    expect(result.duplicate).toBe(false);
+    expect(mocks.events.advanceDeliveryStatus).toHaveBeenCalledWith(MESSAGE.id, status);
+    expect(mocks.metrics.recorded).toHaveBeenCalledWith(eventType, EventSource.Sms);
+    expect(mocks.customers.optOut).not.toHaveBeenCalled();
+  });
+
+  it('unsubscribed marks the message and opts the customer out', async () => {
+    const { sut, mocks } = newTestService();
+    await sut.record(MESSAGE, EventType.Unsubscribed, EventSource.Email, new Date());
+    expect(mocks.events.markUnsubscribed).toHaveBeenCalledWith(MESSAGE.id);
+    expect(mocks.customers.optOut).toHaveBeenCalledWith(MESSAGE.userId, 'event');
+    expect(mocks.events.advanceDeliveryStatus).not.toHaveBeenCalled();
+  });
+
+  it('does not count a duplicate, but re-applies its idempotent effects', async () => {
+    const { sut, mocks } = newTestService(false);
+    const result = await sut.record(MESSAGE, EventType.MessageOpened, EventSource.Email, new Date());
+    expect(result.duplicate).toBe(true);
+    expect(mocks.metrics.recorded).not.toHaveBeenCalled();
+    expect(mocks.events.advanceDeliveryStatus).toHaveBeenCalledWith(MESSAGE.id, DeliveryStatus.Opened);
+  });
+
+  it('rejects a token whose message belongs to another customer, recording nothing', async () => {
+    const { sut, mocks } = newTestService();
+    const claims = { ...CLAIMS, sub: '201df462-8e81-475b-9b9b-2a2946218312' };
+    await expect(sut.recordWithToken(claims, { event_type: EventType.MessageOpened, source: EventSource.Email })).rejects.toMatchObject({
+      code: 'INVALID_TOKEN',
+      status: 401,
+    });
+    expect(mocks.events.insertOnce).not.toHaveBeenCalled();
+  });
+
+  it('answers the stored event, with occurred_at as given', async () => {
+    const { sut } = newTestService();
+    const response = await sut.recordWithToken(CLAIMS, {
+      event_type: EventType.BookingStarted,
+      source: EventSource.Email,
+      occurred_at: '2025-11-26T16:15:00+06:00',
+    });
+    expect(response).toEqual({
+      id: 'e1',
+      message_id: MESSAGE.id,
+      customer_id: MESSAGE.userId,
+      event_type: 'booking_started',
+      source: 'email',
+      occurred_at: '2025-11-26T10:15:00.000Z',
+      duplicate: false,
+    });
+  });
+});

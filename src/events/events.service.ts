@@ -1,0 +1,88 @@
+import { Injectable } from '@nestjs/common';
+import { AiMessageEntity } from '../messaging/ai-message.entity';
+import { AiMessageRepository } from '../messaging/ai-message.repository';
+import { BookingTokenClaims } from '../messaging/deep-link.service';
+import { DeliveryStatus } from '../messaging/message.types';
+import { CustomerRepository } from '../segmentation/customer.repository';
+import { MessageEventResponseDto, RecordEventRequestDto } from './dto/record-event.dto';
+import { invalidBookingToken } from './events.exceptions';
+import { EventsMetrics } from './events.metrics';
+import { EventSource, EventType } from './message-event.entity';
+import { MessageEvent, MessageEventRepository } from './message-event.repository';
+
+/** The delivery status each event moves its message up to (never down). */
+const STATUS_AFTER: Partial<Record<EventType, DeliveryStatus>> = {
+  [EventType.MessageOpened]: DeliveryStatus.Opened,
+  [EventType.MessageClicked]: DeliveryStatus.Clicked,
+  [EventType.BookingStarted]: DeliveryStatus.Clicked,
+  [EventType.BookingCompleted]: DeliveryStatus.Booked,
+};
+
+export interface RecordedEvent {
+  event: MessageEvent;
+  duplicate: boolean;
+}
+
+/** Records what customers did with their messages and what that changes. */
+@Injectable()
+export class EventsService {
+  constructor(
+    private readonly messages: AiMessageRepository,
+    private readonly events: MessageEventRepository,
+    private readonly customers: CustomerRepository,
+    private readonly metrics: EventsMetrics,
+  ) {}
+
+  /** An event reported by the booking app with the token of the message's link. */
+  async recordWithToken(claims: BookingTokenClaims, request: RecordEventRequestDto): Promise<MessageEventResponseDto> {
+    const message = await this.messages.findById(claims.message_id);
+    if (!message || message.userId !== claims.sub) throw invalidBookingToken('the booking token names no message of its customer');
+    const occurredAt = request.occurred_at ? new Date(request.occurred_at) : new Date();
+    const { event, duplicate } = await this.record(message, request.event_type, request.source, occurredAt);
+    return toResponse(event, duplicate);
+  }
+
+  /**
+   * Stores the event once and applies its effects. The effects are idempotent and applied to duplicates
+   * too, so a retry after a failure between the insert and the effects completes them.
+   */
+  async record(
+    message: Pick<AiMessageEntity, 'id' | 'userId'>,
+    eventType: EventType,
+    source: EventSource,
+    occurredAt: Date,
+  ): Promise<RecordedEvent> {
+    const { event, inserted } = await this.events.insertOnce({
+      messageId: message.id,
+      customerId: message.userId,
+      eventType,
+      source,
+      occurredAt,
+    });
+    await this.applyEffects(message, eventType);
+    if (inserted) this.metrics.recorded(eventType, source);
+    return { event, duplicate: !inserted };
+  }
+
+  private async applyEffects(message: Pick<AiMessageEntity, 'id' | 'userId'>, eventType: EventType): Promise<void> {
+    if (eventType === EventType.Unsubscribed) {
+      await this.events.markUnsubscribed(message.id);
+      await this.customers.optOut(message.userId, 'event');
+      return;
+    }
+    const target = STATUS_AFTER[eventType];
+    if (target) await this.events.advanceDeliveryStatus(message.id, target);
+  }
+}
+
+function toResponse(event: MessageEvent, duplicate: boolean): MessageEventResponseDto {
+  return {
+    id: event.id,
+    message_id: event.messageId,
+    customer_id: event.customerId,
+    event_type: event.eventType,
+    source: event.source,
+    occurred_at: event.occurredAt.toISOString(),
+    duplicate,
+  };
+}

@@ -1,0 +1,39 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+
+export enum EventType {
+  MessageOpened = 'message_opened',
+  MessageClicked = 'message_clicked',
+  BookingStarted = 'booking_started',
+  BookingCompleted = 'booking_completed',
+  Unsubscribed = 'unsubscribed',
+}
+
+export enum EventSource {
+  Email = 'email',
+  Sms = 'sms',
+}
+
+/** What a customer did with a message; stored once per (message, type, occurred_at). */
+@Entity({ name: 'message_events' })
+export class MessageEventEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'message_id', type: 'uuid' })
+  messageId: string;
+
+  @Column({ name: 'customer_id', type: 'uuid' })
+  customerId: string;
+
+  @Column({ name: 'event_type', type: 'text' })
+  eventType: EventType;
+
+  @Column({ type: 'text' })
+  source: EventSource;
+
+  @Column({ name: 'occurred_at', type: 'timestamptz' })
+  occurredAt: Date;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}

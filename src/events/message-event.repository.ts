@@ -1,0 +1,93 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { DeliveryStatus } from '../messaging/message.types';
+import { EventSource, EventType } from './message-event.entity';
+
+export interface NewMessageEvent {
+  messageId: string;
+  customerId: string;
+  eventType: EventType;
+  source: EventSource;
+  occurredAt: Date;
+}
+
+export interface MessageEvent extends NewMessageEvent {
+  id: string;
+}
+
+/** The delivery statuses an event can move a message to, lowest first; failed and unsubscribed are outside it. */
+export const DELIVERY_PROGRESS: readonly DeliveryStatus[] = [
+  DeliveryStatus.Queued,
+  DeliveryStatus.Sent,
+  DeliveryStatus.Delivered,
+  DeliveryStatus.Opened,
+  DeliveryStatus.Clicked,
+  DeliveryStatus.Booked,
+];
+
+interface EventRow {
+  id: string;
+  message_id: string;
+  customer_id: string;
+  event_type: EventType;
+  source: EventSource;
+  occurred_at: Date;
+}
+
+const COLUMNS = 'id, message_id, customer_id, event_type, source, occurred_at';
+
+@Injectable()
+export class MessageEventRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Stores the event unless the same (message, type, occurred_at) is already there.
+   * Returns the stored row and whether this call wrote it.
+   */
+  async insertOnce(event: NewMessageEvent): Promise<{ event: MessageEvent; inserted: boolean }> {
+    const key = [event.messageId, event.eventType, event.occurredAt];
+    const inserted: EventRow[] = await this.dataSource.query(
+      `INSERT INTO message_events (message_id, event_type, occurred_at, customer_id, source)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT ON CONSTRAINT message_events_once DO NOTHING
+       RETURNING ${COLUMNS}`,
+      [...key, event.customerId, event.source],
+    );
+    if (inserted.length > 0) return { event: toEvent(inserted[0]), inserted: true };
+    // ON CONFLICT waited for the conflicting insert to commit, so the row is visible here.
+    const [existing]: EventRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM message_events WHERE message_id = $1 AND event_type = $2 AND occurred_at = $3`,
+      key,
+    );
+    return { event: toEvent(existing), inserted: false };
+  }
+
+  /** Moves the message's status up to `target` along DELIVERY_PROGRESS; never down, never out of failed or unsubscribed. */
+  async advanceDeliveryStatus(messageId: string, target: DeliveryStatus): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE ai_messages SET delivery_status = $2, updated_at = now()
+        WHERE id = $1 AND array_position($3::text[], delivery_status) < array_position($3::text[], $2::text)`,
+      [messageId, target, DELIVERY_PROGRESS],
+    );
+  }
+
+  /** The reader unsubscribed through this message; a failed message stays failed. */
+  async markUnsubscribed(messageId: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE ai_messages SET delivery_status = $2, updated_at = now()
+        WHERE id = $1 AND delivery_status NOT IN ($2, $3)`,
+      [messageId, DeliveryStatus.Unsubscribed, DeliveryStatus.Failed],
+    );
+  }
+}
+
+function toEvent(row: EventRow): MessageEvent {
+  return {
+    id: row.id,
+    messageId: row.message_id,
+    customerId: row.customer_id,
+    eventType: row.event_type,
+    source: row.source,
+    occurredAt: row.occurred_at,
+  };
+}

@@ -1,0 +1,46 @@
+import { Controller, Get, Header, Param, Redirect, StreamableFile } from '@nestjs/common';
+import { ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ErrorResponseDto } from '../common/error-response.dto';
+import { TrackingService } from './tracking.service';
+
+/** A 1×1 transparent GIF. */
+const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+
+const CODE_PARAM = {
+  name: 'code',
+  description: 'The message id as 22 base64url characters (encodeMessageCode)',
+  example: 'Twxsfi0bTIqaUwwdXpt6EQ',
+};
+
+/** Public tracking links carried by messages; they need no credentials and reveal nothing. */
+@ApiTags('public')
+@Controller()
+export class TrackingController {
+  constructor(private readonly tracking: TrackingService) {}
+
+  @Get('r/:code')
+  @Redirect()
+  @Header('Cache-Control', 'no-store')
+  @ApiOperation({ summary: 'Record a click and redirect to the booking page with a fresh booking token' })
+  @ApiParam(CODE_PARAM)
+  @ApiResponse({
+    status: 302,
+    description: 'To BOOKING_BASE_URL?token=…&promo=…; without the token once the link has expired',
+    headers: { Location: { description: 'The booking link', example: 'https://app.sheba.xyz/book?token=eyJhbGciOi…&promo=VIP20' } },
+  })
+  @ApiResponse({ status: 404, description: 'MESSAGE_NOT_FOUND: unknown or malformed code', type: ErrorResponseDto })
+  async click(@Param('code') code: string): Promise<{ url: string; statusCode: number }> {
+    return { url: await this.tracking.click(code), statusCode: 302 };
+  }
+
+  @Get('o/:code')
+  @Header('Cache-Control', 'no-store')
+  @ApiOperation({ summary: 'Open-tracking pixel (`/o/<code>.gif`): records message_opened, answers a 1×1 GIF' })
+  @ApiParam({ ...CODE_PARAM, description: `${CODE_PARAM.description}, optionally followed by .gif`, example: `${CODE_PARAM.example}.gif` })
+  @ApiProduces('image/gif')
+  @ApiResponse({ status: 200, description: 'Always the GIF, for unknown codes too' })
+  async open(@Param('code') code: string): Promise<StreamableFile> {
+    await this.tracking.open(code.replace(/\.gif$/i, ''));
+    return new StreamableFile(PIXEL, { type: 'image/gif', length: PIXEL.length });
+  }
+}

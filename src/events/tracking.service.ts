@@ -1,0 +1,70 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { AiMessageEntity } from '../messaging/ai-message.entity';
+import { AiMessageRepository } from '../messaging/ai-message.repository';
+import { DeepLinkService } from '../messaging/deep-link.service';
+import { Channel } from '../messaging/message.types';
+import { messageNotFound } from './events.exceptions';
+import { EventsService } from './events.service';
+import { EventSource, EventType } from './message-event.entity';
+import { decodeMessageCode } from './message-code';
+
+/** The public tracking links in messages: the click redirect and the open pixel. */
+@Injectable()
+export class TrackingService {
+  private readonly logger = new Logger(TrackingService.name);
+
+  constructor(
+    private readonly messages: AiMessageRepository,
+    private readonly events: EventsService,
+    private readonly links: DeepLinkService,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Records the click and returns where to send the customer: a fresh booking link until the message's link expires. */
+  async click(code: string): Promise<string> {
+    const message = await this.findByCode(code);
+    if (!message) throw messageNotFound();
+    // A click that cannot be recorded must not cost the booking: log it and redirect anyway.
+    await this.events
+      .record(message, EventType.MessageClicked, sourceOf(message.channel), new Date())
+      .catch((error: unknown) => this.logger.warn(`Click on message ${message.id} not recorded: ${String(error)}`));
+    return this.bookingUrl(message);
+  }
+
+  /** Records an open; an unknown code or a failure records nothing and says nothing (the pixel is always served). */
+  async open(code: string): Promise<void> {
+    try {
+      const message = await this.findByCode(code);
+      if (message) await this.events.record(message, EventType.MessageOpened, EventSource.Email, new Date());
+    } catch (error) {
+      this.logger.warn(`Open of message code ${code} not recorded: ${String(error)}`);
+    }
+  }
+
+  private findByCode(code: string): Promise<AiMessageEntity | null> {
+    const id = decodeMessageCode(code);
+    return id ? this.messages.findById(id) : Promise.resolve(null);
+  }
+
+  private bookingUrl(message: AiMessageEntity): string {
+    const expiresAt = message.linkExpiresAt;
+    if (expiresAt && expiresAt.getTime() > Date.now() + 1000 && message.serviceId) {
+      const claims = {
+        sub: message.userId,
+        message_id: message.id,
+        service_id: message.serviceId,
+        promo_code: message.promoCode,
+      };
+      return this.links.bookingLinkUntil(claims, expiresAt).url;
+    }
+    // The offer has lapsed: the customer can still book, without the message's token.
+    const url = new URL(this.config.links.bookingBaseUrl);
+    if (message.promoCode) url.searchParams.set('promo', message.promoCode);
+    return url.toString();
+  }
+}
+
+function sourceOf(channel: Channel): EventSource {
+  return channel === Channel.Sms ? EventSource.Sms : EventSource.Email;
+}

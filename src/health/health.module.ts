@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { HealthController } from './health.controller';
+import { HealthService } from './health.service';
+import { LlmHealthIndicator } from './llm.health';
+import { SmtpHealthIndicator } from './smtp.health';
+
+/** GET /health: is the service ready, and which dependency is not? */
+@Module({
+  imports: [TerminusModule.forRoot()],
+  controllers: [HealthController],
+  providers: [HealthService, SmtpHealthIndicator, LlmHealthIndicator],
+})
+export class HealthModule {}

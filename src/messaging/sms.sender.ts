@@ -1,0 +1,170 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppConfig } from '../config/app-config';
+import { countSmsSegments, SmsSegmentCount } from './sms-segments';
+
+/** Longest wait a gateway's Retry-After header may impose before the next attempt. */
+export const MAX_RETRY_AFTER_MS = 30_000;
+
+export interface OutgoingSms {
+  messageId: string;
+  /** Recipient number as the gateway expects it, e.g. +8801712345678. */
+  to: string;
+  text: string;
+}
+
+export interface SmsReceipt {
+  /** The gateway's id for the SMS, or `outbox:<messageId>` when it went to the local outbox. */
+  providerMessageId: string;
+  segments: number;
+  /** Where the SMS was written, when it went to the local outbox. */
+  outboxPath?: string;
+}
+
+/** The gateway refused the SMS or could not be reached; `status` is its HTTP status when it answered. */
+export class SmsDeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'SmsDeliveryError';
+  }
+}
+
+type Attempt =
+  | { providerMessageId: string }
+  | { reason: string; status?: number; retryable: boolean; retryAfterMs?: number };
+
+/**
+ * Sends SMS through an HTTP JSON gateway when SMS_GATEWAY_URL is set, otherwise writes each one
+ * to the outbox folder as JSON. Never logs the API key or the message text.
+ */
+@Injectable()
+export class SmsSender implements OnModuleInit {
+  private readonly logger = new Logger(SmsSender.name);
+  private readonly outboxDir: string | null;
+
+  constructor(private readonly config: AppConfig) {
+    this.outboxDir = config.sms.gatewayUrl ? null : resolve(config.mail.outboxDir, 'sms');
+  }
+
+  get usesGateway(): boolean {
+    return this.outboxDir === null;
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (this.outboxDir) {
+      await mkdir(this.outboxDir, { recursive: true });
+      this.logger.log(`SMS_GATEWAY_URL is not set: SMS are written to the outbox ${this.outboxDir}`);
+    }
+  }
+
+  async send(sms: OutgoingSms): Promise<SmsReceipt> {
+    const count = countSmsSegments(sms.text);
+    if (this.outboxDir) return this.writeToOutbox(this.outboxDir, sms, count);
+
+    const providerMessageId = await this.postToGateway(sms);
+    this.logger.log(`SMS ${sms.messageId} accepted by the gateway as ${providerMessageId} (${count.segments} part(s))`);
+    return { providerMessageId, segments: count.segments };
+  }
+
+  private async writeToOutbox(dir: string, sms: OutgoingSms, count: SmsSegmentCount): Promise<SmsReceipt> {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const outboxPath = resolve(dir, `${stamp}-${sms.messageId.replace(/[^\w-]/g, '_')}.json`);
+    const record = {
+      to: sms.to,
+      from: this.config.sms.senderId,
+      text: sms.text,
+      segments: count.segments,
+      encoding: count.encoding,
+      message_id: sms.messageId,
+    };
+    await writeFile(outboxPath, `${JSON.stringify(record, null, 2)}\n`);
+    this.logger.log(`SMS ${sms.messageId} written to ${outboxPath}`);
+    return { providerMessageId: `outbox:${sms.messageId}`, segments: count.segments, outboxPath };
+  }
+
+  /** Posts once, then retries 429, 5xx and network failures with backoff; returns the gateway's id. */
+  private async postToGateway(sms: OutgoingSms): Promise<string> {
+    const { maxRetries, retryBackoffMs } = this.config.sms;
+    for (let retry = 0; ; retry++) {
+      const attempt = await this.attempt(sms);
+      if ('providerMessageId' in attempt) return attempt.providerMessageId;
+
+      const attempts = retry + 1;
+      if (!attempt.retryable || retry >= maxRetries) {
+        const tries = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
+        throw new SmsDeliveryError(`SMS ${sms.messageId} failed: gateway ${attempt.reason} (${tries})`, attempt.status);
+      }
+      const waitMs = attempt.retryAfterMs ?? retryBackoffMs * 2 ** retry;
+      this.logger.warn(`SMS ${sms.messageId}: gateway ${attempt.reason}; retry ${attempts} of ${maxRetries} in ${waitMs} ms`);
+      await sleep(waitMs);
+    }
+  }
+
+  private async attempt(sms: OutgoingSms): Promise<Attempt> {
+    const { gatewayUrl, apiKey, senderId, timeoutMs } = this.config.sms;
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      // Lets the gateway drop a retried request it already accepted.
+      'Idempotency-Key': sms.messageId,
+    };
+    if (apiKey) headers['X-API-Key'] = apiKey;
+
+    let response: Response;
+    try {
+      response = await fetch(gatewayUrl as string, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ to: sms.to, from: senderId, text: sms.text, reference: sms.messageId }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      return { reason: describeNetworkError(error, timeoutMs), retryable: true };
+    }
+
+    const status = `${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
+    if (response.ok) {
+      const providerMessageId = providerIdOf(await response.json().catch(() => null));
+      if (providerMessageId) return { providerMessageId };
+      // The gateway may have taken the SMS: sending again could deliver it twice.
+      return { reason: `answered ${status} without a message id`, status: response.status, retryable: false };
+    }
+
+    // Release the connection; the error body is not needed.
+    await response.body?.cancel().catch(() => undefined);
+    return {
+      reason: `answered ${status}`,
+      status: response.status,
+      retryable: response.status === 429 || response.status >= 500,
+      retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
+    };
+  }
+}
+
+function providerIdOf(body: unknown): string | null {
+  if (!body || typeof body !== 'object') return null;
+  const record = body as Record<string, unknown>;
+  const id = record.id ?? record.message_id ?? record.messageId;
+  return (typeof id === 'string' && id !== '') || typeof id === 'number' ? String(id) : null;
+}
+
+/** Retry-After in delta-seconds or as an HTTP date, in ms capped at MAX_RETRY_AFTER_MS; undefined if absent or unreadable. */
+export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  const value = header.trim();
+  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now;
+  if (Number.isNaN(ms)) return undefined;
+  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
+}
+
+function describeNetworkError(error: unknown, timeoutMs: number): string {
+  // Checked by shape: the timeout's DOMException need not pass instanceof Error (e.g. under Jest's VM realm).
+  const { name, message, cause } = (error ?? {}) as { name?: unknown; message?: unknown; cause?: { code?: unknown } };
+  if (name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
+  const detail = typeof cause?.code === 'string' ? cause.code : typeof message === 'string' ? message : '';
+  return detail ? `request failed: ${detail}` : 'request failed';
+}

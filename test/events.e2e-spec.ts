@@ -1,0 +1,440 @@
+import { JwtService } from '@nestjs/jwt';
+import { randomUUID } from 'node:crypto';
+import { DEMO } from '../src/database/demo-seed';
+import { encodeMessageCode } from '../src/events/message-code';
+import { insertCustomers } from './support/customers';
+import { bookingToken, readOutboxMail } from './support/outbox';
+import { auth, BOOKING_BASE_URL, createTestApp, JWT_SECRET, resetDatabase, TestApp } from './support/test-app';
+
+const SEND = '/admin/smartengage/send-single';
+const EVENTS = '/events';
+const STATS = '/admin/smartengage/stats';
+const BOOKING = { audience: 'smartengage-booking', issuer: 'shoktiai-smartengage' };
+const jwt = new JwtService({ secret: JWT_SECRET });
+
+interface Sent {
+  messageId: string;
+  customerId: string;
+  token: string;
+  bearer: { Authorization: string };
+}
+
+describe('Events and tracking', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+  beforeEach(() => resetDatabase(t.dataSource));
+
+  /** Sends a real reminder and takes the booking token from the outbox email. */
+  async function send(customerId: string = DEMO.customers.regular, extra: Record<string, unknown> = {}): Promise<Sent> {
+    const res = await t
+      .http()
+      .post(SEND)
+      .set(auth)
+      .send({ customer_id: customerId, message_type: 'reminder', ttl_hours: 48, ...extra })
+      .expect(200);
+    const mail = await readOutboxMail(t.outboxDir, res.body.message_id);
+    const token = bookingToken(mail.text!);
+    return { messageId: res.body.message_id, customerId, token, bearer: { Authorization: `Bearer ${token}` } };
+  }
+
+  const eventRows = (messageId?: string) =>
+    t.dataSource.query(
+      `SELECT id, message_id, customer_id, event_type, source, occurred_at FROM message_events
+        ${messageId ? 'WHERE message_id = $1' : ''} ORDER BY created_at`,
+      messageId ? [messageId] : [],
+    );
+  const statusOf = async (messageId: string): Promise<string> =>
+    (await t.dataSource.query('SELECT delivery_status FROM ai_messages WHERE id = $1', [messageId]))[0].delivery_status;
+  const postEvent = (sent: Sent, body: Record<string, unknown>) => t.http().post(EVENTS).set(sent.bearer).send(body);
+
+  async function metricValue(eventType: string, source: string): Promise<number> {
+    const { text } = await t.http().get('/metrics').expect(200);
+    const match = new RegExp(`^ai_message_events_total\\{event_type="${eventType}",source="${source}"\\} (\\d+)$`, 'm').exec(text);
+    return match ? Number(match[1]) : 0;
+  }
+
+  describe('POST /events', () => {
+    it('answers 401 INVALID_TOKEN to a missing, forged, expired or foreign token and records nothing', async () => {
+      const sent = await send();
+      const claims = { sub: sent.customerId, message_id: sent.messageId, service_id: DEMO.services.homeCleaning, promo_code: null };
+      const past = Math.floor(Date.now() / 1000) - 60;
+      const [header, payload] = sent.token.split('.');
+      const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.`;
+      const tokens = [
+        new JwtService({ secret: 'not-the-secret-0123456789abcdef' }).sign(claims, BOOKING),
+        jwt.sign({ ...claims, exp: past }, BOOKING),
+        jwt.sign(claims, { ...BOOKING, expiresIn: -10 }),
+        jwt.sign(claims, { audience: 'smartengage-unsubscribe', issuer: BOOKING.issuer }),
+        jwt.sign(claims, { audience: BOOKING.audience, issuer: 'someone-else' }),
+        `${header}.${payload}.${'A'.repeat(43)}`,
+        unsigned,
+        'not-a-jwt',
+      ];
+
+      const missing = await t.http().post(EVENTS).send({ event_type: 'message_opened', source: 'email' }).expect(401);
+      expect(missing.body).toMatchObject({ statusCode: 401, code: 'INVALID_TOKEN', correlationId: expect.any(String) });
+      for (const token of tokens) {
+        const res = await t
+          .http()
+          .post(EVENTS)
+          .set({ Authorization: `Bearer ${token}` })
+          .send({ event_type: 'message_opened', source: 'email' });
+        expect({ token, status: res.status, code: res.body.code }).toEqual({ token, status: 401, code: 'INVALID_TOKEN' });
+      }
+      expect(await eventRows()).toHaveLength(0);
+      expect(await statusOf(sent.messageId)).toBe('sent');
+    });
+
+    it("answers 401 when the token's message does not exist or belongs to another customer", async () => {
+      const sent = await send();
+      const base = { service_id: DEMO.services.homeCleaning, promo_code: null };
+      for (const claims of [
+        { ...base, sub: DEMO.customers.vip, message_id: sent.messageId },
+        { ...base, sub: sent.customerId, message_id: randomUUID() },
+        { ...base, sub: sent.customerId, message_id: 'not-a-uuid' },
+      ]) {
+        const res = await t
+          .http()
+          .post(EVENTS)
+          .set({ Authorization: `Bearer ${jwt.sign(claims, BOOKING)}` })
+          .send({ event_type: 'message_clicked', source: 'email' })
+          .expect(401);
+        expect(res.body.code).toBe('INVALID_TOKEN');
+      }
+      expect(await eventRows()).toHaveLength(0);
+    });
+
+    it.each([
+      [{ event_type: 'message_forwarded', source: 'email' }, 'event_type'],
+      [{ source: 'email' }, 'event_type'],
+      [{ event_type: 'message_opened', source: 'pigeon' }, 'source'],
+      [{ event_type: 'message_opened' }, 'source'],
+      [{ event_type: 'message_opened', source: 'email', occurred_at: 'yesterday' }, 'occurred_at'],
+      [{ event_type: 'message_opened', source: 'email', occurred_at: '2025-11-26' }, 'occurred_at'],
+      [{ event_type: 'message_opened', source: 'email', occurred_at: '2025-11-26T10:15:00' }, 'occurred_at'],
+      [{ event_type: 'message_opened', source: 'email', occurred_at: '2025-13-26T10:15:00Z' }, 'occurred_at'],
+      [{ event_type: 'message_opened', source: 'email', occurred_at: 1764152100000 }, 'occurred_at'],
+      [{ event_type: 'message_opened', source: 'email', surprise: 1 }, 'surprise'],
+    ])('answers 400 naming the bad field (%#)', async (body, field) => {
+      const sent = await send();
+      const res = await postEvent(sent, body).expect(400);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+      expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+      expect(res.body.message).toContain(field);
+      expect(await eventRows()).toHaveLength(0);
+    });
+
+    it('answers 400 to an occurred_at more than 5 minutes in the future, and accepts one 4 minutes ahead', async () => {
+      const sent = await send();
+      const ahead = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
+      const res = await postEvent(sent, { event_type: 'message_opened', source: 'email', occurred_at: ahead(10) }).expect(400);
+      expect(res.body.errors).toEqual([{ field: 'occurred_at', message: 'occurred_at must not be more than 5 minutes in the future' }]);
+      await postEvent(sent, { event_type: 'message_opened', source: 'email', occurred_at: ahead(4) }).expect(201);
+    });
+
+    it('answers 201 with the stored event, defaulting occurred_at to now', async () => {
+      const sent = await send();
+      const before = Date.now();
+      const res = await postEvent(sent, { event_type: 'message_opened', source: 'email' }).expect(201);
+      expect(res.body).toEqual({
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        message_id: sent.messageId,
+        customer_id: DEMO.customers.regular,
+        event_type: 'message_opened',
+        source: 'email',
+        occurred_at: expect.any(String),
+        duplicate: false,
+      });
+      const occurredAt = Date.parse(res.body.occurred_at);
+      expect(occurredAt).toBeGreaterThanOrEqual(before - 5);
+      expect(occurredAt).toBeLessThanOrEqual(Date.now() + 5);
+      const [row] = await eventRows();
+      expect(row).toMatchObject({ id: res.body.id, message_id: sent.messageId, customer_id: sent.customerId, source: 'email' });
+      expect(row.occurred_at.toISOString()).toBe(res.body.occurred_at);
+    });
+
+    it('stores the same event once: the repeat answers 200 with duplicate true and is not counted', async () => {
+      const sent = await send();
+      const body = { event_type: 'message_clicked', source: 'sms', occurred_at: '2025-11-26T16:15:00+06:00' };
+      const first = await postEvent(sent, body).expect(201);
+      expect(first.body).toMatchObject({ occurred_at: '2025-11-26T10:15:00.000Z', duplicate: false });
+      const counted = await metricValue('message_clicked', 'sms');
+      expect(counted).toBeGreaterThanOrEqual(1);
+
+      const again = await postEvent(sent, { ...body, occurred_at: '2025-11-26T10:15:00Z' }).expect(200);
+      expect(again.body).toEqual({ ...first.body, duplicate: true });
+      const [concurrentA, concurrentB] = await Promise.all([postEvent(sent, body), postEvent(sent, body)]);
+      expect([concurrentA.status, concurrentB.status]).toEqual([200, 200]);
+
+      expect(await eventRows(sent.messageId)).toHaveLength(1);
+      expect(await metricValue('message_clicked', 'sms')).toBe(counted);
+      // Another instant is another event.
+      await postEvent(sent, { ...body, occurred_at: '2025-11-26T10:15:01Z' }).expect(201);
+      expect(await eventRows(sent.messageId)).toHaveLength(2);
+    });
+
+    it('moves delivery_status forward only: sent → opened → clicked, and an open after the click keeps clicked', async () => {
+      const sent = await send();
+      expect(await statusOf(sent.messageId)).toBe('sent');
+      await postEvent(sent, { event_type: 'message_opened', source: 'email' }).expect(201);
+      expect(await statusOf(sent.messageId)).toBe('opened');
+      await postEvent(sent, { event_type: 'message_clicked', source: 'email' }).expect(201);
+      expect(await statusOf(sent.messageId)).toBe('clicked');
+      await postEvent(sent, { event_type: 'message_opened', source: 'email' }).expect(201);
+      await postEvent(sent, { event_type: 'booking_started', source: 'email' }).expect(201);
+      expect(await statusOf(sent.messageId)).toBe('clicked');
+      await postEvent(sent, { event_type: 'booking_completed', source: 'email' }).expect(201);
+      expect(await statusOf(sent.messageId)).toBe('booked');
+      await postEvent(sent, { event_type: 'message_clicked', source: 'email' }).expect(201);
+      expect(await statusOf(sent.messageId)).toBe('booked');
+      expect(await eventRows(sent.messageId)).toHaveLength(6);
+    });
+
+    it('booking_started lifts a merely sent message to clicked; booking_completed marks it booked', async () => {
+      const sent = await send();
+      await postEvent(sent, { event_type: 'booking_started', source: 'email' }).expect(201);
+      expect(await statusOf(sent.messageId)).toBe('clicked');
+      await postEvent(sent, { event_type: 'booking_completed', source: 'email' }).expect(201);
+      expect(await statusOf(sent.messageId)).toBe('booked');
+    });
+
+    it('leaves a failed message failed, but records the event', async () => {
+      const sent = await send();
+      await t.dataSource.query(`UPDATE ai_messages SET delivery_status = 'failed' WHERE id = $1`, [sent.messageId]);
+      await postEvent(sent, { event_type: 'message_clicked', source: 'email' }).expect(201);
+      await postEvent(sent, { event_type: 'unsubscribed', source: 'email' }).expect(201);
+      expect(await statusOf(sent.messageId)).toBe('failed');
+      expect(await eventRows(sent.messageId)).toHaveLength(2);
+    });
+
+    it('unsubscribed marks the message, opts the customer out, and a later send is 409 CUSTOMER_OPTED_OUT', async () => {
+      const sent = await send();
+      const before = await metricValue('unsubscribed', 'email');
+      await postEvent(sent, { event_type: 'unsubscribed', source: 'email' }).expect(201);
+      expect(await metricValue('unsubscribed', 'email')).toBe(before + 1);
+      expect(await statusOf(sent.messageId)).toBe('unsubscribed');
+      const [customer] = await t.dataSource.query('SELECT opted_out_at, opt_out_source FROM customers WHERE id = $1', [
+        sent.customerId,
+      ]);
+      expect(customer.opted_out_at).toBeInstanceOf(Date);
+      expect(customer.opt_out_source).toBe('event');
+      // Later engagement does not resurrect the status.
+      await postEvent(sent, { event_type: 'message_opened', source: 'email' }).expect(201);
+      expect(await statusOf(sent.messageId)).toBe('unsubscribed');
+
+      const res = await t
+        .http()
+        .post(SEND)
+        .set(auth)
+        .send({ customer_id: sent.customerId, message_type: 'reminder' })
+        .expect(409);
+      expect(res.body.code).toBe('CUSTOMER_OPTED_OUT');
+    });
+
+    it('counts new events in ai_message_events_total by event_type and source', async () => {
+      const sent = await send();
+      const opened = await metricValue('message_opened', 'email');
+      const completed = await metricValue('booking_completed', 'sms');
+      await postEvent(sent, { event_type: 'message_opened', source: 'email' }).expect(201);
+      await postEvent(sent, { event_type: 'booking_completed', source: 'sms', occurred_at: '2025-11-26T10:00:00Z' }).expect(201);
+      await postEvent(sent, { event_type: 'booking_completed', source: 'sms', occurred_at: '2025-11-26T10:00:00Z' }).expect(200);
+      expect(await metricValue('message_opened', 'email')).toBe(opened + 1);
+      expect(await metricValue('booking_completed', 'sms')).toBe(completed + 1);
+      const { text } = await t.http().get('/metrics').expect(200);
+      expect(text).toContain('# TYPE ai_message_events_total counter');
+    });
+  });
+
+  describe('GET /r/:code', () => {
+    it('answers 404 JSON for an unknown or malformed code and records nothing', async () => {
+      await send();
+      for (const code of [encodeMessageCode(randomUUID()), 'nope', `${'A'.repeat(21)}B`]) {
+        const res = await t.http().get(`/r/${code}`).expect(404).expect('Content-Type', /application\/json/);
+        expect(res.body).toMatchObject({ statusCode: 404, code: 'MESSAGE_NOT_FOUND' });
+      }
+      expect(await eventRows()).toHaveLength(0);
+    });
+
+    it('records the click and redirects 302 to the booking page with a fresh token carrying the same claims', async () => {
+      const sent = await send();
+      const original = jwt.verify(sent.token, BOOKING);
+      const before = await metricValue('message_clicked', 'email');
+
+      const res = await t.http().get(`/r/${encodeMessageCode(sent.messageId)}`).redirects(0).expect(302);
+      expect(res.headers['cache-control']).toBe('no-store');
+      const location = new URL(res.headers.location);
+      expect(`${location.origin}${location.pathname}`).toBe(BOOKING_BASE_URL);
+      expect(res.headers.location).toMatch(/^https:\/\/app\.sheba\.xyz\/book\?token=/);
+      expect(location.searchParams.get('promo')).toBeNull();
+      const claims = jwt.verify(location.searchParams.get('token')!, { ...BOOKING, algorithms: ['HS256'] });
+      expect(claims).toMatchObject({
+        sub: original.sub,
+        message_id: original.message_id,
+        service_id: original.service_id,
+        promo_code: original.promo_code,
+      });
+      const [message] = await t.dataSource.query('SELECT link_expires_at FROM ai_messages WHERE id = $1', [sent.messageId]);
+      expect(claims.exp).toBe(Math.floor(message.link_expires_at.getTime() / 1000));
+
+      const rows = await eventRows(sent.messageId);
+      expect(rows).toEqual([expect.objectContaining({ event_type: 'message_clicked', source: 'email', customer_id: sent.customerId })]);
+      expect(await statusOf(sent.messageId)).toBe('clicked');
+      expect(await metricValue('message_clicked', 'email')).toBe(before + 1);
+    });
+
+    it('keeps the promo code in the link and records an SMS message as source sms', async () => {
+      const sent = await send(DEMO.customers.vip, { service_id: DEMO.services.plumbing, promo_code: 'VIP20' });
+      await t.dataSource.query(`UPDATE ai_messages SET channel = 'SMS' WHERE id = $1`, [sent.messageId]);
+      const res = await t.http().get(`/r/${encodeMessageCode(sent.messageId)}`).redirects(0).expect(302);
+      const location = new URL(res.headers.location);
+      expect(location.searchParams.get('promo')).toBe('VIP20');
+      expect(jwt.verify(location.searchParams.get('token')!, BOOKING)).toMatchObject({ promo_code: 'VIP20' });
+      expect(await eventRows(sent.messageId)).toEqual([expect.objectContaining({ event_type: 'message_clicked', source: 'sms' })]);
+    });
+
+    it('redirects an expired link to the booking page without a token, keeping the promo', async () => {
+      const sent = await send(DEMO.customers.vip, { service_id: DEMO.services.plumbing, promo_code: 'VIP20' });
+      await t.dataSource.query(`UPDATE ai_messages SET link_expires_at = now() - interval '1 hour' WHERE id = $1`, [
+        sent.messageId,
+      ]);
+      const res = await t.http().get(`/r/${encodeMessageCode(sent.messageId)}`).redirects(0).expect(302);
+      expect(res.headers.location).toBe(`${BOOKING_BASE_URL}?promo=VIP20`);
+      expect(await eventRows(sent.messageId)).toHaveLength(1);
+    });
+  });
+
+  describe('GET /o/:code.gif', () => {
+    it('records message_opened and answers a 1×1 transparent GIF that is not cached', async () => {
+      const sent = await send();
+      const res = await t.http().get(`/o/${encodeMessageCode(sent.messageId)}.gif`).buffer(true).expect(200);
+      expect(res.headers['content-type']).toBe('image/gif');
+      expect(res.headers['cache-control']).toBe('no-store');
+      const gif = res.body as Buffer;
+      expect(gif.subarray(0, 6).toString('latin1')).toBe('GIF89a');
+      expect(gif.readUInt16LE(6)).toBe(1);
+      expect(gif.readUInt16LE(8)).toBe(1);
+      expect(await eventRows(sent.messageId)).toEqual([expect.objectContaining({ event_type: 'message_opened', source: 'email' })]);
+      expect(await statusOf(sent.messageId)).toBe('opened');
+    });
+
+    it('also accepts the code without .gif', async () => {
+      const sent = await send();
+      await t.http().get(`/o/${encodeMessageCode(sent.messageId)}`).expect(200).expect('Content-Type', 'image/gif');
+      expect(await eventRows(sent.messageId)).toHaveLength(1);
+    });
+
+    it('serves the same GIF for an unknown or malformed code and records nothing', async () => {
+      await send();
+      for (const code of [encodeMessageCode(randomUUID()), 'nope']) {
+        const res = await t.http().get(`/o/${code}.gif`).buffer(true).expect(200);
+        expect(res.headers['content-type']).toBe('image/gif');
+        expect((res.body as Buffer).subarray(0, 6).toString('latin1')).toBe('GIF89a');
+      }
+      expect(await eventRows()).toHaveLength(0);
+    });
+  });
+
+  describe('GET /admin/smartengage/stats', () => {
+    it('answers 401 without a valid admin key', async () => {
+      const res = await t.http().get(STATS).expect(401);
+      expect(res.body.code).toBe('UNAUTHORIZED');
+      await t.http().get(STATS).set({ Authorization: 'Bearer wrong-key' }).expect(401);
+    });
+
+    it.each([
+      ['from=2025-12-01T00:00:00Z&to=2025-11-01T00:00:00Z', 'from'],
+      ['from=2025-11-01&to=2025-11-01', 'from'],
+      ['from=last-week', 'from'],
+      ['to=2025-13-01', 'to'],
+      ['period=7d', 'period'],
+    ])('answers 400 naming the bad field (%s)', async (query, field) => {
+      const res = await t.http().get(`${STATS}?${query}`).set(auth).expect(400);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+      expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+    });
+
+    it('answers an empty list for a period without messages', async () => {
+      await send();
+      const res = await t.http().get(`${STATS}?from=2020-01-01&to=2020-02-01`).set(auth).expect(200);
+      expect(res.body).toEqual({ from: '2020-01-01T00:00:00.000Z', to: '2020-02-01T00:00:00.000Z', groups: [] });
+    });
+
+    it('counts sent, clicked and booked (within 7 days after the message) per type, tone, promo and channel', async () => {
+      const regular = await send(DEMO.customers.regular, { service_id: DEMO.services.homeCleaning });
+      await send(DEMO.customers.vip, { service_id: DEMO.services.plumbing, promo_code: 'VIP20' });
+      const welcome = { service_id: DEMO.services.plumbing, promo_code: 'WELCOME10' };
+      const [first, second, failed] = await insertCustomers(t.dataSource, { count: 3, daysAgo: 30, tag: 'stats' });
+      const newcomers = [
+        await send(DEMO.customers.newcomer, welcome),
+        await send(first, welcome),
+        await send(second, welcome),
+        await send(failed, welcome),
+      ];
+      await t.dataSource.query(`UPDATE ai_messages SET delivery_status = 'failed' WHERE user_id = $1`, [failed]);
+
+      // One click on the regular customer's message (twice: still one clicked message).
+      await t.http().get(`/r/${encodeMessageCode(regular.messageId)}`).redirects(0).expect(302);
+      await t.http().get(`/r/${encodeMessageCode(regular.messageId)}`).redirects(0).expect(302);
+      // Bookings: one conversion, one cancelled (not counted), one too late (not counted), one by the failed message's customer.
+      await t.dataSource.query(
+        `INSERT INTO bookings (customer_id, service_id, status, booked_at) VALUES
+           ($1, $4, 'confirmed', now()),
+           ($2, $4, 'cancelled', now()),
+           ($3, $4, 'pending', now() + interval '8 days'),
+           ($5, $4, 'confirmed', now())`,
+        [DEMO.customers.vip, DEMO.customers.newcomer, newcomers[1].customerId, DEMO.services.plumbing, failed],
+      );
+      await t.dataSource.query(`INSERT INTO bookings (customer_id, service_id, status, booked_at) VALUES ($1, $2, 'confirmed', now())`, [
+        newcomers[2].customerId,
+        DEMO.services.plumbing,
+      ]);
+
+      const res = await t.http().get(STATS).set(auth).expect(200);
+      expect(Date.parse(res.body.to) - Date.parse(res.body.from)).toBe(30 * 86_400_000);
+      expect(res.body.groups).toEqual([
+        {
+          message_type: 'REMINDER',
+          tone: 'friendly',
+          promo_code: null,
+          channel: 'EMAIL',
+          sent: 1,
+          clicked: 1,
+          booked: 0,
+          conversion_rate: 0,
+        },
+        {
+          message_type: 'REMINDER',
+          tone: 'premium',
+          promo_code: 'VIP20',
+          channel: 'EMAIL',
+          sent: 1,
+          clicked: 0,
+          booked: 1,
+          conversion_rate: 1,
+        },
+        {
+          message_type: 'REMINDER',
+          tone: 'welcoming',
+          promo_code: 'WELCOME10',
+          channel: 'EMAIL',
+          sent: 3,
+          clicked: 0,
+          booked: 1,
+          conversion_rate: 0.3333,
+        },
+      ]);
+
+      const from = new Date(Date.now() - 3_600_000).toISOString();
+      const to = new Date(Date.now() + 3_600_000).toISOString();
+      const windowed = await t.http().get(STATS).query({ from, to }).set(auth).expect(200);
+      expect(windowed.body).toMatchObject({ from, to });
+      expect(windowed.body.groups).toHaveLength(3);
+      const later = await t.http().get(STATS).query({ from: to }).set(auth).expect(400);
+      expect(later.body.errors).toEqual([{ field: 'from', message: 'from must be before to' }]);
+    });
+  });
+});

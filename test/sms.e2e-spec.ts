@@ -1,0 +1,163 @@
+import { createServer, IncomingMessage, Server } from 'node:http';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEMO } from '../src/database/demo-seed';
+import { localHour } from '../src/jobs/send-window';
+import { countSmsSegments } from '../src/messaging/sms-segments';
+import { auth, createTestApp, PUBLIC_BASE_URL, resetDatabase, TestApp } from './support/test-app';
+
+const SINGLE = '/admin/smartengage/send-single';
+const NEVER_QUIET = { SMS_QUIET_HOURS_START: '0', SMS_QUIET_HOURS_END: '0' };
+const vipSms = {
+  customer_id: DEMO.customers.vip,
+  message_type: 'reminder',
+  service_id: DEMO.services.plumbing,
+  promo_code: 'VIP20',
+  channel: 'sms',
+};
+
+function outboxSms(outboxDir: string, messageId: string): { to: string; text: string; segments: number } {
+  const file = readdirSync(join(outboxDir, 'sms')).find((name) => name.endsWith(`${messageId}.json`));
+  if (!file) throw new Error(`no outbox SMS for ${messageId}`);
+  return JSON.parse(readFileSync(join(outboxDir, 'sms', file), 'utf8'));
+}
+
+describe('SMS channel (outbox)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp(NEVER_QUIET);
+  });
+  afterAll(() => t.close());
+  beforeEach(async () => {
+    await resetDatabase(t.dataSource);
+    await t.dataSource.query('TRUNCATE job_runs');
+  });
+
+  it('sends a Bengali SMS within two parts, with the real offer and a short tracking link', async () => {
+    const res = await t.http().post(SINGLE).set(auth).send(vipSms).expect(200);
+    expect(res.body).toMatchObject({ channel: 'SMS', promo_code: 'VIP20' });
+
+    const sms = outboxSms(t.outboxDir, res.body.message_id);
+    expect(sms.to).toBe('+8801711005688');
+    expect(sms.text).toContain('প্লাম্বিং');
+    expect(sms.text).toContain('২০% ছাড়');
+    expect(sms.text).toContain('VIP20');
+    expect(sms.text).toMatch(new RegExp(`${PUBLIC_BASE_URL}/r/[A-Za-z0-9_-]{22}`));
+    const counted = countSmsSegments(sms.text);
+    expect(counted.encoding).toBe('UCS-2');
+    expect(counted.segments).toBeLessThanOrEqual(2);
+
+    const [row] = await t.dataSource.query('SELECT * FROM ai_messages');
+    expect(row).toMatchObject({ channel: 'SMS', recipient: '+8801711005688', delivery_status: 'sent', sms_segments: counted.segments });
+    expect(row.message_text).toBe(sms.text);
+  });
+
+  it('falls back to a shorter template when the name would push the SMS past the budget', async () => {
+    const longName = 'অনেক লম্বা নামের একজন অত্যন্ত সম্মানিত গ্রাহক যার নাম এখানে লেখা';
+    await t.dataSource.query('UPDATE users SET name = $1 WHERE id = $2', [longName, DEMO.customers.vip]);
+    const res = await t.http().post(SINGLE).set(auth).send(vipSms).expect(200);
+    const sms = outboxSms(t.outboxDir, res.body.message_id);
+    expect(sms.text).not.toContain('অনেক লম্বা');
+    expect(countSmsSegments(sms.text).segments).toBeLessThanOrEqual(2);
+  });
+
+  it('answers 409 NO_PHONE_NUMBER for a customer without a phone, and 400 for an unknown channel', async () => {
+    await t.dataSource.query('UPDATE users SET phone = NULL WHERE id = $1', [DEMO.customers.vip]);
+    const res = await t.http().post(SINGLE).set(auth).send(vipSms).expect(409);
+    expect(res.body.code).toBe('NO_PHONE_NUMBER');
+    await t.http().post(SINGLE).set(auth).send({ ...vipSms, channel: 'fax' }).expect(400);
+  });
+
+  it('sends SMS in bulk and from the sms campaign preset', async () => {
+    const bulk = await t
+      .http()
+      .post('/admin/smartengage/send-bulk')
+      .set(auth)
+      .send({ customer_ids: [DEMO.customers.regular, DEMO.customers.newcomer], message_type: 'reminder', channel: 'sms' })
+      .expect(200);
+    expect(bulk.body).toMatchObject({ sent: 2 });
+
+    const campaign = await t
+      .http()
+      .post('/internal/ai/smartengage/run-segment')
+      .set(auth)
+      .send({ preset: 'sms', send_window_start: 0, send_window_end: 24 })
+      .expect(200);
+    expect(campaign.body).toMatchObject({ channel: 'SMS', total_eligible: 1, sent: 1 });
+    const channels = await t.dataSource.query('SELECT DISTINCT channel FROM ai_messages');
+    expect(channels).toEqual([{ channel: 'SMS' }]);
+  });
+});
+
+describe('SMS quiet hours', () => {
+  let t: TestApp;
+  const hour = localHour(new Date(), 'Asia/Dhaka');
+
+  beforeAll(async () => {
+    // Quiet now, whatever the time of the test run.
+    t = await createTestApp({ SMS_QUIET_HOURS_START: String(hour), SMS_QUIET_HOURS_END: String((hour + 1) % 24) });
+  });
+  afterAll(() => t.close());
+
+  it('sends no SMS during the quiet hours, but email still goes', async () => {
+    await resetDatabase(t.dataSource);
+    const res = await t.http().post(SINGLE).set(auth).send(vipSms).expect(409);
+    expect(res.body.code).toBe('SMS_QUIET_HOURS');
+    await t.http().post(SINGLE).set(auth).send({ ...vipSms, channel: 'email' }).expect(200);
+  });
+});
+
+describe('SMS through an HTTP gateway', () => {
+  let t: TestApp;
+  let gateway: Server;
+  const received: { headers: IncomingMessage['headers']; body: Record<string, string> }[] = [];
+  let answers: number[] = [];
+
+  beforeAll(async () => {
+    gateway = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (chunk) => (raw += chunk));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body: JSON.parse(raw) });
+        const status = answers.shift() ?? 200;
+        res.writeHead(status, { 'Content-Type': 'application/json', ...(status === 429 ? { 'Retry-After': '0' } : {}) });
+        res.end(JSON.stringify(status === 200 ? { id: `gw-${received.length}` } : { error: 'busy' }));
+      });
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    const { port } = gateway.address() as { port: number };
+    t = await createTestApp({
+      ...NEVER_QUIET,
+      SMS_GATEWAY_URL: `http://127.0.0.1:${port}/sms`,
+      SMS_GATEWAY_API_KEY: 'gateway-secret-key',
+      SMS_GATEWAY_RETRY_BACKOFF_MS: '10',
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    await new Promise((resolve) => gateway.close(resolve));
+  });
+
+  it('posts JSON with the API key, retries a 429 and stores the gateway id', async () => {
+    await resetDatabase(t.dataSource);
+    answers = [429, 200];
+    const res = await t.http().post(SINGLE).set(auth).send(vipSms).expect(200);
+    expect(received).toHaveLength(2);
+    expect(received[1].headers['x-api-key']).toBe('gateway-secret-key');
+    expect(received[1].body).toMatchObject({ to: '+8801711005688', reference: res.body.message_id });
+    const [row] = await t.dataSource.query('SELECT provider_message_id, delivery_status FROM ai_messages');
+    expect(row).toEqual({ provider_message_id: 'gw-2', delivery_status: 'sent' });
+  });
+
+  it('marks the message failed when the gateway keeps failing', async () => {
+    await resetDatabase(t.dataSource);
+    answers = [500, 500, 500, 500];
+    const res = await t.http().post(SINGLE).set(auth).send(vipSms).expect(502);
+    expect(res.body.code).toBe('DELIVERY_FAILED');
+    expect(JSON.stringify(res.body)).not.toContain('gateway-secret-key');
+    const [row] = await t.dataSource.query('SELECT delivery_status, error FROM ai_messages');
+    expect(row.delivery_status).toBe('failed');
+    expect(row.error).toContain('500');
+  });
+});
