@@ -13,7 +13,7 @@ export class AppConfig {
   readonly logLevel: EnvironmentVariables['LOG_LEVEL'];
   readonly database: { url?: string; runMigrations: boolean; embeddedDir: string };
   readonly auth: { adminApiKeys: string[]; jwtSecret: string; jwtSecretIsDefault: boolean };
-  readonly mail: { smtpUrl?: string; from: string; outboxDir: string };
+  readonly mail: { smtpUrl?: string; smtpMaxConnections: number; from: string; outboxDir: string };
   readonly sms: {
     gatewayUrl?: string;
     apiKey?: string;
@@ -53,6 +53,7 @@ export class AppConfig {
     };
     this.mail = {
       smtpUrl: env.SMTP_URL,
+      smtpMaxConnections: env.SMTP_MAX_CONNECTIONS,
       from: env.MAIL_FROM,
       outboxDir: env.OUTBOX_DIR,
     };

@@ -68,6 +68,14 @@ export class EnvironmentVariables {
   @Matches(/^smtps?:\/\/.+/, { message: 'SMTP_URL must be an smtp:// or smtps:// URL' })
   SMTP_URL?: string;
 
+  /** Pooled SMTP connections kept open. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  SMTP_MAX_CONNECTIONS = 10;
+
   @IsOptional()
   @IsString()
   MAIL_FROM = 'ShoktiAI <no-reply@smartengage.example.com>';

@@ -51,6 +51,8 @@ export class EmailSender implements OnModuleInit {
       text: email.text,
       html: email.html,
       messageId: headerId,
+      // Bengali UTF-8 triples under quoted-printable; base64 is smaller and cheaper to encode.
+      textEncoding: 'base64',
       list: { unsubscribe: { url: email.unsubscribeUrl, comment: 'Unsubscribe' } },
       headers: { 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
     };

@@ -1,5 +1,7 @@
 import { MailerModule } from '@nestjs-modules/mailer';
 import { Module } from '@nestjs/common';
+import { createSecretKey } from 'node:crypto';
+import { connect, Socket } from 'node:net';
 import { JwtModule } from '@nestjs/jwt';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config';
@@ -18,10 +20,30 @@ import { SmsComposer } from './sms-composer';
 import { SmsSender } from './sms.sender';
 import { TemplateProseGenerator } from './template-prose.generator';
 
-function smtpTransport(url: string): string {
-  // Pool connections unless the URL already says otherwise.
-  return /[?&]pool=/.test(url) ? url : `${url}${url.includes('?') ? '&' : '?'}pool=true`;
+/**
+ * Pooled SMTP from SMTP_URL. Sockets get TCP_NODELAY: SMTP writes small commands and waits for each
+ * reply, and with Nagle's algorithm every message stalled ~40 ms on a delayed ACK.
+ */
+function smtpTransport(url: string, maxConnections: number) {
+  return {
+    url,
+    pool: true,
+    maxConnections,
+    maxMessages: 1000,
+    getSocket: (options: { host?: string; port?: number; secure?: boolean }, callback: SocketCallback) => {
+      const socket = connect({ host: options.host, port: options.port ?? (options.secure ? 465 : 587) });
+      socket.setNoDelay(true);
+      const failed = (error: Error) => callback(error);
+      socket.once('error', failed);
+      socket.once('connect', () => {
+        socket.off('error', failed);
+        callback(null, { connection: socket });
+      });
+    },
+  };
 }
+
+type SocketCallback = (error: Error | null, socketOptions?: { connection: Socket }) => void;
 
 /** Writes, checks and sends messages, and keeps the message log. */
 @Module({
@@ -30,13 +52,17 @@ function smtpTransport(url: string): string {
     TypeOrmModule.forFeature([AiMessageEntity]),
     JwtModule.registerAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({ secret: config.auth.jwtSecret, signOptions: { algorithm: 'HS256' } }),
+      // A KeyObject, not the string: jsonwebtoken first tries a string as a PEM key and throws, on every call.
+      useFactory: (config: AppConfig) => ({
+        secret: createSecretKey(Buffer.from(config.auth.jwtSecret)),
+        signOptions: { algorithm: 'HS256' },
+      }),
     }),
     MailerModule.forRootAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => ({
         transport: config.mail.smtpUrl
-          ? smtpTransport(config.mail.smtpUrl)
+          ? smtpTransport(config.mail.smtpUrl, config.mail.smtpMaxConnections)
           : { streamTransport: true, buffer: true, newline: 'windows' },
         defaults: { from: config.mail.from },
       }),
