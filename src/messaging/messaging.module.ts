@@ -2,6 +2,7 @@ import { MailerModule } from '@nestjs-modules/mailer';
 import { Module } from '@nestjs/common';
 import { createSecretKey } from 'node:crypto';
 import { connect, Socket } from 'node:net';
+import { parseConnectionUrl } from 'nodemailer/lib/shared';
 import { JwtModule } from '@nestjs/jwt';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config';
@@ -25,8 +26,9 @@ import { TemplateProseGenerator } from './template-prose.generator';
  * reply, and with Nagle's algorithm every message stalled ~40 ms on a delayed ACK.
  */
 function smtpTransport(url: string, maxConnections: number) {
+  // Parsed here: nodemailer drops every other option of an object that carries `url`.
   return {
-    url,
+    ...parseConnectionUrl(url),
     pool: true,
     maxConnections,
     maxMessages: 1000,
