@@ -35,7 +35,7 @@ const USAGE = `npm run bench:campaign -- [options]
                               the bench creates and drops its own database "${DATABASE}" there
   --keep                      keep the database afterwards
   --reuse                     reuse a kept database holding the same N and K: skip the load, undo the last campaign
-  --concurrency C             CAMPAIGN_CONCURRENCY for the run (default 50)
+  --concurrency C             CAMPAIGN_CONCURRENCY for the run (default 20, the service's default)
   --smtp-options QUERY        extra nodemailer options in SMTP_URL's query, e.g. "maxConnections=10&maxMessages=1000"
   --pages P                   keyset pages to time (default 50)
   --skip-campaign             stop after segmentation (for large N); the JSON then has null rates
@@ -62,7 +62,7 @@ function parseOptions(): Options {
       'database-url': { type: 'string', default: process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres' },
       keep: { type: 'boolean', default: false },
       reuse: { type: 'boolean', default: false },
-      concurrency: { type: 'string', default: '50' },
+      concurrency: { type: 'string', default: '20' },
       'smtp-options': { type: 'string', default: '' },
       pages: { type: 'string', default: '50' },
       'cpu-profile': { type: 'string' },

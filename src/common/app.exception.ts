@@ -16,7 +16,6 @@ export enum ErrorCode {
   NoEmailAddress = 'NO_EMAIL_ADDRESS',
   NoPhoneNumber = 'NO_PHONE_NUMBER',
   SmsQuietHours = 'SMS_QUIET_HOURS',
-  ChannelUnavailable = 'CHANNEL_UNAVAILABLE',
   MessageRejected = 'MESSAGE_REJECTED',
   DeliveryFailed = 'DELIVERY_FAILED',
   InvalidToken = 'INVALID_TOKEN',

@@ -73,21 +73,26 @@ export class AiMessageRepository {
     return outcome as ClaimOutcome;
   }
 
+  /** One plain UPDATE: it runs once per message, and the query builder's cost showed in the campaign profile. */
   async recordDelivery(id: string, record: DeliveryRecord): Promise<void> {
-    await this.messages.update(
-      { id },
-      {
-        subject: record.subject,
-        messageText: record.messageText,
-        generator: record.generator,
-        fallbackReason: record.fallbackReason,
-        safetyViolations: record.safetyViolations,
-        deliveryStatus: record.status,
-        providerMessageId: record.providerMessageId,
-        error: record.error?.slice(0, 1000) ?? null,
-        smsSegments: record.smsSegments,
-        sentAt: record.status === DeliveryStatus.Sent ? new Date() : null,
-      },
+    await this.dataSource.query(
+      `UPDATE ai_messages
+          SET subject = $2, message_text = $3, generator = $4, fallback_reason = $5, safety_violations = $6,
+              delivery_status = $7, provider_message_id = $8, error = $9, sms_segments = $10,
+              sent_at = CASE WHEN $7 = 'sent' THEN now() END, updated_at = now()
+        WHERE id = $1`,
+      [
+        id,
+        record.subject,
+        record.messageText,
+        record.generator,
+        record.fallbackReason,
+        record.safetyViolations ? JSON.stringify(record.safetyViolations) : null,
+        record.status,
+        record.providerMessageId,
+        record.error?.slice(0, 1000) ?? null,
+        record.smsSegments,
+      ],
     );
   }
 

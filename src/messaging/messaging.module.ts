@@ -35,6 +35,7 @@ function smtpTransport(url: string, maxConnections: number) {
     getSocket: (options: { host?: string; port?: number; secure?: boolean }, callback: SocketCallback) => {
       const socket = connect({ host: options.host, port: options.port ?? (options.secure ? 465 : 587) });
       socket.setNoDelay(true);
+      coalesceWrites(socket);
       const failed = (error: Error) => callback(error);
       socket.once('error', failed);
       socket.once('connect', () => {
@@ -43,6 +44,21 @@ function smtpTransport(url: string, maxConnections: number) {
       });
     },
   };
+}
+
+/**
+ * nodemailer streams a message in many small chunks (one per encoded line); with TCP_NODELAY each would be its
+ * own syscall and packet. Corking until the next tick sends everything written in one tick as one writev.
+ */
+function coalesceWrites(socket: Socket): void {
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  socket.write = ((...args: unknown[]) => {
+    if (!socket.writableCorked) {
+      socket.cork();
+      process.nextTick(() => socket.uncork());
+    }
+    return write(...args);
+  }) as Socket['write'];
 }
 
 type SocketCallback = (error: Error | null, socketOptions?: { connection: Socket }) => void;
