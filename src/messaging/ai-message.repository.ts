@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { Pool } from 'pg';
 import { DataSource, Repository } from 'typeorm';
+import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { AiMessageEntity, SafetyViolationRecord } from './ai-message.entity';
 import { Channel, DeliveryStatus, GeneratorKind, MessageType, Tone } from './message.types';
 
@@ -39,10 +41,18 @@ export interface DeliveryRecord {
 
 @Injectable()
 export class AiMessageRepository {
+  /**
+   * The pg pool under TypeORM, for the two statements every message runs (claim, record): going through
+   * DataSource.query costs ~50 µs more Node CPU per statement, which showed in the campaign benchmark.
+   */
+  private readonly pool: Pool;
+
   constructor(
-    private readonly dataSource: DataSource,
+    dataSource: DataSource,
     @InjectRepository(AiMessageEntity) private readonly messages: Repository<AiMessageEntity>,
-  ) {}
+  ) {
+    this.pool = (dataSource.driver as PostgresDriver).master as Pool;
+  }
 
   /**
    * Checks opt-out, the campaign-day key and the frequency cap, and writes the queued row, in one
@@ -50,7 +60,7 @@ export class AiMessageRepository {
    * cannot both pass.
    */
   async claim(request: ClaimRequest): Promise<ClaimOutcome> {
-    const [{ outcome }] = await this.dataSource.query(
+    const { rows } = await this.pool.query<{ outcome: ClaimOutcome }>(
       `SELECT claim_ai_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) AS outcome`,
       [
         request.id,
@@ -70,12 +80,12 @@ export class AiMessageRepository {
         request.jobRunId,
       ],
     );
-    return outcome as ClaimOutcome;
+    return rows[0].outcome;
   }
 
   /** One plain UPDATE: it runs once per message, and the query builder's cost showed in the campaign profile. */
   async recordDelivery(id: string, record: DeliveryRecord): Promise<void> {
-    await this.dataSource.query(
+    await this.pool.query(
       `UPDATE ai_messages
           SET subject = $2, message_text = $3, generator = $4, fallback_reason = $5, safety_violations = $6,
               delivery_status = $7, provider_message_id = $8, error = $9, sms_segments = $10,

@@ -163,8 +163,9 @@ function scriptViolations(text: string, policy: SafetyPolicy): SafetyViolation[]
     .sort((a, b) => b.length - a.length);
   const own = ours.reduce((rest, token) => rest.split(token).join(' '), text);
 
-  const letters = own.match(LETTER)?.length ?? 0;
-  const bengaliLetters = own.match(BENGALI_LETTER)?.length ?? 0;
+  // Counted by what a replace removes: no array of matches per letter (this runs for every message).
+  const letters = own.length - own.replace(LETTER, '').length;
+  const bengaliLetters = own.length - own.replace(BENGALI_LETTER, '').length;
   const ratio = letters === 0 ? 0 : bengaliLetters / letters;
   if (ratio >= MIN_BENGALI_RATIO) return [];
   return [
