@@ -53,8 +53,15 @@ export class EmailSender implements OnModuleInit {
       messageId: headerId,
       // Bengali UTF-8 triples under quoted-printable; base64 is smaller and cheaper to encode.
       textEncoding: 'base64',
-      list: { unsubscribe: { url: email.unsubscribeUrl, comment: 'Unsubscribe' } },
-      headers: { 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+      // RFC 8058 one-click. Set as plain headers: nodemailer's `list` option reformats the URL at a
+      // measurable cost per message, and ours needs no reformatting.
+      headers: {
+        'List-Unsubscribe': `<${email.unsubscribeUrl}>`,
+        'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+      },
+      // Bodies are our own strings: nothing may be read from files or URLs.
+      disableFileAccess: true,
+      disableUrlAccess: true,
     };
     const info = await this.mailer.sendMail(options);
     if (!this.outboxDir) return { providerMessageId: headerId };
