@@ -8,7 +8,7 @@ import { DeliveryOutcome, ReminderDelivery, SkipReason } from '../messaging/remi
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { CustomerRepository } from '../segmentation/customer.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
-import { BulkResultDto, SendBulkRequestDto, SendBulkResponseDto } from './dto/send-bulk.dto';
+import { CustomerResultDto, SendBulkRequestDto, SendBulkResponseDto } from './dto/send-bulk.dto';
 import { SendSingleRequestDto, SendSingleResponseDto } from './dto/send-single.dto';
 import { PromoCodeRepository } from './promo-code.repository';
 
@@ -216,7 +216,7 @@ const toChannel = (channel: 'EMAIL' | 'SMS' | undefined): Channel => (channel ==
 
 interface BulkOutcome {
   kind: DeliveryOutcome['status'];
-  result: BulkResultDto;
+  result: CustomerResultDto;
 }
 
 function toBulkResult(customerId: string, outcome: DeliveryOutcome): BulkOutcome {

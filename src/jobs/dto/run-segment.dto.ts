@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsEnum, IsOptional } from 'class-validator';
 import { Field } from '../../common/dto-fields';
+import { SendSummaryDto } from '../../smartengage/dto/send-bulk.dto';
 import { CampaignPreset } from '../campaign-presets';
 
 export class RunSegmentRequestDto {
@@ -33,38 +34,18 @@ export class RunSegmentRequestDto {
   dry_run?: boolean;
 }
 
-export class CampaignResultDto {
-  @ApiProperty({ format: 'uuid' })
-  customer_id: string;
-
-  @ApiProperty()
-  success: boolean;
-
-  @ApiPropertyOptional({ format: 'uuid' })
-  message_id?: string;
-
-  @ApiPropertyOptional({ example: 'frequency_capped' })
-  reason?: string;
-}
-
-export class RunSegmentResponseDto {
+export class RunSegmentResponseDto extends SendSummaryDto {
   @ApiProperty({ format: 'uuid' })
   job_run_id: string;
 
   @ApiProperty({ enum: ['DONE', 'FAILED'] })
   status: string;
 
-  @ApiProperty()
-  correlation_id: string;
-
   @ApiProperty({ example: '2026-11-24T09:00:00.000Z' })
   started_at: string;
 
   @ApiProperty({ example: '2026-11-24T09:00:15.300Z' })
   finished_at: string;
-
-  @ApiProperty({ example: 15.3 })
-  duration_seconds: number;
 
   @ApiProperty({ example: 'default' })
   preset: string;
@@ -78,21 +59,6 @@ export class RunSegmentResponseDto {
   @ApiProperty({ enum: ['EMAIL', 'SMS'], example: 'EMAIL' })
   channel: string;
 
-  @ApiProperty({ example: 3 })
-  total_eligible: number;
-
-  @ApiProperty({ example: 3 })
-  sent: number;
-
-  @ApiProperty({ example: 0 })
-  failed: number;
-
-  @ApiProperty({ example: 0 })
-  skipped: number;
-
-  @ApiProperty({ type: [CampaignResultDto], description: 'The first 1000 customers handled' })
-  results: CampaignResultDto[];
-
-  @ApiProperty({ description: 'True when more customers were handled than results lists' })
+  @ApiProperty({ description: 'True when more customers were handled than results lists (at most the first 1000)' })
   results_truncated: boolean;
 }

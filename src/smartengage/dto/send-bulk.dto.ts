@@ -52,7 +52,8 @@ export class SendBulkRequestDto {
   channel?: 'EMAIL' | 'SMS';
 }
 
-export class BulkResultDto {
+/** One customer's outcome in a bulk send or a campaign run. */
+export class CustomerResultDto {
   @ApiProperty({ format: 'uuid' })
   customer_id: string;
 
@@ -65,15 +66,13 @@ export class BulkResultDto {
   @ApiPropertyOptional({
     example: 'frequency_capped',
     description:
-      'Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_booking_history, not_due, safety_rejected, delivery_failed',
+      'Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview)',
   })
   reason?: string;
 }
 
-export class SendBulkResponseDto {
-  @ApiProperty({ enum: ['completed', 'completed_with_errors'], example: 'completed' })
-  status: string;
-
+/** The counts and per-customer results every multi-customer send returns. */
+export class SendSummaryDto {
   @ApiProperty({ example: 3, description: 'Customers found and due for a message' })
   total_eligible: number;
 
@@ -86,12 +85,17 @@ export class SendBulkResponseDto {
   @ApiProperty({ example: 0 })
   skipped: number;
 
-  @ApiProperty({ type: [BulkResultDto] })
-  results: BulkResultDto[];
+  @ApiProperty({ type: [CustomerResultDto] })
+  results: CustomerResultDto[];
 
   @ApiProperty({ example: 0.42 })
   duration_seconds: number;
 
   @ApiProperty()
   correlation_id: string;
+}
+
+export class SendBulkResponseDto extends SendSummaryDto {
+  @ApiProperty({ enum: ['completed', 'completed_with_errors'], example: 'completed' })
+  status: string;
 }
