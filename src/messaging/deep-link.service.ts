@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 
 export const BOOKING_TOKEN_AUDIENCE = 'smartengage-booking';
@@ -28,10 +29,15 @@ export interface BookingLink {
 /** Signs the links a message carries: the booking deep link and the unsubscribe link. */
 @Injectable()
 export class DeepLinkService {
+  /** Derived from JWT_SECRET, so an unsubscribe MAC is never valid as anything else. */
+  private readonly unsubscribeKey: Buffer;
+
   constructor(
     private readonly jwt: JwtService,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.unsubscribeKey = createHmac('sha256', config.auth.jwtSecret).update(UNSUBSCRIBE_TOKEN_AUDIENCE).digest();
+  }
 
   bookingLink(claims: BookingTokenClaims, ttlHours: number): BookingLink {
     const expiresAt = new Date(Math.floor(Date.now() / 1000) * 1000 + ttlHours * 3_600_000);
@@ -40,10 +46,7 @@ export class DeepLinkService {
       issuer: TOKEN_ISSUER,
       expiresIn: ttlHours * 3600,
     });
-    const url = new URL(this.config.links.bookingBaseUrl);
-    url.searchParams.set('token', token);
-    if (claims.promo_code) url.searchParams.set('promo', claims.promo_code);
-    return { url: url.toString(), token, expiresAt };
+    return { url: this.bookingUrl(token, claims.promo_code), token, expiresAt };
   }
 
   /** A booking link that expires at a given instant (the message's link_expires_at), e.g. re-signed on a tracked click. */
@@ -54,15 +57,23 @@ export class DeepLinkService {
       { sub, message_id, service_id, promo_code, exp },
       { audience: BOOKING_TOKEN_AUDIENCE, issuer: TOKEN_ISSUER },
     );
-    const url = new URL(this.config.links.bookingBaseUrl);
-    url.searchParams.set('token', token);
-    if (promo_code) url.searchParams.set('promo', promo_code);
-    return { url: url.toString(), token, expiresAt: new Date(exp * 1000) };
+    return { url: this.bookingUrl(token, promo_code), token, expiresAt: new Date(exp * 1000) };
   }
 
-  /** Unsubscribe links do not expire: an old email must still let its reader opt out. */
+  /** Built by hand: this runs for every message, and the token is already URL-safe (base64url and dots). */
+  private bookingUrl(token: string, promoCode: string | null): string {
+    const base = this.config.links.bookingBaseUrl;
+    const promo = promoCode ? `&promo=${encodeURIComponent(promoCode)}` : '';
+    return `${base}${base.includes('?') ? '&' : '?'}token=${token}${promo}`;
+  }
+
+  /**
+   * Unsubscribe links do not expire: an old email must still let its reader opt out. The token is the two
+   * ids and an HMAC of them (base64url), shorter and far cheaper to make than a second JWT per message.
+   */
   unsubscribeUrl(claims: UnsubscribeTokenClaims): string {
-    const token = this.jwt.sign(claims, { audience: UNSUBSCRIBE_TOKEN_AUDIENCE, issuer: TOKEN_ISSUER });
+    const ids = Buffer.from(`${claims.sub}${claims.message_id}`.replace(/-/g, ''), 'hex');
+    const token = `${ids.toString('base64url')}.${this.unsubscribeMac(ids).toString('base64url')}`;
     return `${this.config.links.publicBaseUrl}/unsubscribe/${token}`;
   }
 
@@ -81,14 +92,22 @@ export class DeepLinkService {
 
   /** Returns the claims of a valid unsubscribe token, or null for a forged or foreign one. */
   verifyUnsubscribeToken(token: string): UnsubscribeTokenClaims | null {
-    try {
-      return this.jwt.verify<UnsubscribeTokenClaims>(token, {
-        audience: UNSUBSCRIBE_TOKEN_AUDIENCE,
-        issuer: TOKEN_ISSUER,
-        algorithms: ['HS256'],
-      });
-    } catch {
-      return null;
-    }
+    const match = /^([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/.exec(token);
+    if (!match) return null;
+    const ids = Buffer.from(match[1], 'base64url');
+    const mac = Buffer.from(match[2], 'base64url');
+    // Re-encoding must give the same text: base64 decoders ignore the spare bits of the last character.
+    if (ids.toString('base64url') !== match[1] || mac.toString('base64url') !== match[2]) return null;
+    if (!timingSafeEqual(mac, this.unsubscribeMac(ids))) return null;
+    const hex = ids.toString('hex');
+    return { sub: toUuid(hex.slice(0, 32)), message_id: toUuid(hex.slice(32)) };
   }
+
+  private unsubscribeMac(ids: Buffer): Buffer {
+    return createHmac('sha256', this.unsubscribeKey).update(ids).digest();
+  }
+
 }
+
+const toUuid = (hex: string) =>
+  `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;

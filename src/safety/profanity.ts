@@ -50,9 +50,10 @@ const englishWords = new Set(ENGLISH_WORDS);
 const BENGALI_TOKEN = /[\u0980-\u09E5\u09F0\u09F1]+/g;
 
 /** The distinct profane words or phrases in the text; empty when clean. */
-export function findProfanity(text: string): string[] {
-  // Zero-width characters would otherwise split a word and hide it.
-  const clean = text.normalize('NFKC').replace(/\p{Cf}/gu, '');
+export function findProfanity(text: string, { normalised = false } = {}): string[] {
+  // Zero-width characters would otherwise split a word and hide it. The safety filter passes text it has
+  // already normalised the same way.
+  const clean = normalised ? text : text.normalize('NFKC').replace(/\p{Cf}/gu, '');
   const found = new Set<string>();
 
   for (const word of clean.toLowerCase().match(/[a-z]+/g) ?? []) {

@@ -90,7 +90,7 @@ export class SafetyFilterService {
       ...unique(matches(rest, MONEY)).map((found) => violation(SafetyRule.MoneyOffer, `money amount: "${found}"`)),
       ...unique(matches(rest, FREE)).map((found) => violation(SafetyRule.FreeOffer, `free offer: "${found}"`)),
       // Links are left out: base64 tokens in our own links would otherwise spell words by chance.
-      ...findProfanity(rest).map((word) => violation(SafetyRule.Profanity, `profanity: "${word}"`)),
+      ...findProfanity(rest, { normalised: true }).map((word) => violation(SafetyRule.Profanity, `profanity: "${word}"`)),
     ];
     return { passed: violations.length === 0, violations };
   }
