@@ -70,7 +70,11 @@ describe('daily campaign (internal routes)', () => {
   it('segments by cadence, opt-out, frequency cap, email and upcoming bookings (dry run sends nothing)', async () => {
     const [exactly21] = await insertCustomers(t.dataSource, { count: 1, daysAgo: 21, tag: 'exact' });
     const [almost21] = await insertCustomers(t.dataSource, { count: 1, daysAgo: 20.99, tag: 'almost' });
-    const [optedOut, capped, noEmail, upcoming] = await insertCustomers(t.dataSource, { count: 4, daysAgo: 30, tag: 'excluded' });
+    const [optedOut, capped, noEmail, upcoming, rescheduled] = await insertCustomers(t.dataSource, {
+      count: 5,
+      daysAgo: 30,
+      tag: 'excluded',
+    });
     await t.dataSource.query('UPDATE customers SET opted_out_at = now() WHERE id = $1', [optedOut]);
     await t.dataSource.query('UPDATE users SET email = NULL WHERE id = $1', [noEmail]);
     await t.dataSource.query(
@@ -78,6 +82,11 @@ describe('daily campaign (internal routes)', () => {
        VALUES ($1, $2, 'confirmed', now() - interval '30 days', now() + interval '2 days')`,
       [upcoming, DEMO.services.plumbing],
     );
+    // A booking scheduled later, by an UPDATE of scheduled_for alone, still counts as upcoming.
+    await t.dataSource.query(`UPDATE bookings SET status = 'confirmed' WHERE customer_id = $1`, [rescheduled]);
+    await t.dataSource.query(`UPDATE bookings SET scheduled_for = now() + interval '5 days' WHERE customer_id = $1`, [
+      rescheduled,
+    ]);
     await t
       .http()
       .post('/admin/smartengage/send-single')

@@ -75,6 +75,17 @@ describe('POST /admin/smartengage/send-bulk', () => {
     expect(await countMessages()).toBe(3);
   });
 
+  it('accepts ids in upper case', async () => {
+    const res = await t
+      .http()
+      .post(ROUTE)
+      .set(auth)
+      .send({ ...guideBody, customer_ids: [DEMO.customers.vip.toUpperCase()] })
+      .expect(200);
+    expect(res.body).toMatchObject({ total_eligible: 1, sent: 1 });
+    expect(res.body.results[0].customer_id).toBe(DEMO.customers.vip);
+  });
+
   it('never bypasses an opt-out, and reports unknown and not-yet-due customers', async () => {
     await t.dataSource.query('UPDATE customers SET opted_out_at = now() WHERE id = $1', [DEMO.customers.vip]);
     const unknown = '00000000-0000-4000-8000-0000000000aa';

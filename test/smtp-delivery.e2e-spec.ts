@@ -192,5 +192,8 @@ describe('email delivery when the SMTP server rejects the recipient', () => {
       DEMO.customers.vip,
     ]);
     expect(rows).toEqual([{ delivery_status: 'failed' }, { delivery_status: 'failed' }]);
+    // ...and the daily campaign's segmentation does not treat the customer as recently messaged either.
+    const [customer] = await t.dataSource.query('SELECT last_message_at FROM customers WHERE id = $1', [DEMO.customers.vip]);
+    expect(customer.last_message_at).toBeNull();
   });
 });

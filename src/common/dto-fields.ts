@@ -10,6 +10,10 @@ import { MessageType } from '../messaging/message.types';
  */
 export const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Lower-cases strings (and arrays of them): Postgres returns uuids in lower case, and ids are compared as text. */
+export const lowerCase = ({ value }: { value: unknown }): unknown =>
+  Array.isArray(value) ? value.map((item) => lowerCase({ value: item })) : typeof value === 'string' ? value.trim().toLowerCase() : value;
+
 /** Upper-cases strings and leaves everything else for the validators to reject. */
 export const upperCase = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toUpperCase() : value);
 
@@ -23,7 +27,7 @@ interface Doc {
 export const Field = {
   uuid(name: string, doc: Doc & { required?: boolean } = {}) {
     const { required = false, ...rest } = doc;
-    const validate = Matches(UUID_SHAPE, { message: `${name} must be a UUID` });
+    const validate = applyDecorators(Transform(lowerCase), Matches(UUID_SHAPE, { message: `${name} must be a UUID` }));
     return required
       ? applyDecorators(ApiProperty({ type: 'string', format: 'uuid', ...rest }), validate)
       : applyDecorators(ApiPropertyOptional({ type: 'string', format: 'uuid', nullable: true, ...rest }), IsOptional(), validate);

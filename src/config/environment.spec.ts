@@ -46,6 +46,14 @@ describe('validateEnvironment', () => {
     expect(problems.join('\n')).toMatch(/DATABASE_URL[\s\S]*JWT_SECRET[\s\S]*ADMIN_API_KEYS/);
   });
 
+  it('refuses credentials inside OPENAI_BASE_URL and SMS_GATEWAY_URL', () => {
+    const problems = problemsOf({ OPENAI_BASE_URL: 'https://user:s3cret@llm.example.com/v1' });
+    expect(problems).toEqual([expect.stringContaining('OPENAI_BASE_URL must not contain a user name or password')]);
+    expect(problems.join()).not.toContain('s3cret');
+    expect(problemsOf({ SMS_GATEWAY_URL: 'https://key@sms.example.com/send' })).toHaveLength(1);
+    expect(problemsOf({ SMS_GATEWAY_URL: 'https://sms.example.com/send?to=a@b' })).toHaveLength(0);
+  });
+
   it('does not echo secret values in its messages', () => {
     const problems = problemsOf({ JWT_SECRET: 'tiny-secret' });
     expect(problems.join('\n')).not.toContain('tiny-secret');

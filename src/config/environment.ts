@@ -304,6 +304,13 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
       if (!env[name]) problems.push(`${name} is required when NODE_ENV=production`);
     }
   }
+  // Credentials go in OPENAI_API_KEY / SMS_GATEWAY_API_KEY: a URL with them would end up in error messages.
+  for (const name of ['OPENAI_BASE_URL', 'SMS_GATEWAY_URL'] as const) {
+    const value = env[name];
+    if (value && /^[a-z]+:\/\/[^/@]*@/i.test(value)) {
+      problems.push(`${name} must not contain a user name or password; use the matching API key variable`);
+    }
+  }
   if (!validateCronExpression(env.CAMPAIGN_CRON).valid) {
     problems.push(`CAMPAIGN_CRON must be a cron expression such as "0 9 * * *"`);
   }

@@ -7,10 +7,25 @@ import { PromoCodeEntity } from '../smartengage/promo-code.entity';
 import { InitialSchema1732406400000 } from '../../migrations/1732406400000-InitialSchema';
 import { CampaignScheduling1732492800000 } from '../../migrations/1732492800000-CampaignScheduling';
 import { EngagementEvents1732579200000 } from '../../migrations/1732579200000-EngagementEvents';
+import { RescheduledBookings1732665600000 } from '../../migrations/1732665600000-RescheduledBookings';
 import { MessageEventEntity } from '../events/message-event.entity';
 import { JobRunEntity } from '../jobs/job-run.entity';
 
-export const ENTITIES = [UserEntity, CustomerEntity, ServiceEntity, BookingEntity, PromoCodeEntity, AiMessageEntity, JobRunEntity, MessageEventEntity];
+export const ENTITIES = [
+  UserEntity,
+  CustomerEntity,
+  ServiceEntity,
+  BookingEntity,
+  PromoCodeEntity,
+  AiMessageEntity,
+  JobRunEntity,
+  MessageEventEntity,
+];
 
 /** Listed explicitly so the same code runs from ts-jest and from dist/. */
-export const MIGRATIONS = [InitialSchema1732406400000, CampaignScheduling1732492800000, EngagementEvents1732579200000];
+export const MIGRATIONS = [
+  InitialSchema1732406400000,
+  CampaignScheduling1732492800000,
+  EngagementEvents1732579200000,
+  RescheduledBookings1732665600000,
+];

@@ -83,12 +83,16 @@ export class AiMessageRepository {
     return rows[0].outcome;
   }
 
-  /** One plain UPDATE: it runs once per message, and the query builder's cost showed in the campaign profile. */
+  /**
+   * One plain UPDATE: it runs once per message, and the query builder's cost showed in the campaign profile.
+   * The status only leaves `queued`: an event (a fast click) may already have moved it further.
+   */
   async recordDelivery(id: string, record: DeliveryRecord): Promise<void> {
     await this.pool.query(
       `UPDATE ai_messages
           SET subject = $2, message_text = $3, generator = $4, fallback_reason = $5, safety_violations = $6,
-              delivery_status = $7, provider_message_id = $8, error = $9, sms_segments = $10,
+              delivery_status = CASE WHEN delivery_status = 'queued' THEN $7 ELSE delivery_status END,
+              provider_message_id = $8, error = $9, sms_segments = $10,
               sent_at = CASE WHEN $7 = 'sent' THEN now() END, updated_at = now()
         WHERE id = $1`,
       [
@@ -104,11 +108,27 @@ export class AiMessageRepository {
         record.smsSegments,
       ],
     );
+    if (record.status === DeliveryStatus.Failed) await this.releaseCapSlot(id);
   }
 
   /** A claim whose draft was rejected: nothing was sent. */
   async markFailed(id: string, error: string): Promise<void> {
     await this.messages.update({ id }, { deliveryStatus: DeliveryStatus.Failed, error: error.slice(0, 1000) });
+    await this.releaseCapSlot(id);
+  }
+
+  /**
+   * A failed message does not count against the frequency cap, so customers.last_message_at (which
+   * segmentation filters on) goes back to the customer's latest message that did not fail.
+   */
+  private async releaseCapSlot(id: string): Promise<void> {
+    await this.pool.query(
+      `UPDATE customers c
+          SET last_message_at = (SELECT max(m.created_at) FROM ai_messages m
+                                  WHERE m.user_id = c.id AND m.delivery_status <> 'failed')
+        WHERE c.id = (SELECT user_id FROM ai_messages WHERE id = $1)`,
+      [id],
+    );
   }
 
   findById(id: string): Promise<AiMessageEntity | null> {

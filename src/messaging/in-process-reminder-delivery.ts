@@ -122,8 +122,9 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       smsSegments: draft.smsSegments ?? null,
     };
 
+    let receipt: Receipt;
     try {
-      const receipt: Receipt =
+      receipt =
         channel === Channel.Sms
           ? await this.sms.send({ messageId, to: recipient, text: draft.message.text })
           : await this.email.send({
@@ -134,21 +135,6 @@ export class InProcessReminderDelivery extends ReminderDelivery {
               html: draft.message.html,
               unsubscribeUrl,
             });
-      await this.messages.recordDelivery(messageId, {
-        ...record,
-        status: DeliveryStatus.Sent,
-        providerMessageId: receipt.providerMessageId,
-        error: null,
-      });
-      this.metrics.sent(request, 'sent', draft.smsSegments);
-      return {
-        status: 'sent',
-        messageId,
-        generator: draft.generator,
-        fallbackReason: draft.fallbackReason,
-        subject: draft.message.subject,
-        outboxPath: receipt.outboxPath,
-      };
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       await this.messages.recordDelivery(messageId, {
@@ -159,6 +145,24 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       });
       return this.fail(request, messageId, FailureReason.DeliveryFailed, reason);
     }
+    // Outside the try: once the channel has taken the message it must never be recorded as failed (a
+    // failed row does not count against the cap, so it could be sent again). If this write fails the
+    // row stays queued, which does count.
+    await this.messages.recordDelivery(messageId, {
+      ...record,
+      status: DeliveryStatus.Sent,
+      providerMessageId: receipt.providerMessageId,
+      error: null,
+    });
+    this.metrics.sent(request, 'sent', draft.smsSegments);
+    return {
+      status: 'sent',
+      messageId,
+      generator: draft.generator,
+      fallbackReason: draft.fallbackReason,
+      subject: draft.message.subject,
+      outboxPath: receipt.outboxPath,
+    };
   }
 
   private skip(request: DeliveryRequest, reason: SkipReason): DeliveryOutcome {

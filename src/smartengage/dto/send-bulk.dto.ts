@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsOptional, Matches } from 'class-validator';
-import { Field, UUID_SHAPE } from '../../common/dto-fields';
+import { Transform } from 'class-transformer';
+import { Field, lowerCase, UUID_SHAPE } from '../../common/dto-fields';
 import { MessageType } from '../../messaging/message.types';
 
 export const MAX_BULK_CUSTOMERS = 1000;
@@ -15,6 +16,7 @@ export class SendBulkRequestDto {
       '55a91395-0760-4c57-a7db-ad97f2256917',
     ],
   })
+  @Transform(lowerCase)
   @IsArray({ message: 'customer_ids must be an array of UUIDs' })
   @ArrayMinSize(1, { message: 'customer_ids must not be empty' })
   @ArrayMaxSize(MAX_BULK_CUSTOMERS, { message: `customer_ids may hold at most ${MAX_BULK_CUSTOMERS} ids` })
