@@ -2,7 +2,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronTime } from 'cron';
 import { DEMO } from '../src/database/demo-seed';
 import { CampaignService } from '../src/jobs/campaign.service';
-import { localHour } from '../src/jobs/send-window';
+import { localHour } from '../src/common/local-time';
 import { SegmentRepository } from '../src/segmentation/segment.repository';
 import { insertCustomers, messagesPerCustomer } from './support/customers';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';

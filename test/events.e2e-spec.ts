@@ -1,7 +1,7 @@
 import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
 import { DEMO } from '../src/database/demo-seed';
-import { encodeMessageCode } from '../src/events/message-code';
+import { encodeMessageCode } from '../src/messaging/message-code';
 import { insertCustomers } from './support/customers';
 import { bookingToken, readOutboxMail } from './support/outbox';
 import { auth, BOOKING_BASE_URL, createTestApp, JWT_SECRET, resetDatabase, TestApp } from './support/test-app';

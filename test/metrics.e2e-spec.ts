@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getMetricsFromIterator, PromData, PromHistogramData, PromLabels, PromMetric, PromMetrics } from 'prom2javascript';
 import { DEMO } from '../src/database/demo-seed';
-import { localHour } from '../src/jobs/send-window';
+import { localHour } from '../src/common/local-time';
 import { DELIVERY_STATUS_CACHE_MS } from '../src/metrics/delivery-status.gauge';
 import { DeliveryStatus } from '../src/messaging/message.types';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';

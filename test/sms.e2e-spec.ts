@@ -2,7 +2,7 @@ import { createServer, IncomingMessage, Server } from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO } from '../src/database/demo-seed';
-import { localHour } from '../src/jobs/send-window';
+import { localHour } from '../src/common/local-time';
 import { countSmsSegments } from '../src/messaging/sms-segments';
 import { auth, createTestApp, PUBLIC_BASE_URL, resetDatabase, TestApp } from './support/test-app';
 

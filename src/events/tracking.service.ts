@@ -7,7 +7,7 @@ import { Channel } from '../messaging/message.types';
 import { messageNotFound } from './events.exceptions';
 import { EventsService } from './events.service';
 import { EventSource, EventType } from './message-event.entity';
-import { decodeMessageCode } from './message-code';
+import { decodeMessageCode } from '../messaging/message-code';
 
 /** The public tracking links in messages: the click redirect and the open pixel. */
 @Injectable()

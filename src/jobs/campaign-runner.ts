@@ -8,7 +8,7 @@ import { ServiceInfo, ServiceRepository } from '../segmentation/service.reposito
 import { CampaignPlan, CampaignReport, CustomerResult, RESULT_LIMIT } from './campaign.types';
 import { JobRunStatus } from './job-run.entity';
 import { JobRunRepository, RunCounts } from './job-run.repository';
-import { isWithinSendWindow, localDay } from './send-window';
+import { isWithinHours, localDay } from '../common/local-time';
 
 const DAY_MS = 86_400_000;
 const PROGRESS_LOG_INTERVAL_MS = 5_000;
@@ -66,7 +66,7 @@ export class CampaignRunner {
       do {
         // The window is checked before every page, not only at the start: a long run stops when it closes
         // (a later run the same day resumes where this one stopped).
-        if (!plan.dryRun && !isWithinSendWindow(new Date(), this.config.campaign.timeZone, plan.sendWindow)) {
+        if (!plan.dryRun && !isWithinHours(new Date(), this.config.campaign.timeZone, plan.sendWindow)) {
           const stopped = `stopped: the send window closed after ${counts.processed} customers`;
           this.logger.warn(`Campaign ${jobRunId} ${stopped}`);
           await this.jobRuns.finish(jobRunId, JobRunStatus.Done, counts, stopped);

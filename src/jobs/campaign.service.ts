@@ -15,7 +15,7 @@ import { CampaignRunner } from './campaign-runner';
 import { CAMPAIGN_JOB_NAME, CAMPAIGN_JOB_TYPE, CampaignOutcome, CampaignPlan, CampaignRequest } from './campaign.types';
 import { JobTrigger } from './job-run.entity';
 import { JobRunRepository, NewRun } from './job-run.repository';
-import { isWithinSendWindow, localHour } from './send-window';
+import { isWithinHours, localHour } from '../common/local-time';
 
 /**
  * Starts campaign runs: resolves the plan, checks the send window, takes the campaign lock (one run at a
@@ -80,7 +80,7 @@ export class CampaignService {
       dryRun: plan.dryRun,
     };
     const now = new Date();
-    if (!plan.dryRun && !isWithinSendWindow(now, this.config.campaign.timeZone, plan.sendWindow)) {
+    if (!plan.dryRun && !isWithinHours(now, this.config.campaign.timeZone, plan.sendWindow)) {
       const hour = localHour(now, this.config.campaign.timeZone);
       await this.jobRuns.skipped(newRun, `send window ${plan.sendWindow.startHour}-${plan.sendWindow.endHour} is closed (${hour}:00 local)`);
       this.runsTotal.inc({ status: 'SKIPPED', trigger });

@@ -2,7 +2,7 @@ import { Offer } from '../messaging/message-content';
 import { Channel, MessageType } from '../messaging/message.types';
 import { CampaignPreset } from './campaign-presets';
 import { RunCounts } from './job-run.repository';
-import { SendWindow } from './send-window';
+import { HourRange } from '../common/local-time';
 
 export const CAMPAIGN_JOB_NAME = 'smartengage_daily_campaign';
 export const CAMPAIGN_JOB_TYPE = 'smartengage';
@@ -26,7 +26,7 @@ export interface CampaignPlan {
   preset: CampaignPreset;
   bookingCadenceDays: number;
   offer: Offer | null;
-  sendWindow: SendWindow;
+  sendWindow: HourRange;
   batchSize: number;
   dryRun: boolean;
   messageType: MessageType;

@@ -1,7 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
-import { encodeMessageCode } from '../events/message-code';
+import { isWithinHours } from '../common/local-time';
+import { encodeMessageCode } from './message-code';
 import { AiMessageRepository, ClaimOutcome } from './ai-message.repository';
 import { DeepLinkService } from './deep-link.service';
 import { displayName } from './display-name';
@@ -11,7 +12,6 @@ import { MessageContext } from './message-content';
 import { Channel, DeliveryStatus, toneFor } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
 import { DeliveryOutcome, DeliveryRequest, FailureReason, ReminderDelivery, SkipReason } from './reminder-delivery';
-import { isQuietHour } from './quiet-hours';
 import { SmsSender } from './sms.sender';
 
 const DAY_MS = 86_400_000;
@@ -53,7 +53,7 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       return this.skip(request, channel === Channel.Sms ? SkipReason.NoPhoneNumber : SkipReason.NoEmailAddress);
     }
     if (!customer.lastBookingAt) return this.skip(request, SkipReason.NoBookingHistory);
-    if (channel === Channel.Sms && isQuietHour(new Date(), this.config.campaign.timeZone, this.config.sms.quietHours)) {
+    if (channel === Channel.Sms && isWithinHours(new Date(), this.config.campaign.timeZone, this.config.sms.quietHours)) {
       return this.skip(request, SkipReason.SmsQuietHours);
     }
 

@@ -1,7 +1,8 @@
-export interface SendWindow {
-  /** First local hour messages may go out (0-23). */
+/** A range of local hours, [startHour, endHour): a send window, or SMS quiet hours. */
+export interface HourRange {
+  /** First hour inside the range (0-23). */
   startHour: number;
-  /** Local hour from which they may not (1-24). */
+  /** First hour past it (1-24). */
   endHour: number;
 }
 
@@ -28,7 +29,13 @@ export function localDay(at: Date, timeZone: string): string {
   return `${year}-${month}-${day}`;
 }
 
-export function isWithinSendWindow(at: Date, timeZone: string, window: SendWindow): boolean {
+/**
+ * True inside the range on the clock of `timeZone`. A range whose start is after its end wraps past
+ * midnight (22-6); one whose start equals its end is empty.
+ */
+export function isWithinHours(at: Date, timeZone: string, range: HourRange): boolean {
   const hour = localHour(at, timeZone);
-  return hour >= window.startHour && hour < window.endHour;
+  return range.startHour <= range.endHour
+    ? hour >= range.startHour && hour < range.endHour
+    : hour >= range.startHour || hour < range.endHour;
 }

@@ -1,4 +1,4 @@
-import { isWithinSendWindow, localDay, localHour } from './send-window';
+import { isWithinHours, localDay, localHour } from './local-time';
 
 const DHAKA = 'Asia/Dhaka'; // UTC+6, no daylight saving
 const window = { startHour: 9, endHour: 18 };
@@ -16,7 +16,7 @@ describe('send window', () => {
     ['2026-11-24T11:59:59Z', true], // 17:59:59
     ['2026-11-24T12:00:00Z', false], // 18:00 closes
   ])('at %s the window is open: %s', (instant, open) => {
-    expect(isWithinSendWindow(new Date(instant), DHAKA, window)).toBe(open);
+    expect(isWithinHours(new Date(instant), DHAKA, window)).toBe(open);
   });
 
   it('uses the local calendar day for the claim key across midnight', () => {
@@ -25,9 +25,17 @@ describe('send window', () => {
     expect(localDay(new Date('2026-11-24T18:00:00Z'), 'UTC')).toBe('2026-11-24');
   });
 
+  it('wraps a range past midnight and treats an empty range as never', () => {
+    const night = { startHour: 22, endHour: 6 };
+    expect(isWithinHours(new Date('2026-11-24T17:00:00Z'), DHAKA, night)).toBe(true); // 23:00
+    expect(isWithinHours(new Date('2026-11-24T23:59:00Z'), DHAKA, night)).toBe(true); // 05:59
+    expect(isWithinHours(new Date('2026-11-25T00:00:00Z'), DHAKA, night)).toBe(false); // 06:00
+    expect(isWithinHours(new Date('2026-11-24T17:00:00Z'), DHAKA, { startHour: 0, endHour: 0 })).toBe(false);
+  });
+
   it('treats a 0-24 window as always open', () => {
     for (let hour = 0; hour < 24; hour++) {
-      expect(isWithinSendWindow(new Date(Date.UTC(2026, 10, 24, hour)), DHAKA, { startHour: 0, endHour: 24 })).toBe(true);
+      expect(isWithinHours(new Date(Date.UTC(2026, 10, 24, hour)), DHAKA, { startHour: 0, endHour: 24 })).toBe(true);
     }
   });
 });
