@@ -158,7 +158,7 @@ export async function loadBenchData(db: QueryRunner, shape: DataShape, step: (la
 
 /** Undoes a previous campaign run on a kept database, so --reuse measures the same work again. */
 export async function resetCampaignState(db: QueryRunner): Promise<void> {
-  await db.query(`TRUNCATE ai_messages, job_runs`);
+  await db.query(`TRUNCATE message_events, ai_messages, job_runs`);
   await db.query(`UPDATE customers SET last_message_at = NULL WHERE last_message_at IS NOT NULL`);
   await db.query(`VACUUM ANALYZE customers`);
   await db.query(`VACUUM ANALYZE ai_messages`);

@@ -8,6 +8,7 @@ import { InitialSchema1732406400000 } from '../../migrations/1732406400000-Initi
 import { CampaignScheduling1732492800000 } from '../../migrations/1732492800000-CampaignScheduling';
 import { EngagementEvents1732579200000 } from '../../migrations/1732579200000-EngagementEvents';
 import { RescheduledBookings1732665600000 } from '../../migrations/1732665600000-RescheduledBookings';
+import { BatchedMessageWrites1732752000000 } from '../../migrations/1732752000000-BatchedMessageWrites';
 import { MessageEventEntity } from '../events/message-event.entity';
 import { JobRunEntity } from '../jobs/job-run.entity';
 
@@ -28,4 +29,5 @@ export const MIGRATIONS = [
   CampaignScheduling1732492800000,
   EngagementEvents1732579200000,
   RescheduledBookings1732665600000,
+  BatchedMessageWrites1732752000000,
 ];

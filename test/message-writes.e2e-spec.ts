@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
+import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { DEMO } from '../src/database/demo-seed';
+import { AiMessageRepository, ClaimRequest, DeliveryRecord } from '../src/messaging/ai-message.repository';
+import { Channel, DeliveryStatus, GeneratorKind, MessageType, Tone } from '../src/messaging/message.types';
+import { insertCustomers } from './support/customers';
+import { createTestApp, resetDatabase, TestApp } from './support/test-app';
+
+/** Claims and delivery records are grouped into shared statements under load; each caller still gets its own answer. */
+describe('batched message writes (real Postgres)', () => {
+  let t: TestApp;
+  let messages: AiMessageRepository;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    messages = t.app.get(AiMessageRepository);
+    pool = (t.dataSource.driver as PostgresDriver).master as Pool;
+  });
+  afterAll(() => t.close());
+  beforeEach(() => resetDatabase(t.dataSource));
+  afterEach(() => jest.restoreAllMocks());
+
+  const claimFor = (userId: string, overrides: Partial<ClaimRequest> = {}): ClaimRequest => ({
+    id: randomUUID(),
+    userId,
+    messageType: MessageType.Reminder,
+    channel: Channel.Email,
+    recipient: `${userId}@example.com`,
+    serviceId: DEMO.services.plumbing,
+    promoCode: null,
+    tone: Tone.Friendly,
+    correlationId: 'batch-test',
+    linkExpiresAt: new Date(Date.now() + 86_400_000),
+    bypassFrequencyCap: false,
+    frequencyCap: { maxMessages: 3, windowDays: 7 },
+    campaignDay: '2026-11-24',
+    jobRunId: null,
+    ...overrides,
+  });
+  const sent = (subject: string): DeliveryRecord => ({
+    subject,
+    messageText: `text of ${subject}`,
+    generator: GeneratorKind.Template,
+    fallbackReason: null,
+    safetyViolations: null,
+    status: DeliveryStatus.Sent,
+    providerMessageId: `<${subject}@test>`,
+    error: null,
+    smsSegments: null,
+  });
+  const statementsRun = () => jest.spyOn(pool, 'query');
+
+  it('claims many customers in fewer statements than claims, each row written once', async () => {
+    const customers = await insertCustomers(t.dataSource, { count: 40, daysAgo: 30, tag: 'batch' });
+    const queries = statementsRun();
+    const claims = customers.map((id) => claimFor(id));
+
+    const outcomes = await Promise.all(claims.map((claim) => messages.claim(claim)));
+
+    expect(outcomes).toEqual(customers.map(() => 'claimed'));
+    expect(queries.mock.calls.length).toBeLessThan(claims.length);
+    const rows: { id: string; user_id: string; delivery_status: string }[] = await t.dataSource.query(
+      'SELECT id, user_id, delivery_status FROM ai_messages',
+    );
+    expect(rows.map((row) => row.id).sort()).toEqual(claims.map((claim) => claim.id).sort());
+    expect(rows.every((row) => row.delivery_status === 'queued')).toBe(true);
+    const stamped: { n: number }[] = await t.dataSource.query(
+      'SELECT count(*)::int AS n FROM customers WHERE id = ANY($1) AND last_message_at IS NOT NULL',
+      [customers],
+    );
+    expect(stamped[0].n).toBe(customers.length);
+  });
+
+  it('lets one claim per customer and campaign day through when they share a batch', async () => {
+    const [customer] = await insertCustomers(t.dataSource, { count: 1, daysAgo: 30, tag: 'twice' });
+    const [other] = await insertCustomers(t.dataSource, { count: 1, daysAgo: 30, tag: 'other' });
+
+    // The first claim goes alone; the next four wait for it and share one batch.
+    const targets = [customer, customer, other, customer, customer];
+    const outcomes = await Promise.all(targets.map((id) => messages.claim(claimFor(id))));
+
+    expect(outcomes.filter((outcome) => outcome === 'claimed')).toHaveLength(2);
+    expect(outcomes.filter((outcome) => outcome === 'already_claimed')).toHaveLength(3);
+    const rows: { user_id: string }[] = await t.dataSource.query('SELECT user_id FROM ai_messages ORDER BY user_id');
+    expect(rows.map((row) => row.user_id).sort()).toEqual([customer, other].sort());
+  });
+
+  it('fails only the bad claim of a batch, and writes nothing for it', async () => {
+    const customers = await insertCustomers(t.dataSource, { count: 6, daysAgo: 30, tag: 'bad' });
+    const claims = customers.map((id, i) => claimFor(id, i === 3 ? { promoCode: 'NO_SUCH_CODE' } : {}));
+
+    const results = await Promise.allSettled(claims.map((claim) => messages.claim(claim)));
+
+    expect(results.map((result) => result.status)).toEqual(claims.map((_, i) => (i === 3 ? 'rejected' : 'fulfilled')));
+    expect((results[3] as PromiseRejectedResult).reason.message).toContain('promo_code');
+    const rows: { id: string }[] = await t.dataSource.query('SELECT id FROM ai_messages');
+    const good = claims.filter((_, i) => i !== 3);
+    expect(rows.map((row) => row.id).sort()).toEqual(good.map((claim) => claim.id).sort());
+  });
+
+  it('records each delivery on its own row, in fewer statements, without moving a status back', async () => {
+    const customers = await insertCustomers(t.dataSource, { count: 30, daysAgo: 30, tag: 'record' });
+    const claims = customers.map((id) => claimFor(id));
+    await Promise.all(claims.map((claim) => messages.claim(claim)));
+    // A fast click arrived before the send was recorded.
+    await t.dataSource.query(`UPDATE ai_messages SET delivery_status = 'clicked' WHERE id = $1`, [claims[0].id]);
+    const queries = statementsRun();
+
+    await Promise.all(claims.map((claim, i) => messages.recordDelivery(claim.id, sent(`subject ${i}`))));
+
+    expect(queries.mock.calls.length).toBeLessThan(claims.length);
+    type Row = { id: string; subject: string; delivery_status: string; provider_message_id: string; sent_at: Date | null };
+    const rows: Row[] = await t.dataSource.query(
+      'SELECT id, subject, delivery_status, provider_message_id, sent_at FROM ai_messages',
+    );
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    claims.forEach((claim, i) => {
+      const row = byId.get(claim.id)!;
+      expect(row.subject).toBe(`subject ${i}`);
+      expect(row.provider_message_id).toBe(`<subject ${i}@test>`);
+      expect(row.sent_at).toBeInstanceOf(Date);
+      expect(row.delivery_status).toBe(i === 0 ? 'clicked' : 'sent');
+    });
+  });
+
+  it('gives a failed message its frequency-cap slot back', async () => {
+    const [customer] = await insertCustomers(t.dataSource, { count: 1, daysAgo: 30, tag: 'fail' });
+    const claim = claimFor(customer);
+    await messages.claim(claim);
+
+    await messages.recordDelivery(claim.id, {
+      ...sent('failed one'),
+      status: DeliveryStatus.Failed,
+      providerMessageId: null,
+      error: 'SMTP 554',
+    });
+
+    const [row] = await t.dataSource.query('SELECT delivery_status, error, sent_at FROM ai_messages WHERE id = $1', [
+      claim.id,
+    ]);
+    expect(row).toEqual({ delivery_status: 'failed', error: 'SMTP 554', sent_at: null });
+    const [stamp] = await t.dataSource.query('SELECT last_message_at FROM customers WHERE id = $1', [customer]);
+    expect(stamp.last_message_at).toBeNull();
+  });
+});
