@@ -40,11 +40,19 @@ const BENGALI_PHRASES = ['শুয়োরের বাচ্চা', 'শু�
 // য় and ড় have two encodings; compare everything in one normal form.
 const normal = (words: string[]) => words.map((word) => word.normalize('NFKC'));
 const bengaliWords = new Set(normal(BENGALI_WORDS));
-const bengaliStems = normal(BENGALI_STEMS);
-const bengaliInfixes = normal(BENGALI_INFIXES);
 const bengaliInfixExceptions = normal(BENGALI_INFIX_EXCEPTIONS);
 const bengaliPhrases = normal(BENGALI_PHRASES);
 const englishWords = new Set(ENGLISH_WORDS);
+
+// Each list as one regular expression: every message passes through here, and one alternation is several
+// times cheaper than a startsWith per list entry.
+const escape = (word: string) => word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const startsWithAny = (words: string[]) => new RegExp(`^(?:${words.map(escape).join('|')})`);
+const containsAny = (words: string[]) => new RegExp(words.map(escape).join('|'));
+const englishStem = startsWithAny(ENGLISH_STEMS);
+const englishInfix = containsAny(ENGLISH_INFIXES);
+const bengaliStem = startsWithAny(normal(BENGALI_STEMS));
+const bengaliInfix = containsAny(normal(BENGALI_INFIXES));
 
 /** Bengali letters and marks, without the Bengali digits, ৳ and other signs. */
 const BENGALI_TOKEN = /[\u0980-\u09E5\u09F0\u09F1]+/g;
@@ -73,15 +81,12 @@ export function findProfanity(text: string, { normalised = false } = {}): string
 }
 
 function isProfaneEnglish(word: string): boolean {
-  return (
-    englishWords.has(word) ||
-    ENGLISH_STEMS.some((stem) => word.startsWith(stem)) ||
-    ENGLISH_INFIXES.some((infix) => word.includes(infix))
-  );
+  return englishWords.has(word) || englishStem.test(word) || englishInfix.test(word);
 }
 
 function isProfaneBengali(token: string): boolean {
-  if (bengaliWords.has(token) || bengaliStems.some((stem) => token.startsWith(stem))) return true;
+  if (bengaliWords.has(token) || bengaliStem.test(token)) return true;
+  if (!bengaliInfix.test(token)) return false;
   const withoutExceptions = bengaliInfixExceptions.reduce((rest, word) => rest.split(word).join(' '), token);
-  return bengaliInfixes.some((infix) => withoutExceptions.includes(infix));
+  return bengaliInfix.test(withoutExceptions);
 }
