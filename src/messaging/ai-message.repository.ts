@@ -101,11 +101,10 @@ export class AiMessageRepository {
       campaign_day: request.campaignDay,
       job_run_id: request.jobRunId,
     }));
-    const { rows } = await this.pool.query<{ id: string; outcome: ClaimOutcome }>({
-      name: 'claim_ai_messages',
-      text: 'SELECT id, outcome FROM claim_ai_messages($1::jsonb)',
-      values: [JSON.stringify(claims)],
-    });
+    const { rows } = await this.pool.query<{ id: string; outcome: ClaimOutcome }>(
+      'SELECT id, outcome FROM claim_ai_messages($1::jsonb)',
+      [JSON.stringify(claims)],
+    );
     const outcomes = new Map(rows.map((row) => [row.id, row.outcome]));
     return requests.map(
       (request) => outcomes.get(request.id) ?? new Error(`claim of message ${request.id} returned no outcome`),
@@ -125,8 +124,8 @@ export class AiMessageRepository {
       error: record.error?.slice(0, 1000) ?? null,
       sms_segments: record.smsSegments,
     }));
-    // Unnamed on purpose: a prepared statement would keep the plan made when the table was small (a hash join
-    // over a sequential scan) for the whole session; planned each time, it is index lookups by id.
+    // Not a named (prepared) statement on purpose: that would keep the plan made while the table was small (a
+    // hash join over a sequential scan) for the whole session; planned each time, it is index lookups by id.
     await this.pool.query({
       text: `UPDATE ai_messages m
                 SET subject = r.subject, message_text = r.message_text, generator = r.generator,
