@@ -73,6 +73,60 @@ describe('batched message writes (real Postgres)', () => {
     expect(stamped[0].n).toBe(customers.length);
   });
 
+  it('answers each claim of a batch with its own outcome, in order', async () => {
+    const [optedOut, capped, first, second] = await insertCustomers(t.dataSource, { count: 4, daysAgo: 30, tag: 'mix' });
+    await t.dataSource.query('UPDATE customers SET opted_out_at = now() WHERE id = $1', [optedOut]);
+    const claims = [
+      claimFor(first),
+      claimFor(optedOut),
+      claimFor(capped, { frequencyCap: { maxMessages: 0, windowDays: 7 } }),
+      claimFor(randomUUID()),
+      claimFor(second),
+    ];
+
+    const outcomes = await Promise.all(claims.map((claim) => messages.claim(claim)));
+
+    expect(outcomes).toEqual(['claimed', 'opted_out', 'frequency_capped', 'customer_not_found', 'claimed']);
+  });
+
+  it('stores every field of a batched claim', async () => {
+    const [customer, other] = await insertCustomers(t.dataSource, { count: 2, daysAgo: 30, tag: 'fields' });
+    const jobRunId = randomUUID();
+    const claim = claimFor(customer, {
+      messageType: MessageType.Winback,
+      channel: Channel.Sms,
+      recipient: '+8801711000050',
+      serviceId: DEMO.services.homeCleaning,
+      promoCode: 'VIP20',
+      tone: Tone.Premium,
+      correlationId: 'fields-test',
+      linkExpiresAt: new Date('2026-12-01T10:30:00.123Z'),
+      bypassFrequencyCap: true,
+      campaignDay: '2026-11-23',
+      jobRunId,
+    });
+
+    await Promise.all([messages.claim(claimFor(other)), messages.claim(claim)]);
+
+    const [row] = await t.dataSource.query('SELECT * FROM ai_messages WHERE id = $1', [claim.id]);
+    expect(row).toMatchObject({
+      user_id: customer,
+      message_type: 'WINBACK',
+      channel: 'SMS',
+      recipient: '+8801711000050',
+      service_id: DEMO.services.homeCleaning,
+      promo_code: 'VIP20',
+      tone: 'premium',
+      correlation_id: 'fields-test',
+      link_expires_at: new Date('2026-12-01T10:30:00.123Z'),
+      bypassed_frequency_cap: true,
+      job_run_id: jobRunId,
+      delivery_status: 'queued',
+    });
+    const [day] = await t.dataSource.query('SELECT campaign_day::text AS day FROM ai_messages WHERE id = $1', [claim.id]);
+    expect(day.day).toBe('2026-11-23');
+  });
+
   it('lets one claim per customer and campaign day through when they share a batch', async () => {
     const [customer] = await insertCustomers(t.dataSource, { count: 1, daysAgo: 30, tag: 'twice' });
     const [other] = await insertCustomers(t.dataSource, { count: 1, daysAgo: 30, tag: 'other' });
@@ -122,6 +176,38 @@ describe('batched message writes (real Postgres)', () => {
       expect(row.provider_message_id).toBe(`<subject ${i}@test>`);
       expect(row.sent_at).toBeInstanceOf(Date);
       expect(row.delivery_status).toBe(i === 0 ? 'clicked' : 'sent');
+    });
+  });
+
+  it('stores every field of a delivery record, with half a character replaced rather than failing', async () => {
+    const [customer] = await insertCustomers(t.dataSource, { count: 1, daysAgo: 30, tag: 'record-fields' });
+    const claim = claimFor(customer);
+    await messages.claim(claim);
+    const violations = [{ rule: 'bengali_script', detail: 'Bengali is 10% of 50 letters; at least 60% required' }];
+
+    await messages.recordDelivery(claim.id, {
+      subject: 'নাভিদ \ud835, সময় হয়েছে',
+      messageText: 'বার্তা',
+      generator: GeneratorKind.OpenAi,
+      fallbackReason: 'safety_rejected',
+      safetyViolations: violations as DeliveryRecord['safetyViolations'],
+      status: DeliveryStatus.Sent,
+      providerMessageId: '<fields@test>',
+      error: null,
+      smsSegments: 2,
+    });
+
+    const [row] = await t.dataSource.query('SELECT * FROM ai_messages WHERE id = $1', [claim.id]);
+    expect(row).toMatchObject({
+      subject: 'নাভিদ \ufffd, সময় হয়েছে',
+      message_text: 'বার্তা',
+      generator: 'openai',
+      fallback_reason: 'safety_rejected',
+      safety_violations: violations,
+      delivery_status: 'sent',
+      provider_message_id: '<fields@test>',
+      error: null,
+      sms_segments: 2,
     });
   });
 

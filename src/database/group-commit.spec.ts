@@ -41,11 +41,25 @@ describe('groupCommit', () => {
     expect(writer.batches).toEqual([[1], [2, 3, 4]]);
   });
 
-  it('splits at the maximum batch size', async () => {
-    const writer = recordingWriter();
-    const commit = groupCommit(writer.write, 2);
-    await expect(Promise.all([1, 2, 3, 4, 5].map((item) => commit(item)))).resolves.toEqual([2, 4, 6, 8, 10]);
-    expect(writer.batches.map((batch) => batch.length)).toEqual([2, 2, 1]);
+  it('splits at the maximum batch size and runs the batches one at a time', async () => {
+    let running = 0;
+    let mostRunning = 0;
+    const batches: number[][] = [];
+    const commit = groupCommit(async (items: readonly number[]) => {
+      batches.push([...items]);
+      mostRunning = Math.max(mostRunning, ++running);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      running--;
+      return items.map((item) => item * 2);
+    }, 2);
+
+    const first = commit(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    const rest = [1, 2, 3, 4, 5, 6].map((item) => commit(item));
+
+    await expect(Promise.all([first, ...rest])).resolves.toEqual([0, 2, 4, 6, 8, 10, 12]);
+    expect(batches).toEqual([[0], [1, 2], [3, 4], [5, 6]]);
+    expect(mostRunning).toBe(1);
   });
 
   it('retries a failed batch item by item, so only the bad item fails', async () => {
@@ -58,6 +72,20 @@ describe('groupCommit', () => {
       { status: 'fulfilled', value: 28 },
     ]);
     expect(writer.batches).toEqual([[12, 13, 14], [12], [13], [14]]);
+  });
+
+  it('retries the items of a failed batch one after another', async () => {
+    let running = 0;
+    let mostRunning = 0;
+    const commit = groupCommit(async (items: readonly number[]) => {
+      mostRunning = Math.max(mostRunning, ++running);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      running--;
+      if (items.length > 1) throw new Error('batch failed');
+      return [items[0]];
+    });
+    await expect(Promise.all([1, 2, 3, 4].map((item) => commit(item)))).resolves.toEqual([1, 2, 3, 4]);
+    expect(mostRunning).toBe(1);
   });
 
   it('passes on an Error the writer returns for one item', async () => {

@@ -40,6 +40,17 @@ export interface DeliveryRecord {
   smsSegments: number | null;
 }
 
+/**
+ * A batch goes to Postgres as one jsonb parameter. jsonb rejects a lone UTF-16 surrogate (half of an emoji left
+ * by a cut), which a text parameter would have stored as U+FFFD; so strings get U+FFFD here.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+function jsonParameter(value: unknown): string {
+  return JSON.stringify(value, (_key, field: unknown) =>
+    typeof field === 'string' ? field.replace(LONE_SURROGATE, '\uFFFD') : field,
+  );
+}
+
 /** What recordDelivery queues for the batched UPDATE. */
 interface DeliveryUpdate {
   id: string;
@@ -103,7 +114,7 @@ export class AiMessageRepository {
     }));
     const { rows } = await this.pool.query<{ id: string; outcome: ClaimOutcome }>(
       'SELECT id, outcome FROM claim_ai_messages($1::jsonb)',
-      [JSON.stringify(claims)],
+      [jsonParameter(claims)],
     );
     const outcomes = new Map(rows.map((row) => [row.id, row.outcome]));
     return requests.map(
@@ -137,7 +148,7 @@ export class AiMessageRepository {
                       id uuid, subject text, message_text text, generator text, fallback_reason text,
                       safety_violations jsonb, status text, provider_message_id text, error text, sms_segments smallint)
               WHERE m.id = r.id`,
-      values: [JSON.stringify(records)],
+      values: [jsonParameter(records)],
     });
     return updates.map(() => undefined);
   }

@@ -10,8 +10,7 @@ export function displayName(raw: string | null | undefined): string {
     .replace(/(https?:\/\/|www\.)\S*/gi, ' ')
     .replace(/[^\p{L}\p{M}\p{N} .'_-]/gu, ' ')
     .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, MAX_LENGTH)
     .trim();
-  return cleaned || GENERIC_NAME;
+  // Cut by code point: a cut through a surrogate pair would leave half a character.
+  return Array.from(cleaned).slice(0, MAX_LENGTH).join('').trim() || GENERIC_NAME;
 }

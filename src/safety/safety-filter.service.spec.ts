@@ -58,6 +58,12 @@ describe(SafetyFilterService.name, () => {
   });
 
   describe(SafetyRule.BengaliScript, () => {
+    /** The script rule's finding for a text (under an emoji subject, which has no letters), or 'passed'. */
+    const scriptVerdict = (text: string) =>
+      sut
+        .check({ subject: '🔧🔧🔧🔧🔧', text }, { ...policy, trustedTokens: [] })
+        .violations.find((violation) => violation.rule === SafetyRule.BengaliScript)?.detail ?? 'passed';
+
     it('rejects a mostly English message and reports the ratio', () => {
       const english = 'Dear customer, it has been a while since your last plumbing service. Book again today!';
       const verdict = sut.check({ subject: 'আপনার সার্ভিসের সময় হয়েছে', text: english }, policy);
@@ -73,6 +79,18 @@ describe(SafetyFilterService.name, () => {
 
       expect(rulesFor(candidate, { trustedTokens: [] })).toEqual([SafetyRule.BengaliScript]);
       expect(rulesFor(candidate, { trustedTokens: [name] })).toEqual([]);
+    });
+
+    it('counts Bengali vowel signs as Bengali letters, and digits, emoji and punctuation as no letters', () => {
+      // কি = ক + ি (a mark): 2 Bengali letters; "ab" 2 others; ৫০, 🔧 and ! are not letters.
+      expect(scriptVerdict('কি ab ৫০ 🔧!')).toBe('Bengali is 50% of 4 letters; at least 60% required');
+      expect(scriptVerdict('কিকি ab 🔧🔧🔧')).toBe('passed');
+    });
+
+    it('counts a letter outside the BMP once, and a lone surrogate as no letter', () => {
+      // 𐐀 (Deseret) survives NFKC and is one letter made of two UTF-16 code units.
+      expect(scriptVerdict('𐐀𐐀𐐀 কিছু')).toBe('Bengali is 57% of 7 letters; at least 60% required');
+      expect(scriptVerdict('\ud800abc কিছু')).toBe('Bengali is 57% of 7 letters; at least 60% required');
     });
   });
 

@@ -202,8 +202,10 @@ function countLetters(text: string): { letters: number; bengaliLetters: number }
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     let kind: LetterClass;
-    if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      // A character outside the BMP (an emoji, or a rare script): classified directly.
+    const next = text.charCodeAt(i + 1);
+    if (code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      // A surrogate pair is one character outside the BMP (an emoji, or a rare script): classified directly,
+      // and counted once, like any other letter.
       kind = classify(String.fromCodePoint(text.codePointAt(i)!));
       i++;
     } else {
