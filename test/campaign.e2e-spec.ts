@@ -1,3 +1,4 @@
+import type { Config } from '@jest/types';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronTime } from 'cron';
 import { DEMO } from '../src/database/demo-seed';
@@ -10,6 +11,11 @@ import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app'
 const RUN = '/internal/ai/smartengage/run-segment';
 const ALWAYS_OPEN = { send_window_start: 0, send_window_end: 24 };
 const DEMO_IDS = [DEMO.customers.regular, DEMO.customers.vip, DEMO.customers.newcomer];
+/** Everything but Date stays real when a test sets the clock. */
+const REAL_TIMERS: Config.FakeableAPI[] = [
+  'hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate',
+  'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout',
+];
 
 describe('daily campaign (internal routes)', () => {
   let t: TestApp;
@@ -120,6 +126,46 @@ describe('daily campaign (internal routes)', () => {
     expect(res.body.message).toContain('Asia/Dhaka');
     expect(await t.dataSource.query('SELECT status FROM job_runs')).toEqual([{ status: 'SKIPPED' }]);
     expect(await messagesPerCustomer(t.dataSource)).toEqual(new Map());
+  });
+
+  it('stops at the page where the send window closes; a later run sends to the rest', async () => {
+    await insertCustomers(t.dataSource, { count: 25, daysAgo: 30, tag: 'window' });
+    // The clock is set to the last seconds of the current hour, whose window is [hour, hour + 1) in Dhaka,
+    // and moved past it once the first page is read. Only Date is faked: timers and I/O run for real.
+    const hourMs = 3_600_000;
+    const lastSecond = Math.floor(Date.now() / hourMs) * hourMs + hourMs - 2_000;
+    const hour = localHour(new Date(lastSecond), 'Asia/Dhaka');
+    const window = { send_window_start: hour, send_window_end: hour + 1, batch_size: 10 };
+    jest.useFakeTimers({ doNotFake: REAL_TIMERS, now: lastSecond });
+    const segments = t.app.get(SegmentRepository);
+    const readPage = segments.page.bind(segments);
+    let pagesRead = 0;
+    const pageSpy = jest.spyOn(segments, 'page').mockImplementation(async (...args) => {
+      const page = await readPage(...args);
+      if (++pagesRead === 1) jest.setSystemTime(lastSecond + 4_000);
+      return page;
+    });
+
+    try {
+      const first = await t.http().post(RUN).set(auth).send(window).expect(200);
+      expect(first.body).toMatchObject({ status: 'DONE', sent: 10, failed: 0, skipped: 0 });
+      expect(first.body.total_eligible).toBeGreaterThan(20);
+      expect(first.body.stopped_reason).toBe('stopped: the send window closed after 10 customers');
+      expect(pagesRead).toBe(1);
+      const [run] = await t.dataSource.query('SELECT status, processed, error FROM job_runs');
+      expect(run).toEqual({ status: 'DONE', processed: 10, error: 'stopped: the send window closed after 10 customers' });
+
+      jest.setSystemTime(lastSecond);
+      const second = await t.http().post(RUN).set(auth).send(window).expect(200);
+      const rest = first.body.total_eligible - 10;
+      expect(second.body).toMatchObject({ status: 'DONE', sent: rest, stopped_reason: null });
+    } finally {
+      pageSpy.mockRestore();
+      jest.useRealTimers();
+    }
+    const perCustomer = await messagesPerCustomer(t.dataSource);
+    expect(perCustomer.size).toBe(25 + DEMO_IDS.filter((id) => perCustomer.has(id)).length);
+    expect([...perCustomer.values()].every((n) => n === 1)).toBe(true);
   });
 
   it('shows the schedule and the last run in /internal/jobs/status', async () => {

@@ -106,6 +106,8 @@ function toRunSegmentResponse(report: CampaignReport): RunSegmentResponseDto {
       ...(r.reason ? { reason: r.reason } : {}),
     })),
     results_truncated: report.resultsTruncated,
+    // A DONE run carries an error only when it stopped early (the send window closed).
+    stopped_reason: report.status === 'DONE' ? (report.error ?? null) : null,
   };
 }
 

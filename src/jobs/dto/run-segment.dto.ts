@@ -61,4 +61,11 @@ export class RunSegmentResponseDto extends SendSummaryDto {
 
   @ApiProperty({ description: 'True when more customers were handled than results lists (at most the first 1000)' })
   results_truncated: boolean;
+
+  @ApiProperty({
+    nullable: true,
+    description: 'Why the run ended before every eligible customer was handled; null when it went through them all',
+    example: null,
+  })
+  stopped_reason: string | null;
 }
