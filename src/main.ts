@@ -32,6 +32,19 @@ async function bootstrap(): Promise<void> {
 
   await app.listen(config.port);
   log.log(`SmartEngage listening on http://localhost:${config.port} (API docs at /docs)`);
+
+  // Ctrl-C or a stop: the app's shutdown hooks first (they may still write to the database), then the embedded
+  // database if this process started it, then exit with the signal as the default handler would.
+  const shutdown = async (signal: NodeJS.Signals) => {
+    log.log(`${signal} received: shutting down`);
+    try {
+      await app.close();
+    } finally {
+      await embedded?.stop();
+    }
+    process.kill(process.pid, signal);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, (received) => void shutdown(received));
 }
 
 bootstrap().catch((error: unknown) => {

@@ -3,7 +3,6 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 
 /** HTTP concerns shared by main.ts and the e2e tests. */
 export function setupApp(app: INestApplication): void {
-  app.enableShutdownHooks();
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
