@@ -19,7 +19,8 @@ import { bookingToken, readOutboxMail } from './support/outbox';
 import { createTestApp, resetDatabase, TestApp } from './support/test-app';
 
 const README_MAX_LINES = 300;
-const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const DOC_PAGES = readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md'));
+const DOCS = ['README.md', ...DOC_PAGES.map((name) => `docs/${name}`)];
 
 describe('README and docs/ stay true to the code', () => {
   it('keeps the README a short front door', () => {
@@ -34,7 +35,9 @@ describe('README and docs/ stay true to the code', () => {
         const [file, anchor] = target.split('#');
         const path = file ? normalize(join(dirname(doc), file)) : doc;
         if (!existsSync(join(ROOT, path))) broken.push(`${doc}: ${target} (no file ${path})`);
-        else if (anchor && !anchors(readDoc(path)).has(anchor)) broken.push(`${doc}: ${target} (no heading #${anchor} in ${path})`);
+        else if (anchor && !anchors(readDoc(path)).has(anchor)) {
+          broken.push(`${doc}: ${target} (no heading #${anchor} in ${path})`);
+        }
       }
     }
     expect(broken).toEqual([]);
@@ -52,7 +55,8 @@ describe('README and docs/ stay true to the code', () => {
 
     const defaults = new EnvironmentVariables() as unknown as Record<string, unknown>;
     const wrongDefaults = [...schema]
-      .filter((name) => defaults[name] !== undefined && !codeSpans(documented.get(name) ?? '').includes(String(defaults[name])))
+      .filter((name) => defaults[name] !== undefined)
+      .filter((name) => !codeSpans(documented.get(name) ?? '').includes(String(defaults[name])))
       .map((name) => `${name}: schema ${String(defaults[name])}, docs "${documented.get(name)}"`);
     expect(wrongDefaults).toEqual([]);
   });
@@ -104,6 +108,7 @@ describe('the documented API matches the running service', () => {
     'answers the README demo request %s as the README shows',
     async (_name, request) => {
       await resetDatabase(t.dataSource);
+      // The events request needs a message's token, and the stats need a sent message to report.
       const headers = { ...request.headers };
       if (headers.authorization?.includes('$TOKEN') || request.path.endsWith('/stats')) {
         const token = await sendDemoReminder(t);
@@ -114,7 +119,8 @@ describe('the documented API matches the running service', () => {
       const res = await (request.body === undefined ? call : call.send(request.body as object));
 
       const created = request.method === 'POST' && request.path === '/events';
-      expect({ status: res.status, error: res.status >= 300 ? res.body : undefined }).toMatchObject({ status: created ? 201 : 200 });
+      const answer = { status: res.status, error: res.status >= 300 ? res.body : undefined };
+      expect(answer).toMatchObject({ status: created ? 201 : 200 });
       expect(differences(request.shown, res.body)).toEqual([]);
     },
   );
@@ -125,7 +131,13 @@ async function sendDemoReminder(t: TestApp): Promise<string> {
   const { body } = await t
     .http()
     .post('/admin/smartengage/send-single')
-    .send({ customer_id: DEMO.customers.vip, message_type: 'reminder', service_id: DEMO.services.plumbing, promo_code: 'VIP20', ttl_hours: 72 })
+    .send({
+      customer_id: DEMO.customers.vip,
+      message_type: 'reminder',
+      service_id: DEMO.services.plumbing,
+      promo_code: 'VIP20',
+      ttl_hours: 72,
+    })
     .expect(200);
   return bookingToken((await readOutboxMail(t.outboxDir, body.message_id)).text ?? '');
 }
@@ -150,7 +162,9 @@ function differences(shown: unknown, actual: unknown, path = '$'): string[] {
     const [shownKeys, actualKeys] = [Object.keys(shown).sort(), Object.keys(actual).sort()];
     if (shownKeys.join() !== actualKeys.join()) return [`${path}: shown fields ${shownKeys}, got ${actualKeys}`];
     return shownKeys.flatMap((key) =>
-      VOLATILE_KEYS.has(key) ? [] : differences((shown as Record<string, unknown>)[key], (actual as Record<string, unknown>)[key], `${path}.${key}`),
+      VOLATILE_KEYS.has(key)
+        ? []
+        : differences((shown as Record<string, unknown>)[key], (actual as Record<string, unknown>)[key], `${path}.${key}`),
     );
   }
   if (typeof shown === 'string' && typeof actual === 'string' && VOLATILE.some((pattern) => pattern.test(shown))) {
