@@ -1,10 +1,18 @@
 import { INestApplication } from '@nestjs/common';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { ErrorResponseDto } from './common/error-response.dto';
+import { AppConfig } from './config/app-config';
 
 /** HTTP concerns shared by main.ts and the e2e tests. */
 export function setupApp(app: INestApplication): void {
   app.enableShutdownHooks();
-  const document = SwaggerModule.createDocument(
+  const document = createOpenApiDocument(app, app.get(AppConfig).links.publicBaseUrl);
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+}
+
+/** The OpenAPI document served at /docs-json; also printed by src/cli/openapi.ts without a database. */
+export function createOpenApiDocument(app: INestApplication, publicBaseUrl: string): OpenAPIObject {
+  return SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('ShoktiAI SmartEngage')
@@ -12,8 +20,18 @@ export function setupApp(app: INestApplication): void {
         'Personalised Bengali reminders for home-services customers. Admin routes take `Authorization: Bearer <ADMIN_API_KEYS key>`.',
       )
       .setVersion('0.1.0')
+      .addServer(publicBaseUrl, 'PUBLIC_BASE_URL of this deployment')
+      .setLicense('UNLICENSED', 'https://docs.npmjs.com/cli/configuring-npm/package-json#license')
       .addBearerAuth()
+      // True of every route; a route's own 400 (naming its fields) takes precedence.
+      .addGlobalResponse(
+        {
+          status: 400,
+          description: 'MALFORMED_JSON or VALIDATION_FAILED: a body that is not JSON, or a path parameter that does not decode',
+          type: ErrorResponseDto,
+        },
+        { status: 'default', description: 'Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape', type: ErrorResponseDto },
+      )
       .build(),
   );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }
