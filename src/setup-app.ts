@@ -10,7 +10,7 @@ export function setupApp(app: INestApplication): void {
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }
 
-/** The OpenAPI document served at /docs-json; also printed by src/cli/openapi.ts without a database. */
+/** The OpenAPI document served at /docs-json; scripts/openapi-types.ts builds it without a database. */
 export function createOpenApiDocument(app: INestApplication, publicBaseUrl: string): OpenAPIObject {
   return SwaggerModule.createDocument(
     app,
@@ -21,6 +21,7 @@ export function createOpenApiDocument(app: INestApplication, publicBaseUrl: stri
       )
       .setVersion('0.1.0')
       .addServer(publicBaseUrl, 'PUBLIC_BASE_URL of this deployment')
+      // package.json's licence: proprietary, none granted (the rule wants a URL; npm's says what UNLICENSED means).
       .setLicense('UNLICENSED', 'https://docs.npmjs.com/cli/configuring-npm/package-json#license')
       .addBearerAuth()
       // True of every route; a route's own 400 (naming its fields) takes precedence.
