@@ -1,12 +1,12 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import createClient from 'openapi-fetch';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO } from '../src/database/demo-seed';
 import type { paths } from './support/api-types';
-import { ADMIN_KEY, createTestApp, resetDatabase, TestApp } from './support/test-app';
+import { ADMIN_KEY, createTestApp, PUBLIC_BASE_URL, resetDatabase, TestApp } from './support/test-app';
 
 const ROOT = join(__dirname, '..');
 const API_TYPES_FILE = 'test/support/api-types.ts';
@@ -73,13 +73,17 @@ describe('OpenAPI document and the typed client generated from it', () => {
   afterAll(() => t.close());
 
   it('passes redocly lint (recommended rules) with no errors and no warnings', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'smartengage-openapi-')), 'openapi.json');
-    writeFileSync(file, JSON.stringify(document));
-    expect(await redoclyLint(file)).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), 'smartengage-openapi-'));
+    try {
+      writeFileSync(join(dir, 'openapi.json'), JSON.stringify(document));
+      expect(await redoclyLint(join(dir, 'openapi.json'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('names this deployment (PUBLIC_BASE_URL) as its server', () => {
-    expect(document.servers).toEqual([expect.objectContaining({ url: 'http://smartengage.test' })]);
+    expect(document.servers).toEqual([expect.objectContaining({ url: PUBLIC_BASE_URL })]);
   });
 
   it(`matches the committed ${API_TYPES_FILE}`, async () => {
