@@ -1,9 +1,17 @@
 import { INestApplication } from '@nestjs/common';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { ErrorResponseDto } from './common/error-response.dto';
+import { AppConfig } from './config/app-config';
 
 /** HTTP concerns shared by main.ts and the e2e tests. */
 export function setupApp(app: INestApplication): void {
-  const document = SwaggerModule.createDocument(
+  const document = createOpenApiDocument(app, app.get(AppConfig).links.publicBaseUrl);
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+}
+
+/** The OpenAPI document served at /docs-json; scripts/openapi-types.ts builds it without a database. */
+export function createOpenApiDocument(app: INestApplication, publicBaseUrl: string): OpenAPIObject {
+  return SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('ShoktiAI SmartEngage')
@@ -11,8 +19,19 @@ export function setupApp(app: INestApplication): void {
         'Personalised Bengali reminders for home-services customers. Admin routes take `Authorization: Bearer <ADMIN_API_KEYS key>`.',
       )
       .setVersion('0.1.0')
+      .addServer(publicBaseUrl, 'PUBLIC_BASE_URL of this deployment')
+      // package.json's licence: proprietary, none granted (the rule wants a URL; npm's says what UNLICENSED means).
+      .setLicense('UNLICENSED', 'https://docs.npmjs.com/cli/configuring-npm/package-json#license')
       .addBearerAuth()
+      // True of every route; a route's own 400 (naming its fields) takes precedence.
+      .addGlobalResponse(
+        {
+          status: 400,
+          description: 'MALFORMED_JSON or VALIDATION_FAILED: a body that is not JSON, or a path parameter that does not decode',
+          type: ErrorResponseDto,
+        },
+        { status: 'default', description: 'Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape', type: ErrorResponseDto },
+      )
       .build(),
   );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }

@@ -1,4 +1,3 @@
-import type { Config } from '@jest/types';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronTime } from 'cron';
 import { DEMO } from '../src/database/demo-seed';
@@ -12,7 +11,7 @@ const RUN = '/internal/ai/smartengage/run-segment';
 const ALWAYS_OPEN = { send_window_start: 0, send_window_end: 24 };
 const DEMO_IDS = [DEMO.customers.regular, DEMO.customers.vip, DEMO.customers.newcomer];
 /** Everything but Date stays real when a test sets the clock. */
-const REAL_TIMERS: Config.FakeableAPI[] = [
+const REAL_TIMERS: NonNullable<FakeTimersConfig['doNotFake']> = [
   'hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate',
   'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout',
 ];

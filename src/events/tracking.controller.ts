@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Param, Redirect, StreamableFile } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto';
 import { TrackingService } from './tracking.service';
 
@@ -21,12 +21,18 @@ export class TrackingController {
   @Get('r/:code')
   @Redirect()
   @Header('Cache-Control', 'no-store')
-  @ApiOperation({ summary: 'Record a click and redirect to the booking page with a fresh booking token' })
+  @ApiOperation({ summary: 'Record a click and redirect to the booking page with a fresh booking token', security: [] })
   @ApiParam(CODE_PARAM)
   @ApiResponse({
     status: 302,
     description: 'To BOOKING_BASE_URL?token=…&promo=…; without the token once the link has expired',
-    headers: { Location: { description: 'The booking link', example: 'https://app.sheba.xyz/book?token=eyJhbGciOi…&promo=VIP20' } },
+    headers: {
+      Location: {
+        description: 'The booking link',
+        schema: { type: 'string', format: 'uri' },
+        example: 'https://app.sheba.xyz/book?token=eyJhbGciOi…&promo=VIP20',
+      },
+    },
   })
   @ApiResponse({ status: 404, description: 'MESSAGE_NOT_FOUND: unknown or malformed code', type: ErrorResponseDto })
   async click(@Param('code') code: string): Promise<{ url: string; statusCode: number }> {
@@ -35,10 +41,13 @@ export class TrackingController {
 
   @Get('o/:code')
   @Header('Cache-Control', 'no-store')
-  @ApiOperation({ summary: 'Open-tracking pixel (`/o/<code>.gif`): records message_opened, answers a 1×1 GIF' })
+  @ApiOperation({ summary: 'Open-tracking pixel (`/o/<code>.gif`): records message_opened, answers a 1×1 GIF', security: [] })
   @ApiParam({ ...CODE_PARAM, description: `${CODE_PARAM.description}, optionally followed by .gif`, example: `${CODE_PARAM.example}.gif` })
-  @ApiProduces('image/gif')
-  @ApiResponse({ status: 200, description: 'Always the GIF, for unknown codes too' })
+  @ApiResponse({
+    status: 200,
+    description: 'Always the GIF, for unknown codes too',
+    content: { 'image/gif': { schema: { type: 'string', format: 'binary' } } },
+  })
   async open(@Param('code') code: string): Promise<StreamableFile> {
     await this.tracking.open(code.replace(/\.gif$/i, ''));
     return new StreamableFile(PIXEL, { type: 'image/gif', length: PIXEL.length });

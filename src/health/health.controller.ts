@@ -14,6 +14,7 @@ export class HealthController {
   @UseFilters(HealthCheckFailedFilter)
   @ApiOperation({
     summary: 'Readiness: database, plus SMTP and the LLM API when configured',
+    security: [],
     description: '200 when every check is up, 503 naming the checks that are down. Never shows URLs or keys.',
   })
   check(): Promise<HealthCheckResult> {

@@ -9,6 +9,7 @@ import { DeliveryStatusGauge } from './delivery-status.gauge';
 import { DeliveryStatusRepository } from './delivery-status.repository';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
 import { Metric } from './metric-names';
+import { MetricsController } from './metrics.controller';
 
 const providers = [
   makeCounterProvider({
@@ -59,7 +60,7 @@ const providers = [
 /** GET /metrics in Prometheus text format, the metric objects other modules record into, and HTTP timings. */
 @Global()
 @Module({
-  imports: [PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } })],
+  imports: [PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true }, controller: MetricsController })],
   providers: [...providers, DeliveryStatusRepository, DeliveryStatusGauge],
   exports: providers,
 })

@@ -1,8 +1,10 @@
 import { Controller, Get, Header, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto';
 import { OptOutService } from './opt-out.service';
 import { confirmationPage, unsubscribedPage } from './unsubscribe.pages';
+
+const HTML = { 'text/html': { schema: { type: 'string' } } };
 
 /**
  * The List-Unsubscribe target. POST opts out at once (RFC 8058 one-click, sent by mail clients);
@@ -16,8 +18,8 @@ export class UnsubscribeController {
   constructor(private readonly optOut: OptOutService) {}
 
   @Get(':token')
-  @ApiOperation({ summary: 'Confirmation page with a one-click unsubscribe button' })
-  @ApiProduces('text/html')
+  @ApiOperation({ summary: 'Confirmation page with a one-click unsubscribe button', security: [] })
+  @ApiResponse({ status: 200, description: 'The page', content: HTML })
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Cache-Control', 'no-store')
   page(@Param('token') token: string): string {
@@ -27,8 +29,9 @@ export class UnsubscribeController {
 
   @Post(':token')
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ summary: 'Opt the customer out at once (RFC 8058 one-click)' })
-  @ApiProduces('text/html')
+  @ApiOperation({ summary: 'Opt the customer out at once (RFC 8058 one-click)', security: [] })
+  @ApiResponse({ status: 200, description: 'Opted out; a page saying so', content: HTML })
+  @ApiResponse({ status: 404, description: 'CUSTOMER_NOT_FOUND: the link belongs to no customer', type: ErrorResponseDto })
   @Header('Content-Type', 'text/html; charset=utf-8')
   async unsubscribe(@Param('token') token: string): Promise<string> {
     await this.optOut.optOut(token, 'unsubscribe_link');

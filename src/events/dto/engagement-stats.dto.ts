@@ -21,7 +21,7 @@ export class EngagementGroupDto {
   @ApiProperty({ enum: Tone, nullable: true, example: Tone.Premium })
   tone: Tone | null;
 
-  @ApiProperty({ nullable: true, example: 'VIP20' })
+  @ApiProperty({ type: String, nullable: true, example: 'VIP20' })
   promo_code: string | null;
 
   @ApiProperty({ enum: Channel, example: Channel.Email })

@@ -27,16 +27,16 @@ export class JobRunDto {
   @ApiProperty()
   dry_run: boolean;
 
-  @ApiProperty({ type: Object, example: { preset: 'default', bookingCadenceDays: 21 } })
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { preset: 'default', bookingCadenceDays: 21 } })
   params: Record<string, unknown>;
 
-  @ApiProperty()
+  @ApiProperty({ format: 'date-time' })
   started_at: string;
 
-  @ApiProperty({ nullable: true })
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
   finished_at: string | null;
 
-  @ApiProperty({ nullable: true, example: 15.3 })
+  @ApiProperty({ type: Number, nullable: true, example: 15.3 })
   duration_seconds: number | null;
 
   @ApiProperty()
@@ -54,11 +54,23 @@ export class JobRunDto {
   @ApiProperty()
   skipped: number;
 
-  @ApiProperty({ nullable: true, description: 'Percent of eligible customers processed so far' })
+  @ApiProperty({ type: Number, nullable: true, description: 'Percent of eligible customers processed so far' })
   progress_percent: number | null;
 
-  @ApiProperty({ nullable: true })
+  @ApiProperty({ type: String, nullable: true })
   error: string | null;
+}
+
+/** The local hours in which a campaign may send. */
+export class SendWindowDto {
+  @ApiProperty({ example: 9 })
+  start_hour: number;
+
+  @ApiProperty({ example: 18 })
+  end_hour: number;
+
+  @ApiProperty({ example: 'Asia/Dhaka', description: 'CAMPAIGN_TIMEZONE' })
+  timezone: string;
 }
 
 export class JobStatusDto {
@@ -71,22 +83,22 @@ export class JobStatusDto {
   @ApiProperty({ example: 'UTC', description: 'Time zone of the cron expression' })
   timezone: string;
 
-  @ApiProperty({ example: { start_hour: 9, end_hour: 18, timezone: 'Asia/Dhaka' } })
-  send_window: { start_hour: number; end_hour: number; timezone: string };
+  @ApiProperty({ type: SendWindowDto })
+  send_window: SendWindowDto;
 
   @ApiProperty({ description: 'False when CAMPAIGN_SCHEDULER_ENABLED=false on this replica' })
   enabled: boolean;
 
-  @ApiProperty({ nullable: true, example: '2026-11-25T09:00:00.000Z' })
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2026-11-25T09:00:00.000Z' })
   next_run_at: string | null;
 
   @ApiProperty()
   running: boolean;
 
-  @ApiPropertyOptional({ type: JobRunDto, nullable: true, description: 'The run in progress, with its counts' })
+  @ApiProperty({ type: JobRunDto, nullable: true, description: 'The run in progress, with its counts' })
   current_run: JobRunDto | null;
 
-  @ApiPropertyOptional({ type: JobRunDto, nullable: true })
+  @ApiProperty({ type: JobRunDto, nullable: true })
   last_run: JobRunDto | null;
 }
 

@@ -41,16 +41,16 @@ export class RunSegmentResponseDto extends SendSummaryDto {
   @ApiProperty({ enum: ['DONE', 'FAILED'] })
   status: string;
 
-  @ApiProperty({ example: '2026-11-24T09:00:00.000Z' })
+  @ApiProperty({ format: 'date-time', example: '2026-11-24T09:00:00.000Z' })
   started_at: string;
 
-  @ApiProperty({ example: '2026-11-24T09:00:15.300Z' })
+  @ApiProperty({ format: 'date-time', example: '2026-11-24T09:00:15.300Z' })
   finished_at: string;
 
   @ApiProperty({ example: 'default' })
   preset: string;
 
-  @ApiProperty({ nullable: true, example: 'SPECIAL10' })
+  @ApiProperty({ type: String, nullable: true, example: 'SPECIAL10' })
   promo_code: string | null;
 
   @ApiProperty({ example: false })
@@ -63,6 +63,7 @@ export class RunSegmentResponseDto extends SendSummaryDto {
   results_truncated: boolean;
 
   @ApiProperty({
+    type: String,
     nullable: true,
     description: 'Why the run ended before every eligible customer was handled; null when it went through them all',
     example: null,
