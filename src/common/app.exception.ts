@@ -19,6 +19,7 @@ export enum ErrorCode {
   MessageRejected = 'MESSAGE_REJECTED',
   DeliveryFailed = 'DELIVERY_FAILED',
   InvalidToken = 'INVALID_TOKEN',
+  InsufficientScope = 'INSUFFICIENT_SCOPE',
   PayloadTooLarge = 'PAYLOAD_TOO_LARGE',
   CampaignAlreadyRunning = 'CAMPAIGN_ALREADY_RUNNING',
   SendWindowClosed = 'SEND_WINDOW_CLOSED',
