@@ -286,3 +286,83 @@ describe('engagement links of an email received over SMTP', () => {
     expect(await optedOutAt(t, DEMO.customers.vip)).toBeInstanceOf(Date);
   });
 });
+
+describe('recipients that are not exactly one email address', () => {
+  let smtp: SmtpSink;
+  let t: TestApp;
+  const VIP = 'navidkamal5688@example.com';
+  const STRANGER = 'b@evil.example.com';
+  const ADDRESSES = {
+    'a list': `${VIP}, ${STRANGER}`,
+    'a header injection': `${VIP}\r\nBcc: ${STRANGER}`,
+  };
+
+  beforeAll(async () => {
+    smtp = await startSmtpServer();
+    t = await createTestApp({ SMTP_URL: smtp.url });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await smtp?.close();
+  });
+  beforeEach(async () => {
+    smtp.inbox.length = 0;
+    await resetDatabase(t.dataSource);
+  });
+
+  const setEmail = (customerId: string, email: string) =>
+    t.dataSource.query('UPDATE users SET email = $1 WHERE id = $2', [email, customerId]);
+  const messageRows = () => t.dataSource.query('SELECT user_id, recipient, delivery_status FROM ai_messages ORDER BY created_at');
+  async function skippedMetric(reason: string): Promise<number> {
+    const { text } = await t.http().get('/metrics').expect(200);
+    const match = new RegExp(`^ai_messages_skipped_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text);
+    return match ? Number(match[1]) : 0;
+  }
+
+  it.each(Object.entries(ADDRESSES))(
+    'send-single to %s: 409 INVALID_EMAIL_ADDRESS, nothing reaches anyone, no message row',
+    async (_kind, address) => {
+      await setEmail(DEMO.customers.vip, address);
+      const before = await skippedMetric('invalid_email_address');
+      const res = await t.http().post(ROUTE).set(auth).send(scenario2).expect(409);
+      expect(res.body).toMatchObject({ code: 'INVALID_EMAIL_ADDRESS', message: expect.stringContaining(DEMO.customers.vip) });
+      expect(JSON.stringify(res.body)).not.toContain(STRANGER);
+      expect(smtp.inbox).toEqual([]);
+      expect(await messageRows()).toEqual([]);
+      expect(await skippedMetric('invalid_email_address')).toBe(before + 1);
+    },
+  );
+
+  it('send-bulk and the daily campaign skip them as invalid_email_address and message only the valid address', async () => {
+    await setEmail(DEMO.customers.regular, ADDRESSES['a list']);
+    await setEmail(DEMO.customers.newcomer, ADDRESSES['a header injection']);
+
+    // Segmentation agrees: the campaign does not even consider them.
+    const preview = await t
+      .http()
+      .post('/internal/ai/smartengage/run-segment')
+      .set(auth)
+      .send({ dry_run: true, send_window_start: 0, send_window_end: 24 })
+      .expect(200);
+    expect(preview.body.results.map((r: { customer_id: string }) => r.customer_id)).toEqual([DEMO.customers.vip]);
+
+    const before = await skippedMetric('invalid_email_address');
+    const ids = [DEMO.customers.regular, DEMO.customers.vip, DEMO.customers.newcomer];
+    const bulk = await t
+      .http()
+      .post('/admin/smartengage/send-bulk')
+      .set(auth)
+      .send({ customer_ids: ids, message_type: 'reminder' })
+      .expect(200);
+    expect(bulk.body).toMatchObject({ status: 'completed', sent: 1, failed: 0, skipped: 2 });
+    expect(bulk.body.results).toEqual([
+      { customer_id: DEMO.customers.regular, success: false, reason: 'invalid_email_address' },
+      { customer_id: DEMO.customers.vip, success: true, message_id: expect.any(String) },
+      { customer_id: DEMO.customers.newcomer, success: false, reason: 'invalid_email_address' },
+    ]);
+    expect(await skippedMetric('invalid_email_address')).toBe(before + 2);
+    expect(smtp.inbox.map((mail) => mail.envelope.rcptTo)).toEqual([[VIP]]);
+    expect(smtp.inbox.map((mail) => mail.raw.toString()).join('')).not.toContain(STRANGER);
+    expect(await messageRows()).toEqual([{ user_id: DEMO.customers.vip, recipient: VIP, delivery_status: 'sent' }]);
+  });
+});

@@ -15,6 +15,8 @@ export enum ErrorCode {
   FrequencyCapped = 'FREQUENCY_CAPPED',
   NoEmailAddress = 'NO_EMAIL_ADDRESS',
   NoPhoneNumber = 'NO_PHONE_NUMBER',
+  InvalidEmailAddress = 'INVALID_EMAIL_ADDRESS',
+  InvalidPhoneNumber = 'INVALID_PHONE_NUMBER',
   SmsQuietHours = 'SMS_QUIET_HOURS',
   MessageRejected = 'MESSAGE_REJECTED',
   DeliveryFailed = 'DELIVERY_FAILED',

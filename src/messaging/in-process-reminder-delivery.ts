@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { isWithinHours } from '../common/local-time';
+import { isValidEmailAddress, isValidPhoneNumber } from '../segmentation/contact-address';
 import { AiMessageRepository, ClaimOutcome } from './ai-message.repository';
 import { DeepLinkService, TokenScope } from './deep-link.service';
 import { displayName } from './display-name';
@@ -50,6 +51,10 @@ export class InProcessReminderDelivery extends ReminderDelivery {
     if (customer.optedOutAt) return this.skip(request, SkipReason.OptedOut);
     if (!recipient) {
       return this.skip(request, channel === Channel.Sms ? SkipReason.NoPhoneNumber : SkipReason.NoEmailAddress);
+    }
+    // Before the claim: a bad address leaves no row behind and does not count against the cap.
+    if (channel === Channel.Sms ? !isValidPhoneNumber(recipient) : !isValidEmailAddress(recipient)) {
+      return this.skip(request, channel === Channel.Sms ? SkipReason.InvalidPhoneNumber : SkipReason.InvalidEmailAddress);
     }
     if (!customer.lastBookingAt) return this.skip(request, SkipReason.NoBookingHistory);
     if (channel === Channel.Sms && isWithinHours(new Date(), this.config.campaign.timeZone, this.config.sms.quietHours)) {

@@ -45,11 +45,13 @@ describe(MessageCodec.name, () => {
     expect(codec.decode(`${'A'.repeat(21)}B`)).toBeNull();
   });
 
-  it('round-trips random ids', () => {
-    for (let i = 0; i < 100; i += 1) {
-      const random = randomUUID();
-      expect(codec.decode(codec.encode(random))).toBe(random);
-    }
+  it('round-trips random ids, one call after another on the same codec, rejected codes in between', () => {
+    const ids = Array.from({ length: 100 }, () => randomUUID());
+    const codes = ids.map((random) => codec.encode(random));
+    expect(new Set(codes).size).toBe(100);
+    const decoded = codes.map((code) => [codec.decode(`${code}x`), codec.decode(code)]);
+    expect(decoded).toEqual(ids.map((random) => [null, random]));
+    expect(codes).toEqual(ids.map((random) => codec.encode(random)));
   });
 
   it('refuses to encode something that is not an id, and a key that is not 16 bytes', () => {
