@@ -44,6 +44,8 @@ describe('SMS channel (outbox)', () => {
     expect(sms.text).toContain('২০% ছাড়');
     expect(sms.text).toContain('VIP20');
     expect(sms.text).toMatch(new RegExp(`${PUBLIC_BASE_URL}/r/[A-Za-z0-9_-]{22}`));
+    // The code is not the message id (which the gateway and its logs see) spelled in base64url.
+    expect(sms.text).not.toContain(Buffer.from(res.body.message_id.replace(/-/g, ''), 'hex').toString('base64url'));
     const counted = countSmsSegments(sms.text);
     expect(counted.encoding).toBe('UCS-2');
     expect(counted.segments).toBeLessThanOrEqual(2);
