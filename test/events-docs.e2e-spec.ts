@@ -10,9 +10,7 @@ describe('Events API documentation', () => {
 
   it('documents every events route with its responses, and the DTOs with examples', async () => {
     const { body } = await t.http().get('/docs-json').expect(200);
-    expect(body.paths['/events'].post.responses).toEqual(
-      expect.objectContaining({ '200': expect.anything(), '201': expect.anything(), '400': expect.anything(), '401': expect.anything() }),
-    );
+    expect(Object.keys(body.paths['/events'].post.responses)).toEqual(expect.arrayContaining(['200', '201', '400', '401', '403']));
     expect(body.paths['/r/{code}'].get.responses).toEqual(expect.objectContaining({ '302': expect.anything(), '404': expect.anything() }));
     expect(body.paths['/o/{code}'].get.responses).toHaveProperty('200');
     expect(body.paths['/admin/smartengage/stats'].get.responses).toEqual(

@@ -1,7 +1,7 @@
 import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
 import { DEMO } from '../src/database/demo-seed';
-import { encodeMessageCode } from '../src/messaging/message-code';
+import { DeepLinkService } from '../src/messaging/deep-link.service';
 import { insertCustomers } from './support/customers';
 import { bookingToken, readOutboxMail } from './support/outbox';
 import { auth, BOOKING_BASE_URL, createTestApp, JWT_SECRET, resetDatabase, TestApp } from './support/test-app';
@@ -50,6 +50,11 @@ describe('Events and tracking', () => {
   const statusOf = async (messageId: string): Promise<string> =>
     (await t.dataSource.query('SELECT delivery_status FROM ai_messages WHERE id = $1', [messageId]))[0].delivery_status;
   const postEvent = (sent: Sent, body: Record<string, unknown>) => t.http().post(EVENTS).set(sent.bearer).send(body);
+  /** The tracking links the service puts in a message (`/r/<code>`, `/o/<code>.gif`). */
+  const clickPath = (messageId: string) => new URL(t.app.get(DeepLinkService).clickUrl(messageId)).pathname;
+  const openPath = (messageId: string) => new URL(t.app.get(DeepLinkService).openPixelUrl(messageId)).pathname;
+  /** How a message id used to be spelled as a link code. */
+  const idAsCode = (messageId: string) => Buffer.from(messageId.replace(/-/g, ''), 'hex').toString('base64url');
 
   async function metricValue(eventType: string, source: string): Promise<number> {
     const { text } = await t.http().get('/metrics').expect(200);
@@ -106,6 +111,30 @@ describe('Events and tracking', () => {
         expect(res.body.code).toBe('INVALID_TOKEN');
       }
       expect(await eventRows()).toHaveLength(0);
+    });
+
+    it('answers 403 INSUFFICIENT_SCOPE when a click token or one without a scope records a booking or an opt-out', async () => {
+      const sent = await send();
+      const claims = { sub: sent.customerId, message_id: sent.messageId, service_id: DEMO.services.homeCleaning, promo_code: null };
+      // Tokens signed before scopes existed carry none; they may have come from a redirect, so they count as clicks.
+      const tokens = [claims, { ...claims, scope: 'click' }, { ...claims, scope: 'admin' }].map((c) => jwt.sign(c, BOOKING));
+      for (const token of tokens) {
+        const post = (eventType: string) =>
+          t.http().post(EVENTS).set({ Authorization: `Bearer ${token}` }).send({ event_type: eventType, source: 'email' });
+        for (const eventType of ['booking_completed', 'unsubscribed']) {
+          const res = await post(eventType);
+          expect({ status: res.status, code: res.body.code }).toEqual({ status: 403, code: 'INSUFFICIENT_SCOPE' });
+        }
+        await post('booking_started').expect(201);
+      }
+      expect((await eventRows()).map((row: { event_type: string }) => row.event_type)).toEqual(Array(3).fill('booking_started'));
+      const [customer] = await t.dataSource.query('SELECT opted_out_at FROM customers WHERE id = $1', [sent.customerId]);
+      expect(customer.opted_out_at).toBeNull();
+      expect(await statusOf(sent.messageId)).toBe('clicked');
+      // The booking token of the email's link may do both.
+      expect(jwt.verify(sent.token, BOOKING).scope).toBe('booking');
+      await postEvent(sent, { event_type: 'booking_completed', source: 'email' }).expect(201);
+      await postEvent(sent, { event_type: 'unsubscribed', source: 'email' }).expect(201);
     });
 
     it.each([
@@ -251,20 +280,21 @@ describe('Events and tracking', () => {
 
   describe('GET /r/:code', () => {
     it('answers 404 JSON for an unknown or malformed code and records nothing', async () => {
-      await send();
-      for (const code of [encodeMessageCode(randomUUID()), 'nope', `${'A'.repeat(21)}B`]) {
-        const res = await t.http().get(`/r/${code}`).expect(404).expect('Content-Type', /application\/json/);
+      const sent = await send();
+      const pixelCode = openPath(sent.messageId).slice('/o/'.length, -'.gif'.length);
+      for (const path of [clickPath(randomUUID()), '/r/nope', `/r/${'A'.repeat(21)}B`, `/r/${idAsCode(sent.messageId)}`, `/r/${pixelCode}`]) {
+        const res = await t.http().get(path).expect(404).expect('Content-Type', /application\/json/);
         expect(res.body).toMatchObject({ statusCode: 404, code: 'MESSAGE_NOT_FOUND' });
       }
       expect(await eventRows()).toHaveLength(0);
     });
 
-    it('records the click and redirects 302 to the booking page with a fresh token carrying the same claims', async () => {
+    it('records the click and redirects 302 to the booking page with a fresh click token carrying the same claims', async () => {
       const sent = await send();
       const original = jwt.verify(sent.token, BOOKING);
       const before = await metricValue('message_clicked', 'email');
 
-      const res = await t.http().get(`/r/${encodeMessageCode(sent.messageId)}`).redirects(0).expect(302);
+      const res = await t.http().get(clickPath(sent.messageId)).redirects(0).expect(302);
       expect(res.headers['cache-control']).toBe('no-store');
       const location = new URL(res.headers.location);
       expect(`${location.origin}${location.pathname}`).toBe(BOOKING_BASE_URL);
@@ -276,7 +306,9 @@ describe('Events and tracking', () => {
         message_id: original.message_id,
         service_id: original.service_id,
         promo_code: original.promo_code,
+        scope: 'click',
       });
+      expect(original.scope).toBe('booking');
       const [message] = await t.dataSource.query('SELECT link_expires_at FROM ai_messages WHERE id = $1', [sent.messageId]);
       expect(claims.exp).toBe(Math.floor(message.link_expires_at.getTime() / 1000));
 
@@ -289,7 +321,7 @@ describe('Events and tracking', () => {
     it('keeps the promo code in the link and records an SMS message as source sms', async () => {
       const sent = await send(DEMO.customers.vip, { service_id: DEMO.services.plumbing, promo_code: 'VIP20' });
       await t.dataSource.query(`UPDATE ai_messages SET channel = 'SMS' WHERE id = $1`, [sent.messageId]);
-      const res = await t.http().get(`/r/${encodeMessageCode(sent.messageId)}`).redirects(0).expect(302);
+      const res = await t.http().get(clickPath(sent.messageId)).redirects(0).expect(302);
       const location = new URL(res.headers.location);
       expect(location.searchParams.get('promo')).toBe('VIP20');
       expect(jwt.verify(location.searchParams.get('token')!, BOOKING)).toMatchObject({ promo_code: 'VIP20' });
@@ -301,7 +333,7 @@ describe('Events and tracking', () => {
       await t.dataSource.query(`UPDATE ai_messages SET link_expires_at = now() - interval '1 hour' WHERE id = $1`, [
         sent.messageId,
       ]);
-      const res = await t.http().get(`/r/${encodeMessageCode(sent.messageId)}`).redirects(0).expect(302);
+      const res = await t.http().get(clickPath(sent.messageId)).redirects(0).expect(302);
       expect(res.headers.location).toBe(`${BOOKING_BASE_URL}?promo=VIP20`);
       expect(await eventRows(sent.messageId)).toHaveLength(1);
     });
@@ -310,7 +342,7 @@ describe('Events and tracking', () => {
   describe('GET /o/:code.gif', () => {
     it('records message_opened and answers a 1×1 transparent GIF that is not cached', async () => {
       const sent = await send();
-      const res = await t.http().get(`/o/${encodeMessageCode(sent.messageId)}.gif`).buffer(true).expect(200);
+      const res = await t.http().get(openPath(sent.messageId)).buffer(true).expect(200);
       expect(res.headers['content-type']).toBe('image/gif');
       expect(res.headers['cache-control']).toBe('no-store');
       const gif = res.body as Buffer;
@@ -323,14 +355,15 @@ describe('Events and tracking', () => {
 
     it('also accepts the code without .gif', async () => {
       const sent = await send();
-      await t.http().get(`/o/${encodeMessageCode(sent.messageId)}`).expect(200).expect('Content-Type', 'image/gif');
+      await t.http().get(openPath(sent.messageId).replace(/\.gif$/, '')).expect(200).expect('Content-Type', 'image/gif');
       expect(await eventRows(sent.messageId)).toHaveLength(1);
     });
 
     it('serves the same GIF for an unknown or malformed code and records nothing', async () => {
-      await send();
-      for (const code of [encodeMessageCode(randomUUID()), 'nope']) {
-        const res = await t.http().get(`/o/${code}.gif`).buffer(true).expect(200);
+      const sent = await send();
+      const clickCode = clickPath(sent.messageId).slice('/r/'.length);
+      for (const path of [openPath(randomUUID()), '/o/nope.gif', `/o/${idAsCode(sent.messageId)}.gif`, `/o/${clickCode}.gif`]) {
+        const res = await t.http().get(path).buffer(true).expect(200);
         expect(res.headers['content-type']).toBe('image/gif');
         expect((res.body as Buffer).subarray(0, 6).toString('latin1')).toBe('GIF89a');
       }
@@ -377,8 +410,8 @@ describe('Events and tracking', () => {
       await t.dataSource.query(`UPDATE ai_messages SET delivery_status = 'failed' WHERE user_id = $1`, [failed]);
 
       // One click on the regular customer's message (twice: still one clicked message).
-      await t.http().get(`/r/${encodeMessageCode(regular.messageId)}`).redirects(0).expect(302);
-      await t.http().get(`/r/${encodeMessageCode(regular.messageId)}`).redirects(0).expect(302);
+      await t.http().get(clickPath(regular.messageId)).redirects(0).expect(302);
+      await t.http().get(clickPath(regular.messageId)).redirects(0).expect(302);
       // Bookings: one conversion, one cancelled (not counted), one too late (not counted), one by the failed message's customer.
       await t.dataSource.query(
         `INSERT INTO bookings (customer_id, service_id, status, booked_at) VALUES

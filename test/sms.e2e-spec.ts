@@ -1,5 +1,5 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO } from '../src/database/demo-seed';
 import { localHour } from '../src/common/local-time';
@@ -44,6 +44,8 @@ describe('SMS channel (outbox)', () => {
     expect(sms.text).toContain('২০% ছাড়');
     expect(sms.text).toContain('VIP20');
     expect(sms.text).toMatch(new RegExp(`${PUBLIC_BASE_URL}/r/[A-Za-z0-9_-]{22}`));
+    // The code is not the message id (which the gateway and its logs see) spelled in base64url.
+    expect(sms.text).not.toContain(Buffer.from(res.body.message_id.replace(/-/g, ''), 'hex').toString('base64url'));
     const counted = countSmsSegments(sms.text);
     expect(counted.encoding).toBe('UCS-2');
     expect(counted.segments).toBeLessThanOrEqual(2);
@@ -67,6 +69,42 @@ describe('SMS channel (outbox)', () => {
     const res = await t.http().post(SINGLE).set(auth).send(vipSms).expect(409);
     expect(res.body.code).toBe('NO_PHONE_NUMBER');
     await t.http().post(SINGLE).set(auth).send({ ...vipSms, channel: 'fax' }).expect(400);
+  });
+
+  it.each(['+8801711005688, +8801711000050', '+8801711005688\n+8801711000050', '01711005688', '+880 1711 005688', '+08801711005688'])(
+    'answers 409 INVALID_PHONE_NUMBER for %j: nothing sent, no message row',
+    async (phone) => {
+      await t.dataSource.query('UPDATE users SET phone = $1 WHERE id = $2', [phone, DEMO.customers.vip]);
+      const outbox = () => (existsSync(join(t.outboxDir, 'sms')) ? readdirSync(join(t.outboxDir, 'sms')) : []);
+      const before = outbox();
+      const res = await t.http().post(SINGLE).set(auth).send(vipSms).expect(409);
+      expect(res.body.code).toBe('INVALID_PHONE_NUMBER');
+      expect(await t.dataSource.query('SELECT id FROM ai_messages')).toEqual([]);
+      expect(outbox()).toEqual(before);
+    },
+  );
+
+  it('skips an invalid phone number as invalid_phone_number in bulk, and the sms campaign leaves it out', async () => {
+    await t.dataSource.query('UPDATE users SET phone = $1 WHERE id = $2', ['+8801711000050, +8801711000568', DEMO.customers.regular]);
+    const campaign = await t
+      .http()
+      .post('/internal/ai/smartengage/run-segment')
+      .set(auth)
+      .send({ preset: 'sms', send_window_start: 0, send_window_end: 24, dry_run: true, booking_cadence_days: 20 })
+      .expect(200);
+    expect(campaign.body.results.map((r: { customer_id: string }) => r.customer_id).sort()).toEqual(
+      [DEMO.customers.vip, DEMO.customers.newcomer].sort(),
+    );
+    const bulk = await t
+      .http()
+      .post('/admin/smartengage/send-bulk')
+      .set(auth)
+      .send({ customer_ids: [DEMO.customers.regular, DEMO.customers.newcomer], message_type: 'reminder', channel: 'sms' })
+      .expect(200);
+    expect(bulk.body).toMatchObject({ sent: 1, skipped: 1 });
+    expect(bulk.body.results[0]).toEqual({ customer_id: DEMO.customers.regular, success: false, reason: 'invalid_phone_number' });
+    const rows = await t.dataSource.query('SELECT user_id FROM ai_messages');
+    expect(rows).toEqual([{ user_id: DEMO.customers.newcomer }]);
   });
 
   it('sends SMS in bulk and from the sms campaign preset', async () => {

@@ -197,3 +197,172 @@ describe('email delivery when the SMTP server rejects the recipient', () => {
     expect(customer.last_message_at).toBeNull();
   });
 });
+
+describe('engagement links of an email received over SMTP', () => {
+  let smtp: SmtpSink;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    smtp = await startSmtpServer();
+    t = await createTestApp({ SMTP_URL: smtp.url, EMAIL_CLICK_TRACKING: 'true', EMAIL_OPEN_TRACKING: 'true' });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await smtp?.close();
+  });
+  beforeEach(async () => {
+    smtp.inbox.length = 0;
+    await resetDatabase(t.dataSource);
+  });
+
+  const trackedPath = (kind: 'r' | 'o', body: string) => {
+    const match = new RegExp(`${PUBLIC_BASE_URL.replace(/\./g, '\\.')}(/${kind}/[\\w-]+(?:\\.gif)?)`).exec(body);
+    if (!match) throw new Error(`no /${kind}/ link in the message`);
+    return match[1];
+  };
+  const eventTypes = async (messageId: string) =>
+    (await t.dataSource.query('SELECT event_type FROM message_events WHERE message_id = $1 ORDER BY created_at', [messageId])).map(
+      (row: { event_type: string }) => row.event_type,
+    );
+
+  /** Sends scenario 2 and reads, from what the SMTP server received, what a reader of the mail can see. */
+  async function receive() {
+    const res = await t.http().post(ROUTE).set(auth).send(scenario2).expect(200);
+    const mail = await simpleParser(smtp.inbox[0].raw);
+    const headerId = /^<([0-9a-f-]{36})@/.exec(mail.messageId ?? '')?.[1];
+    expect(headerId).toBe(res.body.message_id);
+    return {
+      messageId: res.body.message_id as string,
+      headerId: headerId!,
+      clickPath: trackedPath('r', mail.text!),
+      openPath: trackedPath('o', String(mail.html)),
+      unsubscribePath: new URL(/<([^>]+)>/.exec(headerLine(mail, 'list-unsubscribe') ?? '')![1]).pathname,
+    };
+  }
+
+  it('gives no working link to someone who only sees the Message-ID header', async () => {
+    const mail = await receive();
+    // What the header's id spelled as a link code used to be: the id's 16 bytes in base64url.
+    const fromHeader = Buffer.from(mail.headerId.replace(/-/g, ''), 'hex').toString('base64url');
+    expect(mail.clickPath).toMatch(/^\/r\/[\w-]{22}$/);
+    expect(mail.openPath).toMatch(/^\/o\/[\w-]{22}\.gif$/);
+    expect([mail.clickPath, mail.openPath].join(' ')).not.toContain(fromHeader);
+
+    const res = await t.http().get(`/r/${fromHeader}`).redirects(0).expect(404);
+    expect(res.body.code).toBe('MESSAGE_NOT_FOUND');
+    await t.http().get(`/o/${fromHeader}.gif`).expect(200).expect('Content-Type', 'image/gif');
+    // The pixel's code, which image proxies fetch and log, is not a click link either.
+    await t.http().get(`/r/${mail.openPath.slice(3, -4)}`).redirects(0).expect(404);
+    expect(await eventTypes(mail.messageId)).toEqual([]);
+
+    // The links in the body work.
+    await t.http().get(mail.openPath).expect(200);
+    const click = await t.http().get(mail.clickPath).redirects(0).expect(302);
+    expect(new URL(click.headers.location).searchParams.get('token')).toBeTruthy();
+    expect(await eventTypes(mail.messageId)).toEqual(['message_opened', 'message_clicked']);
+  });
+
+  it('gives whoever follows the click link a token that records engagement but cannot opt out or book', async () => {
+    const mail = await receive();
+    const click = await t.http().get(mail.clickPath).redirects(0).expect(302);
+    const bearer = { Authorization: `Bearer ${new URL(click.headers.location).searchParams.get('token')}` };
+
+    for (const eventType of ['unsubscribed', 'booking_completed']) {
+      const res = await t.http().post('/events').set(bearer).send({ event_type: eventType, source: 'email' }).expect(403);
+      expect(res.body).toMatchObject({ code: 'INSUFFICIENT_SCOPE', message: expect.stringContaining(eventType) });
+    }
+    expect(await optedOutAt(t, DEMO.customers.vip)).toBeNull();
+    const [row] = await t.dataSource.query('SELECT delivery_status FROM ai_messages WHERE id = $1', [mail.messageId]);
+    expect(row.delivery_status).toBe('clicked');
+
+    // What the booking page does with it still works.
+    for (const eventType of ['message_opened', 'message_clicked', 'booking_started']) {
+      await t.http().post('/events').set(bearer).send({ event_type: eventType, source: 'email' }).expect(201);
+    }
+    expect(await eventTypes(mail.messageId)).toEqual(['message_clicked', 'message_opened', 'message_clicked', 'booking_started']);
+
+    // Opting out is the unsubscribe link's job.
+    await t.http().post(mail.unsubscribePath).type('form').send('List-Unsubscribe=One-Click').expect(200);
+    expect(await optedOutAt(t, DEMO.customers.vip)).toBeInstanceOf(Date);
+  });
+});
+
+describe('recipients that are not exactly one email address', () => {
+  let smtp: SmtpSink;
+  let t: TestApp;
+  const VIP = 'navidkamal5688@example.com';
+  const STRANGER = 'b@evil.example.com';
+  const ADDRESSES = {
+    'a list': `${VIP}, ${STRANGER}`,
+    'a header injection': `${VIP}\r\nBcc: ${STRANGER}`,
+  };
+
+  beforeAll(async () => {
+    smtp = await startSmtpServer();
+    t = await createTestApp({ SMTP_URL: smtp.url });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await smtp?.close();
+  });
+  beforeEach(async () => {
+    smtp.inbox.length = 0;
+    await resetDatabase(t.dataSource);
+  });
+
+  const setEmail = (customerId: string, email: string) =>
+    t.dataSource.query('UPDATE users SET email = $1 WHERE id = $2', [email, customerId]);
+  const messageRows = () => t.dataSource.query('SELECT user_id, recipient, delivery_status FROM ai_messages ORDER BY created_at');
+  async function skippedMetric(reason: string): Promise<number> {
+    const { text } = await t.http().get('/metrics').expect(200);
+    const match = new RegExp(`^ai_messages_skipped_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text);
+    return match ? Number(match[1]) : 0;
+  }
+
+  it.each(Object.entries(ADDRESSES))(
+    'send-single to %s: 409 INVALID_EMAIL_ADDRESS, nothing reaches anyone, no message row',
+    async (_kind, address) => {
+      await setEmail(DEMO.customers.vip, address);
+      const before = await skippedMetric('invalid_email_address');
+      const res = await t.http().post(ROUTE).set(auth).send(scenario2).expect(409);
+      expect(res.body).toMatchObject({ code: 'INVALID_EMAIL_ADDRESS', message: expect.stringContaining(DEMO.customers.vip) });
+      expect(JSON.stringify(res.body)).not.toContain(STRANGER);
+      expect(smtp.inbox).toEqual([]);
+      expect(await messageRows()).toEqual([]);
+      expect(await skippedMetric('invalid_email_address')).toBe(before + 1);
+    },
+  );
+
+  it('send-bulk and the daily campaign skip them as invalid_email_address and message only the valid address', async () => {
+    await setEmail(DEMO.customers.regular, ADDRESSES['a list']);
+    await setEmail(DEMO.customers.newcomer, ADDRESSES['a header injection']);
+
+    // Segmentation agrees: the campaign does not even consider them.
+    const preview = await t
+      .http()
+      .post('/internal/ai/smartengage/run-segment')
+      .set(auth)
+      .send({ dry_run: true, send_window_start: 0, send_window_end: 24 })
+      .expect(200);
+    expect(preview.body.results.map((r: { customer_id: string }) => r.customer_id)).toEqual([DEMO.customers.vip]);
+
+    const before = await skippedMetric('invalid_email_address');
+    const ids = [DEMO.customers.regular, DEMO.customers.vip, DEMO.customers.newcomer];
+    const bulk = await t
+      .http()
+      .post('/admin/smartengage/send-bulk')
+      .set(auth)
+      .send({ customer_ids: ids, message_type: 'reminder' })
+      .expect(200);
+    expect(bulk.body).toMatchObject({ status: 'completed', sent: 1, failed: 0, skipped: 2 });
+    expect(bulk.body.results).toEqual([
+      { customer_id: DEMO.customers.regular, success: false, reason: 'invalid_email_address' },
+      { customer_id: DEMO.customers.vip, success: true, message_id: expect.any(String) },
+      { customer_id: DEMO.customers.newcomer, success: false, reason: 'invalid_email_address' },
+    ]);
+    expect(await skippedMetric('invalid_email_address')).toBe(before + 2);
+    expect(smtp.inbox.map((mail) => mail.envelope.rcptTo)).toEqual([[VIP]]);
+    expect(smtp.inbox.map((mail) => mail.raw.toString()).join('')).not.toContain(STRANGER);
+    expect(await messageRows()).toEqual([{ user_id: DEMO.customers.vip, recipient: VIP, delivery_status: 'sent' }]);
+  });
+});

@@ -1,7 +1,7 @@
 import { CanActivate, createParamDecorator, ExecutionContext, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
 import { UUID_SHAPE } from '../common/dto-fields';
-import { BookingTokenClaims, DeepLinkService } from '../messaging/deep-link.service';
+import { BookingTokenClaims, DeepLinkService, TokenScope } from '../messaging/deep-link.service';
 import { invalidBookingToken } from './events.exceptions';
 
 interface BookingTokenRequest extends Request {
@@ -10,7 +10,8 @@ interface BookingTokenRequest extends Request {
 
 /**
  * Routes the customer's app calls with the booking token of a message: `Authorization: Bearer <token>`.
- * A missing, forged, expired or foreign (e.g. unsubscribe) token is a 401; the claims go on the request.
+ * A missing, forged, expired or foreign (e.g. unsubscribe) token is a 401; the claims, with the token's
+ * scope, go on the request.
  */
 @Injectable()
 export class BookingTokenGuard implements CanActivate {
@@ -27,12 +28,14 @@ export class BookingTokenGuard implements CanActivate {
   private verify(token: string): BookingTokenClaims {
     const payload = this.links.verifyBookingToken(token);
     if (!payload) throw invalidBookingToken('the booking token is not valid or has expired');
-    const { sub, message_id, service_id, promo_code } = payload;
+    const { sub, message_id, service_id, promo_code, scope } = payload;
     // Ids are checked here so a token signed with odd claims can never reach a uuid column.
     if (typeof sub !== 'string' || !UUID_SHAPE.test(sub) || typeof message_id !== 'string' || !UUID_SHAPE.test(message_id)) {
       throw invalidBookingToken('the booking token does not name a message');
     }
-    return { sub, message_id, service_id: service_id ?? '', promo_code: promo_code ?? null };
+    // Least privilege: a token without the booking scope (a click's, or one signed before scopes) is a click token.
+    const granted = scope === TokenScope.Booking ? TokenScope.Booking : TokenScope.Click;
+    return { sub, message_id, service_id: service_id ?? '', promo_code: promo_code ?? null, scope: granted };
   }
 }
 

@@ -20,7 +20,9 @@ export class EventsController {
     summary: 'Record what the customer did with a message (opened, clicked, booked, unsubscribed)',
     description:
       '`Authorization: Bearer <token>` with the booking token from the message link. The same event ' +
-      '(message, event_type, occurred_at) is stored once: a repeat answers 200 with `duplicate: true`.',
+      '(message, event_type, occurred_at) is stored once: a repeat answers 200 with `duplicate: true`. ' +
+      'The token from a tracked link (`/r/` redirect) records message_opened, message_clicked and ' +
+      'booking_started only; booking_completed and unsubscribed need the token of the email\'s booking link.',
   })
   @ApiResponse({ status: 201, description: 'Recorded', type: MessageEventResponseDto })
   @ApiResponse({ status: 200, description: 'Already recorded; the stored event', type: MessageEventResponseDto })
@@ -28,6 +30,11 @@ export class EventsController {
   @ApiResponse({
     status: 401,
     description: 'INVALID_TOKEN: missing, forged, expired or foreign token, or no such message of its customer',
+    type: ErrorResponseDto,
+  })
+  @ApiResponse({
+    status: 403,
+    description: 'INSUFFICIENT_SCOPE: a token from a tracked link, which cannot record booking_completed or unsubscribed',
     type: ErrorResponseDto,
   })
   async record(

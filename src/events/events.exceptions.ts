@@ -9,3 +9,8 @@ export function invalidBookingToken(message: string): AppException {
 export function messageNotFound(): AppException {
   return AppException.notFound(ErrorCode.MessageNotFound, 'this link belongs to no message');
 }
+
+/** A valid token whose scope does not cover the event (a click's token opting out or recording a booking). */
+export function insufficientScope(message: string): AppException {
+  return new AppException(ErrorCode.InsufficientScope, message, HttpStatus.FORBIDDEN);
+}

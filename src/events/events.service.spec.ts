@@ -1,5 +1,6 @@
 import { AiMessageEntity } from '../messaging/ai-message.entity';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
+import { TokenScope } from '../messaging/deep-link.service';
 import { DeliveryStatus } from '../messaging/message.types';
 import { CustomerRepository } from '../segmentation/customer.repository';
 import { EventsMetrics } from './events.metrics';
@@ -8,7 +9,13 @@ import { EventSource, EventType } from './message-event.entity';
 import { MessageEventRepository, NewMessageEvent } from './message-event.repository';
 
 const MESSAGE = { id: '4f0c6c7e-2d1b-4c8a-9a53-0c1d5e9b7a11', userId: '229211b0-9cf4-4e36-b707-d593034bfb0f' };
-const CLAIMS = { sub: MESSAGE.userId, message_id: MESSAGE.id, service_id: 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d', promo_code: null };
+const CLAIMS = {
+  sub: MESSAGE.userId,
+  message_id: MESSAGE.id,
+  service_id: 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d',
+  promo_code: null,
+  scope: TokenScope.Booking,
+};
 
 function newTestService(inserted = true) {
   const messages = { findById: jest.fn().mockResolvedValue(MESSAGE as AiMessageEntity) } as unknown as jest.Mocked<AiMessageRepository>;
@@ -80,4 +87,27 @@ describe(EventsService.name, () => {
       duplicate: false,
     });
   });
+
+  it.each([EventType.BookingCompleted, EventType.Unsubscribed])(
+    'refuses %s with a click token (403 INSUFFICIENT_SCOPE), recording and changing nothing',
+    async (eventType) => {
+      const { sut, mocks } = newTestService();
+      const claims = { ...CLAIMS, scope: TokenScope.Click };
+      await expect(sut.recordWithToken(claims, { event_type: eventType, source: EventSource.Email })).rejects.toMatchObject({
+        code: 'INSUFFICIENT_SCOPE',
+        status: 403,
+      });
+      expect(mocks.events.insertOnce).not.toHaveBeenCalled();
+      expect(mocks.customers.optOut).not.toHaveBeenCalled();
+    },
+  );
+
+  it.each([EventType.MessageOpened, EventType.MessageClicked, EventType.BookingStarted])(
+    'records %s with a click token',
+    async (eventType) => {
+      const { sut, mocks } = newTestService();
+      await sut.recordWithToken({ ...CLAIMS, scope: TokenScope.Click }, { event_type: eventType, source: EventSource.Sms });
+      expect(mocks.events.insertOnce).toHaveBeenCalledWith(expect.objectContaining({ eventType, messageId: MESSAGE.id }));
+    },
+  );
 });

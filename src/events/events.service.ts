@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { AiMessageEntity } from '../messaging/ai-message.entity';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
-import { BookingTokenClaims } from '../messaging/deep-link.service';
+import { BookingTokenClaims, TokenScope } from '../messaging/deep-link.service';
 import { DeliveryStatus } from '../messaging/message.types';
 import { CustomerRepository } from '../segmentation/customer.repository';
 import { MessageEventResponseDto, RecordEventRequestDto } from './dto/record-event.dto';
-import { invalidBookingToken } from './events.exceptions';
+import { insufficientScope, invalidBookingToken } from './events.exceptions';
 import { EventsMetrics } from './events.metrics';
 import { EventSource, EventType } from './message-event.entity';
 import { MessageEvent, MessageEventRepository } from './message-event.repository';
@@ -17,6 +17,13 @@ const STATUS_AFTER: Partial<Record<EventType, DeliveryStatus>> = {
   [EventType.BookingStarted]: DeliveryStatus.Clicked,
   [EventType.BookingCompleted]: DeliveryStatus.Booked,
 };
+
+/** What a click token may record: what following the link and looking at the booking page amount to. */
+const CLICK_SCOPE_EVENTS: ReadonlySet<EventType> = new Set([
+  EventType.MessageOpened,
+  EventType.MessageClicked,
+  EventType.BookingStarted,
+]);
 
 export interface RecordedEvent {
   event: MessageEvent;
@@ -35,6 +42,12 @@ export class EventsService {
 
   /** An event reported by the booking app with the token of the message's link. */
   async recordWithToken(claims: BookingTokenClaims, request: RecordEventRequestDto): Promise<MessageEventResponseDto> {
+    if (claims.scope !== TokenScope.Booking && !CLICK_SCOPE_EVENTS.has(request.event_type)) {
+      throw insufficientScope(
+        `a token from a tracked link cannot record ${request.event_type}: that needs the booking token of the message's ` +
+          'booking link (an opt-out can also come from the unsubscribe link)',
+      );
+    }
     const message = await this.messages.findById(claims.message_id);
     if (!message || message.userId !== claims.sub) throw invalidBookingToken('the booking token names no message of its customer');
     const occurredAt = request.occurred_at ? new Date(request.occurred_at) : new Date();

@@ -8,7 +8,7 @@ const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBR
 
 const CODE_PARAM = {
   name: 'code',
-  description: 'The message id as 22 base64url characters (encodeMessageCode)',
+  description: 'The code of the message in its link: 22 base64url characters (not derivable from the message id)',
   example: 'Twxsfi0bTIqaUwwdXpt6EQ',
 };
 
@@ -21,7 +21,7 @@ export class TrackingController {
   @Get('r/:code')
   @Redirect()
   @Header('Cache-Control', 'no-store')
-  @ApiOperation({ summary: 'Record a click and redirect to the booking page with a fresh booking token', security: [] })
+  @ApiOperation({ summary: 'Record a click and redirect to the booking page with a fresh click-scoped token', security: [] })
   @ApiParam(CODE_PARAM)
   @ApiResponse({
     status: 302,

@@ -2,12 +2,11 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { AiMessageEntity } from '../messaging/ai-message.entity';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
-import { DeepLinkService } from '../messaging/deep-link.service';
+import { DeepLinkService, TokenScope } from '../messaging/deep-link.service';
 import { Channel } from '../messaging/message.types';
 import { messageNotFound } from './events.exceptions';
 import { EventsService } from './events.service';
 import { EventSource, EventType } from './message-event.entity';
-import { decodeMessageCode } from '../messaging/message-code';
 
 /** The public tracking links in messages: the click redirect and the open pixel. */
 @Injectable()
@@ -21,9 +20,9 @@ export class TrackingService {
     private readonly config: AppConfig,
   ) {}
 
-  /** Records the click and returns where to send the customer: a fresh booking link until the message's link expires. */
+  /** Records the click and returns where to send the customer: a click-scoped booking link until the message's link expires. */
   async click(code: string): Promise<string> {
-    const message = await this.findByCode(code);
+    const message = await this.findById(this.links.messageIdOfClickCode(code));
     if (!message) throw messageNotFound();
     // A click that cannot be recorded must not cost the booking: log it and redirect anyway.
     await this.events
@@ -35,15 +34,14 @@ export class TrackingService {
   /** Records an open; an unknown code or a failure records nothing and says nothing (the pixel is always served). */
   async open(code: string): Promise<void> {
     try {
-      const message = await this.findByCode(code);
+      const message = await this.findById(this.links.messageIdOfOpenCode(code));
       if (message) await this.events.record(message, EventType.MessageOpened, EventSource.Email, new Date());
     } catch (error) {
       this.logger.warn(`Open of message code ${code} not recorded: ${String(error)}`);
     }
   }
 
-  private findByCode(code: string): Promise<AiMessageEntity | null> {
-    const id = decodeMessageCode(code);
+  private findById(id: string | null): Promise<AiMessageEntity | null> {
     return id ? this.messages.findById(id) : Promise.resolve(null);
   }
 
@@ -55,6 +53,8 @@ export class TrackingService {
         message_id: message.id,
         service_id: message.serviceId,
         promo_code: message.promoCode,
+        // Whoever follows a link gets this token: it records engagement, it does not opt out or book.
+        scope: TokenScope.Click,
       };
       return this.links.bookingLinkUntil(claims, expiresAt).url;
     }

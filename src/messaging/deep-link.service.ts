@@ -2,10 +2,23 @@ import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
+import { MessageCodec } from './message-code';
 
 export const BOOKING_TOKEN_AUDIENCE = 'smartengage-booking';
 export const UNSUBSCRIBE_TOKEN_AUDIENCE = 'smartengage-unsubscribe';
 export const TOKEN_ISSUER = 'shoktiai-smartengage';
+
+/**
+ * What a booking token may do (its `scope` claim). The token in the booking link of an email is the one
+ * SmartEngage gives the booking app; the one a tracked click mints goes to anyone who follows the link
+ * (link scanners, previewers and their logs included), so it only records engagement.
+ */
+export enum TokenScope {
+  /** In the email's booking link: every event, including booking_completed and unsubscribed. */
+  Booking = 'booking',
+  /** Minted by `/r/`: message_opened, message_clicked and booking_started only. */
+  Click = 'click',
+}
 
 /** Claims of the token in a message's booking link. */
 export interface BookingTokenClaims {
@@ -13,6 +26,8 @@ export interface BookingTokenClaims {
   message_id: string;
   service_id: string;
   promo_code: string | null;
+  /** Tokens signed before scopes existed have none and count as Click. */
+  scope: TokenScope;
 }
 
 export interface UnsubscribeTokenClaims {
@@ -26,17 +41,41 @@ export interface BookingLink {
   expiresAt: Date;
 }
 
-/** Signs the links a message carries: the booking deep link and the unsubscribe link. */
+/** Signs the links a message carries: the booking deep link, the tracking links and the unsubscribe link. */
 @Injectable()
 export class DeepLinkService {
-  /** Derived from JWT_SECRET, so an unsubscribe MAC is never valid as anything else. */
+  /** Keys derived from JWT_SECRET, one per purpose, so no link's secret is valid as another's. */
   private readonly unsubscribeKey: Buffer;
+  private readonly clickCodes: MessageCodec;
+  private readonly openCodes: MessageCodec;
 
   constructor(
     private readonly jwt: JwtService,
     private readonly config: AppConfig,
   ) {
-    this.unsubscribeKey = createHmac('sha256', config.auth.jwtSecret).update(UNSUBSCRIBE_TOKEN_AUDIENCE).digest();
+    const derive = (purpose: string) => createHmac('sha256', config.auth.jwtSecret).update(purpose).digest();
+    this.unsubscribeKey = derive(UNSUBSCRIBE_TOKEN_AUDIENCE);
+    this.clickCodes = new MessageCodec(derive('smartengage-click-code').subarray(0, 16));
+    this.openCodes = new MessageCodec(derive('smartengage-open-code').subarray(0, 16));
+  }
+
+  /** The click-tracking link (`/r/<code>`): records a click and redirects with a click-scoped token. */
+  clickUrl(messageId: string): string {
+    return `${this.config.links.publicBaseUrl}/r/${this.clickCodes.encode(messageId)}`;
+  }
+
+  /** The open pixel (`/o/<code>.gif`); its code is not a click code. */
+  openPixelUrl(messageId: string): string {
+    return `${this.config.links.publicBaseUrl}/o/${this.openCodes.encode(messageId)}.gif`;
+  }
+
+  /** The message id of a `/r/` code, or null for a malformed one (an unknown one gives an id of no message). */
+  messageIdOfClickCode(code: string): string | null {
+    return this.clickCodes.decode(code);
+  }
+
+  messageIdOfOpenCode(code: string): string | null {
+    return this.openCodes.decode(code);
   }
 
   bookingLink(claims: BookingTokenClaims, ttlHours: number): BookingLink {
@@ -52,9 +91,9 @@ export class DeepLinkService {
   /** A booking link that expires at a given instant (the message's link_expires_at), e.g. re-signed on a tracked click. */
   bookingLinkUntil(claims: BookingTokenClaims, expiresAt: Date): BookingLink {
     const exp = Math.floor(expiresAt.getTime() / 1000);
-    const { sub, message_id, service_id, promo_code } = claims;
+    const { sub, message_id, service_id, promo_code, scope } = claims;
     const token = this.jwt.sign(
-      { sub, message_id, service_id, promo_code, exp },
+      { sub, message_id, service_id, promo_code, scope, exp },
       { audience: BOOKING_TOKEN_AUDIENCE, issuer: TOKEN_ISSUER },
     );
     return { url: this.bookingUrl(token, promo_code), token, expiresAt: new Date(exp * 1000) };

@@ -2,9 +2,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { isWithinHours } from '../common/local-time';
-import { encodeMessageCode } from './message-code';
+import { isValidEmailAddress, isValidPhoneNumber } from '../segmentation/contact-address';
 import { AiMessageRepository, ClaimOutcome } from './ai-message.repository';
-import { DeepLinkService } from './deep-link.service';
+import { DeepLinkService, TokenScope } from './deep-link.service';
 import { displayName } from './display-name';
 import { Draft, DraftRejectedError, DraftingService } from './drafting.service';
 import { EmailSender } from './email.sender';
@@ -52,6 +52,10 @@ export class InProcessReminderDelivery extends ReminderDelivery {
     if (!recipient) {
       return this.skip(request, channel === Channel.Sms ? SkipReason.NoPhoneNumber : SkipReason.NoEmailAddress);
     }
+    // Before the claim: a bad address leaves no row behind and does not count against the cap.
+    if (channel === Channel.Sms ? !isValidPhoneNumber(recipient) : !isValidEmailAddress(recipient)) {
+      return this.skip(request, channel === Channel.Sms ? SkipReason.InvalidPhoneNumber : SkipReason.InvalidEmailAddress);
+    }
     if (!customer.lastBookingAt) return this.skip(request, SkipReason.NoBookingHistory);
     if (channel === Channel.Sms && isWithinHours(new Date(), this.config.campaign.timeZone, this.config.sms.quietHours)) {
       return this.skip(request, SkipReason.SmsQuietHours);
@@ -60,7 +64,7 @@ export class InProcessReminderDelivery extends ReminderDelivery {
     const messageId = randomUUID();
     const promoCode = offer?.promoCode ?? null;
     const link = this.links.bookingLink(
-      { sub: customer.id, message_id: messageId, service_id: service.id, promo_code: promoCode },
+      { sub: customer.id, message_id: messageId, service_id: service.id, promo_code: promoCode, scope: TokenScope.Booking },
       request.ttlHours,
     );
     const tone = toneFor(customer.totalBookings);
@@ -82,8 +86,6 @@ export class InProcessReminderDelivery extends ReminderDelivery {
     });
     if (claim !== 'claimed') return this.skip(request, SKIP_FOR_CLAIM[claim]);
 
-    const { publicBaseUrl } = this.config.links;
-    const code = encodeMessageCode(messageId);
     const tracked = channel === Channel.Sms || this.config.tracking.emailClicks;
     const unsubscribeUrl = this.links.unsubscribeUrl({ sub: customer.id, message_id: messageId });
     const context: MessageContext = {
@@ -96,9 +98,9 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       offer,
       ttlHours: request.ttlHours,
       // SMS have no room for the signed link: they carry the short click-tracking link to it.
-      bookingUrl: tracked ? `${publicBaseUrl}/r/${code}` : link.url,
+      bookingUrl: tracked ? this.links.clickUrl(messageId) : link.url,
       unsubscribeUrl,
-      openPixelUrl: channel === Channel.Email && this.config.tracking.emailOpens ? `${publicBaseUrl}/o/${code}.gif` : undefined,
+      openPixelUrl: channel === Channel.Email && this.config.tracking.emailOpens ? this.links.openPixelUrl(messageId) : undefined,
     };
 
     let draft: Draft;

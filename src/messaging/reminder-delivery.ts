@@ -23,6 +23,10 @@ export enum SkipReason {
   FrequencyCapped = 'frequency_capped',
   NoEmailAddress = 'no_email_address',
   NoPhoneNumber = 'no_phone_number',
+  /** users.email is not exactly one bare address (a list, a display name, CR/LF...): nothing is sent. */
+  InvalidEmailAddress = 'invalid_email_address',
+  /** users.phone is not one E.164 number. */
+  InvalidPhoneNumber = 'invalid_phone_number',
   /** No promotional SMS at night (SMS_QUIET_HOURS_*, by default 00:00-08:00 in CAMPAIGN_TIMEZONE). */
   SmsQuietHours = 'sms_quiet_hours',
   NoBookingHistory = 'no_booking_history',

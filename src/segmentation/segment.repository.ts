@@ -29,10 +29,11 @@ export interface SegmentPage {
 }
 
 // Every predicate but the cursor. The email form matches the partial index customers_segment_idx;
-// SMS campaigns (rarer) check the phone number on users.
+// SMS campaigns (rarer) check the phone number on users. has_email and is_valid_phone_number() follow the
+// rules of contact-address.ts, so nobody is selected whom delivery would then skip.
 const eligible = (channel: SegmentCriteria['channel']) => `
   c.opted_out_at IS NULL
-  AND ${channel === 'SMS' ? 'EXISTS (SELECT 1 FROM users p WHERE p.id = c.id AND p.phone IS NOT NULL)' : 'c.has_email'}
+  AND ${channel === 'SMS' ? 'EXISTS (SELECT 1 FROM users p WHERE p.id = c.id AND is_valid_phone_number(p.phone))' : 'c.has_email'}
   AND c.last_booking_at <= $1
   AND (c.upcoming_booking_at IS NULL OR c.upcoming_booking_at <= $2)
   AND ($3::timestamptz IS NULL OR c.last_message_at IS NULL OR c.last_message_at <= $3)`;

@@ -41,6 +41,16 @@ const SKIP_ERRORS: Record<SkipReason, { code: ErrorCode; status: HttpStatus; mes
     status: HttpStatus.CONFLICT,
     message: (id) => `customer ${id} has no phone number`,
   },
+  [SkipReason.InvalidEmailAddress]: {
+    code: ErrorCode.InvalidEmailAddress,
+    status: HttpStatus.CONFLICT,
+    message: (id) => `customer ${id} has an email address that is not exactly one valid address; nothing was sent`,
+  },
+  [SkipReason.InvalidPhoneNumber]: {
+    code: ErrorCode.InvalidPhoneNumber,
+    status: HttpStatus.CONFLICT,
+    message: (id) => `customer ${id} has a phone number that is not one E.164 number (+ and 7-15 digits); nothing was sent`,
+  },
   [SkipReason.SmsQuietHours]: {
     code: ErrorCode.SmsQuietHours,
     status: HttpStatus.CONFLICT,

@@ -68,7 +68,7 @@ export class CustomerResultDto {
   @ApiPropertyOptional({
     example: 'frequency_capped',
     description:
-      'Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview)',
+      'Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, invalid_email_address, invalid_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview)',
   })
   reason?: string;
 }
