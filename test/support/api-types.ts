@@ -155,7 +155,7 @@ export interface paths {
         put?: never;
         /**
          * Record what the customer did with a message (opened, clicked, booked, unsubscribed)
-         * @description `Authorization: Bearer <token>` with the booking token from the message link. The same event (message, event_type, occurred_at) is stored once: a repeat answers 200 with `duplicate: true`.
+         * @description `Authorization: Bearer <token>` with the booking token from the message link. The same event (message, event_type, occurred_at) is stored once: a repeat answers 200 with `duplicate: true`. The token from a tracked link (`/r/` redirect) records message_opened, message_clicked and booking_started only; booking_completed and unsubscribed need the token of the email's booking link.
          */
         post: operations["EventsController_record"];
         delete?: never;
@@ -171,7 +171,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Record a click and redirect to the booking page with a fresh booking token */
+        /** Record a click and redirect to the booking page with a fresh click-scoped token */
         get: operations["TrackingController_click"];
         put?: never;
         post?: never;
@@ -351,7 +351,7 @@ export interface components {
             /** Format: uuid */
             message_id?: string;
             /**
-             * @description Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview)
+             * @description Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, invalid_email_address, invalid_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview)
              * @example frequency_capped
              */
             reason?: string;
@@ -1270,6 +1270,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description INSUFFICIENT_SCOPE: a token from a tracked link, which cannot record booking_completed or unsubscribed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
             default: {
                 headers: {
@@ -1286,7 +1295,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The message id as 22 base64url characters (encodeMessageCode) */
+                /** @description The code of the message in its link: 22 base64url characters (not derivable from the message id) */
                 code: string;
             };
             cookie?: never;
@@ -1339,7 +1348,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The message id as 22 base64url characters (encodeMessageCode), optionally followed by .gif */
+                /** @description The code of the message in its link: 22 base64url characters (not derivable from the message id), optionally followed by .gif */
                 code: string;
             };
             cookie?: never;
