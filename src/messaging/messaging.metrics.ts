@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { Counter, Histogram } from 'prom-client';
 import { Metric } from '../metrics/metric-names';
+import { SafetyRule } from '../safety/safety.types';
 import { Draft, SAFETY_REJECTED } from './drafting.service';
 import { Channel, GeneratorKind, MessageType } from './message.types';
 import { LlmFailure } from './openai-prose.generator';
@@ -32,6 +33,7 @@ export class MessagingMetrics {
     for (const generator of Object.values(GeneratorKind)) generationDuration.zero({ generator });
     for (const reason of [...Object.values(LlmFailure), SAFETY_REJECTED]) fallbacks.inc({ reason }, 0);
     for (const reason of Object.values(SkipReason)) skips.inc({ reason }, 0);
+    for (const rule of Object.values(SafetyRule)) safetyRejections.inc({ rule }, 0);
   }
 
   generated(draft: Draft): void {
