@@ -8,8 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export const SCRAPE_JOB = 'smartengage';
 
 /** Runs a Prometheus CLI tool (Debian's `prometheus` package); fails, never skips, when it is not installed. */
-export function runTool(command: 'promtool' | 'prometheus', args: string[]): { status: number | null; output: string } {
-  const result = spawnSync(command, args, { encoding: 'utf8' });
+export function runTool(command: 'promtool' | 'prometheus', args: string[], input?: string): { status: number | null; output: string } {
+  const result = spawnSync(command, args, { input, encoding: 'utf8' });
   if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
     throw new Error(`${command} is not installed: apt-get install prometheus (.ci/run does)`);
   }
