@@ -74,7 +74,7 @@ export class CampaignMetrics implements OnModuleInit, OnModuleDestroy {
       },
     });
     this.register(Metric.CampaignLatestRunStart, {
-      help: 'When the latest campaign run that tried to send started, in Unix seconds',
+      help: 'When the latest campaign run that tried to send started, in Unix seconds; 0 if none has',
       async collect() {
         const run = (await state.get())?.latest;
         if (!run) return this.reset();
