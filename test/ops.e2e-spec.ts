@@ -97,7 +97,7 @@ describe('ops/: the Grafana dashboard and the Prometheus alert rules', () => {
     await t.app.listen(0, '127.0.0.1');
     const { port } = t.app.getHttpServer().address() as AddressInfo;
     prometheus = await startPrometheus(`127.0.0.1:${port}`, [RULES]);
-  });
+  }, 60_000);
   afterAll(async () => {
     await prometheus?.close();
     await t?.close();
@@ -195,7 +195,7 @@ describe('ops/: the Grafana dashboard and the Prometheus alert rules', () => {
       15_000,
     );
     expect(done).toHaveLength(1);
-    await sleep(2_000); // two more scrapes, so every rate() has a sample after the run
+    await sleep(4_000); // two more scrapes, so every rate() has a sample after the run
 
     const empty: string[] = [];
     for (const { where, expr } of dashboardQueries) {
@@ -204,7 +204,7 @@ describe('ops/: the Grafana dashboard and the Prometheus alert rules', () => {
     expect(empty).toEqual([]);
     const [status] = await prometheus.query(resolve(panels.find((p) => p.title === 'Latest run status')!.targets![0].expr));
     expect(status.metric.status).toBe('DONE');
-  });
+  }, 60_000);
 
   it('evaluates every rule without error and, with only SMTP down, holds exactly the dependency alert', async () => {
     const alerts = await waitFor(
@@ -220,5 +220,5 @@ describe('ops/: the Grafana dashboard and the Prometheus alert rules', () => {
     // `for: 2m`: pending, not yet firing.
     expect(alerts).toEqual([{ alertname: 'SmartEngageDependencyDown', check: 'smtp', state: 'pending' }]);
     expect((await alertingRules()).filter((rule) => rule.health !== 'ok' || rule.lastError)).toEqual([]);
-  });
+  }, 60_000);
 });

@@ -39,14 +39,15 @@ export interface RunningPrometheus {
 }
 
 /**
- * A real Prometheus server scraping `target` (host:port) every second as job SCRAPE_JOB and evaluating
+ * A real Prometheus server scraping `target` (host:port) every 2 seconds as job SCRAPE_JOB and evaluating
  * `ruleFiles` every second, with its data in a temporary directory.
  */
 export async function startPrometheus(target: string, ruleFiles: string[]): Promise<RunningPrometheus> {
   runTool('prometheus', ['--version']);
   const dir = mkdtempSync(join(tmpdir(), 'smartengage-prometheus-'));
   const config = {
-    global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
+    // Two seconds: a scrape that runs a due health check or job_runs query on a busy CI machine still fits.
+    global: { scrape_interval: '2s', scrape_timeout: '2s', evaluation_interval: '1s' },
     rule_files: ruleFiles,
     scrape_configs: [{ job_name: SCRAPE_JOB, static_configs: [{ targets: [target] }] }],
   };
