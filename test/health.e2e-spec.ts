@@ -207,4 +207,37 @@ describe('GET /health', () => {
       });
     });
   });
+
+  describe('as the smartengage_health_up metric', () => {
+    let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
+    let api: Awaited<ReturnType<typeof startModelsApi>>;
+    beforeAll(async () => {
+      [smtp, api] = await Promise.all([startSmtpServer(), startModelsApi()]);
+    });
+    afterAll(() => Promise.all([smtp.close(), api.close()]));
+
+    /** smartengage_health_up by check, from one scrape, after checking that no secret appears in it. */
+    const healthMetric = async (app: TestApp) => {
+      const { text } = await app.http().get('/metrics').expect(200);
+      for (const secret of [SMTP_PASSWORD, encodeURIComponent(SMTP_PASSWORD), OPENAI_KEY]) expect(text).not.toContain(secret);
+      return Object.fromEntries([...text.matchAll(/^smartengage_health_up\{check="(\w+)"\} (\d+)$/gm)].map(([, check, up]) => [check, Number(up)]));
+    };
+
+    it('runs the checks when Prometheus scrapes, with nobody calling /health, and at most once per 10 s', async () => {
+      const app = await boot({
+        SMTP_URL: `smtp://${SMTP_USER}:${encodeURIComponent(SMTP_PASSWORD)}@127.0.0.1:${smtp.port}`,
+        OPENAI_API_KEY: `${OPENAI_KEY}-revoked`,
+        OPENAI_BASE_URL: api.baseUrl,
+      });
+      api.requests.length = 0;
+      expect(await healthMetric(app)).toEqual({ database: 1, smtp: 1, llm: 0 });
+      expect(await healthMetric(app)).toEqual({ database: 1, smtp: 1, llm: 0 });
+      expect(api.requests).toHaveLength(1);
+    });
+
+    it('reports a check down when its dependency is, and leaves out checks that are not configured', async () => {
+      const app = await boot({ SMTP_URL: `smtp://127.0.0.1:${await closedPort()}` });
+      expect(await healthMetric(app)).toEqual({ database: 1, smtp: 0 });
+    });
+  });
 });

@@ -4,9 +4,10 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { dataSourceOptions } from './data-source-options';
 import { LockService } from './lock.service';
+import { DatabasePoolGauge } from './pool.gauge';
 import { runMigrationsUnderLock } from './migrate';
 
-/** The TypeORM connection (DATABASE_URL), pending migrations at boot, and advisory locks. */
+/** The TypeORM connection (DATABASE_URL) and its pool gauges, pending migrations at boot, and advisory locks. */
 @Global()
 @Module({
   imports: [
@@ -18,7 +19,7 @@ import { runMigrationsUnderLock } from './migrate';
       },
     }),
   ],
-  providers: [LockService],
+  providers: [LockService, DatabasePoolGauge],
   exports: [LockService],
 })
 export class DatabaseModule implements OnModuleInit {

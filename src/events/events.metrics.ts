@@ -7,7 +7,12 @@ import { EventSource, EventType } from './message-event.entity';
 /** What the events module records into Prometheus. */
 @Injectable()
 export class EventsMetrics {
-  constructor(@InjectMetric(Metric.MessageEvents) private readonly events: Counter<string>) {}
+  constructor(@InjectMetric(Metric.MessageEvents) private readonly events: Counter<string>) {
+    // Series that exist from the start let rate() see the first event after a restart.
+    for (const event_type of Object.values(EventType)) {
+      for (const source of Object.values(EventSource)) events.inc({ event_type, source }, 0);
+    }
+  }
 
   /** A new event was stored; duplicates are not counted. */
   recorded(eventType: EventType, source: EventSource): void {

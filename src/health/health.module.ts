@@ -1,14 +1,15 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { HealthController } from './health.controller';
+import { HealthGauge } from './health.gauge';
 import { HealthService } from './health.service';
 import { LlmHealthIndicator } from './llm.health';
 import { SmtpHealthIndicator } from './smtp.health';
 
-/** GET /health: is the service ready, and which dependency is not? */
+/** GET /health: is the service ready, and which dependency is not? The same checks as a metric. */
 @Module({
   imports: [TerminusModule.forRoot()],
   controllers: [HealthController],
-  providers: [HealthService, SmtpHealthIndicator, LlmHealthIndicator],
+  providers: [HealthService, HealthGauge, SmtpHealthIndicator, LlmHealthIndicator],
 })
 export class HealthModule {}

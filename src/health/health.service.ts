@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { HealthCheckResult, HealthCheckService, HealthIndicatorFunction, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { HealthCheckResult, HealthCheckService, HealthIndicatorResult, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { HEALTH_TIMEOUT_MS } from './health-timeout';
 import { LlmHealthIndicator } from './llm.health';
 import { SmtpHealthIndicator } from './smtp.health';
+
+type Check = (key: string) => Promise<HealthIndicatorResult>;
 
 /** The database always; SMTP and the LLM API only when they are configured. */
 @Injectable()
@@ -16,9 +18,29 @@ export class HealthService {
 
   /** Resolves when every check is up; rejects with terminus's ServiceUnavailableException otherwise. */
   check(): Promise<HealthCheckResult> {
-    const checks: HealthIndicatorFunction[] = [() => this.database.pingCheck('database', { timeout: HEALTH_TIMEOUT_MS })];
-    if (this.smtp.configured) checks.push(() => this.smtp.check('smtp'));
-    if (this.llm.configured) checks.push(() => this.llm.check('llm'));
-    return this.health.check(checks);
+    return this.health.check(Object.entries(this.checks()).map(([key, check]) => () => check(key)));
+  }
+
+  /** Whether each configured check is up; never rejects, and logs nothing, since every scrape asks. */
+  async upByCheck(): Promise<Map<string, boolean>> {
+    const results = await Promise.all(
+      Object.entries(this.checks()).map(async ([key, check]): Promise<[string, boolean]> => {
+        try {
+          return [key, (await check(key))[key]?.status === 'up'];
+        } catch {
+          return [key, false];
+        }
+      }),
+    );
+    return new Map(results);
+  }
+
+  private checks(): Record<string, Check> {
+    const checks: Record<string, Check> = {
+      database: (key) => this.database.pingCheck(key, { timeout: HEALTH_TIMEOUT_MS }),
+    };
+    if (this.smtp.configured) checks.smtp = (key) => this.smtp.check(key);
+    if (this.llm.configured) checks.llm = (key) => this.llm.check(key);
+    return checks;
   }
 }

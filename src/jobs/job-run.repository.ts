@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { Repository } from 'typeorm';
+import { Not, Repository } from 'typeorm';
 import { JobRunEntity, JobRunStatus, JobTrigger } from './job-run.entity';
 
 export interface RunCounts {
@@ -78,6 +78,21 @@ export class JobRunRepository {
 
   findLast(jobName: string): Promise<JobRunEntity | null> {
     return this.runs.findOne({ where: { jobName }, order: { startedAt: 'DESC' } });
+  }
+
+  /** The latest run that tried to send: dry runs and triggers that did not start (SKIPPED) are left out. */
+  findLatestAttempt(jobName: string): Promise<JobRunEntity | null> {
+    return this.runs.findOne({
+      where: { jobName, dryRun: false, status: Not(JobRunStatus.Skipped) },
+      order: { startedAt: 'DESC' },
+    });
+  }
+
+  findLastSuccess(jobName: string): Promise<JobRunEntity | null> {
+    return this.runs.findOne({
+      where: { jobName, dryRun: false, status: JobRunStatus.Done },
+      order: { finishedAt: 'DESC' },
+    });
   }
 
   history(jobType: string | undefined, limit: number): Promise<JobRunEntity[]> {

@@ -5,6 +5,7 @@ import { MessagingModule } from '../messaging/messaging.module';
 import { SegmentationModule } from '../segmentation/segmentation.module';
 import { SmartEngageModule } from '../smartengage/smartengage.module';
 import { CampaignRunner } from './campaign-runner';
+import { CampaignMetrics } from './campaign.metrics';
 import { CampaignScheduler } from './campaign.scheduler';
 import { CampaignService } from './campaign.service';
 import { InternalJobsController } from './internal-jobs.controller';
@@ -22,6 +23,6 @@ import { JobsService } from './jobs.service';
     SmartEngageModule,
   ],
   controllers: [InternalJobsController],
-  providers: [CampaignRunner, CampaignService, CampaignScheduler, JobRunRepository, JobsService],
+  providers: [CampaignRunner, CampaignMetrics, CampaignService, CampaignScheduler, JobRunRepository, JobsService],
 })
 export class JobsModule {}

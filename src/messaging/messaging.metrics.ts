@@ -2,8 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { Counter, Histogram } from 'prom-client';
 import { Metric } from '../metrics/metric-names';
-import { Draft } from './drafting.service';
+import { SafetyRule } from '../safety/safety.types';
+import { Draft, SAFETY_REJECTED } from './drafting.service';
+import { Channel, GeneratorKind, MessageType } from './message.types';
+import { LlmFailure } from './openai-prose.generator';
 import { DeliveryRequest, SkipReason } from './reminder-delivery';
+
+const AGENT_TYPE = 'smartengage';
+const SEND_STATUSES = ['sent', 'failed'] as const;
 
 /** What messaging records into Prometheus. */
 @Injectable()
@@ -16,7 +22,19 @@ export class MessagingMetrics {
     @InjectMetric(Metric.LlmTokens) private readonly llmTokens: Counter<string>,
     @InjectMetric(Metric.Skipped) private readonly skips: Counter<string>,
     @InjectMetric(Metric.SmsSegments) private readonly smsSegments: Counter<string>,
-  ) {}
+  ) {
+    // Series that exist from the start let rate() and increase() see the first failure or fallback after a
+    // restart; a series born at 1 hides that first increase from them (and from the alerts built on them).
+    for (const channel of Object.values(Channel)) {
+      for (const message_type of Object.values(MessageType)) {
+        for (const status of SEND_STATUSES) messagesSent.inc({ agent_type: AGENT_TYPE, channel, message_type, status }, 0);
+      }
+    }
+    for (const generator of Object.values(GeneratorKind)) generationDuration.zero({ generator });
+    for (const reason of [...Object.values(LlmFailure), SAFETY_REJECTED]) fallbacks.inc({ reason }, 0);
+    for (const reason of Object.values(SkipReason)) skips.inc({ reason }, 0);
+    for (const rule of Object.values(SafetyRule)) safetyRejections.inc({ rule }, 0);
+  }
 
   generated(draft: Draft): void {
     this.generationDuration.observe({ generator: draft.generator }, draft.generationSeconds);
@@ -25,10 +43,10 @@ export class MessagingMetrics {
     if (draft.tokensUsed) this.llmTokens.inc(draft.tokensUsed);
   }
 
-  sent(request: DeliveryRequest, status: 'sent' | 'failed', smsSegments?: number): void {
+  sent(request: DeliveryRequest, status: (typeof SEND_STATUSES)[number], smsSegments?: number): void {
     if (status === 'sent' && smsSegments) this.smsSegments.inc(smsSegments);
     this.messagesSent.inc({
-      agent_type: 'smartengage',
+      agent_type: AGENT_TYPE,
       channel: request.channel,
       message_type: request.messageType,
       status,

@@ -10,5 +10,13 @@ export const Metric = {
   MessageEvents: 'ai_message_events_total',
   DeliveryStatus: 'ai_messages_delivery_status',
   CampaignRuns: 'ai_campaign_runs_total',
+  CampaignLastSuccess: 'ai_campaign_last_success_timestamp_seconds',
+  CampaignLatestRunStatus: 'ai_campaign_latest_run_status',
+  CampaignLatestRunCustomers: 'ai_campaign_latest_run_customers',
+  CampaignLatestRunStart: 'ai_campaign_latest_run_start_timestamp_seconds',
+  HealthUp: 'smartengage_health_up',
+  DbPoolConnections: 'smartengage_db_pool_connections',
+  DbPoolWaiting: 'smartengage_db_pool_waiting_requests',
+  DbPoolMax: 'smartengage_db_pool_max_connections',
   HttpRequestDuration: 'http_request_duration_seconds',
 } as const;
