@@ -7,7 +7,11 @@ import { EventsService } from './events.service';
 import { EventSource, EventType } from './message-event.entity';
 import { MessageEventRepository, NewMessageEvent } from './message-event.repository';
 
-const MESSAGE = { id: '4f0c6c7e-2d1b-4c8a-9a53-0c1d5e9b7a11', userId: '229211b0-9cf4-4e36-b707-d593034bfb0f' };
+const MESSAGE = {
+  id: '4f0c6c7e-2d1b-4c8a-9a53-0c1d5e9b7a11',
+  userId: '229211b0-9cf4-4e36-b707-d593034bfb0f',
+  sentAt: new Date('2025-11-26T10:00:00Z'),
+};
 const CLAIMS = { sub: MESSAGE.userId, message_id: MESSAGE.id, service_id: 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d', promo_code: null };
 
 function newTestService(inserted = true) {
@@ -79,5 +83,17 @@ describe(EventsService.name, () => {
       occurred_at: '2025-11-26T10:15:00.000Z',
       duplicate: false,
     });
+  });
+
+  it('rejects an occurred_at before the send, beyond 5 minutes of clock skew, recording nothing', async () => {
+    const { sut, mocks } = newTestService();
+    const at = (occurred_at: string) => sut.recordWithToken(CLAIMS, { event_type: EventType.MessageOpened, source: EventSource.Email, occurred_at });
+    await expect(at('2025-11-26T09:54:59Z')).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      status: 400,
+      errors: [{ field: 'occurred_at', message: 'occurred_at must not be before the message was sent (2025-11-26T10:00:00.000Z)' }],
+    });
+    expect(mocks.events.insertOnce).not.toHaveBeenCalled();
+    await expect(at('2025-11-26T09:55:00Z')).resolves.toMatchObject({ duplicate: false });
   });
 });
