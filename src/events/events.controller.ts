@@ -1,4 +1,5 @@
 import { Body, Controller, HttpStatus, Post, Res, UseGuards } from '@nestjs/common';
+import { ThrottlerGuard } from '@nestjs/throttler';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ErrorResponseDto } from '../common/error-response.dto';
@@ -10,7 +11,9 @@ import { EventsService } from './events.service';
 /** Engagement events reported by the booking app, authorised by the token of the message's booking link. */
 @ApiTags('events')
 @ApiBearerAuth()
-@UseGuards(BookingTokenGuard)
+@ApiResponse({ status: 429, description: 'TOO_MANY_REQUESTS: PUBLIC_RATE_LIMIT_PER_MINUTE exceeded; see Retry-After', type: ErrorResponseDto })
+// The limit first: a flood of forged tokens is counted too.
+@UseGuards(ThrottlerGuard, BookingTokenGuard)
 @Controller('events')
 export class EventsController {
   constructor(private readonly events: EventsService) {}

@@ -1,4 +1,5 @@
-import { Controller, Get, Header, Param, Redirect, StreamableFile } from '@nestjs/common';
+import { Controller, Get, Header, Param, Redirect, StreamableFile, UseGuards } from '@nestjs/common';
+import { ThrottlerGuard } from '@nestjs/throttler';
 import { ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto';
 import { TrackingService } from './tracking.service';
@@ -14,6 +15,8 @@ const CODE_PARAM = {
 
 /** Public tracking links carried by messages; they need no credentials and reveal nothing. */
 @ApiTags('public')
+@ApiResponse({ status: 429, description: 'TOO_MANY_REQUESTS: PUBLIC_RATE_LIMIT_PER_MINUTE exceeded; see Retry-After', type: ErrorResponseDto })
+@UseGuards(ThrottlerGuard)
 @Controller()
 export class TrackingController {
   constructor(private readonly tracking: TrackingService) {}

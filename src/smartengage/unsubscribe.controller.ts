@@ -1,4 +1,5 @@
-import { Controller, Get, Header, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, HttpStatus, Param, Post, UseGuards } from '@nestjs/common';
+import { ThrottlerGuard } from '@nestjs/throttler';
 import { ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto';
 import { OptOutService } from './opt-out.service';
@@ -11,6 +12,8 @@ import { confirmationPage, unsubscribedPage } from './unsubscribe.pages';
 @ApiTags('public')
 @ApiParam({ name: 'token', description: 'The signed token from the message' })
 @ApiResponse({ status: 400, description: 'Invalid or forged token', type: ErrorResponseDto })
+@ApiResponse({ status: 429, description: 'TOO_MANY_REQUESTS: PUBLIC_RATE_LIMIT_PER_MINUTE exceeded; see Retry-After', type: ErrorResponseDto })
+@UseGuards(ThrottlerGuard)
 @Controller('unsubscribe')
 export class UnsubscribeController {
   constructor(private readonly optOut: OptOutService) {}
