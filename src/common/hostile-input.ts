@@ -3,7 +3,7 @@ import { FieldError } from './app.exception';
 /** Deeper than any DTO here (they are flat); class-transformer recurses per level and overflowed the stack at ~5,000. */
 export const MAX_INPUT_DEPTH = 32;
 
-/** Keys class-transformer drops silently, so the whitelist never saw them; they are rejected like any unknown field. */
+/** class-transformer drops __proto__ and constructor silently, so the whitelist never saw them: rejected like any unknown field. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 const MAX_REPORTED = 10;

@@ -3,6 +3,7 @@ import { ThrottlerGuard } from '@nestjs/throttler';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ErrorResponseDto } from '../common/error-response.dto';
+import { RATE_LIMITED_RESPONSE } from '../rate-limit/rate-limit.module';
 import { BookingTokenClaims } from '../messaging/deep-link.service';
 import { BookingClaims, BookingTokenGuard } from './booking-token.guard';
 import { MessageEventResponseDto, RecordEventRequestDto } from './dto/record-event.dto';
@@ -11,7 +12,7 @@ import { EventsService } from './events.service';
 /** Engagement events reported by the booking app, authorised by the token of the message's booking link. */
 @ApiTags('events')
 @ApiBearerAuth()
-@ApiResponse({ status: 429, description: 'TOO_MANY_REQUESTS: PUBLIC_RATE_LIMIT_PER_MINUTE exceeded; see Retry-After', type: ErrorResponseDto })
+@ApiResponse(RATE_LIMITED_RESPONSE)
 // The limit first: a flood of forged tokens is counted too.
 @UseGuards(ThrottlerGuard, BookingTokenGuard)
 @Controller('events')
@@ -23,7 +24,8 @@ export class EventsController {
     summary: 'Record what the customer did with a message (opened, clicked, booked, unsubscribed)',
     description:
       '`Authorization: Bearer <token>` with the booking token from the message link. The same event ' +
-      '(message, event_type, occurred_at) is stored once: a repeat answers 200 with `duplicate: true`.',
+      '(message, event_type, occurred_at) is stored once, and opens and clicks once per message and minute: ' +
+      'a repeat answers 200 with `duplicate: true` and the stored event. `occurred_at` may not precede the send.',
   })
   @ApiResponse({ status: 201, description: 'Recorded', type: MessageEventResponseDto })
   @ApiResponse({ status: 200, description: 'Already recorded; the stored event', type: MessageEventResponseDto })

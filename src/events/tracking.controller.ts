@@ -2,6 +2,7 @@ import { Controller, Get, Header, Param, Redirect, StreamableFile, UseGuards } f
 import { ThrottlerGuard } from '@nestjs/throttler';
 import { ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto';
+import { RATE_LIMITED_RESPONSE } from '../rate-limit/rate-limit.module';
 import { TrackingService } from './tracking.service';
 
 /** A 1×1 transparent GIF. */
@@ -15,7 +16,7 @@ const CODE_PARAM = {
 
 /** Public tracking links carried by messages; they need no credentials and reveal nothing. */
 @ApiTags('public')
-@ApiResponse({ status: 429, description: 'TOO_MANY_REQUESTS: PUBLIC_RATE_LIMIT_PER_MINUTE exceeded; see Retry-After', type: ErrorResponseDto })
+@ApiResponse(RATE_LIMITED_RESPONSE)
 @UseGuards(ThrottlerGuard)
 @Controller()
 export class TrackingController {

@@ -1,7 +1,17 @@
 import { Module } from '@nestjs/common';
+import { ApiResponseOptions } from '@nestjs/swagger';
 import { ThrottlerModule } from '@nestjs/throttler';
+import { ErrorResponseDto } from '../common/error-response.dto';
 import { AppConfig } from '../config/app-config';
 import { RateLimitStorage } from './rate-limit.storage';
+
+/** The 429 every rate-limited controller documents. */
+export const RATE_LIMITED_RESPONSE: ApiResponseOptions = {
+  status: 429,
+  description: 'TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute',
+  type: ErrorResponseDto,
+  headers: { 'Retry-After': { description: 'Seconds until requests are accepted again', schema: { type: 'integer', example: 42 } } },
+};
 
 /**
  * Per-client limits for the public routes (`@UseGuards(ThrottlerGuard)`): PUBLIC_RATE_LIMIT_PER_MINUTE requests

@@ -2,6 +2,7 @@ import { Controller, Get, Header, HttpCode, HttpStatus, Param, Post, UseGuards }
 import { ThrottlerGuard } from '@nestjs/throttler';
 import { ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto';
+import { RATE_LIMITED_RESPONSE } from '../rate-limit/rate-limit.module';
 import { OptOutService } from './opt-out.service';
 import { confirmationPage, unsubscribedPage } from './unsubscribe.pages';
 
@@ -12,7 +13,7 @@ import { confirmationPage, unsubscribedPage } from './unsubscribe.pages';
 @ApiTags('public')
 @ApiParam({ name: 'token', description: 'The signed token from the message' })
 @ApiResponse({ status: 400, description: 'Invalid or forged token', type: ErrorResponseDto })
-@ApiResponse({ status: 429, description: 'TOO_MANY_REQUESTS: PUBLIC_RATE_LIMIT_PER_MINUTE exceeded; see Retry-After', type: ErrorResponseDto })
+@ApiResponse(RATE_LIMITED_RESPONSE)
 @UseGuards(ThrottlerGuard)
 @Controller('unsubscribe')
 export class UnsubscribeController {
