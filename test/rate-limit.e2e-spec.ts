@@ -6,7 +6,8 @@ import { encodeMessageCode } from '../src/messaging/message-code';
 import { bookingToken, readOutboxMail } from './support/outbox';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
+/** A real Redis, as CI provides it (.ci/run). */
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const UNKNOWN_CODE = encodeMessageCode(randomUUID());
 
 type Call = (t: TestApp) => Promise<{ status: number; headers: Record<string, string>; body: Record<string, unknown> }>;
