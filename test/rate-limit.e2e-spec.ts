@@ -4,7 +4,7 @@ import { AddressInfo, createServer } from 'node:net';
 import { DEMO } from '../src/database/demo-seed';
 import { encodeMessageCode } from '../src/messaging/message-code';
 import { bookingToken, readOutboxMail } from './support/outbox';
-import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
+import { auth, createTestApp, PUBLIC_BASE_URL, resetDatabase, TestApp } from './support/test-app';
 
 /** A real Redis, as CI provides it (.ci/run). */
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -123,10 +123,10 @@ describe('public routes under load', () => {
     });
   });
 
-  describe('engagement events', () => {
+  describe('engagement through the tracking links', () => {
     let t: TestApp;
     beforeAll(async () => {
-      t = await createTestApp({ PUBLIC_RATE_LIMIT_PER_MINUTE: '1000' });
+      t = await createTestApp({ PUBLIC_RATE_LIMIT_PER_MINUTE: '1000', EMAIL_CLICK_TRACKING: 'true', EMAIL_OPEN_TRACKING: 'true' });
       await resetDatabase(t.dataSource);
     });
     afterAll(() => t.close());
@@ -138,11 +138,13 @@ describe('public routes under load', () => {
 
     it('50 clicks and 50 opens of one message in a minute store one click and one open', async () => {
       const res = await t.http().post('/admin/smartengage/send-single').set(auth).send({ customer_id: DEMO.customers.regular, message_type: 'reminder' }).expect(200);
-      const code = encodeMessageCode(res.body.message_id);
+      // The links as the email carries them.
+      const html = String((await readOutboxMail(t.outboxDir, res.body.message_id)).html);
+      const [click, open] = [/\/r\/[\w-]+/, /\/o\/[\w-]+\.gif/].map((link) => new RegExp(`${PUBLIC_BASE_URL}(${link.source})`).exec(html)![1]);
       await startOfAMinute();
       for (let i = 0; i < 50; i++) {
-        await t.http().get(`/r/${code}`).expect(302);
-        await t.http().get(`/o/${code}.gif`).expect(200);
+        await t.http().get(click).expect(302);
+        await t.http().get(open).expect(200);
       }
       expect(await rows(res.body.message_id)).toEqual([
         { event_type: 'message_clicked', n: 1 },
@@ -151,6 +153,20 @@ describe('public routes under load', () => {
       const [{ delivery_status: status }] = await t.dataSource.query('SELECT delivery_status FROM ai_messages WHERE id = $1', [res.body.message_id]);
       expect(status).toBe('clicked');
     });
+  });
+
+  describe('engagement events reported by the booking app', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await createTestApp({ PUBLIC_RATE_LIMIT_PER_MINUTE: '1000' });
+      await resetDatabase(t.dataSource);
+    });
+    afterAll(() => t.close());
+
+    const rows = async (messageId: string) =>
+      t.dataSource.query(`SELECT event_type, count(*)::int AS n FROM message_events WHERE message_id = $1 GROUP BY 1 ORDER BY 1`, [
+        messageId,
+      ]);
 
     it('POST /events: a second click in the same minute is the stored one (200, duplicate); the next minute is new', async () => {
       const res = await t.http().post('/admin/smartengage/send-single').set(auth).send({ customer_id: DEMO.customers.vip, message_type: 'reminder' }).expect(200);
