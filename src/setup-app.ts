@@ -1,10 +1,13 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { Application } from 'express';
 import { ErrorResponseDto } from './common/error-response.dto';
 import { AppConfig } from './config/app-config';
 
 /** HTTP concerns shared by main.ts and the e2e tests. */
 export function setupApp(app: INestApplication): void {
+  // Which X-Forwarded-For hops to believe for req.ip: the client the public rate limits count.
+  (app.getHttpAdapter().getInstance() as Application).set('trust proxy', app.get(AppConfig).http.trustProxy);
   const document = createOpenApiDocument(app, app.get(AppConfig).links.publicBaseUrl);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }

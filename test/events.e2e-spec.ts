@@ -188,39 +188,46 @@ describe('Events and tracking', () => {
 
     it('stores the same event once: the repeat answers 200 with duplicate true and is not counted', async () => {
       const sent = await send();
-      const body = { event_type: 'message_clicked', source: 'sms', occurred_at: '2025-11-26T16:15:00+06:00' };
+      // A whole second a minute ago, written in Dhaka time and again in UTC: the same instant.
+      const instant = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+      const dhaka = `${new Date(instant.getTime() + 6 * 3_600_000).toISOString().slice(0, 19)}+06:00`;
+      const body = { event_type: 'booking_started', source: 'sms', occurred_at: dhaka };
       const first = await postEvent(sent, body).expect(201);
-      expect(first.body).toMatchObject({ occurred_at: '2025-11-26T10:15:00.000Z', duplicate: false });
-      const counted = await metricValue('message_clicked', 'sms');
+      expect(first.body).toMatchObject({ occurred_at: instant.toISOString(), duplicate: false });
+      const counted = await metricValue('booking_started', 'sms');
       expect(counted).toBeGreaterThanOrEqual(1);
 
-      const again = await postEvent(sent, { ...body, occurred_at: '2025-11-26T10:15:00Z' }).expect(200);
+      const again = await postEvent(sent, { ...body, occurred_at: instant.toISOString() }).expect(200);
       expect(again.body).toEqual({ ...first.body, duplicate: true });
       const [concurrentA, concurrentB] = await Promise.all([postEvent(sent, body), postEvent(sent, body)]);
       expect([concurrentA.status, concurrentB.status]).toEqual([200, 200]);
 
       expect(await eventRows(sent.messageId)).toHaveLength(1);
-      expect(await metricValue('message_clicked', 'sms')).toBe(counted);
+      expect(await metricValue('booking_started', 'sms')).toBe(counted);
       // Another instant is another event.
-      await postEvent(sent, { ...body, occurred_at: '2025-11-26T10:15:01Z' }).expect(201);
+      await postEvent(sent, { ...body, occurred_at: new Date(instant.getTime() + 1000).toISOString() }).expect(201);
       expect(await eventRows(sent.messageId)).toHaveLength(2);
     });
 
     it('moves delivery_status forward only: sent → opened → clicked, and an open after the click keeps clicked', async () => {
       const sent = await send();
       expect(await statusOf(sent.messageId)).toBe('sent');
-      await postEvent(sent, { event_type: 'message_opened', source: 'email' }).expect(201);
+      // Seconds into the current minute, so the repeated open and click below fall into one minute.
+      const minute = Math.floor(Date.now() / 60_000) * 60_000;
+      const event = (event_type: string, second: number) => ({ event_type, source: 'email', occurred_at: new Date(minute + second * 1000).toISOString() });
+      await postEvent(sent, event('message_opened', 1)).expect(201);
       expect(await statusOf(sent.messageId)).toBe('opened');
-      await postEvent(sent, { event_type: 'message_clicked', source: 'email' }).expect(201);
+      await postEvent(sent, event('message_clicked', 2)).expect(201);
       expect(await statusOf(sent.messageId)).toBe('clicked');
-      await postEvent(sent, { event_type: 'message_opened', source: 'email' }).expect(201);
-      await postEvent(sent, { event_type: 'booking_started', source: 'email' }).expect(201);
+      // Opens and clicks are stored once a minute: these repeats answer 200 with the stored event.
+      await postEvent(sent, event('message_opened', 3)).expect(200);
+      await postEvent(sent, event('booking_started', 4)).expect(201);
       expect(await statusOf(sent.messageId)).toBe('clicked');
-      await postEvent(sent, { event_type: 'booking_completed', source: 'email' }).expect(201);
+      await postEvent(sent, event('booking_completed', 5)).expect(201);
       expect(await statusOf(sent.messageId)).toBe('booked');
-      await postEvent(sent, { event_type: 'message_clicked', source: 'email' }).expect(201);
+      await postEvent(sent, event('message_clicked', 6)).expect(200);
       expect(await statusOf(sent.messageId)).toBe('booked');
-      expect(await eventRows(sent.messageId)).toHaveLength(6);
+      expect(await eventRows(sent.messageId)).toHaveLength(4);
     });
 
     it('booking_started lifts a merely sent message to clicked; booking_completed marks it booked', async () => {
@@ -269,8 +276,9 @@ describe('Events and tracking', () => {
       const opened = await metricValue('message_opened', 'email');
       const completed = await metricValue('booking_completed', 'sms');
       await postEvent(sent, { event_type: 'message_opened', source: 'email' }).expect(201);
-      await postEvent(sent, { event_type: 'booking_completed', source: 'sms', occurred_at: '2025-11-26T10:00:00Z' }).expect(201);
-      await postEvent(sent, { event_type: 'booking_completed', source: 'sms', occurred_at: '2025-11-26T10:00:00Z' }).expect(200);
+      const earlier = new Date(Date.now() - 60_000).toISOString();
+      await postEvent(sent, { event_type: 'booking_completed', source: 'sms', occurred_at: earlier }).expect(201);
+      await postEvent(sent, { event_type: 'booking_completed', source: 'sms', occurred_at: earlier }).expect(200);
       expect(await metricValue('message_opened', 'email')).toBe(opened + 1);
       expect(await metricValue('booking_completed', 'sms')).toBe(completed + 1);
       const { text } = await t.http().get('/metrics').expect(200);

@@ -4,6 +4,10 @@ import { HttpStatus } from '@nestjs/common';
 export enum ErrorCode {
   ValidationFailed = 'VALIDATION_FAILED',
   MalformedJson = 'MALFORMED_JSON',
+  /** The body does not decode as its Content-Encoding says (gzip, deflate, br). */
+  MalformedBody = 'MALFORMED_BODY',
+  UnsupportedMediaType = 'UNSUPPORTED_MEDIA_TYPE',
+  TooManyRequests = 'TOO_MANY_REQUESTS',
   Unauthorized = 'UNAUTHORIZED',
   Forbidden = 'FORBIDDEN',
   NotFound = 'NOT_FOUND',

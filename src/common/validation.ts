@@ -1,5 +1,6 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { FieldError } from './app.exception';
+import { hostileInputProblems } from './hostile-input';
 
 export class ValidationFailedException extends Error {
   constructor(readonly errors: FieldError[]) {
@@ -19,9 +20,23 @@ function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   });
 }
 
+const CHECKED_INPUT: Partial<Record<ArgumentMetadata['type'], string>> = { body: 'request body', query: 'query string', param: 'path' };
+
+/** The global pipe: raw input is checked for what class-transformer cannot survive or would hide, then validated. */
+class AppValidationPipe extends ValidationPipe {
+  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const what = CHECKED_INPUT[metadata.type];
+    if (what) {
+      const problems = hostileInputProblems(value, metadata.data ?? '', what);
+      if (problems.length > 0) throw new ValidationFailedException(problems);
+    }
+    return super.transform(value, metadata);
+  }
+}
+
 /** Whitelisted, transformed DTOs; unknown fields rejected; every error names its field. */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new AppValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,

@@ -28,6 +28,8 @@ export class AppConfig {
   readonly openai: { apiKey?: string; baseUrl?: string; model: string; timeoutSeconds: number; maxRetries: number };
   readonly links: { bookingBaseUrl: string; publicBaseUrl: string; defaultTtlHours: number };
   readonly frequencyCap: { maxMessages: number; windowDays: number };
+  readonly redis: { url?: string; keyPrefix: string };
+  readonly http: { trustProxy: boolean | number | string; publicRateLimitPerMinute: number };
   readonly campaign: {
     cron: string;
     schedulerEnabled: boolean;
@@ -81,6 +83,8 @@ export class AppConfig {
       defaultTtlHours: env.DEFAULT_TTL_HOURS,
     };
     this.frequencyCap = { maxMessages: env.FREQUENCY_CAP_MAX_MESSAGES, windowDays: env.FREQUENCY_CAP_WINDOW_DAYS };
+    this.redis = { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX };
+    this.http = { trustProxy: trustProxySetting(env.TRUST_PROXY), publicRateLimitPerMinute: env.PUBLIC_RATE_LIMIT_PER_MINUTE };
     this.campaign = {
       cron: env.CAMPAIGN_CRON,
       schedulerEnabled: env.CAMPAIGN_SCHEDULER_ENABLED,
@@ -91,4 +95,12 @@ export class AppConfig {
       retryBackoffMs: env.CAMPAIGN_RETRY_BACKOFF_MS,
     };
   }
+}
+
+/** TRUST_PROXY as Express's "trust proxy" takes it: a boolean, a hop count, or the list as a string. */
+function trustProxySetting(value: string | undefined): boolean | number | string {
+  const text = value?.trim().toLowerCase();
+  if (text === undefined || text === 'false') return false;
+  if (text === 'true') return true;
+  return /^\d+$/.test(text) ? Number(text) : text;
 }

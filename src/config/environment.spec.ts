@@ -58,4 +58,64 @@ describe('validateEnvironment', () => {
     const problems = problemsOf({ JWT_SECRET: 'tiny-secret' });
     expect(problems.join('\n')).not.toContain('tiny-secret');
   });
+
+  describe('ADMIN_API_KEYS in production', () => {
+    const production = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://db/smartengage',
+      JWT_SECRET: 'production-jwt-secret-0123456789',
+    };
+    const longKey = 'k'.repeat(32);
+
+    it.each([
+      ['a lone comma', ','],
+      ['a blank', ' '],
+      ['an empty entry between keys', `${longKey},,${longKey}`],
+      ['a trailing comma', `${longKey},`],
+      ['a key shorter than 32 characters', `${longKey},short-key-31-characters-long-xx`],
+    ])('stops the boot naming ADMIN_API_KEYS for %s, without echoing a key', (_case, keys) => {
+      const problems = problemsOf({ ...production, ADMIN_API_KEYS: keys });
+      expect(problems).toEqual([expect.stringContaining('ADMIN_API_KEYS')]);
+      expect(problems[0]).not.toContain('short-key');
+      expect(problems[0]).not.toContain(longKey);
+    });
+
+    it('accepts keys of 32 characters or more, with spaces around the commas', () => {
+      expect(problemsOf({ ...production, ADMIN_API_KEYS: ` ${longKey} , ${'x'.repeat(64)} ` })).toEqual([]);
+    });
+
+    it('leaves development alone: a short key still works there', () => {
+      expect(problemsOf({ ADMIN_API_KEYS: 'dev-key' })).toEqual([]);
+    });
+  });
+
+  it.each([
+    ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['REDIS_URL', 'localhost:6379'],
+    ['PUBLIC_RATE_LIMIT_PER_MINUTE', '0'],
+    ['PUBLIC_RATE_LIMIT_PER_MINUTE', 'lots'],
+    ['TRUST_PROXY', 'the load balancer'],
+  ])('names %s when it is %p', (name, value) => {
+    const problems = problemsOf({ [name]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(name);
+  });
+
+  it('accepts redis:// and rediss:// URLs and does not echo a Redis password', () => {
+    expect(validateEnvironment({ REDIS_URL: 'redis://127.0.0.1:6379/2' }).REDIS_URL).toBe('redis://127.0.0.1:6379/2');
+    expect(problemsOf({ REDIS_URL: 'rediss://:hunter2@cache.example.com:6380' })).toEqual([]);
+    expect(problemsOf({ REDIS_URL: 'memcached://:hunter2@cache' }).join()).not.toContain('hunter2');
+  });
+
+  it.each(['false', 'true', '1', 'loopback', '10.0.0.0/8, 192.168.1.1', 'loopback,uniquelocal'])('accepts TRUST_PROXY=%p', (value) => {
+    expect(problemsOf({ TRUST_PROXY: value })).toEqual([]);
+  });
+
+  it('refuses an SMTP_URL that sends credentials to a remote server with ignoreTLS unless requireTLS=false says so', () => {
+    const problems = problemsOf({ SMTP_URL: 'smtp://user:s3cret@mail.example.com:587?ignoreTLS=true' });
+    expect(problems).toEqual([expect.stringContaining('SMTP_URL')]);
+    expect(problems.join()).not.toContain('s3cret');
+    expect(problemsOf({ SMTP_URL: 'smtp://user:s3cret@mail.example.com:587?ignoreTLS=true&requireTLS=false' })).toEqual([]);
+    expect(problemsOf({ SMTP_URL: 'smtp://user:s3cret@127.0.0.1:1025?ignoreTLS=true' })).toEqual([]);
+  });
 });

@@ -14,6 +14,8 @@ import {
   validateSync,
   ValidationError,
 } from 'class-validator';
+import { isIP } from 'node:net';
+import { smtpUrlProblem } from './smtp-url';
 
 const toBoolean = ({ value }: { value: unknown }) => {
   if (value === undefined || value === '') return undefined;
@@ -57,7 +59,7 @@ export class EnvironmentVariables {
   @MinLength(16, { message: 'JWT_SECRET must be at least 16 characters' })
   JWT_SECRET?: string;
 
-  /** Comma-separated bearer keys for /admin and /internal routes. */
+  /** Comma-separated bearer keys for /admin and /internal routes; in production each at least 32 characters. */
   @IsOptional()
   @Transform(emptyToUndefined)
   @IsString()
@@ -273,12 +275,43 @@ export class EnvironmentVariables {
   @IsString()
   EMBEDDED_PG_DIR = '.data/postgres';
 
+  /** Shared state between instances (the public routes' rate limits); without it each instance counts alone. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  /** Prepended to every Redis key this service writes, so environments can share one Redis. */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9:_.-]{1,64}$/, { message: 'REDIS_KEY_PREFIX must be 1-64 letters, digits or :_.-' })
+  REDIS_KEY_PREFIX = 'smartengage:';
+
+  /** Requests one client (IP) may make per minute to each public route: /r/, /o/, /events, /unsubscribe/. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'PUBLIC_RATE_LIMIT_PER_MINUTE must be a whole number' })
+  @Min(1)
+  @Max(1_000_000)
+  PUBLIC_RATE_LIMIT_PER_MINUTE = 120;
+
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client IP (Express "trust proxy"): false, true, a hop
+   * count, or a comma-separated list of addresses, CIDRs, loopback, linklocal, uniquelocal.
+   */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  TRUST_PROXY?: string;
+
   @IsOptional()
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 }
 
 const PRODUCTION_REQUIRED = ['DATABASE_URL', 'JWT_SECRET', 'ADMIN_API_KEYS'] as const;
+
+/** Shortest admin key production accepts: a key is a bearer secret, not a password someone types. */
+export const MIN_PRODUCTION_ADMIN_KEY_LENGTH = 32;
 
 export class InvalidEnvironmentError extends Error {
   constructor(readonly problems: string[]) {
@@ -303,6 +336,13 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
     for (const name of PRODUCTION_REQUIRED) {
       if (!env[name]) problems.push(`${name} is required when NODE_ENV=production`);
     }
+    const keysProblem = env.ADMIN_API_KEYS === undefined ? null : adminKeysProblem(env.ADMIN_API_KEYS);
+    if (keysProblem) problems.push(keysProblem);
+  }
+  const smtpProblem = env.SMTP_URL ? smtpUrlProblem(env.SMTP_URL) : null;
+  if (smtpProblem) problems.push(smtpProblem);
+  if (env.TRUST_PROXY !== undefined && !isTrustProxy(env.TRUST_PROXY)) {
+    problems.push('TRUST_PROXY must be true, false, a hop count, or a comma-separated list of IPs, CIDRs, loopback, linklocal, uniquelocal');
   }
   // Credentials go in OPENAI_API_KEY / SMS_GATEWAY_API_KEY: a URL with them would end up in error messages.
   for (const name of ['OPENAI_BASE_URL', 'SMS_GATEWAY_URL'] as const) {
@@ -320,6 +360,32 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   }
   if (problems.length > 0) throw new InvalidEnvironmentError(problems);
   return env;
+}
+
+/** Production: every comma-separated key present and long enough. Names positions, never the keys. */
+function adminKeysProblem(raw: string): string | null {
+  const keys = raw.split(',').map((key) => key.trim());
+  const empty = keys.findIndex((key) => key === '');
+  if (empty >= 0) return `ADMIN_API_KEYS: key ${empty + 1} of ${keys.length} is empty; list keys separated by commas`;
+  const short = keys.findIndex((key) => key.length < MIN_PRODUCTION_ADMIN_KEY_LENGTH);
+  if (short >= 0) {
+    return `ADMIN_API_KEYS: key ${short + 1} of ${keys.length} is shorter than ${MIN_PRODUCTION_ADMIN_KEY_LENGTH} characters, the production minimum`;
+  }
+  return null;
+}
+
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isTrustProxy(value: string): boolean {
+  if (/^(true|false|\d+)$/i.test(value.trim())) return true;
+  return value.split(',').every((entry) => {
+    const [address, prefix, extra] = entry.trim().split('/');
+    if (extra !== undefined) return false;
+    if (TRUST_PROXY_NAMES.has(address) && prefix === undefined) return true;
+    const family = isIP(address);
+    if (family === 0) return false;
+    return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+  });
 }
 
 function isTimeZone(zone: string): boolean {

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { MessagingModule } from '../messaging/messaging.module';
+import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SegmentationModule } from '../segmentation/segmentation.module';
 import { AdminStatsController } from './admin-stats.controller';
 import { BookingTokenGuard } from './booking-token.guard';
@@ -14,10 +15,7 @@ import { TrackingService } from './tracking.service';
 
 /** What customers do with their messages: events, tracking links, and conversion stats. */
 @Module({
-  imports: [
-    MessagingModule,
-    SegmentationModule,
-  ],
+  imports: [MessagingModule, SegmentationModule, RateLimitModule],
   controllers: [EventsController, TrackingController, AdminStatsController],
   providers: [
     BookingTokenGuard,

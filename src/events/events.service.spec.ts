@@ -8,7 +8,11 @@ import { EventsService } from './events.service';
 import { EventSource, EventType } from './message-event.entity';
 import { MessageEventRepository, NewMessageEvent } from './message-event.repository';
 
-const MESSAGE = { id: '4f0c6c7e-2d1b-4c8a-9a53-0c1d5e9b7a11', userId: '229211b0-9cf4-4e36-b707-d593034bfb0f' };
+const MESSAGE = {
+  id: '4f0c6c7e-2d1b-4c8a-9a53-0c1d5e9b7a11',
+  userId: '229211b0-9cf4-4e36-b707-d593034bfb0f',
+  sentAt: new Date('2025-11-26T10:00:00Z'),
+};
 const CLAIMS = {
   sub: MESSAGE.userId,
   message_id: MESSAGE.id,
@@ -110,4 +114,15 @@ describe(EventsService.name, () => {
       expect(mocks.events.insertOnce).toHaveBeenCalledWith(expect.objectContaining({ eventType, messageId: MESSAGE.id }));
     },
   );
+  it('rejects an occurred_at before the send, beyond 5 minutes of clock skew, recording nothing', async () => {
+    const { sut, mocks } = newTestService();
+    const at = (occurred_at: string) => sut.recordWithToken(CLAIMS, { event_type: EventType.MessageOpened, source: EventSource.Email, occurred_at });
+    await expect(at('2025-11-26T09:54:59Z')).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      status: 400,
+      errors: [{ field: 'occurred_at', message: 'occurred_at must not be before the message was sent (2025-11-26T10:00:00.000Z)' }],
+    });
+    expect(mocks.events.insertOnce).not.toHaveBeenCalled();
+    await expect(at('2025-11-26T09:55:00Z')).resolves.toMatchObject({ duplicate: false });
+  });
 });

@@ -4,7 +4,8 @@ import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { BookingTokenClaims, TokenScope } from '../messaging/deep-link.service';
 import { DeliveryStatus } from '../messaging/message.types';
 import { CustomerRepository } from '../segmentation/customer.repository';
-import { MessageEventResponseDto, RecordEventRequestDto } from './dto/record-event.dto';
+import { AppException, ErrorCode } from '../common/app.exception';
+import { MAX_CLOCK_SKEW_MS, MessageEventResponseDto, RecordEventRequestDto } from './dto/record-event.dto';
 import { insufficientScope, invalidBookingToken } from './events.exceptions';
 import { EventsMetrics } from './events.metrics';
 import { EventSource, EventType } from './message-event.entity';
@@ -51,6 +52,7 @@ export class EventsService {
     const message = await this.messages.findById(claims.message_id);
     if (!message || message.userId !== claims.sub) throw invalidBookingToken('the booking token names no message of its customer');
     const occurredAt = request.occurred_at ? new Date(request.occurred_at) : new Date();
+    assertNotBeforeSend(message, occurredAt);
     const { event, duplicate } = await this.record(message, request.event_type, request.source, occurredAt);
     return toResponse(event, duplicate);
   }
@@ -86,6 +88,14 @@ export class EventsService {
     const target = STATUS_AFTER[eventType];
     if (target) await this.events.advanceDeliveryStatus(message.id, target);
   }
+}
+
+/** An event cannot precede its message; the booking app's clock may lag ours by MAX_CLOCK_SKEW_MS. */
+function assertNotBeforeSend(message: AiMessageEntity, occurredAt: Date): void {
+  const sentAt = message.sentAt ?? message.createdAt;
+  if (occurredAt.getTime() >= sentAt.getTime() - MAX_CLOCK_SKEW_MS) return;
+  const problem = `occurred_at must not be before the message was sent (${sentAt.toISOString()})`;
+  throw AppException.badRequest(ErrorCode.ValidationFailed, `invalid request: ${problem}`, [{ field: 'occurred_at', message: problem }]);
 }
 
 function toResponse(event: MessageEvent, duplicate: boolean): MessageEventResponseDto {

@@ -36,12 +36,16 @@ interface EventRow {
 
 const COLUMNS = 'id, message_id, customer_id, event_type, source, occurred_at';
 
+/** Event types stored at most once per message and minute: repeats are reloads, prefetches or floods. */
+export const ONCE_A_MINUTE: readonly EventType[] = [EventType.MessageOpened, EventType.MessageClicked];
+
 @Injectable()
 export class MessageEventRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Stores the event unless the same (message, type, occurred_at) is already there.
+   * Stores the event unless it is already there: the same (message, type, occurred_at), or for opens and clicks
+   * any of the same message in the same UTC minute (the unique index message_events_once_a_minute).
    * Returns the stored row and whether this call wrote it.
    */
   async insertOnce(event: NewMessageEvent): Promise<{ event: MessageEvent; inserted: boolean }> {
@@ -49,15 +53,19 @@ export class MessageEventRepository {
     const inserted: EventRow[] = await this.dataSource.query(
       `INSERT INTO message_events (message_id, event_type, occurred_at, customer_id, source)
        VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT ON CONSTRAINT message_events_once DO NOTHING
+       ON CONFLICT DO NOTHING
        RETURNING ${COLUMNS}`,
       [...key, event.customerId, event.source],
     );
     if (inserted.length > 0) return { event: toEvent(inserted[0]), inserted: true };
     // ON CONFLICT waited for the conflicting insert to commit, so the row is visible here.
     const [existing]: EventRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM message_events WHERE message_id = $1 AND event_type = $2 AND occurred_at = $3`,
-      key,
+      `SELECT ${COLUMNS} FROM message_events
+        WHERE message_id = $1 AND event_type = $2
+          AND (occurred_at = $3 OR (event_type = ANY($4::text[])
+               AND date_trunc('minute', occurred_at AT TIME ZONE 'UTC') = date_trunc('minute', $3::timestamptz AT TIME ZONE 'UTC')))
+        ORDER BY occurred_at LIMIT 1`,
+      [...key, ONCE_A_MINUTE],
     );
     return { event: toEvent(existing), inserted: false };
   }

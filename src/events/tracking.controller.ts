@@ -1,6 +1,8 @@
-import { Controller, Get, Header, Param, Redirect, StreamableFile } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Header, Param, Redirect, StreamableFile, UseGuards } from '@nestjs/common';
+import { ThrottlerGuard } from '@nestjs/throttler';
+import { ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto';
+import { RATE_LIMITED_RESPONSE } from '../rate-limit/rate-limit.module';
 import { TrackingService } from './tracking.service';
 
 /** A 1×1 transparent GIF. */
@@ -14,6 +16,8 @@ const CODE_PARAM = {
 
 /** Public tracking links carried by messages; they need no credentials and reveal nothing. */
 @ApiTags('public')
+@ApiResponse(RATE_LIMITED_RESPONSE)
+@UseGuards(ThrottlerGuard)
 @Controller()
 export class TrackingController {
   constructor(private readonly tracking: TrackingService) {}

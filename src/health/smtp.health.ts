@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { createTransport, Transporter } from 'nodemailer';
 import { AppConfig } from '../config/app-config';
+import { smtpConnectionOptions } from '../config/smtp-url';
 import { HEALTH_TIMEOUT_MS, withTimeout } from './health-timeout';
 import { errorMessage, redact } from './redact';
 
@@ -33,7 +34,7 @@ export class SmtpHealthIndicator {
       for (const option of ['connectionTimeout', 'greetingTimeout', 'socketTimeout']) {
         url.searchParams.set(option, String(HEALTH_TIMEOUT_MS));
       }
-      transport = createTransport(url.toString());
+      transport = createTransport(smtpConnectionOptions(url.toString()));
       await withTimeout(transport.verify(), 'SMTP verify');
       return indicator.up();
     } catch (error) {

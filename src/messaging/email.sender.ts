@@ -3,6 +3,7 @@ import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { AppConfig } from '../config/app-config';
+import { smtpUrlWarnings } from '../config/smtp-url';
 
 export interface OutgoingEmail {
   messageId: string;
@@ -37,6 +38,7 @@ export class EmailSender implements OnModuleInit {
   }
 
   async onModuleInit(): Promise<void> {
+    for (const warning of this.config.mail.smtpUrl ? smtpUrlWarnings(this.config.mail.smtpUrl) : []) this.logger.warn(warning);
     if (this.outboxDir) {
       await mkdir(this.outboxDir, { recursive: true });
       this.logger.log(`SMTP_URL is not set: emails are written to the outbox ${this.outboxDir}`);

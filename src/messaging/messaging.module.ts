@@ -2,10 +2,10 @@ import { MailerModule } from '@nestjs-modules/mailer';
 import { Module } from '@nestjs/common';
 import { createSecretKey } from 'node:crypto';
 import { connect, Socket } from 'node:net';
-import { parseConnectionUrl } from 'nodemailer/lib/shared';
 import { JwtModule } from '@nestjs/jwt';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config';
+import { smtpConnectionOptions } from '../config/smtp-url';
 import { SafetyModule } from '../safety/safety.module';
 import { AiMessageEntity } from './ai-message.entity';
 import { AiMessageRepository } from './ai-message.repository';
@@ -28,7 +28,7 @@ import { TemplateProseGenerator } from './template-prose.generator';
 function smtpTransport(url: string, maxConnections: number) {
   // Parsed here: nodemailer drops every other option of an object that carries `url`.
   return {
-    ...parseConnectionUrl(url),
+    ...smtpConnectionOptions(url),
     pool: true,
     maxConnections,
     maxMessages: 1000,

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { MessagingModule } from '../messaging/messaging.module';
+import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SegmentationModule } from '../segmentation/segmentation.module';
 import { AdminSmartEngageController } from './admin-smartengage.controller';
 import { OptOutService } from './opt-out.service';
@@ -11,7 +12,7 @@ import { UnsubscribeController } from './unsubscribe.controller';
 
 /** The operator-facing use cases: send reminders, and the customer's way out. */
 @Module({
-  imports: [TypeOrmModule.forFeature([PromoCodeEntity]), SegmentationModule, MessagingModule],
+  imports: [TypeOrmModule.forFeature([PromoCodeEntity]), SegmentationModule, MessagingModule, RateLimitModule],
   controllers: [AdminSmartEngageController, UnsubscribeController],
   providers: [SmartEngageService, OptOutService, PromoCodeRepository],
   exports: [PromoCodeRepository],

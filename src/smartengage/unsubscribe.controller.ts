@@ -1,6 +1,8 @@
-import { Controller, Get, Header, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Header, HttpCode, HttpStatus, Param, Post, UseGuards } from '@nestjs/common';
+import { ThrottlerGuard } from '@nestjs/throttler';
+import { ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto';
+import { RATE_LIMITED_RESPONSE } from '../rate-limit/rate-limit.module';
 import { OptOutService } from './opt-out.service';
 import { confirmationPage, unsubscribedPage } from './unsubscribe.pages';
 
@@ -13,6 +15,8 @@ const HTML = { 'text/html': { schema: { type: 'string' } } };
 @ApiTags('public')
 @ApiParam({ name: 'token', description: 'The signed token from the message' })
 @ApiResponse({ status: 400, description: 'Invalid or forged token', type: ErrorResponseDto })
+@ApiResponse(RATE_LIMITED_RESPONSE)
+@UseGuards(ThrottlerGuard)
 @Controller('unsubscribe')
 export class UnsubscribeController {
   constructor(private readonly optOut: OptOutService) {}

@@ -155,7 +155,7 @@ export interface paths {
         put?: never;
         /**
          * Record what the customer did with a message (opened, clicked, booked, unsubscribed)
-         * @description `Authorization: Bearer <token>` with the booking token from the message link. The same event (message, event_type, occurred_at) is stored once: a repeat answers 200 with `duplicate: true`. The token from a tracked link (`/r/` redirect) records message_opened, message_clicked and booking_started only; booking_completed and unsubscribed need the token of the email's booking link.
+         * @description `Authorization: Bearer <token>` with the booking token from the message link. The same event (message, event_type, occurred_at) is stored once, and opens and clicks once per message and minute: a repeat answers 200 with `duplicate: true` and the stored event. `occurred_at` may not precede the send. The token from a tracked link (`/r/` redirect) records message_opened, message_clicked and booking_started only; booking_completed and unsubscribed need the token of the email's booking link.
          */
         post: operations["EventsController_record"];
         delete?: never;
@@ -563,7 +563,7 @@ export interface components {
             source: "email" | "sms";
             /**
              * Format: date-time
-             * @description When it happened; defaults to now. At most 5 minutes in the future.
+             * @description When it happened; defaults to now. At most 5 minutes in the future, and not before the message was sent (5 minutes of clock skew allowed).
              * @example 2025-11-26T10:15:00Z
              */
             occurred_at?: string;
@@ -1006,6 +1006,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute */
+            429: {
+                headers: {
+                    /** @description Seconds until requests are accepted again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
             default: {
                 headers: {
@@ -1050,6 +1061,17 @@ export interface operations {
             /** @description CUSTOMER_NOT_FOUND: the link belongs to no customer */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute */
+            429: {
+                headers: {
+                    /** @description Seconds until requests are accepted again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1279,6 +1301,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute */
+            429: {
+                headers: {
+                    /** @description Seconds until requests are accepted again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
             default: {
                 headers: {
@@ -1332,6 +1365,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute */
+            429: {
+                headers: {
+                    /** @description Seconds until requests are accepted again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
             default: {
                 headers: {
@@ -1367,6 +1411,17 @@ export interface operations {
             /** @description MALFORMED_JSON or VALIDATION_FAILED: a body that is not JSON, or a path parameter that does not decode */
             400: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute */
+            429: {
+                headers: {
+                    /** @description Seconds until requests are accepted again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { isISO8601, IsEnum, IsOptional, ValidateBy, ValidationOptions } from 'class-validator';
 import { EventSource, EventType } from '../message-event.entity';
 
-/** How far ahead of the server's clock a caller's occurred_at may be. */
+/** How far a caller's clock may be off ours: occurred_at up to this far ahead of now, or before the send. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
@@ -44,7 +44,7 @@ export class RecordEventRequestDto {
   @ApiPropertyOptional({
     format: 'date-time',
     example: '2025-11-26T10:15:00Z',
-    description: 'When it happened; defaults to now. At most 5 minutes in the future.',
+    description: 'When it happened; defaults to now. At most 5 minutes in the future, and not before the message was sent (5 minutes of clock skew allowed).',
   })
   @IsOptional()
   @IsEventTime()
