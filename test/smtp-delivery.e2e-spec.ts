@@ -276,10 +276,11 @@ describe('engagement links of an email received over SMTP', () => {
     expect(row.delivery_status).toBe('clicked');
 
     // What the booking page does with it still works.
-    for (const eventType of ['message_opened', 'message_clicked', 'booking_started']) {
+    // (message_clicked too, but the redirect already stored this minute's click; see the events spec for repeats.)
+    for (const eventType of ['message_opened', 'booking_started']) {
       await t.http().post('/events').set(bearer).send({ event_type: eventType, source: 'email' }).expect(201);
     }
-    expect(await eventTypes(mail.messageId)).toEqual(['message_clicked', 'message_opened', 'message_clicked', 'booking_started']);
+    expect(await eventTypes(mail.messageId)).toEqual(['message_clicked', 'message_opened', 'booking_started']);
 
     // Opting out is the unsubscribe link's job.
     await t.http().post(mail.unsubscribePath).type('form').send('List-Unsubscribe=One-Click').expect(200);
