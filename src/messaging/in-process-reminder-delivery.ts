@@ -85,6 +85,7 @@ export class InProcessReminderDelivery extends ReminderDelivery {
     const { publicBaseUrl } = this.config.links;
     const code = encodeMessageCode(messageId);
     const tracked = channel === Channel.Sms || this.config.tracking.emailClicks;
+    const trackedUrl = `${publicBaseUrl}/r/${code}`;
     const unsubscribeUrl = this.links.unsubscribeUrl({ sub: customer.id, message_id: messageId });
     const context: MessageContext = {
       customerName: displayName(customer.name),
@@ -96,7 +97,8 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       offer,
       ttlHours: request.ttlHours,
       // SMS have no room for the signed link: they carry the short click-tracking link to it.
-      bookingUrl: tracked ? `${publicBaseUrl}/r/${code}` : link.url,
+      bookingUrl: tracked ? trackedUrl : link.url,
+      shortBookingUrl: tracked ? trackedUrl : this.config.links.bookingBaseUrl,
       unsubscribeUrl,
       openPixelUrl: channel === Channel.Email && this.config.tracking.emailOpens ? `${publicBaseUrl}/o/${code}.gif` : undefined,
     };
