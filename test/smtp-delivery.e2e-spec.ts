@@ -88,7 +88,7 @@ function preheaderOf(html: string): { style: string; text: string } {
 function fallbackLineOf(html: string): { text: string; href: string } {
   const match = /<p[^>]*>(বোতামটি কাজ না করলে[^]*?)<\/p>/.exec(html);
   if (!match) throw new Error('no fallback line in the HTML');
-  return { text: match[1].replace(/<[^>]+>/g, ''), href: /href="([^"]*)"/.exec(match[1])![1] };
+  return { text: match[1].replace(/<br>/g, ' ').replace(/<[^>]+>/g, ''), href: /href="([^"]*)"/.exec(match[1])![1] };
 }
 
 const unescapeHtml = (value: string) => value.replace(/&amp;/g, '&');

@@ -165,7 +165,7 @@ describe(MessageComposer.name, () => {
     it('shows the short URL, not the signed booking URL, as the copyable fallback text', () => {
       const { html } = sut.compose(prose, context());
 
-      expect(html).toContain(`বোতামটি কাজ না করলে এই লিংকটি ব্রাউজারে খুলুন: <a href="${SHORT_BOOKING_URL}"`);
+      expect(html).toContain(`বোতামটি কাজ না করলে এই লিংকটি ব্রাউজারে খুলুন:<br><a href="${SHORT_BOOKING_URL}"`);
       expect(html).toContain(`>${SHORT_BOOKING_URL}</a>`);
       expect(html.split('token=abc')).toHaveLength(2);
     });

@@ -126,7 +126,8 @@ function renderHtml(subject: string, parts: Parts, context: MessageContext): str
     ...paragraphs,
     offer,
     `<p style="margin:24px 0;text-align:center;"><a href="${bookingUrl}" style="display:inline-block;padding:12px 24px;border-radius:6px;background:#0b7a75;color:#ffffff;text-decoration:none;font-weight:bold;">${escapeHtml(parts.callToAction)}</a></p>`,
-    `<p style="${P}font-size:13px;color:#52606d;word-break:break-all;">${LINK_FALLBACK} <a href="${shortUrl}" style="color:#0b7a75;">${shortUrl}</a></p>`,
+    // On a line of its own, so a phone wraps the short link only when it cannot fit.
+    `<p style="${P}font-size:13px;color:#52606d;">${LINK_FALLBACK}<br><a href="${shortUrl}" style="color:#0b7a75;word-break:break-all;">${shortUrl}</a></p>`,
     `<p style="${P}">${escapeHtml(parts.signOff)}<br>${TEAM}</p>`,
     `<p style="margin:24px 0 0;font-size:12px;color:#7b8794;">${UNSUBSCRIBE_LEAD} <a href="${escapeHtml(context.unsubscribeUrl)}" style="color:#7b8794;">${UNSUBSCRIBE_ACTION}</a>।</p>`,
     '</div>',
