@@ -66,7 +66,7 @@ describe('logs of the built service in production', () => {
       body: JSON.stringify({ customer_id: DEMO.customers.vip, message_type: 'reminder', promo_code: 'VIP20' }),
     });
     expect(sent.status).toBe(200);
-    const messageId: string = (await sent.json()).message_id;
+    const { message_id: messageId } = (await sent.json()) as { message_id: string };
 
     const mail = await readOutboxMail(outboxDir, messageId);
     const token = bookingToken(mail.text!);
@@ -84,7 +84,7 @@ describe('logs of the built service in production', () => {
       body: JSON.stringify({ dry_run: true }),
     });
     expect(run.status).toBe(200);
-    const runId: string = (await run.json()).job_run_id;
+    const { job_run_id: runId } = (await run.json()) as { job_run_id: string };
 
     await service.stop(); // every line is written by the time the process exits
     const stdout = service.stdout();
