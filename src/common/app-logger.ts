@@ -61,7 +61,7 @@ export function httpLogOptions(logger: pino.Logger): HttpLogOptions {
       ...line,
       correlationId: req.id,
     }),
-    // A 5xx without a thrown error gets a made-up Error whose stack is pino-http's; AllExceptionsFilter logs the real one.
+    // pino-http makes up an Error for a 5xx (its own stack); AllExceptionsFilter logs the real one.
     customErrorObject: (req: IncomingMessage, _res: ServerResponse, _error: Error, line: object) => ({
       ...line,
       err: undefined,
