@@ -75,7 +75,12 @@ export function httpLogOptions(logger: pino.Logger): HttpLogOptions {
 /** nestjs-pino over the app logger; main.ts makes it Nest's logger too. */
 export const AppLoggerModule = LoggerModule.forRootAsync({
   inject: [AppConfig],
-  useFactory: (config: AppConfig) => ({ pinoHttp: httpLogOptions(createAppLogger(config.log)) }),
+  useFactory: (config: AppConfig) => ({
+    pinoHttp: httpLogOptions(createAppLogger(config.log)),
+    // Mounted with use(), like the app's other middleware: nestjs-pino's default route sets req.route on every
+    // request, and HttpMetricsMiddleware would label 404s "/{*path}" instead of "unmatched".
+    forRoutes: ['*'],
+  }),
 });
 
 /** A message may quote a URL with a token or credentials, as a string or as the msg of a fields object. */
