@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
 import { resolveDatabase } from './bootstrap-database';
-import { AppLogger } from './common/app-logger';
 import { AppConfig } from './config/app-config';
 import { InvalidEnvironmentError, validateEnvironment } from './config/environment';
 import { seedDemoData } from './database/demo-seed';
@@ -12,10 +12,11 @@ import { setupApp } from './setup-app';
 
 async function bootstrap(): Promise<void> {
   const env = validateEnvironment(process.env);
-  const logger = new AppLogger(env.LOG_LEVEL);
   const embedded = await resolveDatabase(env);
 
-  const app = await NestFactory.create(AppModule, { logger });
+  // Nest's own lines are held until the app logger (AppLoggerModule: JSON or pretty, per LOG_FORMAT) exists.
+  const app = await NestFactory.create(AppModule, { bufferLogs: true });
+  app.useLogger(app.get(PinoNestLogger));
   setupApp(app);
   await app.init(); // runs migrations (DatabaseModule) before the demo seed below
   const config = app.get(AppConfig);

@@ -1,48 +1,27 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { insertCustomers, messagesPerCustomer } from './support/customers';
+import { freePort, startService } from './support/service-process';
 import { ADMIN_KEY, auth, createTestApp, JWT_SECRET, resetDatabase, TestApp } from './support/test-app';
 
-const MAIN = join(__dirname, '..', 'dist', 'src', 'main.js');
 const RUN = '/internal/ai/smartengage/run-segment';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** The built service as its own OS process, so it can be killed with SIGKILL mid-run. */
-async function startService(port: number): Promise<ChildProcess> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first (npm test does)`);
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      PORT: String(port),
-      ADMIN_API_KEYS: ADMIN_KEY,
-      JWT_SECRET,
-      OUTBOX_DIR: mkdtempSync(join(tmpdir(), 'smartengage-killed-')),
-      CAMPAIGN_SCHEDULER_ENABLED: 'false',
-      CAMPAIGN_CONCURRENCY: '2',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: 'ignore',
+async function startKillableService(port: number): Promise<ChildProcess> {
+  const service = await startService(port, {
+    ...process.env,
+    NODE_ENV: 'test',
+    ADMIN_API_KEYS: ADMIN_KEY,
+    JWT_SECRET,
+    OUTBOX_DIR: mkdtempSync(join(tmpdir(), 'smartengage-killed-')),
+    CAMPAIGN_SCHEDULER_ENABLED: 'false',
+    CAMPAIGN_CONCURRENCY: '2',
+    LOG_LEVEL: 'warn',
   });
-  for (let i = 0; i < 150; i++) {
-    const up = await fetch(`http://127.0.0.1:${port}/docs-json`).then((r) => r.ok, () => false);
-    if (up) return child;
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error('the service did not start');
+  return service.child;
 }
 
 describe('a campaign run killed halfway', () => {
@@ -64,7 +43,7 @@ describe('a campaign run killed halfway', () => {
     const eligible = 403;
 
     const port = await freePort();
-    child = await startService(port);
+    child = await startKillableService(port);
     void fetch(`http://127.0.0.1:${port}${RUN}`, {
       method: 'POST',
       headers: { ...auth, 'Content-Type': 'application/json' },

@@ -4,7 +4,15 @@ import { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { DEMO } from '../src/database/demo-seed';
 import { bookingToken } from './support/outbox';
-import { auth, createTestApp, JWT_SECRET, PUBLIC_BASE_URL, resetDatabase, TestApp } from './support/test-app';
+import {
+  auth,
+  BOOKING_BASE_URL,
+  createTestApp,
+  JWT_SECRET,
+  PUBLIC_BASE_URL,
+  resetDatabase,
+  TestApp,
+} from './support/test-app';
 
 const ROUTE = '/admin/smartengage/send-single';
 const jwt = new JwtService({ secret: JWT_SECRET });
@@ -69,6 +77,22 @@ const rawHeaders = (raw: Buffer) => raw.toString('utf8').split('\r\n\r\n')[0];
 
 const headerLine = (mail: ParsedMail, key: string) => mail.headerLines.find((line) => line.key === key)?.line;
 
+/** The first element of the HTML body: the hidden preview text, padding removed. */
+function preheaderOf(html: string): { style: string; text: string } {
+  const match = /<body[^>]*>\s*<span style="([^"]*)">([^<]*)<\/span>/.exec(html);
+  if (!match) throw new Error('the HTML body does not open with a preheader span');
+  return { style: match[1], text: match[2].replace(/(&zwnj;|&nbsp;)+$/, '') };
+}
+
+/** The "copy this link" line under the button: its visible text and its link. */
+function fallbackLineOf(html: string): { text: string; href: string } {
+  const match = /<p[^>]*>(বোতামটি কাজ না করলে[^]*?)<\/p>/.exec(html);
+  if (!match) throw new Error('no fallback line in the HTML');
+  return { text: match[1].replace(/<br>/g, ' ').replace(/<[^>]+>/g, ''), href: /href="([^"]*)"/.exec(match[1])![1] };
+}
+
+const unescapeHtml = (value: string) => value.replace(/&amp;/g, '&');
+
 const optedOutAt = async (t: TestApp, customerId: string) =>
   (await t.dataSource.query('SELECT opted_out_at FROM customers WHERE id = $1', [customerId]))[0].opted_out_at;
 
@@ -125,6 +149,32 @@ describe('email delivery through a real SMTP server', () => {
     expect(row).toMatchObject({ delivery_status: 'sent', provider_message_id: mail.messageId });
   });
 
+  it('opens the HTML with a hidden Bengali preheader and keeps the fallback line short, without the token', async () => {
+    const res = await sendScenario2().expect(200);
+    const mail = await simpleParser(smtp.inbox[0].raw);
+    const html = mail.html as string;
+    const bookingUrl = /https:\/\/app\.sheba\.xyz\/book\?token=\S+/.exec(mail.text!)![0];
+
+    const preheader = preheaderOf(html);
+    expect(preheader.style).toMatch(/display:none;.*max-height:0;.*opacity:0;/);
+    expect(preheader.text).toBe('আপনার পরবর্তী প্লাম্বিং বুকিংয়ে ২০% ছাড়, প্রোমো কোড VIP20');
+
+    // Without click tracking there is no short link to the signed one: the line points at the booking page.
+    const fallback = fallbackLineOf(html);
+    expect(fallback.text.length).toBeLessThan(100);
+    expect(fallback.text).toBe(`বোতামটি কাজ না করলে এই লিংকটি ব্রাউজারে খুলুন: ${BOOKING_BASE_URL}`);
+    expect(fallback.href).toBe(BOOKING_BASE_URL);
+
+    // The button alone carries the signed link, and the text part keeps it as before.
+    const hrefs = [...html.matchAll(/<a\s[^>]*href="([^"]*)"/g)].map((match) => unescapeHtml(match[1]));
+    expect(hrefs[0]).toBe(bookingUrl);
+    expect(html.split(bookingToken(mail.text!))).toHaveLength(2);
+    expect(mail.text!.split('\n')).toContain(bookingUrl);
+    expect(mail.text).not.toContain(preheader.text);
+    const [row] = await t.dataSource.query('SELECT message_text FROM ai_messages WHERE id = $1', [res.body.message_id]);
+    expect(mail.text).toBe(row.message_text);
+  });
+
   /** Sends scenario 2 and returns the path of the List-Unsubscribe URL of the mail it produced. */
   const unsubscribePath = async () => {
     await sendScenario2().expect(200);
@@ -160,6 +210,38 @@ describe('email delivery through a real SMTP server', () => {
     expect(forged.headers['content-type']).toMatch(/^application\/json/);
     expect(forged.body.code).toBe('INVALID_TOKEN');
     expect(await optedOutAt(t, DEMO.customers.vip)).toBeNull();
+  });
+});
+
+describe('email delivery with click tracking, through a real SMTP server', () => {
+  let smtp: SmtpSink;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    smtp = await startSmtpServer();
+    t = await createTestApp({ SMTP_URL: smtp.url, EMAIL_CLICK_TRACKING: 'true' });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await smtp?.close();
+  });
+  beforeEach(() => resetDatabase(t.dataSource));
+
+  it('shows the tracked /r/ link as the fallback line, and it redirects to the signed booking link', async () => {
+    const res = await t.http().post(ROUTE).set(auth).send(scenario2).expect(200);
+    const mail = await simpleParser(smtp.inbox[0].raw);
+    const html = mail.html as string;
+
+    const fallback = fallbackLineOf(html);
+    expect(fallback.href).toMatch(new RegExp(`^${PUBLIC_BASE_URL.replace(/\./g, '\\.')}/r/[\\w-]{22}$`));
+    expect(fallback.text).toBe(`বোতামটি কাজ না করলে এই লিংকটি ব্রাউজারে খুলুন: ${fallback.href}`);
+    expect(fallback.text.length).toBeLessThan(100);
+    expect(html).not.toContain('token=');
+    expect(preheaderOf(html).text).toContain('২০% ছাড়');
+
+    const redirect = await t.http().get(new URL(fallback.href).pathname).redirects(0).expect(302);
+    const claims = jwt.verify(bookingToken(redirect.headers.location), { audience: 'smartengage-booking' });
+    expect(claims).toMatchObject({ sub: DEMO.customers.vip, message_id: res.body.message_id });
   });
 });
 

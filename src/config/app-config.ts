@@ -10,7 +10,7 @@ export const DEVELOPMENT_JWT_SECRET = 'smartengage-development-secret-not-for-pr
 export class AppConfig {
   readonly nodeEnv: EnvironmentVariables['NODE_ENV'];
   readonly port: number;
-  readonly logLevel: EnvironmentVariables['LOG_LEVEL'];
+  readonly log: { level: EnvironmentVariables['LOG_LEVEL']; format: 'json' | 'pretty' };
   readonly database: { url?: string; runMigrations: boolean; embeddedDir: string };
   readonly auth: { adminApiKeys: string[]; jwtSecret: string; jwtSecretIsDefault: boolean };
   readonly mail: { smtpUrl?: string; smtpMaxConnections: number; from: string; outboxDir: string };
@@ -43,7 +43,7 @@ export class AppConfig {
   constructor(env: EnvironmentVariables) {
     this.nodeEnv = env.NODE_ENV;
     this.port = env.PORT;
-    this.logLevel = env.LOG_LEVEL;
+    this.log = { level: env.LOG_LEVEL, format: env.LOG_FORMAT ?? (env.NODE_ENV === 'production' ? 'json' : 'pretty') };
     this.database = { url: env.DATABASE_URL, runMigrations: env.MIGRATIONS_RUN, embeddedDir: env.EMBEDDED_PG_DIR };
     this.auth = {
       adminApiKeys: (env.ADMIN_API_KEYS ?? '')

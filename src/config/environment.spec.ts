@@ -1,3 +1,4 @@
+import { AppConfig } from './app-config';
 import { InvalidEnvironmentError, validateEnvironment } from './environment';
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -35,6 +36,7 @@ describe('validateEnvironment', () => {
     ['OPENAI_TIMEOUT_SECONDS', '0'],
     ['MIGRATIONS_RUN', 'maybe'],
     ['JWT_SECRET', 'short'],
+    ['LOG_FORMAT', 'xml'],
   ])('names %s when its value is wrong', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems).toHaveLength(1);
@@ -52,6 +54,16 @@ describe('validateEnvironment', () => {
     expect(problems.join()).not.toContain('s3cret');
     expect(problemsOf({ SMS_GATEWAY_URL: 'https://key@sms.example.com/send' })).toHaveLength(1);
     expect(problemsOf({ SMS_GATEWAY_URL: 'https://sms.example.com/send?to=a@b' })).toHaveLength(0);
+  });
+
+  it('logs JSON in production and readable lines elsewhere, unless LOG_FORMAT says otherwise', () => {
+    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/app', JWT_SECRET: 'x'.repeat(16), ADMIN_API_KEYS: 'k' };
+    const logOf = (env: Record<string, string>) => new AppConfig(validateEnvironment(env)).log;
+
+    expect(logOf(production)).toEqual({ level: 'log', format: 'json' });
+    expect(logOf({})).toEqual({ level: 'log', format: 'pretty' });
+    expect(logOf({ ...production, LOG_FORMAT: 'pretty', LOG_LEVEL: 'warn' })).toEqual({ level: 'warn', format: 'pretty' });
+    expect(logOf({ LOG_FORMAT: 'json' })).toEqual({ level: 'log', format: 'json' });
   });
 
   it('does not echo secret values in its messages', () => {

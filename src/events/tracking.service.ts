@@ -27,7 +27,9 @@ export class TrackingService {
     // A click that cannot be recorded must not cost the booking: log it and redirect anyway.
     await this.events
       .record(message, EventType.MessageClicked, sourceOf(message.channel), new Date())
-      .catch((error: unknown) => this.logger.warn(`Click on message ${message.id} not recorded: ${String(error)}`));
+      .catch((error: unknown) =>
+        this.logger.warn({ msg: `Click not recorded: ${String(error)}`, messageId: message.id }),
+      );
     return this.bookingUrl(message);
   }
 
@@ -37,7 +39,7 @@ export class TrackingService {
       const message = await this.findById(this.links.messageIdOfOpenCode(code));
       if (message) await this.events.record(message, EventType.MessageOpened, EventSource.Email, new Date());
     } catch (error) {
-      this.logger.warn(`Open of message code ${code} not recorded: ${String(error)}`);
+      this.logger.warn({ msg: `Open not recorded: ${String(error)}`, messageCode: code });
     }
   }
 

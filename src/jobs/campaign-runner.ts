@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { mapWithConcurrency } from '../common/map-with-concurrency';
+import { RequestContext } from '../common/request-context';
 import { ReminderDelivery } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { SegmentCriteria, SegmentCursor, SegmentRepository } from '../segmentation/segment.repository';
@@ -29,7 +30,12 @@ export class CampaignRunner {
     private readonly config: AppConfig,
   ) {}
 
-  async run(plan: CampaignPlan, jobRunId: string, correlationId: string): Promise<CampaignReport> {
+  /** Every line logged during the run, deliveries included, carries its job_runs id as `runId`. */
+  run(plan: CampaignPlan, jobRunId: string, correlationId: string): Promise<CampaignReport> {
+    return RequestContext.with({ runId: jobRunId }, () => this.runInContext(plan, jobRunId, correlationId));
+  }
+
+  private async runInContext(plan: CampaignPlan, jobRunId: string, correlationId: string): Promise<CampaignReport> {
     const startedAt = new Date();
     const counts: RunCounts = { totalEligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0 };
     const results: CustomerResult[] = [];
@@ -55,7 +61,12 @@ export class CampaignRunner {
     try {
       const criteria = this.criteria(plan, startedAt);
       counts.totalEligible = await this.segments.countEligible(criteria);
-      this.logger.log(`Campaign ${jobRunId}: ${counts.totalEligible} eligible customers (${plan.preset})`);
+      this.logger.log({
+        msg: `Campaign started: ${counts.totalEligible} eligible customers (${plan.preset})`,
+        eligible: counts.totalEligible,
+        preset: plan.preset,
+        dryRun: plan.dryRun,
+      });
       await this.jobRuns.progress(jobRunId, counts);
 
       const campaign = { day: localDay(startedAt, this.config.campaign.timeZone), jobRunId };
@@ -68,7 +79,7 @@ export class CampaignRunner {
         // (a later run the same day resumes where this one stopped).
         if (!plan.dryRun && !isWithinHours(new Date(), this.config.campaign.timeZone, plan.sendWindow)) {
           const stopped = `stopped: the send window closed after ${counts.processed} customers`;
-          this.logger.warn(`Campaign ${jobRunId} ${stopped}`);
+          this.logger.warn({ msg: `Campaign ${stopped}`, ...counts });
           await this.jobRuns.finish(jobRunId, JobRunStatus.Done, counts, stopped);
           return report('DONE', stopped);
         }
@@ -95,7 +106,7 @@ export class CampaignRunner {
       return report('DONE');
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      this.logger.error(`Campaign ${jobRunId} failed: ${message}`, error instanceof Error ? error.stack : undefined);
+      this.logger.error({ msg: `Campaign failed: ${message}`, err: error });
       await this.jobRuns.finish(jobRunId, JobRunStatus.Failed, counts, message).catch(() => undefined);
       return report('FAILED', message);
     }
@@ -140,7 +151,7 @@ export class CampaignRunner {
       }
       return [{ customerId: customer.id, success: false, reason: outcome.reason }, 'skipped'];
     } catch (error) {
-      this.logger.error(`Customer ${customer.id} failed`, error instanceof Error ? error.stack : String(error));
+      this.logger.error({ msg: 'Customer failed', customerId: customer.id, err: error });
       return [{ customerId: customer.id, success: false, reason: 'internal_error' }, 'failed'];
     }
   }
@@ -156,9 +167,12 @@ export class CampaignRunner {
   private logProgress(counts: RunCounts, startedAt: Date): void {
     const seconds = (Date.now() - startedAt.getTime()) / 1000;
     const rate = seconds > 0 ? Math.round(counts.processed / seconds) : counts.processed;
-    this.logger.log(
-      `Campaign progress: ${counts.processed}/${counts.totalEligible} processed (${counts.sent} sent, ` +
+    this.logger.log({
+      msg:
+        `Campaign progress: ${counts.processed}/${counts.totalEligible} processed (${counts.sent} sent, ` +
         `${counts.failed} failed, ${counts.skipped} skipped), ${rate}/s`,
-    );
+      ...counts,
+      perSecond: rate,
+    });
   }
 }

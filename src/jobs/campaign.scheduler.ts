@@ -54,7 +54,7 @@ export class CampaignScheduler implements OnApplicationBootstrap {
       try {
         await this.campaigns.runScheduled();
       } catch (error) {
-        this.logger.error('The daily campaign failed', error instanceof Error ? error.stack : String(error));
+        this.logger.error({ msg: 'The daily campaign failed', err: error });
       }
     });
   }

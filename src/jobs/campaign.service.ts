@@ -112,7 +112,11 @@ export class CampaignService {
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (attempt > 1) {
         const delay = retryBackoffMs * 2 ** (attempt - 2);
-        this.logger.warn(`Campaign attempt ${attempt - 1} failed; attempt ${attempt} in ${delay} ms`);
+        this.logger.warn({
+          msg: `Campaign attempt ${attempt - 1} failed; attempt ${attempt} in ${delay} ms`,
+          attempt,
+          delayMs: delay,
+        });
         await sleep(delay);
       }
       try {
@@ -120,7 +124,7 @@ export class CampaignService {
         if (last.kind !== 'ran' || last.report.status === 'DONE') return last;
       } catch (error) {
         // The run could not even start (database unreachable): a failed attempt like any other.
-        this.logger.error(`Campaign attempt ${attempt} could not start: ${error instanceof Error ? error.message : error}`);
+        this.logger.error({ msg: `Campaign attempt ${attempt} could not start`, attempt, err: error });
       }
     }
     this.logger.error(`Campaign failed after ${maxAttempts} attempts`);

@@ -70,7 +70,7 @@ export class EmailSender implements OnModuleInit {
 
     const outboxPath = resolve(this.outboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${email.messageId}.eml`);
     await writeFile(outboxPath, info.message as Buffer);
-    this.logger.log(`Email ${email.messageId} written to ${outboxPath}`);
+    this.logger.log({ msg: `Email written to ${outboxPath}`, messageId: email.messageId });
     return { providerMessageId: headerId, outboxPath };
   }
 }

@@ -2,14 +2,15 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { isWithinHours } from '../common/local-time';
+import { RequestContext } from '../common/request-context';
 import { isValidEmailAddress, isValidPhoneNumber } from '../segmentation/contact-address';
 import { AiMessageRepository, ClaimOutcome } from './ai-message.repository';
-import { DeepLinkService, TokenScope } from './deep-link.service';
+import { BookingLink, DeepLinkService, TokenScope } from './deep-link.service';
 import { displayName } from './display-name';
 import { Draft, DraftRejectedError, DraftingService } from './drafting.service';
 import { EmailSender } from './email.sender';
 import { MessageContext } from './message-content';
-import { Channel, DeliveryStatus, toneFor } from './message.types';
+import { Channel, DeliveryStatus, Tone, toneFor } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
 import { DeliveryOutcome, DeliveryRequest, FailureReason, ReminderDelivery, SkipReason } from './reminder-delivery';
 import { SmsSender } from './sms.sender';
@@ -26,6 +27,15 @@ const SKIP_FOR_CLAIM: Record<Exclude<ClaimOutcome, 'claimed'>, SkipReason> = {
 interface Receipt {
   providerMessageId: string;
   outboxPath?: string;
+}
+
+/** A message whose row is claimed: what the draft-and-send step needs. */
+interface Claimed {
+  messageId: string;
+  recipient: string;
+  tone: Tone;
+  link: BookingLink;
+  lastBookingAt: Date;
 }
 
 /** Runs the whole per-customer step in this process. */
@@ -45,20 +55,25 @@ export class InProcessReminderDelivery extends ReminderDelivery {
     super();
   }
 
-  async deliver(request: DeliveryRequest): Promise<DeliveryOutcome> {
+  /** Lines logged on the way carry the customer's id as a field, and the message's once its row is claimed. */
+  deliver(request: DeliveryRequest): Promise<DeliveryOutcome> {
+    return RequestContext.with({ customerId: request.customer.id }, () => this.claimAndSend(request));
+  }
+
+  private async claimAndSend(request: DeliveryRequest): Promise<DeliveryOutcome> {
     const { customer, service, offer, channel } = request;
     const recipient = channel === Channel.Sms ? customer.phone : customer.email;
-    if (customer.optedOutAt) return this.skip(request, SkipReason.OptedOut);
+    if (customer.optedOutAt) return this.skip(SkipReason.OptedOut);
     if (!recipient) {
-      return this.skip(request, channel === Channel.Sms ? SkipReason.NoPhoneNumber : SkipReason.NoEmailAddress);
+      return this.skip(channel === Channel.Sms ? SkipReason.NoPhoneNumber : SkipReason.NoEmailAddress);
     }
     // Before the claim: a bad address leaves no row behind and does not count against the cap.
     if (channel === Channel.Sms ? !isValidPhoneNumber(recipient) : !isValidEmailAddress(recipient)) {
-      return this.skip(request, channel === Channel.Sms ? SkipReason.InvalidPhoneNumber : SkipReason.InvalidEmailAddress);
+      return this.skip(channel === Channel.Sms ? SkipReason.InvalidPhoneNumber : SkipReason.InvalidEmailAddress);
     }
-    if (!customer.lastBookingAt) return this.skip(request, SkipReason.NoBookingHistory);
+    if (!customer.lastBookingAt) return this.skip(SkipReason.NoBookingHistory);
     if (channel === Channel.Sms && isWithinHours(new Date(), this.config.campaign.timeZone, this.config.sms.quietHours)) {
-      return this.skip(request, SkipReason.SmsQuietHours);
+      return this.skip(SkipReason.SmsQuietHours);
     }
 
     const messageId = randomUUID();
@@ -84,21 +99,29 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       campaignDay: request.campaign?.day ?? null,
       jobRunId: request.campaign?.jobRunId ?? null,
     });
-    if (claim !== 'claimed') return this.skip(request, SKIP_FOR_CLAIM[claim]);
+    if (claim !== 'claimed') return this.skip(SKIP_FOR_CLAIM[claim]);
+    const claimed = { messageId, recipient, tone, link, lastBookingAt: customer.lastBookingAt };
+    return RequestContext.with({ messageId }, () => this.draftAndSend(request, claimed));
+  }
 
+  private async draftAndSend(request: DeliveryRequest, claimed: Claimed): Promise<DeliveryOutcome> {
+    const { customer, service, offer, channel } = request;
+    const { messageId, recipient, tone, link, lastBookingAt } = claimed;
     const tracked = channel === Channel.Sms || this.config.tracking.emailClicks;
+    const trackedUrl = this.links.clickUrl(messageId);
     const unsubscribeUrl = this.links.unsubscribeUrl({ sub: customer.id, message_id: messageId });
     const context: MessageContext = {
       customerName: displayName(customer.name),
       serviceNameBn: service.nameBn,
       serviceEmoji: service.emoji,
-      daysSinceLastBooking: Math.max(0, Math.floor((Date.now() - customer.lastBookingAt.getTime()) / DAY_MS)),
+      daysSinceLastBooking: Math.max(0, Math.floor((Date.now() - lastBookingAt.getTime()) / DAY_MS)),
       tone,
       messageType: request.messageType,
       offer,
       ttlHours: request.ttlHours,
       // SMS have no room for the signed link: they carry the short click-tracking link to it.
-      bookingUrl: tracked ? this.links.clickUrl(messageId) : link.url,
+      bookingUrl: tracked ? trackedUrl : link.url,
+      shortBookingUrl: tracked ? trackedUrl : this.config.links.bookingBaseUrl,
       unsubscribeUrl,
       openPixelUrl: channel === Channel.Email && this.config.tracking.emailOpens ? this.links.openPixelUrl(messageId) : undefined,
     };
@@ -167,15 +190,15 @@ export class InProcessReminderDelivery extends ReminderDelivery {
     };
   }
 
-  private skip(request: DeliveryRequest, reason: SkipReason): DeliveryOutcome {
+  private skip(reason: SkipReason): DeliveryOutcome {
     this.metrics.skipped(reason);
-    this.logger.log(`Skipped customer ${request.customer.id}: ${reason}`);
+    this.logger.log({ msg: `Customer skipped: ${reason}`, reason });
     return { status: 'skipped', reason };
   }
 
   private fail(request: DeliveryRequest, messageId: string, reason: FailureReason, error: string): DeliveryOutcome {
     this.metrics.sent(request, 'failed');
-    this.logger.warn(`Message ${messageId} to customer ${request.customer.id} failed: ${reason} (${error})`);
+    this.logger.warn({ msg: `Message failed: ${reason} (${error})`, reason });
     return { status: 'failed', messageId, reason, error };
   }
 }

@@ -3,6 +3,7 @@ import { MessageContext, Prose } from './message-content';
 import { MessageType, Tone } from './message.types';
 
 const BOOKING_URL = 'https://app.example.test/book?token=abc.def&promo=VIP20&service=plumbing';
+const SHORT_BOOKING_URL = 'https://app.example.test/book';
 const UNSUBSCRIBE_URL = 'https://app.example.test/unsubscribe?token=xyz&c=1';
 
 const prose: Prose = {
@@ -21,9 +22,18 @@ function context(overrides: Partial<MessageContext> = {}): MessageContext {
     offer: { promoCode: 'VIP20', discountPercent: 20 },
     ttlHours: 72,
     bookingUrl: BOOKING_URL,
+    shortBookingUrl: SHORT_BOOKING_URL,
     unsubscribeUrl: UNSUBSCRIBE_URL,
     ...overrides,
   };
+}
+
+/** The text of the hidden preview span, padding removed. */
+function preheader(html: string): string | undefined {
+  const match = /<body[^>]*>\n<span style="([^"]*)">([^<]*)<\/span>/.exec(html);
+  if (!match) return undefined;
+  expect(match[1]).toMatch(/display:none;.*max-height:0;.*opacity:0;/);
+  return match[2].replace(/(&zwnj;|&nbsp;)+$/, '');
 }
 
 function hrefs(html: string): string[] {
@@ -141,11 +151,42 @@ describe(MessageComposer.name, () => {
       expect(html).not.toContain('<img');
     });
 
-    it('links the call to action to the booking URL and the footer to the unsubscribe URL', () => {
+    it('links the call to action to the booking URL, the fallback line to the short URL and the footer to the unsubscribe URL', () => {
       const { html } = sut.compose(prose, context());
 
-      expect(hrefs(html)).toEqual([BOOKING_URL.replace(/&/g, '&amp;'), UNSUBSCRIBE_URL.replace(/&/g, '&amp;')]);
+      expect(hrefs(html)).toEqual([
+        BOOKING_URL.replace(/&/g, '&amp;'),
+        SHORT_BOOKING_URL,
+        UNSUBSCRIBE_URL.replace(/&/g, '&amp;'),
+      ]);
       expect(html).toMatch(/<a [^>]*>এখনই বুক করুন - ৭২ ঘণ্টার অফার<\/a>/);
+    });
+
+    it('shows the short URL, not the signed booking URL, as the copyable fallback text', () => {
+      const { html } = sut.compose(prose, context());
+
+      expect(html).toContain(`বোতামটি কাজ না করলে এই লিংকটি ব্রাউজারে খুলুন:<br><a href="${SHORT_BOOKING_URL}"`);
+      expect(html).toContain(`>${SHORT_BOOKING_URL}</a>`);
+      expect(html.split('token=abc')).toHaveLength(2);
+    });
+
+    it('opens the body with a hidden preheader that summarises the offer', () => {
+      const { html } = sut.compose(prose, context());
+
+      expect(preheader(html)).toBe('আপনার পরবর্তী প্লাম্বিং বুকিংয়ে ২০% ছাড়, প্রোমো কোড VIP20');
+    });
+
+    it('has a preheader without numbers when there is no offer', () => {
+      const { html, text } = sut.compose(prose, context({ offer: null }));
+
+      expect(preheader(html)).toBe('আপনার পরবর্তী প্লাম্বিং বুকিং মাত্র এক ক্লিক দূরে');
+      expect(text).not.toContain('এক ক্লিক দূরে');
+    });
+
+    it('escapes the service name in the preheader', () => {
+      const { html } = sut.compose(prose, context({ serviceNameBn: '<b>প্লাম্বিং</b>' }));
+
+      expect(preheader(html)).toContain('আপনার পরবর্তী &lt;b&gt;প্লাম্বিং&lt;/b&gt; বুকিংয়ে');
     });
 
     it('renders one paragraph per prose block and keeps line breaks inside a block', () => {

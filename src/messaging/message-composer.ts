@@ -33,9 +33,17 @@ const UNSUBSCRIBE_LEAD = 'এ ধরনের ইমেইল আর পেত�
 const UNSUBSCRIBE_ACTION = 'আনসাবস্ক্রাইব করুন';
 const PROMO_LABEL = 'প্রোমো কোড:';
 const LINK_FALLBACK = 'বোতামটি কাজ না করলে এই লিংকটি ব্রাউজারে খুলুন:';
+/**
+ * Hidden from the reader; mail clients show it after the subject. The padding (zero-width non-joiner and
+ * no-break space) keeps clients from filling the rest of the preview with the greeting.
+ */
+const PREHEADER_STYLE =
+  'display:none;max-height:0;max-width:0;overflow:hidden;opacity:0;font-size:1px;line-height:1px;color:transparent;mso-hide:all;';
+const PREHEADER_PADDING = '&zwnj;&nbsp;'.repeat(40);
 
 /** The parts of one email, shared by its text and HTML renderings. */
 interface Parts {
+  preheader: string;
   greeting: string;
   paragraphs: string[];
   offer: { lead: string; promoCode: string } | null;
@@ -53,6 +61,7 @@ export class MessageComposer {
     const voice = VOICES[context.tone];
     const discount = context.offer ? toBengaliDigits(context.offer.discountPercent) : null;
     const parts: Parts = {
+      preheader: preheaderOf(context, discount),
       greeting: `প্রিয় ${context.customerName},`,
       paragraphs: paragraphsOf(prose.body),
       offer: context.offer && discount ? { lead: voice.offerLead(discount), promoCode: context.offer.promoCode } : null,
@@ -64,6 +73,13 @@ export class MessageComposer {
 
     return { subject, text: renderText(parts, context), html: renderHtml(subject, parts, context) };
   }
+}
+
+/** A one-line summary for the inbox preview, built only from server-owned facts. */
+function preheaderOf(context: MessageContext, discount: string | null): string {
+  return context.offer && discount
+    ? `আপনার পরবর্তী ${context.serviceNameBn} বুকিংয়ে ${discount}% ছাড়, প্রোমো কোড ${context.offer.promoCode}`
+    : `আপনার পরবর্তী ${context.serviceNameBn} বুকিং মাত্র এক ক্লিক দূরে`;
 }
 
 function paragraphsOf(body: string): string[] {
@@ -93,6 +109,7 @@ function renderHtml(subject: string, parts: Parts, context: MessageContext): str
       `</div>`
     : '';
   const bookingUrl = escapeHtml(context.bookingUrl);
+  const shortUrl = escapeHtml(context.shortBookingUrl);
 
   return [
     '<!doctype html>',
@@ -103,12 +120,14 @@ function renderHtml(subject: string, parts: Parts, context: MessageContext): str
     `<title>${escapeHtml(subject)}</title>`,
     '</head>',
     '<body style="margin:0;padding:0;background:#f4f5f7;">',
+    `<span style="${PREHEADER_STYLE}">${escapeHtml(parts.preheader)}${PREHEADER_PADDING}</span>`,
     `<div style="max-width:560px;margin:0 auto;padding:24px;background:#ffffff;color:#1f2933;font-family:'Noto Sans Bengali','Hind Siliguri',Arial,sans-serif;font-size:16px;line-height:1.7;">`,
     `<p style="${P}">${escapeHtml(parts.greeting)}</p>`,
     ...paragraphs,
     offer,
     `<p style="margin:24px 0;text-align:center;"><a href="${bookingUrl}" style="display:inline-block;padding:12px 24px;border-radius:6px;background:#0b7a75;color:#ffffff;text-decoration:none;font-weight:bold;">${escapeHtml(parts.callToAction)}</a></p>`,
-    `<p style="${P}font-size:13px;color:#52606d;word-break:break-all;">${LINK_FALLBACK} ${bookingUrl}</p>`,
+    // On a line of its own, so a phone wraps the short link only when it cannot fit.
+    `<p style="${P}font-size:13px;color:#52606d;">${LINK_FALLBACK}<br><a href="${shortUrl}" style="color:#0b7a75;word-break:break-all;">${shortUrl}</a></p>`,
     `<p style="${P}">${escapeHtml(parts.signOff)}<br>${TEAM}</p>`,
     `<p style="margin:24px 0 0;font-size:12px;color:#7b8794;">${UNSUBSCRIBE_LEAD} <a href="${escapeHtml(context.unsubscribeUrl)}" style="color:#7b8794;">${UNSUBSCRIBE_ACTION}</a>।</p>`,
     '</div>',

@@ -19,6 +19,11 @@ export interface MessageContext {
   ttlHours: number;
   /** Full deep link, token and promo included. */
   bookingUrl: string;
+  /**
+   * Short stand-in for bookingUrl on the email's "copy this link" line: the tracked /r/ link, else the booking
+   * page without the token (a 400-character token is eight lines of base64 on a phone).
+   */
+  shortBookingUrl: string;
   unsubscribeUrl: string;
   /** Email open-tracking pixel, when EMAIL_OPEN_TRACKING is on. */
   openPixelUrl?: string;

@@ -72,7 +72,8 @@ describe(SmsSender.name, () => {
     logged = [];
     for (const level of ['log', 'warn', 'error', 'debug'] as const) {
       jest.spyOn(Logger.prototype, level).mockImplementation((...args: unknown[]) => {
-        logged.push(String(args[0]));
+        // Lines are text or an object of fields (msg, messageId, ...): keep all of it for the secret checks.
+        logged.push(typeof args[0] === 'string' ? args[0] : JSON.stringify(args[0]));
       });
     }
   });

@@ -67,7 +67,12 @@ export class SmsSender implements OnModuleInit {
     if (this.outboxDir) return this.writeToOutbox(this.outboxDir, sms, count);
 
     const providerMessageId = await this.postToGateway(sms);
-    this.logger.log(`SMS ${sms.messageId} accepted by the gateway as ${providerMessageId} (${count.segments} part(s))`);
+    this.logger.log({
+      msg: `SMS accepted by the gateway (${count.segments} part(s))`,
+      messageId: sms.messageId,
+      providerMessageId,
+      segments: count.segments,
+    });
     return { providerMessageId, segments: count.segments };
   }
 
@@ -83,7 +88,7 @@ export class SmsSender implements OnModuleInit {
       message_id: sms.messageId,
     };
     await writeFile(outboxPath, `${JSON.stringify(record, null, 2)}\n`);
-    this.logger.log(`SMS ${sms.messageId} written to ${outboxPath}`);
+    this.logger.log({ msg: `SMS written to ${outboxPath}`, messageId: sms.messageId });
     return { providerMessageId: `outbox:${sms.messageId}`, segments: count.segments, outboxPath };
   }
 
@@ -100,7 +105,10 @@ export class SmsSender implements OnModuleInit {
         throw new SmsDeliveryError(`SMS ${sms.messageId} failed: gateway ${attempt.reason} (${tries})`, attempt.status);
       }
       const waitMs = attempt.retryAfterMs ?? retryBackoffMs * 2 ** retry;
-      this.logger.warn(`SMS ${sms.messageId}: gateway ${attempt.reason}; retry ${attempts} of ${maxRetries} in ${waitMs} ms`);
+      this.logger.warn({
+        msg: `SMS gateway ${attempt.reason}; retry ${attempts} of ${maxRetries} in ${waitMs} ms`,
+        messageId: sms.messageId,
+      });
       await sleep(waitMs);
     }
   }

@@ -23,7 +23,12 @@ export class OptOutService {
     if (!(await this.customers.optOut(claims.sub, source))) {
       throw AppException.notFound(ErrorCode.CustomerNotFound, 'this unsubscribe link belongs to no customer');
     }
-    this.logger.log(`Customer ${claims.sub} opted out (${source}, message ${claims.message_id})`);
+    this.logger.log({
+      msg: `Customer opted out (${source})`,
+      customerId: claims.sub,
+      messageId: claims.message_id,
+      source,
+    });
   }
 
   private claimsOf(token: string) {

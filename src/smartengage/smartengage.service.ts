@@ -115,7 +115,7 @@ export class SmartEngageService {
         outcome.reason === 'safety_rejected' ? HttpStatus.UNPROCESSABLE_ENTITY : HttpStatus.BAD_GATEWAY,
       );
     }
-    this.logger.log(`Sent ${request.message_type} ${outcome.messageId} to customer ${customer.id}`);
+    this.logger.log({ msg: `Sent ${request.message_type}`, messageId: outcome.messageId, customerId: customer.id });
     return {
       success: true,
       message_id: outcome.messageId,
@@ -167,7 +167,7 @@ export class SmartEngageService {
         return toBulkResult(customerId, outcome);
       } catch (error) {
         // One customer's unexpected failure must not abort the others.
-        this.logger.error(`Bulk send to customer ${customerId} failed`, error instanceof Error ? error.stack : error);
+        this.logger.error({ msg: 'Bulk send to a customer failed', customerId, err: error });
         return { kind: 'failed', result: { customer_id: customerId, success: false, reason: 'internal_error' } };
       }
     };
@@ -181,7 +181,12 @@ export class SmartEngageService {
     const count = (kind: BulkOutcome['kind']) => outcomes.filter((o) => o.kind === kind).length;
     const [sent, failed, skipped] = [count('sent'), count('failed'), count('skipped')];
     const results = outcomes.map((o) => o.result);
-    this.logger.log(`Bulk ${request.message_type}: ${sent} sent, ${failed} failed, ${skipped} skipped`);
+    this.logger.log({
+      msg: `Bulk ${request.message_type}: ${sent} sent, ${failed} failed, ${skipped} skipped`,
+      sent,
+      failed,
+      skipped,
+    });
     return {
       status: failed > 0 ? 'completed_with_errors' : 'completed',
       total_eligible: eligible.length,

@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,16 +20,23 @@ export interface ServiceProcess {
   child: ChildProcess;
   port: number;
   url: string;
-  /** Everything the process wrote to stdout and stderr so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Everything the process wrote to stdout and stderr so far, in arrival order. */
   output(): string;
   /** Resolves once the process has exited, with its exit code or the signal that ended it. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Sends a signal to the process, or to its whole process group as a terminal's Ctrl-C does. */
   signal(signal: NodeJS.Signals, options?: { group?: boolean }): void;
+  /** SIGTERM, then SIGKILL to the group if it has not exited within 10 s. */
+  stop(): Promise<void>;
 }
 
 export interface ServiceOptions {
+  /** The process's whole environment (PATH is added when missing); PORT is set from `port`. */
   env: Record<string, string | undefined>;
+  /** Defaults to a free port. */
+  port?: number;
   /** Working directory; the entry point is `<cwd>/dist/src/main.js` when given, else this checkout's. */
   cwd?: string;
   uid?: number;
@@ -37,13 +45,11 @@ export interface ServiceOptions {
   startTimeoutMs?: number;
 }
 
-/**
- * The built service as its own OS process group, answering on a fresh port. The environment is exactly `env`
- * plus PATH and PORT, so nothing leaks in from the test's own process.
- */
+/** The built service as its own OS process (and process group), once it answers HTTP. */
 export async function startServiceProcess(options: ServiceOptions): Promise<ServiceProcess> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const main = options.cwd ? join(options.cwd, 'dist', 'src', 'main.js') : MAIN;
+  if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first (npm test does)`);
   const env = Object.fromEntries(Object.entries(options.env).filter(([, value]) => value !== undefined));
   const child = spawn(process.execPath, [main], {
     cwd: options.cwd,
@@ -53,24 +59,36 @@ export async function startServiceProcess(options: ServiceOptions): Promise<Serv
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const all: Buffer[] = [];
+  child.stdout!.on('data', (chunk: Buffer) => (out.push(chunk), all.push(chunk)));
+  child.stderr!.on('data', (chunk: Buffer) => (err.push(chunk), all.push(chunk)));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
+  const signal = (name: NodeJS.Signals, { group = false } = {}) => {
+    try {
+      process.kill(group ? -child.pid! : child.pid!, name);
+    } catch {
+      // already gone
+    }
+  };
   const service: ServiceProcess = {
     child,
     port,
     url: `http://127.0.0.1:${port}`,
-    output: () => output,
+    stdout: () => Buffer.concat(out).toString('utf8'),
+    stderr: () => Buffer.concat(err).toString('utf8'),
+    output: () => Buffer.concat(all).toString('utf8'),
     exited,
-    signal: (signal, { group = false } = {}) => {
-      try {
-        process.kill(group ? -child.pid! : child.pid!, signal);
-      } catch {
-        // already gone
-      }
+    signal,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      signal('SIGTERM');
+      const timer = setTimeout(() => signal('SIGKILL', { group: true }), 10_000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 
@@ -82,6 +100,10 @@ export async function startServiceProcess(options: ServiceOptions): Promise<Serv
     if (up) return service;
     await sleep(100);
   }
-  service.signal('SIGKILL', { group: true });
-  throw new Error(`the service did not start on port ${port}:\n${output.slice(-3000)}`);
+  signal('SIGKILL', { group: true });
+  throw new Error(`the service did not start on port ${port}:\n${service.output().slice(-3000)}`);
 }
+
+/** startServiceProcess on a given port with a given environment. */
+export const startService = (port: number, env: Record<string, string | undefined>): Promise<ServiceProcess> =>
+  startServiceProcess({ port, env });

@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { Logger } from 'nestjs-pino';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +47,9 @@ export async function createTestApp(env: Record<string, string | undefined> = {}
   }
   try {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+    // The service's own logger (pino, LOG_LEVEL=warn), as main.ts installs it.
+    const app = moduleRef.createNestApplication({ bufferLogs: true });
+    app.useLogger(app.get(Logger));
     setupApp(app);
     await app.init();
     return {
