@@ -11,17 +11,20 @@ const STATUS = '/internal/jobs/status';
 const ALWAYS_OPEN = { send_window_start: 0, send_window_end: 24 };
 const LEASE_TTL_SECONDS = 3;
 
-function post(service: ServiceProcess, body: object): Promise<{ status: number; body: Record<string, unknown> }> {
-  return fetch(`${service.baseUrl}${RUN}`, {
+type Json = Record<string, any>;
+
+async function post(service: ServiceProcess, body: object): Promise<{ status: number; body: Json }> {
+  const res = await fetch(`${service.baseUrl}${RUN}`, {
     method: 'POST',
     headers: { ...auth, 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
-  }).then(async (res) => ({ status: res.status, body: await res.json() }));
+  });
+  return { status: res.status, body: (await res.json()) as Json };
 }
 
-async function campaignStatus(service: ServiceProcess) {
+async function campaignStatus(service: ServiceProcess): Promise<Json> {
   const res = await fetch(`${service.baseUrl}${STATUS}`, { headers: auth });
-  return (await res.json()).jobs[0];
+  return ((await res.json()) as Json).jobs[0];
 }
 
 /** Advisory locks held by any backend on the test database: a leaked session lock shows here. */

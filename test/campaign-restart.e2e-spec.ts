@@ -1,86 +1,64 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ABANDONED_RUN_ERROR } from '../src/jobs/job-run.repository';
 import { insertCustomers, messagesPerCustomer } from './support/customers';
-import { ADMIN_KEY, auth, createTestApp, JWT_SECRET, resetDatabase, TestApp } from './support/test-app';
+import { PgBouncer, startPgBouncer } from './support/pgbouncer';
+import { ServiceProcess, startService } from './support/processes';
+import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 
-const MAIN = join(__dirname, '..', 'dist', 'src', 'main.js');
 const RUN = '/internal/ai/smartengage/run-segment';
+const LEASE_TTL_SECONDS = 3;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** The built service as its own OS process, so it can be killed with SIGKILL mid-run. */
-async function startService(port: number): Promise<ChildProcess> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first (npm test does)`);
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      PORT: String(port),
-      ADMIN_API_KEYS: ADMIN_KEY,
-      JWT_SECRET,
-      OUTBOX_DIR: mkdtempSync(join(tmpdir(), 'smartengage-killed-')),
-      CAMPAIGN_SCHEDULER_ENABLED: 'false',
-      CAMPAIGN_CONCURRENCY: '2',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: 'ignore',
-  });
-  for (let i = 0; i < 150; i++) {
-    const up = await fetch(`http://127.0.0.1:${port}/docs-json`).then((r) => r.ok, () => false);
-    if (up) return child;
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error('the service did not start');
-}
-
-describe('a campaign run killed halfway', () => {
+describe.each(['direct', 'through PgBouncer'])('a campaign run killed halfway (%s)', (route) => {
+  let bouncer: PgBouncer | undefined;
   let t: TestApp;
-  let child: ChildProcess | undefined;
+  let service: ServiceProcess | undefined;
 
   beforeAll(async () => {
-    t = await createTestApp({ CAMPAIGN_SCHEDULER_ENABLED: 'false' });
+    if (route !== 'direct') bouncer = await startPgBouncer();
+    t = await createTestApp({ CAMPAIGN_SCHEDULER_ENABLED: 'false', DATABASE_URL: bouncer?.url ?? process.env.DATABASE_URL });
   });
   afterAll(async () => {
-    child?.kill('SIGKILL');
+    service?.child.kill('SIGKILL');
     await t.close();
+    await bouncer?.stop();
   });
 
-  it('resumes when started again: nobody gets two messages and the rest are sent', async () => {
+  it('frees its lock within the lease TTL and resumes when started again: nobody gets two messages', async () => {
     await resetDatabase(t.dataSource);
     await t.dataSource.query('TRUNCATE job_runs');
     await insertCustomers(t.dataSource, { count: 400, daysAgo: 25, tag: 'killed' });
     const eligible = 403;
 
-    const port = await freePort();
-    child = await startService(port);
-    void fetch(`http://127.0.0.1:${port}${RUN}`, {
+    service = await startService({
+      DATABASE_URL: bouncer?.url ?? process.env.DATABASE_URL!,
+      CAMPAIGN_CONCURRENCY: '2',
+      LOCK_LEASE_TTL_SECONDS: String(LEASE_TTL_SECONDS),
+    });
+    void fetch(`${service.baseUrl}${RUN}`, {
       method: 'POST',
       headers: { ...auth, 'Content-Type': 'application/json' },
       body: JSON.stringify({ send_window_start: 0, send_window_end: 24, batch_size: 20 }),
     }).catch(() => undefined);
 
     let claimed = 0;
-    for (let i = 0; i < 300 && claimed < 60; i++) {
+    for (let i = 0; i < 500 && claimed < 60; i++) {
       await sleep(20);
       claimed = Number((await t.dataSource.query('SELECT count(*) FROM ai_messages'))[0].count);
     }
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child!.once('exit', resolve));
+    const killedAt = Date.now();
+    service.child.kill('SIGKILL');
+    await service.exited;
     expect(claimed).toBeGreaterThanOrEqual(60);
     const beforeRestart = await messagesPerCustomer(t.dataSource);
     expect(beforeRestart.size).toBeLessThan(eligible);
+
+    let status = (await t.http().get('/internal/jobs/status').set(auth).expect(200)).body.jobs[0];
+    while (status.running && Date.now() - killedAt < (LEASE_TTL_SECONDS + 5) * 1000) {
+      await sleep(100);
+      status = (await t.http().get('/internal/jobs/status').set(auth).expect(200)).body.jobs[0];
+    }
+    expect(status.running).toBe(false);
+    expect(Date.now() - killedAt).toBeLessThanOrEqual((LEASE_TTL_SECONDS + 1) * 1000);
 
     const res = await t.http().post(RUN).set(auth).send({ send_window_start: 0, send_window_end: 24 }).expect(200);
     expect(res.body.sent).toBe(eligible - beforeRestart.size);
@@ -90,7 +68,7 @@ describe('a campaign run killed halfway', () => {
     expect(Math.max(...after.values())).toBe(1);
     const runs = await t.dataSource.query('SELECT status, error FROM job_runs ORDER BY started_at');
     expect(runs).toEqual([
-      { status: 'FAILED', error: 'interrupted: the process running it stopped' },
+      { status: 'FAILED', error: ABANDONED_RUN_ERROR },
       { status: 'DONE', error: null },
     ]);
   });

@@ -3,10 +3,11 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { dataSourceOptions } from './data-source-options';
+import { LockLeaseRepository } from './lock-lease.repository';
 import { LockService } from './lock.service';
 import { runMigrationsUnderLock } from './migrate';
 
-/** The TypeORM connection (DATABASE_URL), pending migrations at boot, and advisory locks. */
+/** The TypeORM connection (DATABASE_URL), pending migrations at boot, and locks. */
 @Global()
 @Module({
   imports: [
@@ -18,7 +19,7 @@ import { runMigrationsUnderLock } from './migrate';
       },
     }),
   ],
-  providers: [LockService],
+  providers: [LockService, LockLeaseRepository],
   exports: [LockService],
 })
 export class DatabaseModule implements OnModuleInit {

@@ -11,6 +11,7 @@ import { InternalJobsController } from './internal-jobs.controller';
 import { JobRunEntity } from './job-run.entity';
 import { JobRunRepository } from './job-run.repository';
 import { JobsService } from './jobs.service';
+import { ShutdownService } from './shutdown.service';
 
 /** The daily campaign: its schedule, its runs and the internal routes that drive them. */
 @Module({
@@ -22,6 +23,6 @@ import { JobsService } from './jobs.service';
     SmartEngageModule,
   ],
   controllers: [InternalJobsController],
-  providers: [CampaignRunner, CampaignService, CampaignScheduler, JobRunRepository, JobsService],
+  providers: [CampaignRunner, CampaignService, CampaignScheduler, JobRunRepository, JobsService, ShutdownService],
 })
 export class JobsModule {}
