@@ -44,6 +44,9 @@ export async function startPgBouncer(databaseUrl = process.env.DATABASE_URL): Pr
       'pool_mode = transaction',
       'max_client_conn = 500',
       'default_pool_size = 20',
+      // Hand out server connections in turn rather than the last one used, as a busy pooler does: a statement
+      // that relies on landing on the same server connection as the one before fails here, not by luck.
+      'server_round_robin = 1',
       `pidfile = ${join(dir, 'pgbouncer.pid')}`,
       '',
     ].join('\n'),
