@@ -9,6 +9,9 @@ import { ServiceProcess, startService } from './support/processes';
 import { SmtpSink, startSmtpSink } from './support/smtp-sink';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 
+// These specs boot the service as child processes: seconds each, far more on a loaded machine.
+jest.setTimeout(90_000);
+
 const RUN = '/internal/ai/smartengage/run-segment';
 const ALWAYS_OPEN = { send_window_start: 0, send_window_end: 24 };
 

@@ -6,6 +6,9 @@ import { PgBouncer, startPgBouncer } from './support/pgbouncer';
 import { ServiceProcess, startService } from './support/processes';
 import { auth, resetDatabase } from './support/test-app';
 
+// These specs boot the service as child processes: seconds each, far more on a loaded machine.
+jest.setTimeout(90_000);
+
 const RUN = '/internal/ai/smartengage/run-segment';
 const STATUS = '/internal/jobs/status';
 const ALWAYS_OPEN = { send_window_start: 0, send_window_end: 24 };
@@ -50,7 +53,7 @@ describe('the campaign lock through PgBouncer in transaction mode, two applicati
     db = await new DataSource(dataSourceOptions(process.env.DATABASE_URL!, 2)).initialize();
     const env = { DATABASE_URL: bouncer.url, CAMPAIGN_CONCURRENCY: '2', LOCK_LEASE_TTL_SECONDS: String(LEASE_TTL_SECONDS) };
     [a, b] = await Promise.all([startService(env), startService(env)]);
-  }, 60_000);
+  });
   afterAll(async () => {
     for (const service of [a, b]) service?.child.kill('SIGKILL');
     await db?.destroy();
@@ -110,7 +113,7 @@ describe('the campaign lock through PgBouncer in transaction mode, two applicati
     }
     const freedAfterMs = Date.now() - killedAt;
     expect(status).toMatchObject({ running: false, lock: null, current_run: null });
-    expect(freedAfterMs).toBeLessThanOrEqual((LEASE_TTL_SECONDS + 1) * 1000);
+    expect(freedAfterMs).toBeLessThanOrEqual((LEASE_TTL_SECONDS + 2) * 1000);
     // The reader settled the dead run's row.
     expect(status.last_run).toMatchObject({ id: during.current_run.id, status: 'FAILED' });
     expect(status.last_run.error).toMatch(/^abandoned/);
