@@ -115,7 +115,7 @@ export class CampaignRunner {
       this.logger.error(`Campaign ${jobRunId} failed: ${message}`, error instanceof Error ? error.stack : undefined);
       recorded = true;
       await this.jobRuns.finish(jobRunId, JobRunStatus.Failed, counts, message).catch((writeError: unknown) =>
-        this.logger.error(`Campaign ${jobRunId}: could not record the failure (status settles it once the lock is free): ${writeError}`),
+        this.logger.error(`Campaign ${jobRunId}: could not record the failure (status settles it later): ${writeError}`),
       );
       return report('FAILED', message);
     }
@@ -129,7 +129,8 @@ export class CampaignRunner {
   ): Promise<[JobRunStatus.Interrupted | JobRunStatus.Failed, string]> {
     const status = reason instanceof ShutdownError ? JobRunStatus.Interrupted : JobRunStatus.Failed;
     const why = reason instanceof Error ? reason.message : String(reason);
-    const error = `${status === JobRunStatus.Interrupted ? 'interrupted' : 'failed'}: ${why}, after ${counts.processed} customers`;
+    const verb = status === JobRunStatus.Interrupted ? 'interrupted' : 'failed';
+    const error = `${verb}: ${why}, after ${counts.processed} customers`;
     this.logger.warn(`Campaign ${jobRunId} ${error} (${counts.sent} sent, ${counts.failed} failed, ${counts.skipped} skipped)`);
     await this.jobRuns.finish(jobRunId, status, counts, error);
     return [status, error];

@@ -98,7 +98,10 @@ describe(CampaignService.name, () => {
       const outcome = await sut.run(PLAN, JobTrigger.Manual);
       expect(outcome).toMatchObject({ kind: 'ran', report: { status: 'DONE' } });
       expect(mocks.jobRuns.settleAbandoned).toHaveBeenCalledWith(['dead']);
-      expect(mocks.jobRuns.start).toHaveBeenCalledWith(expect.objectContaining({ trigger: 'manual' }), expect.objectContaining({ token: LIVE.token }));
+      expect(mocks.jobRuns.start).toHaveBeenCalledWith(
+        expect.objectContaining({ trigger: 'manual' }),
+        expect.objectContaining({ token: LIVE.token }),
+      );
     });
 
     it('says who holds the lock when it is taken', async () => {

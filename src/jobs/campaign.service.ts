@@ -135,7 +135,8 @@ export class CampaignService {
   private async settle(abandoned: JobRunEntity[]): Promise<void> {
     const settled = await this.jobRuns.settleAbandoned(abandoned.map((row) => row.id));
     if (settled > 0) {
-      this.logger.warn(`Closed ${settled} campaign run(s) as FAILED: ${abandoned.map((r) => `${r.id} (${r.holder ?? 'unknown holder'})`).join(', ')} stopped without finishing`);
+      const runs = abandoned.map((row) => `${row.id} (${row.holder ?? 'unknown holder'})`).join(', ');
+      this.logger.warn(`Closed ${settled} campaign run(s) as FAILED, their lease expired: ${runs}`);
     }
   }
 

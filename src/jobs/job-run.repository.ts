@@ -77,7 +77,10 @@ export class JobRunRepository {
   ): Promise<void> {
     const now = new Date();
     await retry(() =>
-      this.runs.update({ id, status: JobRunStatus.Running }, { ...counts, status, error: error ?? null, finishedAt: now, heartbeatAt: now }),
+      this.runs.update(
+        { id, status: JobRunStatus.Running },
+        { ...counts, status, error: error ?? null, finishedAt: now, heartbeatAt: now },
+      ),
     );
   }
 

@@ -35,7 +35,8 @@ export class JobsService {
     });
     const outcome = await this.campaigns.run(plan, JobTrigger.Manual);
     if (outcome.kind === 'locked') {
-      const held = outcome.holder ? ` (${outcome.holder.holder} since ${outcome.holder.acquiredAt.toISOString()})` : '';
+      const { holder } = outcome;
+      const held = holder ? ` (${holder.holder} since ${holder.acquiredAt.toISOString()})` : '';
       throw AppException.conflict(
         ErrorCode.CampaignAlreadyRunning,
         `a campaign run already holds the campaign lock${held}; try again when it ends`,
@@ -55,7 +56,8 @@ export class JobsService {
     if (report.status === 'INTERRUPTED') {
       throw AppException.unavailable(
         ErrorCode.CampaignInterrupted,
-        `campaign run ${report.jobRunId} was interrupted after ${report.counts.processed} customers because the service is shutting down; running it again resumes it`,
+        `campaign run ${report.jobRunId} was interrupted after ${report.counts.processed} customers because the service ` +
+          'is shutting down; running it again resumes it',
       );
     }
     if (report.status === 'FAILED') {

@@ -63,7 +63,11 @@ export class JobRunDto {
   @ApiProperty({ nullable: true })
   error: string | null;
 
-  @ApiProperty({ nullable: true, example: 'smartengage-7d9f8c-x2k4q:1', description: 'Instance that ran it (host:pid); null for dry runs' })
+  @ApiProperty({
+    nullable: true,
+    example: 'smartengage-7d9f8c-x2k4q:1',
+    description: 'Instance that ran it (host:pid); null for dry runs',
+  })
   holder: string | null;
 }
 
