@@ -115,7 +115,7 @@ describe('the campaign lock through PgBouncer in transaction mode, two applicati
     expect(status).toMatchObject({ running: false, lock: null, current_run: null });
     expect(freedAfterMs).toBeLessThanOrEqual((LEASE_TTL_SECONDS + 2) * 1000);
     // The reader settled the dead run's row.
-    expect(status.last_run).toMatchObject({ id: during.current_run.id, status: 'FAILED' });
+    expect(status.last_run).toMatchObject({ id: during.current_run.id, status: 'FAILED', holder: during.lock.holder });
     expect(status.last_run.error).toMatch(/^abandoned/);
 
     const claimedBefore = (await messagesPerCustomer(db)).size;

@@ -99,6 +99,7 @@ export class JobsService {
   }
 
   async history(query: JobHistoryQueryDto): Promise<JobHistoryResponseDto> {
+    await this.campaigns.liveRun(); // settles runs whose process died, so no dead run reads RUNNING here
     const runs = await this.jobRuns.history(query.type, query.limit ?? DEFAULT_HISTORY_LIMIT);
     return { runs: runs.map(toJobRunDto) };
   }
