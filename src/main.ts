@@ -37,9 +37,9 @@ async function bootstrap(): Promise<void> {
   // Ctrl-C or a stop: the app's shutdown hooks first (they may still write to the database), then the embedded
   // database if this process started it, then exit with the signal as the default handler would.
   const shutdown = async (signal: NodeJS.Signals) => {
-    log.log(`${signal} received: shutting down`);
     try {
-      await app.close();
+      // NestApplication.close takes the signal for the shutdown hooks (which log it); its interface does not say so.
+      await (app as unknown as { close(signal: string): Promise<void> }).close(signal);
     } finally {
       await embedded?.stop();
     }

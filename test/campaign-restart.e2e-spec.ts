@@ -1,65 +1,71 @@
-import { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ABANDONED_RUN_ERROR } from '../src/jobs/job-run.repository';
 import { insertCustomers, messagesPerCustomer } from './support/customers';
-import { freePort, startService } from './support/service-process';
-import { ADMIN_KEY, auth, createTestApp, JWT_SECRET, resetDatabase, TestApp } from './support/test-app';
+import { PgBouncer, startPgBouncer } from './support/pgbouncer';
+import { ServiceProcess, startService } from './support/service-process';
+import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
+
+// These specs boot the service as child processes: seconds each, far more on a loaded machine.
+jest.setTimeout(90_000);
 
 const RUN = '/internal/ai/smartengage/run-segment';
+const LEASE_TTL_SECONDS = 3;
 
-/** The built service as its own OS process, so it can be killed with SIGKILL mid-run. */
-async function startKillableService(port: number): Promise<ChildProcess> {
-  const service = await startService(port, {
-    ...process.env,
-    NODE_ENV: 'test',
-    ADMIN_API_KEYS: ADMIN_KEY,
-    JWT_SECRET,
-    OUTBOX_DIR: mkdtempSync(join(tmpdir(), 'smartengage-killed-')),
-    CAMPAIGN_SCHEDULER_ENABLED: 'false',
-    CAMPAIGN_CONCURRENCY: '2',
-    LOG_LEVEL: 'warn',
-  });
-  return service.child;
-}
-
-describe('a campaign run killed halfway', () => {
+describe.each(['direct', 'through PgBouncer'])('a campaign run killed halfway (%s)', (route) => {
+  let bouncer: PgBouncer | undefined;
   let t: TestApp;
-  let child: ChildProcess | undefined;
+  let service: ServiceProcess | undefined;
 
   beforeAll(async () => {
-    t = await createTestApp({ CAMPAIGN_SCHEDULER_ENABLED: 'false' });
+    if (route !== 'direct') bouncer = await startPgBouncer();
+    t = await createTestApp({ CAMPAIGN_SCHEDULER_ENABLED: 'false', DATABASE_URL: bouncer?.url ?? process.env.DATABASE_URL });
   });
   afterAll(async () => {
-    child?.kill('SIGKILL');
+    service?.child.kill('SIGKILL');
     await t.close();
+    await bouncer?.stop();
   });
 
-  it('resumes when started again: nobody gets two messages and the rest are sent', async () => {
+  it('frees its lock within the lease TTL and resumes when started again: nobody gets two messages', async () => {
     await resetDatabase(t.dataSource);
     await t.dataSource.query('TRUNCATE job_runs');
     await insertCustomers(t.dataSource, { count: 400, daysAgo: 25, tag: 'killed' });
     const eligible = 403;
 
-    const port = await freePort();
-    child = await startKillableService(port);
-    void fetch(`http://127.0.0.1:${port}${RUN}`, {
+    service = await startService({
+      DATABASE_URL: bouncer?.url ?? process.env.DATABASE_URL!,
+      CAMPAIGN_CONCURRENCY: '2',
+      LOCK_LEASE_TTL_SECONDS: String(LEASE_TTL_SECONDS),
+    });
+    void fetch(`${service.url}${RUN}`, {
       method: 'POST',
       headers: { ...auth, 'Content-Type': 'application/json' },
       body: JSON.stringify({ send_window_start: 0, send_window_end: 24, batch_size: 20 }),
     }).catch(() => undefined);
 
     let claimed = 0;
-    for (let i = 0; i < 300 && claimed < 60; i++) {
+    for (let i = 0; i < 500 && claimed < 60; i++) {
       await sleep(20);
       claimed = Number((await t.dataSource.query('SELECT count(*) FROM ai_messages'))[0].count);
     }
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child!.once('exit', resolve));
+    const killedAt = Date.now();
+    service.child.kill('SIGKILL');
+    await service.exited;
     expect(claimed).toBeGreaterThanOrEqual(60);
     const beforeRestart = await messagesPerCustomer(t.dataSource);
     expect(beforeRestart.size).toBeLessThan(eligible);
+
+    // Any reader settles the dead run once its lease has expired: here the history.
+    const killedRun = async () => (await t.http().get('/internal/jobs/history').set(auth).expect(200)).body.runs[0];
+    let run = await killedRun();
+    while (run.status === 'RUNNING' && Date.now() - killedAt < (LEASE_TTL_SECONDS + 5) * 1000) {
+      await sleep(100);
+      run = await killedRun();
+    }
+    expect(run).toMatchObject({ status: 'FAILED', error: ABANDONED_RUN_ERROR, processed: expect.any(Number) });
+    expect(Date.now() - killedAt).toBeLessThanOrEqual((LEASE_TTL_SECONDS + 2) * 1000);
+    const status = (await t.http().get('/internal/jobs/status').set(auth).expect(200)).body.jobs[0];
+    expect(status).toMatchObject({ running: false, lock: null, current_run: null });
 
     const res = await t.http().post(RUN).set(auth).send({ send_window_start: 0, send_window_end: 24 }).expect(200);
     expect(res.body.sent).toBe(eligible - beforeRestart.size);
@@ -69,7 +75,7 @@ describe('a campaign run killed halfway', () => {
     expect(Math.max(...after.values())).toBe(1);
     const runs = await t.dataSource.query('SELECT status, error FROM job_runs ORDER BY started_at');
     expect(runs).toEqual([
-      { status: 'FAILED', error: 'interrupted: the process running it stopped' },
+      { status: 'FAILED', error: ABANDONED_RUN_ERROR },
       { status: 'DONE', error: null },
     ]);
   });

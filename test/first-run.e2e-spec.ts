@@ -127,7 +127,7 @@ describe.each(users())('npm start with nothing configured, as $name, from a priv
       first.signal('SIGINT', { group: true });
       // The service stops its database after its own shutdown, then exits as a Ctrl-C'd program does.
       await expect(first.exited).resolves.toEqual({ code: null, signal: 'SIGINT' });
-      expect(first.output()).toContain('SIGINT received: shutting down');
+      expect(first.output()).toContain('Shutting down on SIGINT');
       await expect(serverAnswers(port)).resolves.toBe(false);
       expect(existsSync(join(dataDir(), 'postmaster.pid'))).toBe(false);
 

@@ -9,7 +9,7 @@ import { AppConfig } from '../src/config/app-config';
 import { validateEnvironment } from '../src/config/environment';
 import { DeepLinkService } from '../src/messaging/deep-link.service';
 import { bookingToken, readOutboxMail } from './support/outbox';
-import { freePort, ServiceProcess, startService } from './support/service-process';
+import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { ADMIN_KEY, JWT_SECRET, PUBLIC_BASE_URL, resetDatabase } from './support/test-app';
 
 interface LogLine {
@@ -41,9 +41,8 @@ describe('logs of the built service in production', () => {
     const databaseUrl = new URL(process.env.DATABASE_URL!);
     databasePassword = databaseUrl.password || (databaseUrl.password = 'pg-password-never-logged');
     outboxDir = mkdtempSync(join(tmpdir(), 'smartengage-logs-'));
-    service = await startService(
-      await freePort(),
-      {
+    service = await startServiceProcess({
+      env: {
         PATH: process.env.PATH,
         NODE_ENV: 'production',
         DATABASE_URL: databaseUrl.toString(),
@@ -53,7 +52,7 @@ describe('logs of the built service in production', () => {
         OUTBOX_DIR: outboxDir,
         CAMPAIGN_SCHEDULER_ENABLED: 'false',
       },
-    );
+    });
   }, 60_000);
   afterAll(async () => {
     await service?.stop();

@@ -30,6 +30,8 @@ export enum ErrorCode {
   CampaignAlreadyRunning = 'CAMPAIGN_ALREADY_RUNNING',
   SendWindowClosed = 'SEND_WINDOW_CLOSED',
   CampaignFailed = 'CAMPAIGN_FAILED',
+  CampaignInterrupted = 'CAMPAIGN_INTERRUPTED',
+  ShuttingDown = 'SHUTTING_DOWN',
   Internal = 'INTERNAL_ERROR',
   MessageNotFound = 'MESSAGE_NOT_FOUND',
 }
@@ -61,5 +63,15 @@ export class AppException extends Error {
 
   static conflict(code: ErrorCode, message: string) {
     return new AppException(code, message, HttpStatus.CONFLICT);
+  }
+
+  /** The work broke off on our side; the message says what to do (never internals). */
+  static failed(code: ErrorCode, message: string) {
+    return new AppException(code, message, HttpStatus.INTERNAL_SERVER_ERROR);
+  }
+
+  /** This instance cannot do it now (it is shutting down); another instance or a retry can. */
+  static unavailable(code: ErrorCode, message: string) {
+    return new AppException(code, message, HttpStatus.SERVICE_UNAVAILABLE);
   }
 }

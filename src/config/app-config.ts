@@ -11,7 +11,9 @@ export class AppConfig {
   readonly nodeEnv: EnvironmentVariables['NODE_ENV'];
   readonly port: number;
   readonly log: { level: EnvironmentVariables['LOG_LEVEL']; format: 'json' | 'pretty' };
-  readonly database: { url?: string; runMigrations: boolean; embeddedDir: string };
+  readonly database: { url?: string; runMigrations: boolean; embeddedDir: string; lockLeaseTtlMs: number };
+  /** How long in-flight work may take to finish once a shutdown signal arrives. */
+  readonly shutdownGraceMs: number;
   readonly auth: { adminApiKeys: string[]; jwtSecret: string; jwtSecretIsDefault: boolean };
   readonly mail: { smtpUrl?: string; smtpMaxConnections: number; from: string; outboxDir: string };
   readonly sms: {
@@ -44,7 +46,13 @@ export class AppConfig {
     this.nodeEnv = env.NODE_ENV;
     this.port = env.PORT;
     this.log = { level: env.LOG_LEVEL, format: env.LOG_FORMAT ?? (env.NODE_ENV === 'production' ? 'json' : 'pretty') };
-    this.database = { url: env.DATABASE_URL, runMigrations: env.MIGRATIONS_RUN, embeddedDir: env.EMBEDDED_PG_DIR };
+    this.database = {
+      url: env.DATABASE_URL,
+      runMigrations: env.MIGRATIONS_RUN,
+      embeddedDir: env.EMBEDDED_PG_DIR,
+      lockLeaseTtlMs: env.LOCK_LEASE_TTL_SECONDS * 1000,
+    };
+    this.shutdownGraceMs = env.SHUTDOWN_GRACE_SECONDS * 1000;
     this.auth = {
       adminApiKeys: (env.ADMIN_API_KEYS ?? '')
         .split(',')

@@ -271,6 +271,25 @@ export class EnvironmentVariables {
   @Max(3_600_000)
   CAMPAIGN_RETRY_BACKOFF_MS = 60_000;
 
+  /**
+   * How long a lock lease (the campaign lock) outlives its last heartbeat; the holder renews it every third
+   * of this. A killed holder's lock is free again within this time.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(2)
+  @Max(600)
+  LOCK_LEASE_TTL_SECONDS = 30;
+
+  /** On SIGTERM, how long a campaign run may take to finish the messages in flight before it is recorded. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(600)
+  SHUTDOWN_GRACE_SECONDS = 30;
+
   @IsOptional()
   @IsString()
   EMBEDDED_PG_DIR = '.data/postgres';

@@ -3,11 +3,12 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { dataSourceOptions } from './data-source-options';
+import { LockLeaseRepository } from './lock-lease.repository';
 import { LockService } from './lock.service';
 import { DatabasePoolGauge } from './pool.gauge';
 import { runMigrationsUnderLock } from './migrate';
 
-/** The TypeORM connection (DATABASE_URL) and its pool gauges, pending migrations at boot, and advisory locks. */
+/** The TypeORM connection (DATABASE_URL) and its pool gauges, pending migrations at boot, and locks. */
 @Global()
 @Module({
   imports: [
@@ -19,7 +20,7 @@ import { runMigrationsUnderLock } from './migrate';
       },
     }),
   ],
-  providers: [LockService, DatabasePoolGauge],
+  providers: [LockService, LockLeaseRepository, DatabasePoolGauge],
   exports: [LockService],
 })
 export class DatabaseModule implements OnModuleInit {

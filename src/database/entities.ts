@@ -9,6 +9,7 @@ import { CampaignScheduling1732492800000 } from '../../migrations/1732492800000-
 import { EngagementEvents1732579200000 } from '../../migrations/1732579200000-EngagementEvents';
 import { RescheduledBookings1732665600000 } from '../../migrations/1732665600000-RescheduledBookings';
 import { BatchedMessageWrites1732752000000 } from '../../migrations/1732752000000-BatchedMessageWrites';
+import { LockLeases1732838400000 } from '../../migrations/1732838400000-LockLeases';
 import { EngagementOncePerMinute1732841000000 } from '../../migrations/1732841000000-EngagementOncePerMinute';
 import { RecipientAddresses1732842000000 } from '../../migrations/1732842000000-RecipientAddresses';
 import { MessageEventEntity } from '../events/message-event.entity';
@@ -32,6 +33,7 @@ export const MIGRATIONS = [
   EngagementEvents1732579200000,
   RescheduledBookings1732665600000,
   BatchedMessageWrites1732752000000,
+  LockLeases1732838400000,
   EngagementOncePerMinute1732841000000,
   RecipientAddresses1732842000000,
 ];

@@ -1,4 +1,7 @@
-/** Every Postgres advisory lock this service takes; one place so ids never collide. */
+/**
+ * Every lock this service takes; one place so ids never collide. Migrations take a transaction-scoped
+ * advisory lock with this id; the others are lease rows in lock_leases under it.
+ */
 export enum LockId {
   Migrations = 7_410_001,
   DailyCampaign = 7_410_002,

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { mapWithConcurrency } from '../common/map-with-concurrency';
+import { finishWithin, mapWithConcurrency } from '../common/map-with-concurrency';
 import { RequestContext } from '../common/request-context';
 import { ReminderDelivery } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
@@ -9,6 +9,7 @@ import { ServiceInfo, ServiceRepository } from '../segmentation/service.reposito
 import { CampaignPlan, CampaignReport, CustomerResult, RESULT_LIMIT } from './campaign.types';
 import { JobRunStatus } from './job-run.entity';
 import { JobRunRepository, RunCounts } from './job-run.repository';
+import { ShutdownError } from './shutdown.service';
 import { isWithinHours, localDay } from '../common/local-time';
 
 const DAY_MS = 86_400_000;
@@ -17,6 +18,8 @@ const PROGRESS_LOG_INTERVAL_MS = 5_000;
 /**
  * One campaign run, already holding the campaign lock: page through the eligible customers by key and
  * hand each to ReminderDelivery, `concurrency` at a time. A customer's failure is counted, never fatal.
+ * When `stop` aborts (shutdown, or the lock was lost) no further customer starts, those in flight get
+ * SHUTDOWN_GRACE_SECONDS to finish, and the run is recorded with the counts so far.
  */
 @Injectable()
 export class CampaignRunner {
@@ -31,21 +34,29 @@ export class CampaignRunner {
   ) {}
 
   /** Every line logged during the run, deliveries included, carries its job_runs id as `runId`. */
-  run(plan: CampaignPlan, jobRunId: string, correlationId: string): Promise<CampaignReport> {
-    return RequestContext.with({ runId: jobRunId }, () => this.runInContext(plan, jobRunId, correlationId));
+  run(plan: CampaignPlan, jobRunId: string, correlationId: string, stop: AbortSignal): Promise<CampaignReport> {
+    return RequestContext.with({ runId: jobRunId }, () => this.runInContext(plan, jobRunId, correlationId, stop));
   }
 
-  private async runInContext(plan: CampaignPlan, jobRunId: string, correlationId: string): Promise<CampaignReport> {
+  private async runInContext(
+    plan: CampaignPlan,
+    jobRunId: string,
+    correlationId: string,
+    stop: AbortSignal,
+  ): Promise<CampaignReport> {
     const startedAt = new Date();
     const counts: RunCounts = { totalEligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0 };
     const results: CustomerResult[] = [];
-    // A dry run counts customers as processed without an outcome.
+    let recorded = false;
+    // A dry run counts customers as processed without an outcome. Once the row is written, stragglers
+    // past the grace no longer change the counts it reports.
     const record = (result: CustomerResult, outcome: 'sent' | 'failed' | 'skipped' | null) => {
+      if (recorded) return;
       counts.processed++;
       if (outcome) counts[outcome]++;
       if (results.length < RESULT_LIMIT) results.push(result);
     };
-    const report = (status: 'DONE' | 'FAILED', error?: string): CampaignReport => ({
+    const report = (status: CampaignReport['status'], error?: string): CampaignReport => ({
       jobRunId,
       correlationId,
       status,
@@ -80,6 +91,7 @@ export class CampaignRunner {
         if (!plan.dryRun && !isWithinHours(new Date(), this.config.campaign.timeZone, plan.sendWindow)) {
           const stopped = `stopped: the send window closed after ${counts.processed} customers`;
           this.logger.warn({ msg: `Campaign ${stopped}`, ...counts });
+          recorded = true;
           await this.jobRuns.finish(jobRunId, JobRunStatus.Done, counts, stopped);
           return report('DONE', stopped);
         }
@@ -90,26 +102,54 @@ export class CampaignRunner {
           page.forEach((customer) => record({ customerId: customer.id, success: false, reason: 'dry_run' }, null));
         } else {
           const services = await this.servicesFor(page, serviceCache);
-          await mapWithConcurrency(page, concurrency, async (customer) => {
-            const [result, outcome] = await this.deliverOne(customer, services, plan, correlationId, campaign);
-            record(result, outcome);
-          });
+          const deliveries = mapWithConcurrency(
+            page,
+            concurrency,
+            async (customer) => {
+              const [result, outcome] = await this.deliverOne(customer, services, plan, correlationId, campaign);
+              record(result, outcome);
+            },
+            stop,
+          );
+          if (!(await finishWithin(deliveries, stop, this.config.shutdownGraceMs))) {
+            this.logger.warn(`Campaign ${jobRunId}: messages still in flight after the grace are not counted`);
+          }
         }
         await this.jobRuns.progress(jobRunId, counts);
         if (Date.now() - lastLog >= PROGRESS_LOG_INTERVAL_MS) {
           lastLog = Date.now();
           this.logProgress(counts, startedAt);
         }
-      } while (cursor);
+      } while (cursor && !stop.aborted);
+      recorded = true;
+      if (stop.aborted) return report(...(await this.recordStop(jobRunId, stop.reason, counts)));
       await this.jobRuns.finish(jobRunId, JobRunStatus.Done, counts);
       this.logProgress(counts, startedAt);
       return report('DONE');
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.logger.error({ msg: `Campaign failed: ${message}`, err: error });
-      await this.jobRuns.finish(jobRunId, JobRunStatus.Failed, counts, message).catch(() => undefined);
+      recorded = true;
+      await this.jobRuns.finish(jobRunId, JobRunStatus.Failed, counts, message).catch((writeError: unknown) =>
+        this.logger.error({ msg: 'Campaign: could not record the failure (status settles it later)', err: writeError }),
+      );
       return report('FAILED', message);
     }
+  }
+
+  /** Records a run that was told to stop: INTERRUPTED on shutdown, FAILED when the campaign lock was lost. */
+  private async recordStop(
+    jobRunId: string,
+    reason: unknown,
+    counts: RunCounts,
+  ): Promise<[JobRunStatus.Interrupted | JobRunStatus.Failed, string]> {
+    const status = reason instanceof ShutdownError ? JobRunStatus.Interrupted : JobRunStatus.Failed;
+    const why = reason instanceof Error ? reason.message : String(reason);
+    const verb = status === JobRunStatus.Interrupted ? 'interrupted' : 'failed';
+    const error = `${verb}: ${why}, after ${counts.processed} customers`;
+    this.logger.warn(`Campaign ${jobRunId} ${error} (${counts.sent} sent, ${counts.failed} failed, ${counts.skipped} skipped)`);
+    await this.jobRuns.finish(jobRunId, status, counts, error);
+    return [status, error];
   }
 
   private criteria(plan: CampaignPlan, now: Date): SegmentCriteria {

@@ -6,6 +6,7 @@ import { AppConfig } from '../config/app-config';
 import { AppException, ErrorCode } from '../common/app.exception';
 import { RequestContext } from '../common/request-context';
 import { LockId } from '../database/lock-ids';
+import { LockHolder } from '../database/lock-lease.repository';
 import { LockService } from '../database/lock.service';
 import { MessageType } from '../messaging/message.types';
 import { Metric } from '../metrics/metric-names';
@@ -13,13 +14,15 @@ import { PromoCodeRepository } from '../smartengage/promo-code.repository';
 import { CAMPAIGN_PRESETS, CampaignPreset } from './campaign-presets';
 import { CampaignRunner } from './campaign-runner';
 import { CAMPAIGN_JOB_NAME, CAMPAIGN_JOB_TYPE, CampaignOutcome, CampaignPlan, CampaignRequest } from './campaign.types';
-import { JobTrigger } from './job-run.entity';
+import { JobRunEntity, JobTrigger } from './job-run.entity';
 import { JobRunRepository, NewRun } from './job-run.repository';
+import { ShutdownService } from './shutdown.service';
 import { isWithinHours, localHour } from '../common/local-time';
 
 /**
  * Starts campaign runs: resolves the plan, checks the send window, takes the campaign lock (one run at a
- * time across replicas), records every trigger in job_runs, and retries failed scheduled runs.
+ * time across replicas), records every trigger in job_runs, and retries failed scheduled runs. A run row
+ * is RUNNING only while the lease it runs under is live; rows left by a dead process are settled as FAILED.
  */
 @Injectable()
 export class CampaignService {
@@ -30,6 +33,7 @@ export class CampaignService {
     private readonly locks: LockService,
     private readonly jobRuns: JobRunRepository,
     private readonly promos: PromoCodeRepository,
+    private readonly shutdown: ShutdownService,
     private readonly config: AppConfig,
     @InjectMetric(Metric.CampaignRuns) private readonly runsTotal: Counter<string>,
   ) {}
@@ -69,6 +73,7 @@ export class CampaignService {
    * One attempt. A dry run sends nothing, so it needs neither the lock nor an open window.
    */
   async run(plan: CampaignPlan, trigger: JobTrigger, attempt = 1): Promise<CampaignOutcome> {
+    if (this.shutdown.signal.aborted) return { kind: 'shutting_down' };
     const correlationId = RequestContext.ensureCorrelationId();
     const newRun: NewRun = {
       jobType: CAMPAIGN_JOB_TYPE,
@@ -86,25 +91,59 @@ export class CampaignService {
       this.runsTotal.inc({ status: 'SKIPPED', trigger });
       return { kind: 'window_closed', localHour: hour };
     }
-    const execute = async () => {
-      if (!plan.dryRun) await this.jobRuns.failAbandoned(CAMPAIGN_JOB_NAME);
+    if (plan.dryRun) {
       const run = await this.jobRuns.start(newRun);
-      const report = await this.runner.run(plan, run.id, correlationId);
+      const report = await this.shutdown.track(() => this.runner.run(plan, run.id, correlationId, this.shutdown.signal));
       this.runsTotal.inc({ status: report.status, trigger });
-      return report;
-    };
-    if (plan.dryRun) return { kind: 'ran', report: await execute() };
+      return { kind: 'ran', report };
+    }
 
-    const locked = await this.locks.tryLock(LockId.DailyCampaign, execute);
+    const locked = await this.shutdown.track(() =>
+      this.locks.tryLock(LockId.DailyCampaign, async (lease) => {
+        await this.settleAbandoned(lease.token);
+        const run = await this.jobRuns.start(newRun, lease);
+        const stop = AbortSignal.any([this.shutdown.signal, lease.signal]);
+        return this.runner.run(plan, run.id, correlationId, stop);
+      }),
+    );
     if (!locked.acquired) {
       await this.jobRuns.skipped(newRun, 'another run holds the campaign lock');
       this.runsTotal.inc({ status: 'SKIPPED', trigger });
-      return { kind: 'locked' };
+      return { kind: 'locked', holder: locked.holder };
     }
+    this.runsTotal.inc({ status: locked.result.status, trigger });
     return { kind: 'ran', report: locked.result };
   }
 
-  /** The scheduled run: failed attempts are retried with doubling backoff, up to CAMPAIGN_MAX_ATTEMPTS. */
+  /** Who holds the campaign lock and the run under it; settles RUNNING rows whose lease is gone. */
+  async liveRun(): Promise<{ lock: LockHolder | null; run: JobRunEntity | null }> {
+    // Rows before the lease: a run takes its lease before writing its row, so a row read here whose lease
+    // is missing below is dead, never one that is only starting.
+    const rows = await this.jobRuns.findRunning(CAMPAIGN_JOB_NAME);
+    const lock = await this.locks.holderOf(LockId.DailyCampaign);
+    const run = rows.find((row) => lock !== null && row.leaseToken === lock.token) ?? null;
+    await this.settle(rows.filter((row) => row !== run));
+    return { lock, run };
+  }
+
+  /** Under the lock: every other RUNNING row was left by a process that died. */
+  private async settleAbandoned(liveToken: string): Promise<void> {
+    const rows = await this.jobRuns.findRunning(CAMPAIGN_JOB_NAME);
+    await this.settle(rows.filter((row) => row.leaseToken !== liveToken));
+  }
+
+  private async settle(abandoned: JobRunEntity[]): Promise<void> {
+    const settled = await this.jobRuns.settleAbandoned(abandoned.map((row) => row.id));
+    if (settled > 0) {
+      const runs = abandoned.map((row) => `${row.id} (${row.holder ?? 'unknown holder'})`).join(', ');
+      this.logger.warn(`Closed ${settled} campaign run(s) as FAILED, their lease expired: ${runs}`);
+    }
+  }
+
+  /**
+   * The scheduled run: failed attempts are retried with doubling backoff, up to CAMPAIGN_MAX_ATTEMPTS.
+   * A shutdown ends the retries.
+   */
   async runScheduled(request: CampaignRequest = {}): Promise<CampaignOutcome | null> {
     const { maxAttempts, retryBackoffMs } = this.config.campaign;
     const plan = await this.plan(request);
@@ -117,11 +156,12 @@ export class CampaignService {
           attempt,
           delayMs: delay,
         });
-        await sleep(delay);
+        const waited = await sleep(delay, true, { signal: this.shutdown.signal }).catch(() => false);
+        if (!waited) return last;
       }
       try {
         last = await this.run(plan, JobTrigger.Cron, attempt);
-        if (last.kind !== 'ran' || last.report.status === 'DONE') return last;
+        if (last.kind !== 'ran' || last.report.status !== 'FAILED') return last;
       } catch (error) {
         // The run could not even start (database unreachable): a failed attempt like any other.
         this.logger.error({ msg: `Campaign attempt ${attempt} could not start`, attempt, err: error });

@@ -3,6 +3,7 @@ import { Channel, MessageType } from '../messaging/message.types';
 import { CampaignPreset } from './campaign-presets';
 import { RunCounts } from './job-run.repository';
 import { HourRange } from '../common/local-time';
+import { LockHolder } from '../database/lock-lease.repository';
 
 export const CAMPAIGN_JOB_NAME = 'smartengage_daily_campaign';
 export const CAMPAIGN_JOB_TYPE = 'smartengage';
@@ -43,7 +44,8 @@ export interface CustomerResult {
 export interface CampaignReport {
   jobRunId: string;
   correlationId: string;
-  status: 'DONE' | 'FAILED';
+  /** INTERRUPTED: the process was shutting down; FAILED also covers a lost campaign lock. */
+  status: 'DONE' | 'FAILED' | 'INTERRUPTED';
   plan: CampaignPlan;
   startedAt: Date;
   finishedAt: Date;
@@ -55,5 +57,6 @@ export interface CampaignReport {
 
 export type CampaignOutcome =
   | { kind: 'ran'; report: CampaignReport }
-  | { kind: 'locked' }
-  | { kind: 'window_closed'; localHour: number };
+  | { kind: 'locked'; holder: LockHolder | null }
+  | { kind: 'window_closed'; localHour: number }
+  | { kind: 'shutting_down' };

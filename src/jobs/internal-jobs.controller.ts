@@ -21,7 +21,17 @@ export class InternalJobsController {
   @ApiResponse({ status: 200, type: RunSegmentResponseDto })
   @ApiResponse({
     status: 409,
-    description: 'CAMPAIGN_ALREADY_RUNNING (another run holds the lock) or SEND_WINDOW_CLOSED',
+    description: 'CAMPAIGN_ALREADY_RUNNING (another run holds the lock; the message names it) or SEND_WINDOW_CLOSED',
+    type: ErrorResponseDto,
+  })
+  @ApiResponse({
+    status: 500,
+    description: 'CAMPAIGN_FAILED: the run broke off; the message names the run id',
+    type: ErrorResponseDto,
+  })
+  @ApiResponse({
+    status: 503,
+    description: 'CAMPAIGN_INTERRUPTED (the instance shut down mid-run; the message names the run id) or SHUTTING_DOWN',
     type: ErrorResponseDto,
   })
   runSegment(@Body() body: RunSegmentRequestDto): Promise<RunSegmentResponseDto> {

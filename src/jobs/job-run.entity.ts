@@ -1,9 +1,13 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 export enum JobRunStatus {
+  /** Only while the lease it runs under is live; a RUNNING row with a dead lease is settled as FAILED. */
   Running = 'RUNNING',
   Done = 'DONE',
+  /** Broke off: an error, a lost lock, or a process that died mid-run. */
   Failed = 'FAILED',
+  /** Stopped because its process was shutting down; the counts say how far it got. */
+  Interrupted = 'INTERRUPTED',
   /** Did not run: another replica held the lock, or the send window was closed. */
   Skipped = 'SKIPPED',
 }
@@ -72,4 +76,12 @@ export class JobRunEntity {
 
   @Column({ type: 'text', nullable: true })
   error: string | null;
+
+  /** The instance running it (host:pid), as in lock_leases. */
+  @Column({ type: 'text', nullable: true })
+  holder: string | null;
+
+  /** The campaign-lock lease it runs under: the row is live only while that lease is. */
+  @Column({ name: 'lease_token', type: 'uuid', nullable: true })
+  leaseToken: string | null;
 }

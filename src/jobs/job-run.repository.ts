@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { Not, Repository } from 'typeorm';
+import { In, Not, Repository } from 'typeorm';
+import { retry } from '../common/retry';
 import { JobRunEntity, JobRunStatus, JobTrigger } from './job-run.entity';
 
 export interface RunCounts {
@@ -22,13 +23,25 @@ export interface NewRun {
   dryRun: boolean;
 }
 
+/** Why a RUNNING row whose lease is gone was closed. */
+export const ABANDONED_RUN_ERROR = 'abandoned: the process running it stopped without finishing (its lock lease expired)';
+
 @Injectable()
 export class JobRunRepository {
   constructor(@InjectRepository(JobRunEntity) private readonly runs: Repository<JobRunEntity>) {}
 
-  async start(run: NewRun): Promise<JobRunEntity> {
+  /** A run under a lease (`holder`, `leaseToken`); dry runs take no lock and have none. */
+  async start(run: NewRun, lease?: { holder: string; token: string }): Promise<JobRunEntity> {
     const now = new Date();
-    const entity = this.runs.create({ ...run, id: randomUUID(), status: JobRunStatus.Running, startedAt: now, heartbeatAt: now });
+    const entity = this.runs.create({
+      ...run,
+      id: randomUUID(),
+      status: JobRunStatus.Running,
+      startedAt: now,
+      heartbeatAt: now,
+      holder: lease?.holder ?? null,
+      leaseToken: lease?.token ?? null,
+    });
     return this.runs.save(entity);
   }
 
@@ -49,31 +62,41 @@ export class JobRunRepository {
   }
 
   async progress(id: string, counts: RunCounts): Promise<void> {
-    await this.runs.update({ id }, { ...counts, heartbeatAt: new Date() });
-  }
-
-  async finish(id: string, status: JobRunStatus.Done | JobRunStatus.Failed, counts: RunCounts, error?: string): Promise<void> {
-    const now = new Date();
-    await this.runs.update({ id }, { ...counts, status, error: error ?? null, finishedAt: now, heartbeatAt: now });
+    await this.runs.update({ id, status: JobRunStatus.Running }, { ...counts, heartbeatAt: new Date() });
   }
 
   /**
-   * Closes RUNNING rows left by a process that died mid-run. Called while holding the job's lock, which
-   * no live run could be without, so every other non-dry RUNNING row is abandoned.
+   * Records how a run ended, unless its row was already settled. Retried, each time on a fresh pooled
+   * connection: after the database dropped connections mid-run, the first try can land on a dead one.
    */
-  async failAbandoned(jobName: string): Promise<number> {
-    const result = await this.runs.update(
-      { jobName, status: JobRunStatus.Running, dryRun: false },
-      { status: JobRunStatus.Failed, error: 'interrupted: the process running it stopped', finishedAt: new Date() },
+  async finish(
+    id: string,
+    status: JobRunStatus.Done | JobRunStatus.Failed | JobRunStatus.Interrupted,
+    counts: RunCounts,
+    error?: string,
+  ): Promise<void> {
+    const now = new Date();
+    await retry(() =>
+      this.runs.update(
+        { id, status: JobRunStatus.Running },
+        { ...counts, status, error: error ?? null, finishedAt: now, heartbeatAt: now },
+      ),
     );
-    return result.affected ?? 0;
   }
 
-  findRunning(jobName: string): Promise<JobRunEntity | null> {
-    return this.runs.findOne({
-      where: { jobName, status: JobRunStatus.Running, dryRun: false },
-      order: { startedAt: 'DESC' },
-    });
+  /** Non-dry RUNNING rows of a job; each is live only while its lease is. */
+  findRunning(jobName: string): Promise<JobRunEntity[]> {
+    return this.runs.find({ where: { jobName, status: JobRunStatus.Running, dryRun: false }, order: { startedAt: 'DESC' } });
+  }
+
+  /** Closes the given RUNNING rows as FAILED: their process stopped without recording an end. */
+  async settleAbandoned(ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const result = await this.runs.update(
+      { id: In(ids), status: JobRunStatus.Running },
+      { status: JobRunStatus.Failed, error: ABANDONED_RUN_ERROR, finishedAt: new Date() },
+    );
+    return result.affected ?? 0;
   }
 
   findLast(jobName: string): Promise<JobRunEntity | null> {

@@ -12,6 +12,7 @@ import { InternalJobsController } from './internal-jobs.controller';
 import { JobRunEntity } from './job-run.entity';
 import { JobRunRepository } from './job-run.repository';
 import { JobsService } from './jobs.service';
+import { ShutdownService } from './shutdown.service';
 
 /** The daily campaign: its schedule, its runs and the internal routes that drive them. */
 @Module({
@@ -23,6 +24,14 @@ import { JobsService } from './jobs.service';
     SmartEngageModule,
   ],
   controllers: [InternalJobsController],
-  providers: [CampaignRunner, CampaignMetrics, CampaignService, CampaignScheduler, JobRunRepository, JobsService],
+  providers: [
+    CampaignRunner,
+    CampaignMetrics,
+    CampaignService,
+    CampaignScheduler,
+    JobRunRepository,
+    JobsService,
+    ShutdownService,
+  ],
 })
 export class JobsModule {}

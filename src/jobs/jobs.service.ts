@@ -1,4 +1,4 @@
-import { HttpStatus, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { AppException, ErrorCode } from '../common/app.exception';
 import { Channel } from '../messaging/message.types';
@@ -35,7 +35,12 @@ export class JobsService {
     });
     const outcome = await this.campaigns.run(plan, JobTrigger.Manual);
     if (outcome.kind === 'locked') {
-      throw AppException.conflict(ErrorCode.CampaignAlreadyRunning, 'a campaign run already holds the campaign lock; try again when it ends');
+      const { holder } = outcome;
+      const held = holder ? ` (${holder.holder} since ${holder.acquiredAt.toISOString()})` : '';
+      throw AppException.conflict(
+        ErrorCode.CampaignAlreadyRunning,
+        `a campaign run already holds the campaign lock${held}; try again when it ends`,
+      );
     }
     if (outcome.kind === 'window_closed') {
       const { startHour, endHour } = plan.sendWindow;
@@ -44,21 +49,29 @@ export class JobsService {
         `the send window ${startHour}:00-${endHour}:00 (${this.config.campaign.timeZone}) is closed; it is ${outcome.localHour}:00 there`,
       );
     }
-    if (outcome.report.status === 'FAILED') {
-      throw new AppException(
-        ErrorCode.CampaignFailed,
-        `campaign run ${outcome.report.jobRunId} failed after ${outcome.report.counts.processed} customers; running it again resumes it`,
-        HttpStatus.INTERNAL_SERVER_ERROR,
+    if (outcome.kind === 'shutting_down') {
+      throw AppException.unavailable(ErrorCode.ShuttingDown, 'this instance is shutting down; try again on another one');
+    }
+    const { report } = outcome;
+    if (report.status === 'INTERRUPTED') {
+      throw AppException.unavailable(
+        ErrorCode.CampaignInterrupted,
+        `campaign run ${report.jobRunId} was interrupted after ${report.counts.processed} customers because the service ` +
+          'is shutting down; running it again resumes it',
       );
     }
-    return toRunSegmentResponse(outcome.report);
+    if (report.status === 'FAILED') {
+      throw AppException.failed(
+        ErrorCode.CampaignFailed,
+        `campaign run ${report.jobRunId} failed after ${report.counts.processed} customers; running it again resumes it`,
+      );
+    }
+    return toRunSegmentResponse(report);
   }
 
   async status(): Promise<JobStatusResponseDto> {
-    const [running, last] = await Promise.all([
-      this.jobRuns.findRunning(CAMPAIGN_JOB_NAME),
-      this.jobRuns.findLast(CAMPAIGN_JOB_NAME),
-    ]);
+    const { lock, run } = await this.campaigns.liveRun();
+    const last = await this.jobRuns.findLast(CAMPAIGN_JOB_NAME);
     const { cron, schedulerEnabled, timeZone, sendWindow } = this.config.campaign;
     return {
       jobs: [
@@ -69,8 +82,16 @@ export class JobsService {
           send_window: { start_hour: sendWindow.startHour, end_hour: sendWindow.endHour, timezone: timeZone },
           enabled: schedulerEnabled,
           next_run_at: this.scheduler.nextRun()?.toISOString() ?? null,
-          running: running !== null,
-          current_run: running ? toJobRunDto(running) : null,
+          running: lock !== null,
+          lock: lock
+            ? {
+                holder: lock.holder,
+                acquired_at: lock.acquiredAt.toISOString(),
+                heartbeat_at: lock.heartbeatAt.toISOString(),
+                expires_at: lock.expiresAt.toISOString(),
+              }
+            : null,
+          current_run: run ? toJobRunDto(run) : null,
           last_run: last ? toJobRunDto(last) : null,
         },
       ],
@@ -78,6 +99,7 @@ export class JobsService {
   }
 
   async history(query: JobHistoryQueryDto): Promise<JobHistoryResponseDto> {
+    await this.campaigns.liveRun(); // settles runs whose process died, so no dead run reads RUNNING here
     const runs = await this.jobRuns.history(query.type, query.limit ?? DEFAULT_HISTORY_LIMIT);
     return { runs: runs.map(toJobRunDto) };
   }
@@ -132,5 +154,6 @@ function toJobRunDto(run: JobRunEntity): JobRunDto {
     skipped: run.skipped,
     progress_percent: run.totalEligible > 0 ? Math.round((run.processed / run.totalEligible) * 1000) / 10 : null,
     error: run.error,
+    holder: run.holder,
   };
 }

@@ -1,8 +1,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ADMIN_KEY, JWT_SECRET } from './test-app';
 
 /** The built entry point of this checkout (npm test builds it first). */
 export const MAIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
@@ -104,6 +106,18 @@ export async function startServiceProcess(options: ServiceOptions): Promise<Serv
   throw new Error(`the service did not start on port ${port}:\n${service.output().slice(-3000)}`);
 }
 
-/** startServiceProcess on a given port with a given environment. */
-export const startService = (port: number, env: Record<string, string | undefined>): Promise<ServiceProcess> =>
-  startServiceProcess({ port, env });
+/** The built service configured as the e2e apps are (test keys, own outbox, no scheduler), plus `env`. */
+export const startService = (env: Record<string, string | undefined> = {}): Promise<ServiceProcess> =>
+  startServiceProcess({
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      ADMIN_API_KEYS: ADMIN_KEY,
+      JWT_SECRET,
+      OUTBOX_DIR: mkdtempSync(join(tmpdir(), 'smartengage-child-')),
+      CAMPAIGN_SCHEDULER_ENABLED: 'false',
+      LOG_LEVEL: 'warn',
+      NO_COLOR: '1',
+      ...env,
+    },
+  });

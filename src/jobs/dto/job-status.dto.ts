@@ -15,7 +15,10 @@ export class JobRunDto {
   @ApiProperty({ enum: ['cron', 'manual'] })
   trigger: string;
 
-  @ApiProperty({ enum: ['RUNNING', 'DONE', 'FAILED', 'SKIPPED'] })
+  @ApiProperty({
+    enum: ['RUNNING', 'DONE', 'FAILED', 'SKIPPED', 'INTERRUPTED'],
+    description: 'RUNNING only while its lock lease is live; INTERRUPTED: stopped by a shutdown',
+  })
   status: string;
 
   @ApiProperty()
@@ -59,6 +62,27 @@ export class JobRunDto {
 
   @ApiProperty({ type: String, nullable: true })
   error: string | null;
+
+  @ApiProperty({
+    nullable: true,
+    example: 'smartengage-7d9f8c-x2k4q:1',
+    description: 'Instance that ran it (host:pid); null for dry runs',
+  })
+  holder: string | null;
+}
+
+export class JobLockDto {
+  @ApiProperty({ example: 'smartengage-7d9f8c-x2k4q:1', description: 'Instance holding the lock (host:pid)' })
+  holder: string;
+
+  @ApiProperty({ example: '2026-11-24T09:00:00.012Z' })
+  acquired_at: string;
+
+  @ApiProperty({ example: '2026-11-24T09:00:20.013Z', description: 'Last renewal of the lease' })
+  heartbeat_at: string;
+
+  @ApiProperty({ example: '2026-11-24T09:00:50.013Z', description: 'When the lock frees itself unless renewed' })
+  expires_at: string;
 }
 
 /** The local hours in which a campaign may send. */
@@ -92,8 +116,11 @@ export class JobStatusDto {
   @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2026-11-25T09:00:00.000Z' })
   next_run_at: string | null;
 
-  @ApiProperty()
+  @ApiProperty({ description: 'True while a live lease holds the campaign lock' })
   running: boolean;
+
+  @ApiProperty({ type: JobLockDto, nullable: true, description: 'Who holds the campaign lock, and since when' })
+  lock: JobLockDto | null;
 
   @ApiProperty({ type: JobRunDto, nullable: true, description: 'The run in progress, with its counts' })
   current_run: JobRunDto | null;

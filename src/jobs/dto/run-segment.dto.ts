@@ -38,7 +38,7 @@ export class RunSegmentResponseDto extends SendSummaryDto {
   @ApiProperty({ format: 'uuid' })
   job_run_id: string;
 
-  @ApiProperty({ enum: ['DONE', 'FAILED'] })
+  @ApiProperty({ enum: ['DONE'], description: 'A run that fails or is interrupted answers with an error naming the run' })
   status: string;
 
   @ApiProperty({ format: 'date-time', example: '2026-11-24T09:00:00.000Z' })

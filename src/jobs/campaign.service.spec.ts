@@ -1,0 +1,132 @@
+import { Logger } from '@nestjs/common';
+import { Counter } from 'prom-client';
+import { AppConfig } from '../config/app-config';
+import { LockHolder } from '../database/lock-lease.repository';
+import { Lease, LockService } from '../database/lock.service';
+import { Channel, MessageType } from '../messaging/message.types';
+import { PromoCodeRepository } from '../smartengage/promo-code.repository';
+import { CampaignPreset } from './campaign-presets';
+import { CampaignRunner } from './campaign-runner';
+import { CampaignService } from './campaign.service';
+import { CampaignPlan, CampaignReport } from './campaign.types';
+import { JobRunEntity, JobTrigger } from './job-run.entity';
+import { JobRunRepository } from './job-run.repository';
+import { ShutdownService } from './shutdown.service';
+
+const LIVE: LockHolder = {
+  holder: 'replica-a:7',
+  token: '0f5e7c1a-3b2d-4e6f-8a9b-1c2d3e4f5a6b',
+  acquiredAt: new Date('2026-11-24T09:00:00Z'),
+  heartbeatAt: new Date('2026-11-24T09:00:20Z'),
+  expiresAt: new Date('2026-11-24T09:00:50Z'),
+};
+const PLAN: CampaignPlan = {
+  preset: CampaignPreset.Default,
+  bookingCadenceDays: 21,
+  offer: null,
+  sendWindow: { startHour: 0, endHour: 24 },
+  batchSize: 50,
+  dryRun: false,
+  messageType: MessageType.Reminder,
+  channel: Channel.Email,
+};
+
+const row = (id: string, leaseToken: string | null) => ({ id, leaseToken, holder: 'replica-b:9' }) as JobRunEntity;
+const report = (status: CampaignReport['status']) => ({ status, jobRunId: 'r1', counts: { processed: 5 } }) as CampaignReport;
+
+function newTestService() {
+  const runner = { run: jest.fn().mockResolvedValue(report('DONE')) } as unknown as jest.Mocked<CampaignRunner>;
+  const locks = {
+    holderOf: jest.fn().mockResolvedValue(LIVE),
+    tryLock: jest.fn(async (_id, fn: (lease: Lease) => Promise<unknown>) => ({
+      acquired: true,
+      result: await fn({ ...LIVE, id: 0, signal: new AbortController().signal } as unknown as Lease),
+    })),
+  } as unknown as jest.Mocked<LockService>;
+  const jobRuns = {
+    findRunning: jest.fn().mockResolvedValue([]),
+    settleAbandoned: jest.fn(async (ids: string[]) => ids.length),
+    start: jest.fn().mockResolvedValue({ id: 'r1' }),
+    skipped: jest.fn().mockResolvedValue(undefined),
+  } as unknown as jest.Mocked<JobRunRepository>;
+  const shutdown = new ShutdownService({ shutdownGraceMs: 0 } as AppConfig);
+  const config = { campaign: { timeZone: 'Asia/Dhaka', maxAttempts: 3, retryBackoffMs: 0 } } as AppConfig;
+  const runsTotal = { inc: jest.fn() } as unknown as Counter<string>;
+  const sut = new CampaignService(runner, locks, jobRuns, {} as PromoCodeRepository, shutdown, config, runsTotal);
+  jest.spyOn(sut, 'plan').mockResolvedValue(PLAN);
+  return { sut, mocks: { runner, locks, jobRuns, shutdown } };
+}
+
+describe(CampaignService.name, () => {
+  beforeAll(() => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+  afterAll(() => jest.restoreAllMocks());
+
+  describe('liveRun', () => {
+    it('keeps the run under the live lease and settles every other RUNNING row', async () => {
+      const { sut, mocks } = newTestService();
+      mocks.jobRuns.findRunning.mockResolvedValue([row('live', LIVE.token), row('dead', 'another-token'), row('old', null)]);
+      const { lock, run } = await sut.liveRun();
+      expect(lock).toBe(LIVE);
+      expect(run?.id).toBe('live');
+      expect(mocks.jobRuns.settleAbandoned).toHaveBeenCalledWith(['dead', 'old']);
+    });
+
+    it('settles a RUNNING row as soon as no lease is live', async () => {
+      const { sut, mocks } = newTestService();
+      mocks.locks.holderOf.mockResolvedValue(null);
+      mocks.jobRuns.findRunning.mockResolvedValue([row('killed', LIVE.token)]);
+      expect(await sut.liveRun()).toEqual({ lock: null, run: null });
+      expect(mocks.jobRuns.settleAbandoned).toHaveBeenCalledWith(['killed']);
+    });
+
+    it('reads the rows before the lease, so a run that is only starting is never settled', async () => {
+      const { sut, mocks } = newTestService();
+      await sut.liveRun();
+      expect(mocks.jobRuns.findRunning.mock.invocationCallOrder[0]).toBeLessThan(
+        mocks.locks.holderOf.mock.invocationCallOrder[0],
+      );
+    });
+  });
+
+  describe('run', () => {
+    it('settles rows left by dead runs under the lock, then records its own with the lease', async () => {
+      const { sut, mocks } = newTestService();
+      mocks.jobRuns.findRunning.mockResolvedValue([row('dead', 'old-token')]);
+      const outcome = await sut.run(PLAN, JobTrigger.Manual);
+      expect(outcome).toMatchObject({ kind: 'ran', report: { status: 'DONE' } });
+      expect(mocks.jobRuns.settleAbandoned).toHaveBeenCalledWith(['dead']);
+      expect(mocks.jobRuns.start).toHaveBeenCalledWith(
+        expect.objectContaining({ trigger: 'manual' }),
+        expect.objectContaining({ token: LIVE.token }),
+      );
+    });
+
+    it('says who holds the lock when it is taken', async () => {
+      const { sut, mocks } = newTestService();
+      mocks.locks.tryLock.mockResolvedValueOnce({ acquired: false, holder: LIVE });
+      expect(await sut.run(PLAN, JobTrigger.Manual)).toEqual({ kind: 'locked', holder: LIVE });
+      expect(mocks.jobRuns.skipped).toHaveBeenCalled();
+      expect(mocks.runner.run).not.toHaveBeenCalled();
+    });
+
+    it('starts nothing once the service is shutting down', async () => {
+      const { sut, mocks } = newTestService();
+      await mocks.shutdown.onModuleDestroy();
+      expect(await sut.run(PLAN, JobTrigger.Manual)).toEqual({ kind: 'shutting_down' });
+      expect(mocks.locks.tryLock).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('runScheduled', () => {
+    it('retries a failed run but not an interrupted one', async () => {
+      const { sut, mocks } = newTestService();
+      mocks.runner.run.mockResolvedValueOnce(report('FAILED')).mockResolvedValueOnce(report('INTERRUPTED'));
+      const outcome = await sut.runScheduled();
+      expect(outcome).toMatchObject({ kind: 'ran', report: { status: 'INTERRUPTED' } });
+      expect(mocks.runner.run).toHaveBeenCalledTimes(2);
+    });
+  });
+});

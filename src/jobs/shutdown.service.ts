@@ -1,0 +1,73 @@
+import { BeforeApplicationShutdown, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppConfig } from '../config/app-config';
+
+/** The reason a run's signal carries when the process is stopping. */
+export class ShutdownError extends Error {
+  constructor() {
+    super('the service is shutting down');
+    this.name = 'ShutdownError';
+  }
+}
+
+/** Time allowed, past the grace, for a stopped run to write its row and release its lock. */
+const RECORD_MARGIN_MS = 5_000;
+
+/**
+ * Stops job runs when the application closes (SIGTERM/SIGINT through enableShutdownHooks, or app.close()):
+ * aborts `signal`, then waits until every tracked run has finished its in-flight work (bounded by
+ * SHUTDOWN_GRACE_SECONDS), recorded how far it got and released its lock. Only then do HTTP and the
+ * database close.
+ */
+@Injectable()
+export class ShutdownService implements OnModuleDestroy, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Shutdown');
+  private readonly controller = new AbortController();
+  private readonly running = new Set<Promise<unknown>>();
+  readonly graceMs: number;
+
+  constructor(config: AppConfig) {
+    this.graceMs = config.shutdownGraceMs;
+  }
+
+  /** Aborted (with a ShutdownError) once the application starts closing. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Runs `work` and makes the shutdown wait for it. */
+  track<T>(work: () => Promise<T>): Promise<T> {
+    const promise = work();
+    const settled = promise.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.running.add(settled);
+    void settled.then(() => this.running.delete(settled));
+    return promise;
+  }
+
+  /**
+   * onModuleDestroy rather than beforeApplicationShutdown: Nest destroys the modules nearest the root first,
+   * so this runs before MessagingModule's mailer closes its SMTP pool, and messages in flight can finish.
+   */
+  async onModuleDestroy(): Promise<void> {
+    this.controller.abort(new ShutdownError());
+    if (this.running.size === 0) return;
+    const started = Date.now();
+    this.logger.log(`Stopping ${this.running.size} job run(s); messages in flight get up to ${this.graceMs / 1000} s`);
+    const stopped = await Promise.race([
+      Promise.all(this.running).then(() => true),
+      sleep(this.graceMs + RECORD_MARGIN_MS, false, { ref: false }),
+    ]);
+    if (stopped) {
+      this.logger.log(`Job runs stopped, recorded and their locks released in ${Date.now() - started} ms`);
+    } else {
+      this.logger.error('Job runs did not stop in time; their locks free themselves when their leases expire');
+    }
+  }
+
+  beforeApplicationShutdown(signal?: string): void {
+    this.logger.log(`Shutting down${signal ? ` on ${signal}` : ''}: closing HTTP and the database`);
+  }
+}
