@@ -439,8 +439,11 @@ export interface components {
             correlation_id: string;
             /** Format: uuid */
             job_run_id: string;
-            /** @enum {string} */
-            status: "DONE" | "FAILED";
+            /**
+             * @description A run that fails or is interrupted answers with an error naming the run
+             * @enum {string}
+             */
+            status: "DONE";
             /**
              * Format: date-time
              * @example 2026-11-24T09:00:00.000Z
@@ -481,6 +484,25 @@ export interface components {
              */
             timezone: string;
         };
+        JobLockDto: {
+            /**
+             * @description Instance holding the lock (host:pid)
+             * @example smartengage-7d9f8c-x2k4q:1
+             */
+            holder: string;
+            /** @example 2026-11-24T09:00:00.012Z */
+            acquired_at: string;
+            /**
+             * @description Last renewal of the lease
+             * @example 2026-11-24T09:00:20.013Z
+             */
+            heartbeat_at: string;
+            /**
+             * @description When the lock frees itself unless renewed
+             * @example 2026-11-24T09:00:50.013Z
+             */
+            expires_at: string;
+        };
         JobRunDto: {
             /** Format: uuid */
             id: string;
@@ -490,8 +512,11 @@ export interface components {
             name: string;
             /** @enum {string} */
             trigger: "cron" | "manual";
-            /** @enum {string} */
-            status: "RUNNING" | "DONE" | "FAILED" | "SKIPPED";
+            /**
+             * @description RUNNING only while its lock lease is live; INTERRUPTED: stopped by a shutdown
+             * @enum {string}
+             */
+            status: "RUNNING" | "DONE" | "FAILED" | "SKIPPED" | "INTERRUPTED";
             correlation_id: string;
             /** @example 1 */
             attempt: number;
@@ -519,6 +544,11 @@ export interface components {
             /** @description Percent of eligible customers processed so far */
             progress_percent: number | null;
             error: string | null;
+            /**
+             * @description Instance that ran it (host:pid); null for dry runs
+             * @example smartengage-7d9f8c-x2k4q:1
+             */
+            holder: Record<string, never> | null;
         };
         JobStatusDto: {
             /** @example smartengage_daily_campaign */
@@ -538,7 +568,10 @@ export interface components {
              * @example 2026-11-25T09:00:00.000Z
              */
             next_run_at: string | null;
+            /** @description True while a live lease holds the campaign lock */
             running: boolean;
+            /** @description Who holds the campaign lock, and since when */
+            lock: components["schemas"]["JobLockDto"] | null;
             /** @description The run in progress, with its counts */
             current_run: components["schemas"]["JobRunDto"] | null;
             last_run: components["schemas"]["JobRunDto"] | null;
@@ -1128,8 +1161,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description CAMPAIGN_ALREADY_RUNNING (another run holds the lock) or SEND_WINDOW_CLOSED */
+            /** @description CAMPAIGN_ALREADY_RUNNING (another run holds the lock; the message names it) or SEND_WINDOW_CLOSED */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description CAMPAIGN_FAILED: the run broke off; the message names the run id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description CAMPAIGN_INTERRUPTED (the instance shut down mid-run; the message names the run id) or SHUTTING_DOWN */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
