@@ -57,7 +57,7 @@ describe('validateEnvironment', () => {
   });
 
   it('logs JSON in production and readable lines elsewhere, unless LOG_FORMAT says otherwise', () => {
-    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/app', JWT_SECRET: 'x'.repeat(16), ADMIN_API_KEYS: 'k' };
+    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/app', JWT_SECRET: 'x'.repeat(16), ADMIN_API_KEYS: 'k'.repeat(32) };
     const logOf = (env: Record<string, string>) => new AppConfig(validateEnvironment(env)).log;
 
     expect(logOf(production)).toEqual({ level: 'log', format: 'json' });
