@@ -548,7 +548,7 @@ export interface components {
              * @description Instance that ran it (host:pid); null for dry runs
              * @example smartengage-7d9f8c-x2k4q:1
              */
-            holder: Record<string, never> | null;
+            holder: string | null;
         };
         JobStatusDto: {
             /** @example smartengage_daily_campaign */

@@ -64,6 +64,7 @@ export class JobRunDto {
   error: string | null;
 
   @ApiProperty({
+    type: String,
     nullable: true,
     example: 'smartengage-7d9f8c-x2k4q:1',
     description: 'Instance that ran it (host:pid); null for dry runs',
