@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { MessagingModule } from '../messaging/messaging.module';
 import { HealthController } from './health.controller';
 import { HealthService } from './health.service';
 import { LlmHealthIndicator } from './llm.health';
@@ -7,7 +8,7 @@ import { SmtpHealthIndicator } from './smtp.health';
 
 /** GET /health: is the service ready, and which dependency is not? */
 @Module({
-  imports: [TerminusModule.forRoot()],
+  imports: [TerminusModule.forRoot(), MessagingModule],
   controllers: [HealthController],
   providers: [HealthService, SmtpHealthIndicator, LlmHealthIndicator],
 })
