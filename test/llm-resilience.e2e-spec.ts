@@ -22,6 +22,12 @@ function sample(text: string, series: string): number {
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
+/** Polls every 100 ms until `done` holds, failing after 5 s. */
+async function waitFor(done: () => Promise<boolean>): Promise<void> {
+  for (const started = Date.now(); !(await done()); await sleep(100)) {
+    if (Date.now() - started > 5_000) throw new Error('condition not met within 5 s');
+  }
+}
 const fallbacks = (text: string, reason: string) => sample(text, `ai_message_template_fallbacks_total{reason="${reason}"}`);
 
 describe('A hung or failing LLM does not hold sends (deadline and circuit breaker)', () => {
@@ -123,32 +129,40 @@ describe('A hung or failing LLM does not hold sends (deadline and circuit breake
       circuit: { state: 'open', consecutiveFailures: FAILURES, retryAt: expect.any(String) },
     });
 
-    // After the cooldown: half-open, and the one trial call that succeeds closes it.
+    // After the cooldown: half-open. The next draft starts the one trial call and, not waiting for it,
+    // takes the template; the trial's success closes the circuit.
     fake.always(GOOD);
     await sleep(COOLDOWN_S * 1000 + 100);
     expect(sample(await metrics(), 'ai_llm_circuit_state')).toBe(2);
     expect((await circuit()).circuit.state).toBe('half_open');
 
-    expect(await send()).toMatchObject({ generator: 'openai', fallback_reason: null });
+    expect(await send()).toMatchObject({ generator: 'template', fallback_reason: 'llm_circuit_open' });
+    await waitFor(async () => (await circuit()).circuit.state === 'closed');
     expect(fake.requests).toHaveLength(FAILURES + 1);
     expect(sample(await metrics(), 'ai_llm_circuit_state')).toBe(0);
     expect(await circuit()).toEqual({ status: 'up', circuit: { state: 'closed', consecutiveFailures: 0 } });
     expect(await send()).toMatchObject({ generator: 'openai', fallback_reason: null });
+    expect(fake.requests).toHaveLength(FAILURES + 2);
   });
 
-  it('lets exactly one call through when half-open, and opens again for a full cooldown when it fails', async () => {
+  it('makes exactly one trial call when half-open, holds no send for it, and opens again when it hangs', async () => {
     await boot({ OPENAI_MAX_RETRIES: '0' });
     fake.always({ kind: 'fail' });
     for (let i = 0; i < FAILURES; i++) await send();
     await sleep(COOLDOWN_S * 1000 + 100);
     fake.reset();
-    // The trial hangs until the deadline; meanwhile the others get the template at once.
     fake.always({ kind: 'hang' });
 
     const sends = await Promise.all([send(), send(), send()]);
 
+    // The trial hangs until the deadline, but no send waits for it.
+    for (const sent of sends) {
+      expect(sent).toMatchObject({ generator: 'template', fallback_reason: 'llm_circuit_open' });
+      expect(sent.ms).toBeLessThan(DEADLINE_S * 1000);
+    }
     expect(fake.requests).toHaveLength(1);
-    expect(sends.map((sent) => sent.fallback_reason).sort()).toEqual(['llm_circuit_open', 'llm_circuit_open', 'llm_timeout']);
+    expect(sample(await metrics(), 'ai_llm_circuit_state')).toBe(2);
+    await waitFor(async () => (await circuit()).circuit.state === 'open');
     expect(sample(await metrics(), 'ai_llm_circuit_state')).toBe(1);
     expect(await send()).toMatchObject({ fallback_reason: 'llm_circuit_open' });
     expect(fake.requests).toHaveLength(1);

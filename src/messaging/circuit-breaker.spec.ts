@@ -21,6 +21,9 @@ function setup(failureThreshold = 3) {
   return { sut, calls, changes, succeed, fail, advance: (ms: number) => (now += ms) };
 }
 
+/** Lets a background trial that has been resolved or rejected report back. */
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
 /** A call that stays in flight until settled by hand. */
 function pending() {
   let settle!: { resolve: (value: string) => void; reject: (error: Error) => void };
@@ -58,7 +61,7 @@ describe('CircuitBreaker', () => {
     expect(sut.snapshot().consecutiveFailures).toBe(2);
   });
 
-  it('turns half-open after the cooldown, lets exactly one trial through, and closes when it succeeds', async () => {
+  it('turns half-open after the cooldown and makes exactly one trial call, in the background; its success closes it', async () => {
     const { sut, calls, changes, fail, advance } = setup(2);
     await expect(fail()).rejects.toThrow();
     await expect(fail()).rejects.toThrow();
@@ -69,12 +72,15 @@ describe('CircuitBreaker', () => {
     expect(sut.state).toBe(CircuitState.HalfOpen);
 
     const trial = pending();
-    const running = sut.run(trial.call);
-    // While the trial runs, everyone else is refused at once.
-    await expect(sut.run(async () => 'second')).rejects.toBeInstanceOf(CircuitOpenError);
+    const started: string[] = [];
+    // The caller that starts the trial does not wait for it, and nobody else gets through meanwhile.
+    await expect(sut.run(() => (started.push('trial'), trial.call()))).rejects.toThrow('trial call is running');
+    await expect(sut.run(async () => started.push('second'))).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(started).toEqual(['trial']);
     expect(sut.state).toBe(CircuitState.HalfOpen);
+
     trial.resolve('ok');
-    await expect(running).resolves.toBe('ok');
+    await settled();
 
     expect(sut.state).toBe(CircuitState.Closed);
     expect(sut.snapshot()).toEqual({ state: CircuitState.Closed, consecutiveFailures: 0, retryAt: null });
@@ -84,20 +90,25 @@ describe('CircuitBreaker', () => {
   });
 
   it('opens again for a full cooldown when the trial fails', async () => {
-    const { sut, changes, fail, succeed, advance } = setup(2);
+    const { sut, calls, changes, fail, succeed, advance } = setup(2);
     await expect(fail()).rejects.toThrow();
     await expect(fail()).rejects.toThrow();
     advance(COOLDOWN_MS);
 
-    await expect(fail()).rejects.toThrow('provider down');
+    // The trial's own rejection is not the caller's: it is refused as the circuit is not closed.
+    await expect(fail()).rejects.toBeInstanceOf(CircuitOpenError);
+    await settled();
 
+    expect(calls.count).toBe(3);
     expect(sut.state).toBe(CircuitState.Open);
     await expect(succeed()).rejects.toBeInstanceOf(CircuitOpenError);
     advance(COOLDOWN_MS - 1);
     expect(sut.state).toBe(CircuitState.Open);
     advance(1);
-    await succeed();
+    await expect(succeed()).rejects.toBeInstanceOf(CircuitOpenError);
+    await settled();
     expect(sut.state).toBe(CircuitState.Closed);
+    await expect(succeed()).resolves.toBe(5);
     expect(changes).toEqual(['closed->open', 'open->half_open', 'half_open->open', 'open->half_open', 'half_open->closed']);
   });
 

@@ -12,8 +12,9 @@ export const CIRCUIT_STATE_VALUE: Record<CircuitState, number> = {
 };
 
 export class CircuitOpenError extends Error {
-  constructor(readonly retryAt: Date) {
-    super(`the circuit is open until ${retryAt.toISOString()}`);
+  /** `retryAt` is when an open circuit lets its trial through; null while that trial runs. */
+  constructor(readonly retryAt: Date | null) {
+    super(retryAt ? `the circuit is open until ${retryAt.toISOString()}` : 'the circuit is half-open and its trial call is running');
     this.name = 'CircuitOpenError';
   }
 }
@@ -36,8 +37,9 @@ export interface CircuitSnapshot {
 
 /**
  * Closed: calls pass, and `failureThreshold` consecutive failures open it. Open: calls are refused at once
- * for `cooldownMs`. Then half-open: exactly one trial call passes (others are refused while it runs);
- * its success closes the circuit, its failure opens it again.
+ * for `cooldownMs`. Then half-open: exactly one trial call is made; its success closes the circuit, its
+ * failure opens it again. The trial runs in the background and its caller is refused like the others:
+ * a provider that hangs would otherwise hold that caller (and a campaign page waiting for it) every cooldown.
  *
  * Written here rather than taken from a library: opossum 10 and cockatiel 4 (which has this exact
  * consecutive-failure policy) both require Node 22, and opossum counts failures as a rolling percentage.
@@ -68,17 +70,22 @@ export class CircuitBreaker {
     };
   }
 
-  /** Runs `call` if the circuit allows it, else throws CircuitOpenError without calling it. Any rejection counts as a failure. */
+  /**
+   * Runs `call` while the circuit is closed. Otherwise throws CircuitOpenError, having started `call` as
+   * the trial if one is due. Any rejection of `call` counts as a failure.
+   */
   async run<T>(call: () => Promise<T>): Promise<T> {
     const state = this.state;
-    if (state === CircuitState.Open || (state === CircuitState.HalfOpen && this.trialRunning)) {
-      throw new CircuitOpenError(new Date((this.openedAt ?? this.now()) + this.options.cooldownMs));
-    }
-    const trial = state === CircuitState.HalfOpen;
-    if (trial) {
+    if (state === CircuitState.Closed) return this.attempt(call, false);
+    if (state === CircuitState.HalfOpen && !this.trialRunning) {
       this.trialRunning = true;
       this.options.onStateChange?.(CircuitState.HalfOpen, CircuitState.Open);
+      this.attempt(call, true).catch(() => undefined);
     }
+    throw new CircuitOpenError(this.trialRunning ? null : new Date((this.openedAt ?? this.now()) + this.options.cooldownMs));
+  }
+
+  private async attempt<T>(call: () => Promise<T>, trial: boolean): Promise<T> {
     const epoch = this.epoch;
     let result: T;
     try {

@@ -77,7 +77,8 @@ export class OpenAiProseGenerator {
   }
 
   async write(input: ProseInput): Promise<ProseResult> {
-    if (!this.client) throw new LlmGenerationError(LlmFailure.Unavailable, 'OPENAI_API_KEY is not set');
+    const client = this.client;
+    if (!client) throw new LlmGenerationError(LlmFailure.Unavailable, 'OPENAI_API_KEY is not set');
     const facts = {
       customer_name: input.customerName,
       service: input.serviceNameBn,
@@ -88,10 +89,10 @@ export class OpenAiProseGenerator {
     };
     let completion: OpenAI.Chat.Completions.ChatCompletion;
     try {
-      completion = await this.breaker.run(() => this.complete(JSON.stringify(facts)));
+      completion = await this.breaker.run(() => this.complete(client, JSON.stringify(facts)));
     } catch (error) {
       if (!(error instanceof CircuitOpenError)) throw error;
-      throw new LlmGenerationError(LlmFailure.CircuitOpen, `the LLM circuit is open until ${error.retryAt.toISOString()}`);
+      throw new LlmGenerationError(LlmFailure.CircuitOpen, `the LLM was not asked: ${error.message}`);
     }
     const choice = completion.choices[0];
     if (!choice?.message) throw new LlmGenerationError(LlmFailure.MalformedOutput, 'the completion had no message');
@@ -107,13 +108,13 @@ export class OpenAiProseGenerator {
    * One completion, retries included, within OPENAI_DEADLINE_SECONDS. The signal stops the client's
    * requests, but not its sleep before a retry (up to a provider's Retry-After), hence the race.
    */
-  private async complete(userContent: string): Promise<OpenAI.Chat.Completions.ChatCompletion> {
+  private async complete(client: OpenAI, userContent: string): Promise<OpenAI.Chat.Completions.ChatCompletion> {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), this.deadlineMs);
     const expired = new Promise<never>((_, reject) => {
       deadline.signal.addEventListener('abort', () => reject(new DeadlineExceeded()), { once: true });
     });
-    const request = this.client!.chat.completions.create(
+    const request = client.chat.completions.create(
       {
         model: this.model,
         temperature: 0.7,
