@@ -24,7 +24,7 @@ import { coresBusy, cpuSnapshot, RssSampler } from './resource-monitor';
 import { measureSegmentation, stats } from './segmentation-bench';
 import type { SinkReport, SinkRequest } from './smtp-sink';
 
-const DATABASE = 'smartengage_bench';
+const DEFAULT_DATABASE = 'smartengage_bench';
 const DAY_MS = 86_400_000;
 const BATCH_SIZE = 1000;
 const PROGRESS_EVERY_MS = 10_000;
@@ -33,7 +33,8 @@ const USAGE = `npm run bench:campaign -- [options]
   --customers N               customers to generate (default 100000)
   --bookings-per-customer K   bookings per customer (default 10)
   --database-url URL          Postgres server to use (default $BENCH_DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres);
-                              the bench creates and drops its own database "${DATABASE}" there
+                              the bench creates and drops its own database there (see --database)
+  --database NAME             name of that database (default ${DEFAULT_DATABASE}); give another name to run beside another bench
   --keep                      keep the database afterwards
   --reuse                     reuse a kept database holding the same N and K: skip the load, undo the last campaign
   --concurrency C             CAMPAIGN_CONCURRENCY for the run (default 20, the service's default)
@@ -57,6 +58,7 @@ interface Options {
   cpuProfile: string | null;
   skipCampaign: boolean;
   deadLlm: DeadLlmMode | null;
+  database: string;
 }
 
 function parseOptions(): Options {
@@ -73,6 +75,7 @@ function parseOptions(): Options {
       'cpu-profile': { type: 'string' },
       'skip-campaign': { type: 'boolean', default: false },
       'dead-llm': { type: 'string' },
+      database: { type: 'string', default: DEFAULT_DATABASE },
       help: { type: 'boolean', default: false },
     },
   });
@@ -89,7 +92,10 @@ function parseOptions(): Options {
   if (deadLlm !== null && !DEAD_LLM_MODES.includes(deadLlm as DeadLlmMode)) {
     throw new Error(`--dead-llm must be one of ${DEAD_LLM_MODES.join(', ')}, got ${deadLlm}`);
   }
+  const database = values.database!;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) throw new Error(`--database must be a lower-case SQL identifier, got ${database}`);
   return {
+    database,
     deadLlm: deadLlm as DeadLlmMode | null,
     customers: positive('customers', values.customers!),
     bookingsPerCustomer: positive('bookings-per-customer', values['bookings-per-customer']!, 1000),
@@ -119,9 +125,9 @@ async function prepareDatabase(options: Options): Promise<boolean> {
   const admin = new Client({ connectionString: options.serverUrl });
   await admin.connect();
   try {
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
     if (rowCount && options.reuse) {
-      const bench = new Client({ connectionString: databaseUrl(options.serverUrl, DATABASE) });
+      const bench = new Client({ connectionString: databaseUrl(options.serverUrl, options.database) });
       await bench.connect();
       try {
         const { rows } = await bench.query(
@@ -129,26 +135,26 @@ async function prepareDatabase(options: Options): Promise<boolean> {
         );
         const expected = options.customers * options.bookingsPerCustomer;
         if (Number(rows[0].customers) === options.customers && Number(rows[0].bookings) === expected) return false;
-        console.log(`--reuse: ${DATABASE} holds ${rows[0].customers} customers / ${rows[0].bookings} bookings; reloading`);
+        console.log(`--reuse: ${options.database} holds ${rows[0].customers} customers / ${rows[0].bookings} bookings; reloading`);
       } catch {
-        console.log(`--reuse: ${DATABASE} is not a loaded bench database; reloading`);
+        console.log(`--reuse: ${options.database} is not a loaded bench database; reloading`);
       } finally {
         await bench.end();
       }
     }
-    await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${DATABASE}`);
+    await admin.query(`DROP DATABASE IF EXISTS ${options.database} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${options.database}`);
     return true;
   } finally {
     await admin.end();
   }
 }
 
-async function dropDatabase(serverUrl: string): Promise<void> {
+async function dropDatabase(serverUrl: string, database: string): Promise<void> {
   const admin = new Client({ connectionString: serverUrl });
   await admin.connect();
   try {
-    await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   } finally {
     await admin.end();
   }
@@ -349,12 +355,12 @@ async function runDeadLlmCampaign(
 
 async function main(): Promise<void> {
   const options = parseOptions();
-  const benchUrl = databaseUrl(options.serverUrl, DATABASE);
+  const benchUrl = databaseUrl(options.serverUrl, options.database);
   const rss = new RssSampler(100);
   rss.start();
   console.log(
     `Campaign bench: ${fmt(options.customers)} customers x ${options.bookingsPerCustomer} bookings, ` +
-      `database ${DATABASE} on ${new URL(options.serverUrl).host}, concurrency ${options.concurrency}`,
+      `database ${options.database} on ${new URL(options.serverUrl).host}, concurrency ${options.concurrency}`,
   );
 
   let dataSource: DataSource | null = null;
@@ -460,7 +466,7 @@ async function main(): Promise<void> {
     rss.stop();
     await dataSource?.destroy().catch(() => undefined);
     await sink?.stop().catch(() => undefined);
-    if (created && !options.keep) await dropDatabase(options.serverUrl);
+    if (created && !options.keep) await dropDatabase(options.serverUrl, options.database);
   }
 }
 
