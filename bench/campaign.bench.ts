@@ -44,7 +44,9 @@ const USAGE = `npm run bench:campaign -- [options]
   --cpu-profile FILE          write a V8 CPU profile of the campaign phase to FILE and print its top functions
   --dead-llm hang|refuse      after the template campaign, run it again with OPENAI_API_KEY set and the LLM dead
                               (hang: accepts and never answers; refuse: nothing listens) and compare the rates;
-                              OPENAI_DEADLINE_SECONDS / OPENAI_BREAKER_* / OPENAI_MAX_RETRIES pass through from the environment`;
+                              OPENAI_DEADLINE_SECONDS / OPENAI_BREAKER_* / OPENAI_MAX_RETRIES pass through from the environment
+  --rounds R                  with --dead-llm: R pairs of campaigns in alternating order (template, dead, dead, template, ...),
+                              so that other load on the machine weighs on both paths alike (default 1)`;
 
 interface Options {
   customers: number;
@@ -58,6 +60,7 @@ interface Options {
   cpuProfile: string | null;
   skipCampaign: boolean;
   deadLlm: DeadLlmMode | null;
+  rounds: number;
   database: string;
 }
 
@@ -76,6 +79,7 @@ function parseOptions(): Options {
       'skip-campaign': { type: 'boolean', default: false },
       'dead-llm': { type: 'string' },
       database: { type: 'string', default: DEFAULT_DATABASE },
+      rounds: { type: 'string', default: '1' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -97,6 +101,7 @@ function parseOptions(): Options {
   return {
     database,
     deadLlm: deadLlm as DeadLlmMode | null,
+    rounds: positive('rounds', values.rounds!, 10),
     customers: positive('customers', values.customers!),
     bookingsPerCustomer: positive('bookings-per-customer', values['bookings-per-customer']!, 1000),
     serverUrl: values['database-url']!,
@@ -228,6 +233,7 @@ async function bootApp(benchUrl: string, sinkPort: number, options: Options, llm
 
 /** Figures of one campaign run. */
 interface CampaignFigures {
+  sent: number;
   messagesPerS: number;
   rowsPerS: number;
   peakRss: number;
@@ -321,15 +327,15 @@ async function runCampaign(
     if (received !== counts.sent || written.sent !== counts.sent) {
       throw new Error(`the sink received ${received} and ai_messages has ${written.sent} sent, but the run counted ${counts.sent}`);
     }
-    return { messagesPerS, rowsPerS, peakRss, wall };
+    return { sent: counts.sent, messagesPerS, rowsPerS, peakRss, wall };
   } finally {
     await app.close().catch((error: unknown) => console.error(`closing the app: ${error}`));
   }
 }
 
-/** The same campaign again, from a clean campaign state, with OPENAI_API_KEY set and the LLM dead. */
-async function runDeadLlmCampaign(
-  mode: DeadLlmMode,
+/** The same campaign again from a clean campaign state: on the template path, or with OPENAI_API_KEY set and the LLM dead. */
+async function rerunCampaign(
+  mode: DeadLlmMode | null,
   benchUrl: string,
   sink: SinkProcess,
   options: Options,
@@ -345,6 +351,7 @@ async function runDeadLlmCampaign(
     await runner.release();
     await dataSource.destroy();
   }
+  if (!mode) return runCampaign('template', benchUrl, sink, options, rss, { profile: false });
   const llm = await startDeadLlm(mode);
   try {
     return await runCampaign(`dead LLM: ${mode}`, benchUrl, sink, options, rss, { llmBaseUrl: llm.baseUrl, profile: false });
@@ -436,20 +443,33 @@ async function main(): Promise<void> {
 
     // 3. One real campaign through the application, into the SMTP sink.
     sink = await SinkProcess.start();
-    const { messagesPerS, rowsPerS, peakRss } = await runCampaign('template', benchUrl, sink, options, rss, { profile: true });
+    const template = await runCampaign('template', benchUrl, sink, options, rss, { profile: true });
+    const { messagesPerS, rowsPerS, peakRss } = template;
 
     // 4. With --dead-llm, the same campaign while the LLM is dead: the deadline and breaker should keep its pace.
     let deadLlmFigures = {};
     if (options.deadLlm) {
-      const dead = await runDeadLlmCampaign(options.deadLlm, benchUrl, sink, options, rss);
-      const ratio = dead.messagesPerS / messagesPerS;
+      const runs: Record<'template' | 'dead', CampaignFigures[]> = { template: [template], dead: [] };
+      // Pairs alternate their order (T D, D T, T D, ...): a machine growing busier or quieter weighs on both.
+      const order = Array.from({ length: options.rounds }, (_, round) => (round % 2 ? ['dead', 'template'] : ['template', 'dead']))
+        .flat()
+        .slice(1) as ('template' | 'dead')[];
+      for (const kind of order) {
+        runs[kind].push(await rerunCampaign(kind === 'dead' ? options.deadLlm : null, benchUrl, sink, options, rss));
+      }
+      const rate = (figures: CampaignFigures[]) =>
+        figures.reduce((sum, run) => sum + run.sent, 0) / figures.reduce((sum, run) => sum + run.wall, 0);
+      const [templateRate, deadRate] = [rate(runs.template), rate(runs.dead)];
+      const ratio = deadRate / templateRate;
       console.log(
-        `Dead LLM (${options.deadLlm}): ${fmt(dead.messagesPerS)} messages/s vs ${fmt(messagesPerS)} on the template path: ` +
-          `${(ratio * 100).toFixed(1)}% of its rate`,
+        `Dead LLM (${options.deadLlm}): ${fmt(deadRate)} messages/s vs ${fmt(templateRate)} on the template path ` +
+          `(${runs.dead.length} campaigns each, all sent / all wall time): ${(ratio * 100).toFixed(1)}% of its rate`,
       );
       deadLlmFigures = {
         dead_llm: options.deadLlm,
-        dead_llm_messages_per_s: Math.round(dead.messagesPerS),
+        rounds: options.rounds,
+        template_messages_per_s: Math.round(templateRate),
+        dead_llm_messages_per_s: Math.round(deadRate),
         dead_llm_ratio: Math.round(ratio * 1000) / 1000,
       };
     }
