@@ -19,11 +19,12 @@ import { Channel } from '../src/messaging/message.types';
 import { SegmentCriteria } from '../src/segmentation/segment.repository';
 import { loadBenchData, resetCampaignState } from './bench-data';
 import { CpuProfiler, summariseProfile } from './cpu-profile';
+import { DEAD_LLM_MODES, DeadLlmMode, startDeadLlm } from './dead-llm';
 import { coresBusy, cpuSnapshot, RssSampler } from './resource-monitor';
 import { measureSegmentation, stats } from './segmentation-bench';
 import type { SinkReport, SinkRequest } from './smtp-sink';
 
-const DATABASE = 'smartengage_bench';
+const DEFAULT_DATABASE = 'smartengage_bench';
 const DAY_MS = 86_400_000;
 const BATCH_SIZE = 1000;
 const PROGRESS_EVERY_MS = 10_000;
@@ -32,14 +33,20 @@ const USAGE = `npm run bench:campaign -- [options]
   --customers N               customers to generate (default 100000)
   --bookings-per-customer K   bookings per customer (default 10)
   --database-url URL          Postgres server to use (default $BENCH_DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres);
-                              the bench creates and drops its own database "${DATABASE}" there
+                              the bench creates and drops its own database there (see --database)
+  --database NAME             name of that database (default ${DEFAULT_DATABASE}); give another name to run beside another bench
   --keep                      keep the database afterwards
   --reuse                     reuse a kept database holding the same N and K: skip the load, undo the last campaign
   --concurrency C             CAMPAIGN_CONCURRENCY for the run (default 20, the service's default)
   --smtp-options QUERY        extra nodemailer options in SMTP_URL's query, e.g. "maxConnections=10&maxMessages=1000"
   --pages P                   keyset pages to time (default 50)
   --skip-campaign             stop after segmentation (for large N); the JSON then has null rates
-  --cpu-profile FILE          write a V8 CPU profile of the campaign phase to FILE and print its top functions`;
+  --cpu-profile FILE          write a V8 CPU profile of the campaign phase to FILE and print its top functions
+  --dead-llm hang|refuse      after the template campaign, run it again with OPENAI_API_KEY set and the LLM dead
+                              (hang: accepts and never answers; refuse: nothing listens) and compare the rates;
+                              OPENAI_DEADLINE_SECONDS / OPENAI_BREAKER_* / OPENAI_MAX_RETRIES pass through from the environment
+  --rounds R                  with --dead-llm: R pairs of campaigns in alternating order (template, dead, dead, template, ...),
+                              so that other load on the machine weighs on both paths alike (default 1)`;
 
 interface Options {
   customers: number;
@@ -52,6 +59,9 @@ interface Options {
   pages: number;
   cpuProfile: string | null;
   skipCampaign: boolean;
+  deadLlm: DeadLlmMode | null;
+  rounds: number;
+  database: string;
 }
 
 function parseOptions(): Options {
@@ -67,6 +77,9 @@ function parseOptions(): Options {
       pages: { type: 'string', default: '50' },
       'cpu-profile': { type: 'string' },
       'skip-campaign': { type: 'boolean', default: false },
+      'dead-llm': { type: 'string' },
+      database: { type: 'string', default: DEFAULT_DATABASE },
+      rounds: { type: 'string', default: '1' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -79,7 +92,16 @@ function parseOptions(): Options {
     if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} must be an integer from 1 to ${max}, got ${raw}`);
     return value;
   };
+  const deadLlm = values['dead-llm'] ?? null;
+  if (deadLlm !== null && !DEAD_LLM_MODES.includes(deadLlm as DeadLlmMode)) {
+    throw new Error(`--dead-llm must be one of ${DEAD_LLM_MODES.join(', ')}, got ${deadLlm}`);
+  }
+  const database = values.database!;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) throw new Error(`--database must be a lower-case SQL identifier, got ${database}`);
   return {
+    database,
+    deadLlm: deadLlm as DeadLlmMode | null,
+    rounds: positive('rounds', values.rounds!, 10),
     customers: positive('customers', values.customers!),
     bookingsPerCustomer: positive('bookings-per-customer', values['bookings-per-customer']!, 1000),
     serverUrl: values['database-url']!,
@@ -108,9 +130,9 @@ async function prepareDatabase(options: Options): Promise<boolean> {
   const admin = new Client({ connectionString: options.serverUrl });
   await admin.connect();
   try {
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
     if (rowCount && options.reuse) {
-      const bench = new Client({ connectionString: databaseUrl(options.serverUrl, DATABASE) });
+      const bench = new Client({ connectionString: databaseUrl(options.serverUrl, options.database) });
       await bench.connect();
       try {
         const { rows } = await bench.query(
@@ -118,26 +140,26 @@ async function prepareDatabase(options: Options): Promise<boolean> {
         );
         const expected = options.customers * options.bookingsPerCustomer;
         if (Number(rows[0].customers) === options.customers && Number(rows[0].bookings) === expected) return false;
-        console.log(`--reuse: ${DATABASE} holds ${rows[0].customers} customers / ${rows[0].bookings} bookings; reloading`);
+        console.log(`--reuse: ${options.database} holds ${rows[0].customers} customers / ${rows[0].bookings} bookings; reloading`);
       } catch {
-        console.log(`--reuse: ${DATABASE} is not a loaded bench database; reloading`);
+        console.log(`--reuse: ${options.database} is not a loaded bench database; reloading`);
       } finally {
         await bench.end();
       }
     }
-    await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${DATABASE}`);
+    await admin.query(`DROP DATABASE IF EXISTS ${options.database} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${options.database}`);
     return true;
   } finally {
     await admin.end();
   }
 }
 
-async function dropDatabase(serverUrl: string): Promise<void> {
+async function dropDatabase(serverUrl: string, database: string): Promise<void> {
   const admin = new Client({ connectionString: serverUrl });
   await admin.connect();
   try {
-    await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   } finally {
     await admin.end();
   }
@@ -186,8 +208,8 @@ class SinkProcess {
   }
 }
 
-/** Boots the real application (no HTTP listener) against the bench database and the sink. */
-async function bootApp(benchUrl: string, sinkPort: number, options: Options): Promise<INestApplicationContext> {
+/** Boots the real application (no HTTP listener) against the bench database and the sink; the LLM only when given. */
+async function bootApp(benchUrl: string, sinkPort: number, options: Options, llmBaseUrl?: string): Promise<INestApplicationContext> {
   const query = ['pool=true', options.smtpOptions].filter(Boolean).join('&');
   const env: Record<string, string | undefined> = {
     NODE_ENV: 'test',
@@ -199,8 +221,8 @@ async function bootApp(benchUrl: string, sinkPort: number, options: Options): Pr
     ADMIN_API_KEYS: 'bench',
     JWT_SECRET: 'bench-jwt-secret-0123456789abcdef',
     LOG_LEVEL: 'warn',
-    OPENAI_API_KEY: undefined,
-    OPENAI_BASE_URL: undefined,
+    OPENAI_API_KEY: llmBaseUrl ? 'bench-dead-llm-key' : undefined,
+    OPENAI_BASE_URL: llmBaseUrl,
   };
   for (const [key, value] of Object.entries(env)) {
     if (value === undefined) delete process.env[key];
@@ -209,19 +231,147 @@ async function bootApp(benchUrl: string, sinkPort: number, options: Options): Pr
   return NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
 }
 
+/** Figures of one campaign run. */
+interface CampaignFigures {
+  sent: number;
+  messagesPerS: number;
+  rowsPerS: number;
+  peakRss: number;
+  wall: number;
+}
+
+/**
+ * One real campaign through the application, into the SMTP sink; with `llmBaseUrl`, drafts ask that LLM
+ * first. `profile` writes the CPU profile of --cpu-profile.
+ */
+async function runCampaign(
+  label: string,
+  benchUrl: string,
+  sink: SinkProcess,
+  options: Options,
+  rss: RssSampler,
+  { llmBaseUrl, profile: profiled }: { llmBaseUrl?: string; profile: boolean },
+): Promise<CampaignFigures> {
+  const app = await bootApp(benchUrl, sink.port, options, llmBaseUrl);
+  try {
+    const campaigns = app.get(CampaignService);
+    const appData = app.get(DataSource);
+    global.gc?.();
+    const rssAtStart = rss.phase();
+    const cpuBefore = cpuSnapshot();
+    const sinkBefore = await sink.stats();
+    const profiler = profiled && options.cpuProfile ? new CpuProfiler() : null;
+    await profiler?.start();
+
+    const started = performance.now();
+    const progress = setInterval(() => {
+      void sink.stats().then((now) => {
+        const received = now.received - sinkBefore.received;
+        const elapsed = seconds(started);
+        console.log(
+          `  ... ${elapsed.toFixed(0)} s: ${fmt(received)} messages received (${Math.round(received / elapsed)}/s), ` +
+            `RSS ${rss.phasePeakMb.toFixed(0)} MB peak`,
+        );
+      });
+    }, PROGRESS_EVERY_MS);
+    let outcome;
+    try {
+      const plan = await campaigns.plan({ sendWindowStart: 0, sendWindowEnd: 24, batchSize: BATCH_SIZE, channel: Channel.Email });
+      outcome = await campaigns.run(plan, JobTrigger.Manual);
+    } finally {
+      clearInterval(progress);
+    }
+    const wall = seconds(started);
+    const cpuAfter = cpuSnapshot();
+    const profile = profiler ? await profiler.stop(options.cpuProfile!) : null;
+    const peakRss = rss.phasePeakMb;
+
+    if (outcome.kind !== 'ran') throw new Error(`the campaign did not run: ${JSON.stringify(outcome)}`);
+    const { report } = outcome;
+    if (report.status !== 'DONE') throw new Error(`the campaign failed: ${report.error}`);
+    const { counts } = report;
+    const sinkAfter = await sink.stats();
+    const received = sinkAfter.received - sinkBefore.received;
+    const [written] = await appData.query(
+      `SELECT count(*)::int AS rows, count(*) FILTER (WHERE delivery_status = 'sent')::int AS sent FROM ai_messages WHERE job_run_id = $1`,
+      [report.jobRunId],
+    );
+
+    const messagesPerS = counts.sent / wall;
+    const rowsPerS = (2 * written.rows) / wall;
+    const cores = coresBusy(cpuBefore, cpuAfter);
+    const sinkCores = (sinkAfter.cpuMs - sinkBefore.cpuMs) / (cpuAfter.at - cpuBefore.at);
+    console.log(
+      `Campaign (${label}): ${fmt(counts.totalEligible)} eligible, ${fmt(counts.processed)} processed, ${fmt(counts.sent)} sent, ` +
+        `${fmt(counts.failed)} failed, ${fmt(counts.skipped)} skipped in ${wall.toFixed(1)} s (concurrency ${options.concurrency})`,
+    );
+    console.log(`  messages/s end to end: ${fmt(messagesPerS)} (sent / wall time of plan + run)`);
+    console.log(
+      `  rows/s: ${fmt(rowsPerS)} ai_messages rows written per second (${fmt(written.rows)} rows x 2: the claim inserts each, ` +
+        `the delivery record updates it; besides, each claim updates customers.last_message_at and each page updates job_runs)`,
+    );
+    console.log(
+      `  SMTP sink received ${fmt(received)} messages; ai_messages marked sent: ${fmt(written.sent)}; ` +
+        `${received === counts.sent && written.sent === counts.sent ? 'both match sent' : 'MISMATCH with sent'}`,
+    );
+    const coreText = (value: number | null) => (value === null ? 'n/a' : value.toFixed(2));
+    console.log(
+      `  CPU, in cores busy on average (2 on this machine): bench/app process ${coreText(cores.node)}, ` +
+        `Postgres ${coreText(cores.postgres)}, SMTP sink ${coreText(sinkCores)}, whole machine ${coreText(cores.machine)}`,
+    );
+    console.log(`  RSS: ${rssAtStart.toFixed(0)} MB at the start of the campaign, ${peakRss.toFixed(0)} MB peak (${rss.overallPeakMb.toFixed(0)} MB peak over the whole bench)`);
+    if (profile) {
+      console.log(`CPU profile of the campaign phase written to ${options.cpuProfile}`);
+      summariseProfile(profile).forEach((line) => console.log(line));
+    }
+    if (received !== counts.sent || written.sent !== counts.sent) {
+      throw new Error(`the sink received ${received} and ai_messages has ${written.sent} sent, but the run counted ${counts.sent}`);
+    }
+    return { sent: counts.sent, messagesPerS, rowsPerS, peakRss, wall };
+  } finally {
+    await app.close().catch((error: unknown) => console.error(`closing the app: ${error}`));
+  }
+}
+
+/** The same campaign again from a clean campaign state: on the template path, or with OPENAI_API_KEY set and the LLM dead. */
+async function rerunCampaign(
+  mode: DeadLlmMode | null,
+  benchUrl: string,
+  sink: SinkProcess,
+  options: Options,
+  rss: RssSampler,
+): Promise<CampaignFigures> {
+  const dataSource = new DataSource(dataSourceOptions(benchUrl, 1));
+  await dataSource.initialize();
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.connect();
+    await resetCampaignState(runner);
+  } finally {
+    await runner.release();
+    await dataSource.destroy();
+  }
+  if (!mode) return runCampaign('template', benchUrl, sink, options, rss, { profile: false });
+  const llm = await startDeadLlm(mode);
+  try {
+    return await runCampaign(`dead LLM: ${mode}`, benchUrl, sink, options, rss, { llmBaseUrl: llm.baseUrl, profile: false });
+  } finally {
+    await llm.close();
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseOptions();
-  const benchUrl = databaseUrl(options.serverUrl, DATABASE);
+  const benchUrl = databaseUrl(options.serverUrl, options.database);
   const rss = new RssSampler(100);
   rss.start();
   console.log(
     `Campaign bench: ${fmt(options.customers)} customers x ${options.bookingsPerCustomer} bookings, ` +
-      `database ${DATABASE} on ${new URL(options.serverUrl).host}, concurrency ${options.concurrency}`,
+      `database ${options.database} on ${new URL(options.serverUrl).host}, concurrency ${options.concurrency}`,
   );
 
   let dataSource: DataSource | null = null;
   let sink: SinkProcess | null = null;
-  let app: INestApplicationContext | null = null;
   let created = false;
   try {
     // 1. Schema and data.
@@ -293,96 +443,50 @@ async function main(): Promise<void> {
 
     // 3. One real campaign through the application, into the SMTP sink.
     sink = await SinkProcess.start();
-    app = await bootApp(benchUrl, sink.port, options);
-    const campaigns = app.get(CampaignService);
-    const appData = app.get(DataSource);
-    global.gc?.();
-    const rssAtStart = rss.phase();
-    const cpuBefore = cpuSnapshot();
-    const sinkBefore = await sink.stats();
-    const profiler = options.cpuProfile ? new CpuProfiler() : null;
-    await profiler?.start();
+    const template = await runCampaign('template', benchUrl, sink, options, rss, { profile: true });
+    const { messagesPerS, rowsPerS, peakRss } = template;
 
-    const started = performance.now();
-    const progress = setInterval(() => {
-      void sink!.stats().then(({ received }) => {
-        const elapsed = seconds(started);
-        console.log(
-          `  ... ${elapsed.toFixed(0)} s: ${fmt(received)} messages received (${Math.round(received / elapsed)}/s), ` +
-            `RSS ${rss.phasePeakMb.toFixed(0)} MB peak`,
-        );
-      });
-    }, PROGRESS_EVERY_MS);
-    let outcome;
-    try {
-      const plan = await campaigns.plan({ sendWindowStart: 0, sendWindowEnd: 24, batchSize: BATCH_SIZE, channel: Channel.Email });
-      outcome = await campaigns.run(plan, JobTrigger.Manual);
-    } finally {
-      clearInterval(progress);
+    // 4. With --dead-llm, the same campaign while the LLM is dead: the deadline and breaker should keep its pace.
+    let deadLlmFigures = {};
+    if (options.deadLlm) {
+      const runs: Record<'template' | 'dead', CampaignFigures[]> = { template: [template], dead: [] };
+      // Pairs alternate their order (T D, D T, T D, ...): a machine growing busier or quieter weighs on both.
+      const order = Array.from({ length: options.rounds }, (_, round) => (round % 2 ? ['dead', 'template'] : ['template', 'dead']))
+        .flat()
+        .slice(1) as ('template' | 'dead')[];
+      for (const kind of order) {
+        runs[kind].push(await rerunCampaign(kind === 'dead' ? options.deadLlm : null, benchUrl, sink, options, rss));
+      }
+      const rate = (figures: CampaignFigures[]) =>
+        figures.reduce((sum, run) => sum + run.sent, 0) / figures.reduce((sum, run) => sum + run.wall, 0);
+      const [templateRate, deadRate] = [rate(runs.template), rate(runs.dead)];
+      const ratio = deadRate / templateRate;
+      console.log(
+        `Dead LLM (${options.deadLlm}): ${fmt(deadRate)} messages/s vs ${fmt(templateRate)} on the template path ` +
+          `(${runs.dead.length} campaigns each, all sent / all wall time): ${(ratio * 100).toFixed(1)}% of its rate`,
+      );
+      deadLlmFigures = {
+        dead_llm: options.deadLlm,
+        rounds: options.rounds,
+        template_messages_per_s: Math.round(templateRate),
+        dead_llm_messages_per_s: Math.round(deadRate),
+        dead_llm_ratio: Math.round(ratio * 1000) / 1000,
+      };
     }
-    const wall = seconds(started);
-    const cpuAfter = cpuSnapshot();
-    const profile = profiler ? await profiler.stop(options.cpuProfile!) : null;
-    const peakRss = rss.phasePeakMb;
-
-    if (outcome.kind !== 'ran') throw new Error(`the campaign did not run: ${JSON.stringify(outcome)}`);
-    const { report } = outcome;
-    if (report.status !== 'DONE') throw new Error(`the campaign failed: ${report.error}`);
-    const { counts } = report;
-    const sinkAfter = await sink.stats();
-    const received = sinkAfter.received - sinkBefore.received;
-    const [written] = await appData.query(
-      `SELECT count(*)::int AS rows, count(*) FILTER (WHERE delivery_status = 'sent')::int AS sent FROM ai_messages WHERE job_run_id = $1`,
-      [report.jobRunId],
-    );
-
-    const messagesPerS = counts.sent / wall;
-    const rowsPerS = (2 * written.rows) / wall;
-    const cores = coresBusy(cpuBefore, cpuAfter);
-    const sinkCores = (sinkAfter.cpuMs - sinkBefore.cpuMs) / (cpuAfter.at - cpuBefore.at);
-    console.log(
-      `Campaign: ${fmt(counts.totalEligible)} eligible, ${fmt(counts.processed)} processed, ${fmt(counts.sent)} sent, ` +
-        `${fmt(counts.failed)} failed, ${fmt(counts.skipped)} skipped in ${wall.toFixed(1)} s (concurrency ${options.concurrency})`,
-    );
-    console.log(`  messages/s end to end: ${fmt(messagesPerS)} (sent / wall time of plan + run)`);
-    console.log(
-      `  rows/s: ${fmt(rowsPerS)} ai_messages rows written per second (${fmt(written.rows)} rows x 2: the claim inserts each, ` +
-        `the delivery record updates it; besides, each claim updates customers.last_message_at and each page updates job_runs)`,
-    );
-    console.log(
-      `  SMTP sink received ${fmt(received)} messages; ai_messages marked sent: ${fmt(written.sent)}; ` +
-        `${received === counts.sent && written.sent === counts.sent ? 'both match sent' : 'MISMATCH with sent'}`,
-    );
-    const coreText = (value: number | null) => (value === null ? 'n/a' : value.toFixed(2));
-    console.log(
-      `  CPU, in cores busy on average (2 on this machine): bench/app process ${coreText(cores.node)}, ` +
-        `Postgres ${coreText(cores.postgres)}, SMTP sink ${coreText(sinkCores)}, whole machine ${coreText(cores.machine)}`,
-    );
-    console.log(`  RSS: ${rssAtStart.toFixed(0)} MB at the start of the campaign, ${peakRss.toFixed(0)} MB peak (${rss.overallPeakMb.toFixed(0)} MB peak over the whole bench)`);
-    if (profile) {
-      console.log(`CPU profile of the campaign phase written to ${options.cpuProfile}`);
-      summariseProfile(profile).forEach((line) => console.log(line));
-    }
-    if (received !== counts.sent || written.sent !== counts.sent) {
-      throw new Error(`the sink received ${received} and ai_messages has ${written.sent} sent, but the run counted ${counts.sent}`);
-    }
-
-    await app.close();
-    app = null;
     console.log(
       JSON.stringify({
         ...segmentationFigures,
         messages_per_s: Math.round(messagesPerS),
         rows_per_s: Math.round(rowsPerS),
         peak_rss_mb: Math.round(peakRss),
+        ...deadLlmFigures,
       }),
     );
   } finally {
     rss.stop();
-    await app?.close().catch((error) => console.error(`closing the app: ${error}`));
     await dataSource?.destroy().catch(() => undefined);
     await sink?.stop().catch(() => undefined);
-    if (created && !options.keep) await dropDatabase(options.serverUrl);
+    if (created && !options.keep) await dropDatabase(options.serverUrl, options.database);
   }
 }
 

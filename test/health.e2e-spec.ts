@@ -172,14 +172,19 @@ describe('GET /health', () => {
       const app = await boot({ OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: api.baseUrl });
       api.requests.length = 0;
       const res = await health(app, 200);
-      expect(res.body.details).toEqual({ database: { status: 'up' }, llm: { status: 'up' } });
+      expect(res.body.details).toEqual({
+        database: { status: 'up' },
+        llm: { status: 'up', circuit: { state: 'closed', consecutiveFailures: 0 } },
+      });
       expect(api.requests).toEqual([expect.objectContaining({ authorization: `Bearer ${OPENAI_KEY}` })]);
     });
 
     it('answers 503 with llm down when the API rejects the key', async () => {
       const app = await boot({ OPENAI_API_KEY: `${OPENAI_KEY}-revoked`, OPENAI_BASE_URL: api.baseUrl });
       const res = await health(app, 503);
-      expect(res.body.error).toEqual({ llm: { status: 'down', message: 'models endpoint answered 401', statusCode: 401 } });
+      expect(res.body.error).toEqual({
+        llm: { status: 'down', message: 'models endpoint answered 401', statusCode: 401, circuit: { state: 'closed', consecutiveFailures: 0 } },
+      });
       expect(res.text).not.toContain(`${OPENAI_KEY}-revoked`);
     });
 
@@ -191,7 +196,11 @@ describe('GET /health', () => {
         const res = await health(app, 503);
         expect(Date.now() - started).toBeGreaterThanOrEqual(TIMEOUT_MS - 100);
         expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 2_000);
-        expect(res.body.error.llm).toEqual({ status: 'down', message: `no answer within ${TIMEOUT_MS} ms` });
+        expect(res.body.error.llm).toEqual({
+          status: 'down',
+          message: `no answer within ${TIMEOUT_MS} ms`,
+          circuit: { state: 'closed', consecutiveFailures: 0 },
+        });
       } finally {
         await silent.close();
       }

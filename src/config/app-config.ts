@@ -27,7 +27,15 @@ export class AppConfig {
     quietHours: { startHour: number; endHour: number };
   };
   readonly tracking: { emailClicks: boolean; emailOpens: boolean };
-  readonly openai: { apiKey?: string; baseUrl?: string; model: string; timeoutSeconds: number; maxRetries: number };
+  readonly openai: {
+    apiKey?: string;
+    baseUrl?: string;
+    model: string;
+    timeoutSeconds: number;
+    maxRetries: number;
+    deadlineSeconds: number;
+    breaker: { failures: number; cooldownSeconds: number };
+  };
   readonly links: { bookingBaseUrl: string; publicBaseUrl: string; defaultTtlHours: number };
   readonly frequencyCap: { maxMessages: number; windowDays: number };
   readonly redis: { url?: string; keyPrefix: string };
@@ -84,6 +92,8 @@ export class AppConfig {
       model: env.OPENAI_MODEL,
       timeoutSeconds: env.OPENAI_TIMEOUT_SECONDS,
       maxRetries: env.OPENAI_MAX_RETRIES,
+      deadlineSeconds: env.OPENAI_DEADLINE_SECONDS,
+      breaker: { failures: env.OPENAI_BREAKER_FAILURES, cooldownSeconds: env.OPENAI_BREAKER_COOLDOWN_SECONDS },
     };
     this.links = {
       bookingBaseUrl: env.BOOKING_BASE_URL,

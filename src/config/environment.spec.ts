@@ -22,6 +22,9 @@ describe('validateEnvironment', () => {
       DEFAULT_TTL_HOURS: 48,
       FREQUENCY_CAP_MAX_MESSAGES: 1,
       FREQUENCY_CAP_WINDOW_DAYS: 7,
+      OPENAI_DEADLINE_SECONDS: 15,
+      OPENAI_BREAKER_FAILURES: 5,
+      OPENAI_BREAKER_COOLDOWN_SECONDS: 30,
     });
   });
 
@@ -34,6 +37,9 @@ describe('validateEnvironment', () => {
     ['DATABASE_URL', 'mysql://localhost/db'],
     ['SMTP_URL', 'http://mail'],
     ['OPENAI_TIMEOUT_SECONDS', '0'],
+    ['OPENAI_DEADLINE_SECONDS', '0'],
+    ['OPENAI_BREAKER_FAILURES', 'five'],
+    ['OPENAI_BREAKER_COOLDOWN_SECONDS', '-1'],
     ['MIGRATIONS_RUN', 'maybe'],
     ['JWT_SECRET', 'short'],
     ['LOG_FORMAT', 'xml'],

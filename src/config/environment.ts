@@ -114,6 +114,30 @@ export class EnvironmentVariables {
   @Max(10)
   OPENAI_MAX_RETRIES = 2;
 
+  /** Bound on one whole draft, the client's retries and their waits included; then the template is used. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(300)
+  OPENAI_DEADLINE_SECONDS = 15;
+
+  /** Consecutive failed LLM calls that open the circuit breaker. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  OPENAI_BREAKER_FAILURES = 5;
+
+  /** How long an open breaker skips the LLM before letting one trial call through. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  OPENAI_BREAKER_COOLDOWN_SECONDS = 30;
+
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true }, { message: 'BOOKING_BASE_URL must be an http(s) URL' })
   BOOKING_BASE_URL = 'https://app.sheba.xyz/book';

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { MessagingModule } from '../messaging/messaging.module';
 import { HealthController } from './health.controller';
 import { HealthGauge } from './health.gauge';
 import { HealthService } from './health.service';
@@ -8,7 +9,7 @@ import { SmtpHealthIndicator } from './smtp.health';
 
 /** GET /health: is the service ready, and which dependency is not? The same checks as a metric. */
 @Module({
-  imports: [TerminusModule.forRoot()],
+  imports: [TerminusModule.forRoot(), MessagingModule],
   controllers: [HealthController],
   providers: [HealthService, HealthGauge, SmtpHealthIndicator, LlmHealthIndicator],
 })

@@ -1,17 +1,25 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config';
+import { CircuitSnapshot } from '../messaging/circuit-breaker';
+import { LlmCircuitBreaker } from '../messaging/llm-circuit-breaker';
 import { HEALTH_TIMEOUT_MS } from './health-timeout';
 import { errorMessageWithCause, errorName, redact } from './redact';
 
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
-/** Can we reach the OpenAI-compatible API with our key? `GET {base}/models` answering 2xx means yes. */
+/**
+ * Can we reach the OpenAI-compatible API with our key? `GET {base}/models` answering 2xx means yes.
+ * The details also carry the circuit breaker's state. An open circuit alone does not turn the check
+ * down: drafts then come from the template at full speed, so the service is ready, and a readiness
+ * probe that failed on it would take every replica out at once for a provider outage already contained.
+ */
 @Injectable()
 export class LlmHealthIndicator {
   constructor(
     private readonly indicators: HealthIndicatorService,
     private readonly config: AppConfig,
+    private readonly breaker: LlmCircuitBreaker,
   ) {}
 
   /** Checked only when OPENAI_API_KEY is set; without it messages come from the template. */
@@ -23,18 +31,23 @@ export class LlmHealthIndicator {
     const indicator = this.indicators.check(key);
     const { apiKey = '', baseUrl } = this.config.openai;
     const base = (baseUrl ?? DEFAULT_OPENAI_BASE_URL).replace(/\/+$/, '');
+    const circuit = circuitDetails(this.breaker.snapshot());
     try {
       const response = await fetch(`${base}/models`, {
         headers: { Authorization: `Bearer ${apiKey}` },
         signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS),
       });
       await response.body?.cancel();
-      if (response.ok) return indicator.up();
-      return indicator.down({ message: `models endpoint answered ${response.status}`, statusCode: response.status });
+      if (response.ok) return indicator.up({ circuit });
+      return indicator.down({ message: `models endpoint answered ${response.status}`, statusCode: response.status, circuit });
     } catch (error) {
-      return indicator.down({ message: redact(describe(error), [apiKey]) });
+      return indicator.down({ message: redact(describe(error), [apiKey]), circuit });
     }
   }
+}
+
+function circuitDetails({ state, consecutiveFailures, retryAt }: CircuitSnapshot) {
+  return { state, consecutiveFailures, ...(retryAt && { retryAt: retryAt.toISOString() }) };
 }
 
 function describe(error: unknown): string {

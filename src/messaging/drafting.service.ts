@@ -6,7 +6,7 @@ import { GENERIC_NAME } from './display-name';
 import { MessageComposer } from './message-composer';
 import { ComposedMessage, MessageContext, proseInputFrom, ProseResult } from './message-content';
 import { GeneratorKind } from './message.types';
-import { LlmGenerationError, OpenAiProseGenerator } from './openai-prose.generator';
+import { LlmFailure, LlmGenerationError, OpenAiProseGenerator } from './openai-prose.generator';
 import { SmsComposer } from './sms-composer';
 import { TemplateProseGenerator } from './template-prose.generator';
 
@@ -69,7 +69,9 @@ export class DraftingService {
       } catch (error) {
         if (!(error instanceof LlmGenerationError)) throw error;
         fallbackReason = error.reason;
-        this.logger.warn(`LLM draft unavailable (${error.reason}: ${error.message}); using the template`);
+        // An open circuit would log once per customer; the breaker logs when it opens and closes.
+        const log = error.reason === LlmFailure.CircuitOpen ? 'debug' : 'warn';
+        this.logger[log](`LLM draft unavailable (${error.reason}: ${error.message}); using the template`);
       }
     }
 

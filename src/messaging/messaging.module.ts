@@ -13,6 +13,8 @@ import { DeepLinkService } from './deep-link.service';
 import { DraftingService } from './drafting.service';
 import { EmailSender } from './email.sender';
 import { InProcessReminderDelivery } from './in-process-reminder-delivery';
+import { LlmCircuitBreaker } from './llm-circuit-breaker';
+import { LlmCircuitGauge } from './llm-circuit.gauge';
 import { MessageComposer } from './message-composer';
 import { MessagingMetrics } from './messaging.metrics';
 import { OpenAiProseGenerator } from './openai-prose.generator';
@@ -91,6 +93,8 @@ type SocketCallback = (error: Error | null, socketOptions?: { connection: Socket
     DeepLinkService,
     DraftingService,
     EmailSender,
+    LlmCircuitBreaker,
+    LlmCircuitGauge,
     MessageComposer,
     MessagingMetrics,
     OpenAiProseGenerator,
@@ -99,6 +103,6 @@ type SocketCallback = (error: Error | null, socketOptions?: { connection: Socket
     TemplateProseGenerator,
     { provide: ReminderDelivery, useClass: InProcessReminderDelivery },
   ],
-  exports: [ReminderDelivery, DeepLinkService, AiMessageRepository],
+  exports: [ReminderDelivery, DeepLinkService, AiMessageRepository, LlmCircuitBreaker],
 })
 export class MessagingModule {}

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import OpenAI from 'openai';
 import { AppConfig } from '../config/app-config';
+import { CircuitOpenError } from './circuit-breaker';
+import { LlmCircuitBreaker } from './llm-circuit-breaker';
 import { Prose, ProseInput, ProseResult } from './message-content';
 import { GeneratorKind } from './message.types';
 
@@ -11,6 +13,8 @@ export enum LlmFailure {
   Unavailable = 'llm_unavailable',
   MalformedOutput = 'llm_malformed_output',
   Refused = 'llm_refused',
+  /** The breaker is open after repeated failures: the LLM was not asked. */
+  CircuitOpen = 'llm_circuit_open',
 }
 
 export class LlmGenerationError extends Error {
@@ -54,10 +58,15 @@ export class OpenAiProseGenerator {
   readonly kind = GeneratorKind.OpenAi;
   private readonly client: OpenAI | null;
   private readonly model: string;
+  private readonly deadlineMs: number;
 
-  constructor(config: AppConfig) {
-    const { apiKey, baseUrl, timeoutSeconds, maxRetries, model } = config.openai;
+  constructor(
+    config: AppConfig,
+    private readonly breaker: LlmCircuitBreaker,
+  ) {
+    const { apiKey, baseUrl, timeoutSeconds, maxRetries, model, deadlineSeconds } = config.openai;
     this.model = model;
+    this.deadlineMs = deadlineSeconds * 1000;
     this.client = apiKey
       ? new OpenAI({ apiKey, baseURL: baseUrl, timeout: timeoutSeconds * 1000, maxRetries })
       : null;
@@ -68,7 +77,8 @@ export class OpenAiProseGenerator {
   }
 
   async write(input: ProseInput): Promise<ProseResult> {
-    if (!this.client) throw new LlmGenerationError(LlmFailure.Unavailable, 'OPENAI_API_KEY is not set');
+    const client = this.client;
+    if (!client) throw new LlmGenerationError(LlmFailure.Unavailable, 'OPENAI_API_KEY is not set');
     const facts = {
       customer_name: input.customerName,
       service: input.serviceNameBn,
@@ -79,18 +89,10 @@ export class OpenAiProseGenerator {
     };
     let completion: OpenAI.Chat.Completions.ChatCompletion;
     try {
-      completion = await this.client.chat.completions.create({
-        model: this.model,
-        temperature: 0.7,
-        max_completion_tokens: 700,
-        response_format: RESPONSE_FORMAT,
-        messages: [
-          { role: 'system', content: SYSTEM_PROMPT },
-          { role: 'user', content: JSON.stringify(facts) },
-        ],
-      });
+      completion = await this.breaker.run(() => this.complete(client, JSON.stringify(facts)));
     } catch (error) {
-      throw toLlmError(error);
+      if (!(error instanceof CircuitOpenError)) throw error;
+      throw new LlmGenerationError(LlmFailure.CircuitOpen, `the LLM was not asked: ${error.message}`);
     }
     const choice = completion.choices[0];
     if (!choice?.message) throw new LlmGenerationError(LlmFailure.MalformedOutput, 'the completion had no message');
@@ -101,7 +103,43 @@ export class OpenAiProseGenerator {
       tokensUsed: completion.usage?.total_tokens,
     };
   }
+
+  /**
+   * One completion, retries included, within OPENAI_DEADLINE_SECONDS. The signal stops the client's
+   * requests, but not its sleep before a retry (up to a provider's Retry-After), hence the race.
+   */
+  private async complete(client: OpenAI, userContent: string): Promise<OpenAI.Chat.Completions.ChatCompletion> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.deadlineMs);
+    const expired = new Promise<never>((_, reject) => {
+      deadline.signal.addEventListener('abort', () => reject(new DeadlineExceeded()), { once: true });
+    });
+    const request = client.chat.completions.create(
+      {
+        model: this.model,
+        temperature: 0.7,
+        max_completion_tokens: 700,
+        response_format: RESPONSE_FORMAT,
+        messages: [
+          { role: 'system', content: SYSTEM_PROMPT },
+          { role: 'user', content: userContent },
+        ],
+      },
+      { signal: deadline.signal },
+    );
+    try {
+      return await Promise.race([request, expired]);
+    } catch (error) {
+      throw toLlmError(error, this.deadlineMs);
+    } finally {
+      clearTimeout(timer);
+      // Past the deadline the client still rejects, later, with its abort error: nobody waits for it.
+      request.catch(() => undefined);
+    }
+  }
 }
+
+class DeadlineExceeded extends Error {}
 
 function parseProse(content: string | null | undefined): Prose {
   let parsed: unknown;
@@ -117,7 +155,10 @@ function parseProse(content: string | null | undefined): Prose {
   return { subject: subject.trim(), body: body.trim() };
 }
 
-function toLlmError(error: unknown): LlmGenerationError {
+function toLlmError(error: unknown, deadlineMs: number): LlmGenerationError {
+  if (error instanceof DeadlineExceeded || error instanceof OpenAI.APIUserAbortError) {
+    return new LlmGenerationError(LlmFailure.Timeout, `no draft within the ${deadlineMs / 1000} s deadline`);
+  }
   if (error instanceof OpenAI.APIConnectionTimeoutError) {
     return new LlmGenerationError(LlmFailure.Timeout, 'the LLM did not answer in time');
   }

@@ -5,6 +5,7 @@ export const Metric = {
   TemplateFallbacks: 'ai_message_template_fallbacks_total',
   SafetyRejections: 'ai_message_safety_rejections_total',
   LlmTokens: 'ai_llm_tokens_total',
+  LlmCircuitState: 'ai_llm_circuit_state',
   Skipped: 'ai_messages_skipped_total',
   SmsSegments: 'ai_sms_segments_total',
   MessageEvents: 'ai_message_events_total',

@@ -10,7 +10,11 @@ export type FakeReply =
   /** An OpenAI-style error; retryAfterMs becomes the retry-after-ms header the SDK obeys. */
   | { kind: 'status'; status: number; retryAfterMs?: number }
   /** Waits, then answers as `then` says; a client that gave up meanwhile gets nothing. */
-  | { kind: 'delay'; ms: number; then: FakeReply };
+  | { kind: 'delay'; ms: number; then: FakeReply }
+  /** Accepts the request and never answers: a provider that hangs. */
+  | { kind: 'hang' }
+  /** Drops the connection without an answer: a provider that fails. */
+  | { kind: 'fail' };
 
 export interface RecordedRequest {
   path: string;
@@ -89,6 +93,10 @@ export class FakeOpenAiServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '').split('?')[0];
     const raw = await readBody(req);
+    // What /health asks; any key will do.
+    if (req.method === 'GET' && path === '/v1/models') {
+      return sendJson(res, 200, { object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model' }] });
+    }
     if (req.method !== 'POST' || !COMPLETION_PATHS.has(path)) {
       return sendJson(res, 404, errorBody(`no route ${req.method} ${path}`, 'invalid_request_error'));
     }
@@ -122,6 +130,11 @@ export class FakeOpenAiServer {
         this.timers.add(timer);
         return;
       }
+      case 'hang':
+        return;
+      case 'fail':
+        res.destroy();
+        return;
     }
   }
 }

@@ -1,0 +1,27 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { CircuitBreaker, CircuitState } from './circuit-breaker';
+
+const logger = new Logger('LlmCircuitBreaker');
+
+/**
+ * The one breaker in front of the LLM API, shared by every draft in this process: after
+ * OPENAI_BREAKER_FAILURES failed calls in a row, drafts use the template at once for
+ * OPENAI_BREAKER_COOLDOWN_SECONDS instead of each waiting out the deadline.
+ */
+@Injectable()
+export class LlmCircuitBreaker extends CircuitBreaker {
+  constructor(config: AppConfig) {
+    const { failures, cooldownSeconds } = config.openai.breaker;
+    super({
+      failureThreshold: failures,
+      cooldownMs: cooldownSeconds * 1000,
+      onStateChange: (to) => {
+        if (to === CircuitState.Open) {
+          logger.warn(`LLM circuit open: drafts use the template for ${cooldownSeconds} s, then one trial call`);
+        } else if (to === CircuitState.HalfOpen) logger.log('LLM circuit half-open: one trial call');
+        else logger.log('LLM circuit closed: the trial call succeeded');
+      },
+    });
+  }
+}
