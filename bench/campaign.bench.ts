@@ -21,6 +21,7 @@ import { loadBenchData, resetCampaignState } from './bench-data';
 import { CpuProfiler, summariseProfile } from './cpu-profile';
 import { coresBusy, cpuSnapshot, RssSampler } from './resource-monitor';
 import { measureSegmentation, stats } from './segmentation-bench';
+import { measureSendLimit } from './send-limit';
 import type { SinkReport, SinkRequest } from './smtp-sink';
 
 const DATABASE = 'smartengage_bench';
@@ -38,6 +39,7 @@ const USAGE = `npm run bench:campaign -- [options]
   --concurrency C             CAMPAIGN_CONCURRENCY for the run (default 20, the service's default)
   --smtp-options QUERY        extra nodemailer options in SMTP_URL's query, e.g. "maxConnections=10&maxMessages=1000"
   --pages P                   keyset pages to time (default 50)
+  --send-limit-messages M     messages for the raw send limit measured before the campaign (default 5000)
   --skip-campaign             stop after segmentation (for large N); the JSON then has null rates
   --cpu-profile FILE          write a V8 CPU profile of the campaign phase to FILE and print its top functions`;
 
@@ -50,6 +52,7 @@ interface Options {
   concurrency: number;
   smtpOptions: string;
   pages: number;
+  sendLimitMessages: number;
   cpuProfile: string | null;
   skipCampaign: boolean;
 }
@@ -65,6 +68,7 @@ function parseOptions(): Options {
       concurrency: { type: 'string', default: '20' },
       'smtp-options': { type: 'string', default: '' },
       pages: { type: 'string', default: '50' },
+      'send-limit-messages': { type: 'string', default: '5000' },
       'cpu-profile': { type: 'string' },
       'skip-campaign': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -88,6 +92,7 @@ function parseOptions(): Options {
     concurrency: positive('concurrency', values.concurrency!, 200),
     smtpOptions: values['smtp-options']!.replace(/^[?&]/, ''),
     pages: positive('pages', values.pages!),
+    sendLimitMessages: positive('send-limit-messages', values['send-limit-messages']!),
     cpuProfile: values['cpu-profile'] ?? null,
     skipCampaign: values['skip-campaign']!,
   };
@@ -187,13 +192,17 @@ class SinkProcess {
 }
 
 /** Boots the real application (no HTTP listener) against the bench database and the sink. */
-async function bootApp(benchUrl: string, sinkPort: number, options: Options): Promise<INestApplicationContext> {
+function sinkUrl(sinkPort: number, options: Options): string {
   const query = ['pool=true', options.smtpOptions].filter(Boolean).join('&');
+  return `smtp://127.0.0.1:${sinkPort}?${query}`;
+}
+
+async function bootApp(benchUrl: string, sinkPort: number, options: Options): Promise<INestApplicationContext> {
   const env: Record<string, string | undefined> = {
     NODE_ENV: 'test',
     DATABASE_URL: benchUrl,
     MIGRATIONS_RUN: 'false',
-    SMTP_URL: `smtp://127.0.0.1:${sinkPort}?${query}`,
+    SMTP_URL: sinkUrl(sinkPort, options),
     CAMPAIGN_SCHEDULER_ENABLED: 'false',
     CAMPAIGN_CONCURRENCY: String(options.concurrency),
     ADMIN_API_KEYS: 'bench',
@@ -287,7 +296,7 @@ async function main(): Promise<void> {
     if (options.skipCampaign) {
       console.log('Campaign: skipped (--skip-campaign)');
       const peak = Math.round(rss.overallPeakMb);
-      console.log(JSON.stringify({ ...segmentationFigures, messages_per_s: null, rows_per_s: null, peak_rss_mb: peak }));
+      console.log(JSON.stringify({ ...segmentationFigures, messages_per_s: null, send_limit_per_s: null, ratio: null, rows_per_s: null, peak_rss_mb: peak }));
       return;
     }
 
@@ -296,6 +305,16 @@ async function main(): Promise<void> {
     app = await bootApp(benchUrl, sink.port, options);
     const campaigns = app.get(CampaignService);
     const appData = app.get(DataSource);
+
+    // The raw send limit, in the same invocation: absolute rates drift with the VM, the ratio is tracked.
+    const limit = await measureSendLimit(app, sinkUrl(sink.port, options), {
+      messages: options.sendLimitMessages,
+      concurrency: options.concurrency,
+    });
+    console.log(
+      `Send limit: ${fmt(limit.perSecond)} messages/s (${fmt(limit.messages)} in ${limit.seconds.toFixed(1)} s; nodemailer with the ` +
+        `service's transport and mail options, ${options.concurrency} in flight, ${fmt(limit.bytes)}-byte message, no database)`,
+    );
     global.gc?.();
     const rssAtStart = rss.phase();
     const cpuBefore = cpuSnapshot();
@@ -345,6 +364,7 @@ async function main(): Promise<void> {
         `${fmt(counts.failed)} failed, ${fmt(counts.skipped)} skipped in ${wall.toFixed(1)} s (concurrency ${options.concurrency})`,
     );
     console.log(`  messages/s end to end: ${fmt(messagesPerS)} (sent / wall time of plan + run)`);
+    console.log(`  ratio to the send limit: ${(messagesPerS / limit.perSecond).toFixed(2)}`);
     console.log(
       `  rows/s: ${fmt(rowsPerS)} ai_messages rows written per second (${fmt(written.rows)} rows x 2: the claim inserts each, ` +
         `the delivery record updates it; besides, each claim updates customers.last_message_at and each page updates job_runs)`,
@@ -373,6 +393,8 @@ async function main(): Promise<void> {
       JSON.stringify({
         ...segmentationFigures,
         messages_per_s: Math.round(messagesPerS),
+        send_limit_per_s: Math.round(limit.perSecond),
+        ratio: Math.round((messagesPerS / limit.perSecond) * 100) / 100,
         rows_per_s: Math.round(rowsPerS),
         peak_rss_mb: Math.round(peakRss),
       }),
