@@ -24,7 +24,7 @@ import { measureSegmentation, stats } from './segmentation-bench';
 import { measureSendLimit } from './send-limit';
 import type { SinkReport, SinkRequest } from './smtp-sink';
 
-const DATABASE = 'smartengage_bench';
+const DEFAULT_DATABASE = 'smartengage_bench';
 const DAY_MS = 86_400_000;
 const BATCH_SIZE = 1000;
 const PROGRESS_EVERY_MS = 10_000;
@@ -33,7 +33,9 @@ const USAGE = `npm run bench:campaign -- [options]
   --customers N               customers to generate (default 100000)
   --bookings-per-customer K   bookings per customer (default 10)
   --database-url URL          Postgres server to use (default $BENCH_DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres);
-                              the bench creates and drops its own database "${DATABASE}" there
+                              the bench creates and drops its own database there
+  --database NAME             that database's name (default ${DEFAULT_DATABASE}); give each concurrent bench its own,
+                              since a run drops and recreates it
   --keep                      keep the database afterwards
   --reuse                     reuse a kept database holding the same N and K: skip the load, undo the last campaign
   --concurrency C             CAMPAIGN_CONCURRENCY for the run (default 20, the service's default)
@@ -47,6 +49,7 @@ interface Options {
   customers: number;
   bookingsPerCustomer: number;
   serverUrl: string;
+  database: string;
   keep: boolean;
   reuse: boolean;
   concurrency: number;
@@ -62,6 +65,7 @@ function parseOptions(): Options {
     options: {
       customers: { type: 'string', default: '100000' },
       'bookings-per-customer': { type: 'string', default: '10' },
+      database: { type: 'string', default: DEFAULT_DATABASE },
       'database-url': { type: 'string', default: process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres' },
       keep: { type: 'boolean', default: false },
       reuse: { type: 'boolean', default: false },
@@ -87,6 +91,7 @@ function parseOptions(): Options {
     customers: positive('customers', values.customers!),
     bookingsPerCustomer: positive('bookings-per-customer', values['bookings-per-customer']!, 1000),
     serverUrl: values['database-url']!,
+    database: databaseName(values.database!),
     keep: values.keep! || values.reuse!,
     reuse: values.reuse!,
     concurrency: positive('concurrency', values.concurrency!, 200),
@@ -96,6 +101,11 @@ function parseOptions(): Options {
     cpuProfile: values['cpu-profile'] ?? null,
     skipCampaign: values['skip-campaign']!,
   };
+}
+
+function databaseName(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`--database must be a lower-case SQL identifier, got ${name}`);
+  return name;
 }
 
 function databaseUrl(serverUrl: string, database: string): string {
@@ -113,9 +123,9 @@ async function prepareDatabase(options: Options): Promise<boolean> {
   const admin = new Client({ connectionString: options.serverUrl });
   await admin.connect();
   try {
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
     if (rowCount && options.reuse) {
-      const bench = new Client({ connectionString: databaseUrl(options.serverUrl, DATABASE) });
+      const bench = new Client({ connectionString: databaseUrl(options.serverUrl, options.database) });
       await bench.connect();
       try {
         const { rows } = await bench.query(
@@ -123,26 +133,26 @@ async function prepareDatabase(options: Options): Promise<boolean> {
         );
         const expected = options.customers * options.bookingsPerCustomer;
         if (Number(rows[0].customers) === options.customers && Number(rows[0].bookings) === expected) return false;
-        console.log(`--reuse: ${DATABASE} holds ${rows[0].customers} customers / ${rows[0].bookings} bookings; reloading`);
+        console.log(`--reuse: ${options.database} holds ${rows[0].customers} customers / ${rows[0].bookings} bookings; reloading`);
       } catch {
-        console.log(`--reuse: ${DATABASE} is not a loaded bench database; reloading`);
+        console.log(`--reuse: ${options.database} is not a loaded bench database; reloading`);
       } finally {
         await bench.end();
       }
     }
-    await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${DATABASE}`);
+    await admin.query(`DROP DATABASE IF EXISTS ${options.database} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${options.database}`);
     return true;
   } finally {
     await admin.end();
   }
 }
 
-async function dropDatabase(serverUrl: string): Promise<void> {
+async function dropDatabase(serverUrl: string, database: string): Promise<void> {
   const admin = new Client({ connectionString: serverUrl });
   await admin.connect();
   try {
-    await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   } finally {
     await admin.end();
   }
@@ -220,12 +230,12 @@ async function bootApp(benchUrl: string, sinkPort: number, options: Options): Pr
 
 async function main(): Promise<void> {
   const options = parseOptions();
-  const benchUrl = databaseUrl(options.serverUrl, DATABASE);
+  const benchUrl = databaseUrl(options.serverUrl, options.database);
   const rss = new RssSampler(100);
   rss.start();
   console.log(
     `Campaign bench: ${fmt(options.customers)} customers x ${options.bookingsPerCustomer} bookings, ` +
-      `database ${DATABASE} on ${new URL(options.serverUrl).host}, concurrency ${options.concurrency}`,
+      `database ${options.database} on ${new URL(options.serverUrl).host}, concurrency ${options.concurrency}`,
   );
 
   let dataSource: DataSource | null = null;
@@ -404,7 +414,7 @@ async function main(): Promise<void> {
     await app?.close().catch((error) => console.error(`closing the app: ${error}`));
     await dataSource?.destroy().catch(() => undefined);
     await sink?.stop().catch(() => undefined);
-    if (created && !options.keep) await dropDatabase(options.serverUrl);
+    if (created && !options.keep) await dropDatabase(options.serverUrl, options.database);
   }
 }
 
