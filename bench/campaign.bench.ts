@@ -334,7 +334,8 @@ async function main(): Promise<void> {
 
     const started = performance.now();
     const progress = setInterval(() => {
-      void sink!.stats().then(({ received }) => {
+      void sink!.stats().then((now) => {
+        const received = now.received - sinkBefore.received;
         const elapsed = seconds(started);
         console.log(
           `  ... ${elapsed.toFixed(0)} s: ${fmt(received)} messages received (${Math.round(received / elapsed)}/s), ` +
