@@ -25,6 +25,7 @@ export enum ErrorCode {
   CampaignFailed = 'CAMPAIGN_FAILED',
   Internal = 'INTERNAL_ERROR',
   MessageNotFound = 'MESSAGE_NOT_FOUND',
+  ShuttingDown = 'SHUTTING_DOWN',
 }
 
 export interface FieldError {

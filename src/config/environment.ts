@@ -172,22 +172,6 @@ export class EnvironmentVariables {
   @Max(120_000)
   SMS_GATEWAY_TIMEOUT_MS = 10_000;
 
-  /** Retries of a 429 or 5xx answer from the gateway. */
-  @IsOptional()
-  @Transform(toInt)
-  @IsInt()
-  @Min(0)
-  @Max(10)
-  SMS_GATEWAY_MAX_RETRIES = 3;
-
-  /** Wait before the first gateway retry; doubles each time (a Retry-After header wins). */
-  @IsOptional()
-  @Transform(toInt)
-  @IsInt()
-  @Min(0)
-  @Max(60_000)
-  SMS_GATEWAY_RETRY_BACKOFF_MS = 500;
-
   /** No promotional SMS from this local hour (CAMPAIGN_TIMEZONE)... */
   @IsOptional()
   @Transform(toInt)
@@ -268,6 +252,41 @@ export class EnvironmentVariables {
   @Min(0)
   @Max(3_600_000)
   CAMPAIGN_RETRY_BACKOFF_MS = 60_000;
+
+  /** Attempts to hand one message to its channel, the first included; only transient failures are retried. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(20)
+  DELIVERY_MAX_ATTEMPTS = 5;
+
+  /** Wait before the first retry of a delivery; doubles for each further one (with jitter; a Retry-After wins). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  DELIVERY_RETRY_BACKOFF_MS = 2_000;
+
+  /**
+   * A message still queued or sending this long after its last change was interrupted; the sweeper settles it
+   * (queued: failed and freed for the next run; sending: email unknown, SMS sent again).
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1440)
+  STALE_CLAIM_MINUTES = 10;
+
+  /** On SIGTERM, how long deliveries in flight may take to finish. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(600)
+  SHUTDOWN_GRACE_SECONDS = 30;
 
   @IsOptional()
   @IsString()

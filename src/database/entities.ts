@@ -9,6 +9,7 @@ import { CampaignScheduling1732492800000 } from '../../migrations/1732492800000-
 import { EngagementEvents1732579200000 } from '../../migrations/1732579200000-EngagementEvents';
 import { RescheduledBookings1732665600000 } from '../../migrations/1732665600000-RescheduledBookings';
 import { BatchedMessageWrites1732752000000 } from '../../migrations/1732752000000-BatchedMessageWrites';
+import { DeliveryStates1732924800000 } from '../../migrations/1732924800000-DeliveryStates';
 import { MessageEventEntity } from '../events/message-event.entity';
 import { JobRunEntity } from '../jobs/job-run.entity';
 
@@ -30,4 +31,5 @@ export const MIGRATIONS = [
   EngagementEvents1732579200000,
   RescheduledBookings1732665600000,
   BatchedMessageWrites1732752000000,
+  DeliveryStates1732924800000,
 ];

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { mapWithConcurrency } from '../common/map-with-concurrency';
-import { ReminderDelivery } from '../messaging/reminder-delivery';
+import { DeliveryFanOut, FanOutItem, FanOutResult } from '../messaging/delivery-fan-out';
+import { SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { SegmentCriteria, SegmentCursor, SegmentRepository } from '../segmentation/segment.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
@@ -15,7 +15,7 @@ const PROGRESS_LOG_INTERVAL_MS = 5_000;
 
 /**
  * One campaign run, already holding the campaign lock: page through the eligible customers by key and
- * hand each to ReminderDelivery, `concurrency` at a time. A customer's failure is counted, never fatal.
+ * hand each page to the DeliveryFanOut, `concurrency` at a time. A customer's failure is counted, never fatal.
  */
 @Injectable()
 export class CampaignRunner {
@@ -24,7 +24,7 @@ export class CampaignRunner {
   constructor(
     private readonly segments: SegmentRepository,
     private readonly services: ServiceRepository,
-    private readonly delivery: ReminderDelivery,
+    private readonly fanOut: DeliveryFanOut,
     private readonly jobRuns: JobRunRepository,
     private readonly config: AppConfig,
   ) {}
@@ -79,17 +79,16 @@ export class CampaignRunner {
           page.forEach((customer) => record({ customerId: customer.id, success: false, reason: 'dry_run' }, null));
         } else {
           const services = await this.servicesFor(page, serviceCache);
-          await mapWithConcurrency(page, concurrency, async (customer) => {
-            const [result, outcome] = await this.deliverOne(customer, services, plan, correlationId, campaign);
-            record(result, outcome);
-          });
+          const items = page.map((customer) => this.item(customer, services, plan, correlationId, campaign));
+          await this.fanOut.deliverAll(items, { concurrency, onResult: (result) => record(...toCustomerResult(result)) });
         }
         await this.jobRuns.progress(jobRunId, counts);
         if (Date.now() - lastLog >= PROGRESS_LOG_INTERVAL_MS) {
           lastLog = Date.now();
           this.logProgress(counts, startedAt);
         }
-      } while (cursor);
+      } while (cursor && !this.fanOut.stopping);
+      if (this.fanOut.stopping) throw new Error(`interrupted: the service shut down after ${counts.processed} customers`);
       await this.jobRuns.finish(jobRunId, JobRunStatus.Done, counts);
       this.logProgress(counts, startedAt);
       return report('DONE');
@@ -113,17 +112,18 @@ export class CampaignRunner {
     };
   }
 
-  private async deliverOne(
+  private item(
     customer: CustomerProfile,
     services: Map<string, ServiceInfo>,
     plan: CampaignPlan,
     correlationId: string,
     campaign: { day: string; jobRunId: string },
-  ): Promise<[CustomerResult, 'sent' | 'failed' | 'skipped']> {
+  ): FanOutItem {
     const service = customer.lastBookingServiceId ? services.get(customer.lastBookingServiceId) : undefined;
-    if (!service) return [{ customerId: customer.id, success: false, reason: 'no_booking_history' }, 'skipped'];
-    try {
-      const outcome = await this.delivery.deliver({
+    if (!service) return { customerId: customer.id, skip: SkipReason.NoBookingHistory };
+    return {
+      customerId: customer.id,
+      request: {
         customer,
         service,
         offer: plan.offer,
@@ -133,16 +133,8 @@ export class CampaignRunner {
         bypassFrequencyCap: false,
         correlationId,
         campaign,
-      });
-      if (outcome.status === 'sent') return [{ customerId: customer.id, success: true, messageId: outcome.messageId }, 'sent'];
-      if (outcome.status === 'failed') {
-        return [{ customerId: customer.id, success: false, messageId: outcome.messageId, reason: outcome.reason }, 'failed'];
-      }
-      return [{ customerId: customer.id, success: false, reason: outcome.reason }, 'skipped'];
-    } catch (error) {
-      this.logger.error(`Customer ${customer.id} failed`, error instanceof Error ? error.stack : String(error));
-      return [{ customerId: customer.id, success: false, reason: 'internal_error' }, 'failed'];
-    }
+      },
+    };
   }
 
   private async servicesFor(page: CustomerProfile[], cache: Map<string, ServiceInfo>): Promise<Map<string, ServiceInfo>> {
@@ -160,5 +152,18 @@ export class CampaignRunner {
       `Campaign progress: ${counts.processed}/${counts.totalEligible} processed (${counts.sent} sent, ` +
         `${counts.failed} failed, ${counts.skipped} skipped), ${rate}/s`,
     );
+  }
+}
+
+function toCustomerResult({ customerId, outcome }: FanOutResult): [CustomerResult, 'sent' | 'failed' | 'skipped'] {
+  switch (outcome.status) {
+    case 'sent':
+      return [{ customerId, success: true, messageId: outcome.messageId }, 'sent'];
+    case 'failed':
+      return [{ customerId, success: false, messageId: outcome.messageId, reason: outcome.reason }, 'failed'];
+    case 'skipped':
+      return [{ customerId, success: false, reason: outcome.reason }, 'skipped'];
+    case 'error':
+      return [{ customerId, success: false, reason: 'internal_error' }, 'failed'];
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Pool } from 'pg';
-import { DataSource, Repository } from 'typeorm';
+import { DataSource, EntityManager, Repository } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { groupCommit } from '../database/group-commit';
 import { AiMessageEntity, SafetyViolationRecord } from './ai-message.entity';
@@ -25,20 +25,45 @@ export interface ClaimRequest {
   jobRunId: string | null;
 }
 
-export type ClaimOutcome = 'claimed' | 'customer_not_found' | 'opted_out' | 'frequency_capped' | 'already_claimed';
+/** `exists`: a row with this id is already there (a redelivered job), so nothing was claimed. */
+export type ClaimOutcome = 'claimed' | 'exists' | 'customer_not_found' | 'opted_out' | 'frequency_capped' | 'already_claimed';
 
-/** What was sent (or tried) and how it ended; written once the channel has answered. */
-export interface DeliveryRecord {
+/** The draft, stored with the `sending` mark before the hand-over. */
+export interface DraftRecord {
   subject: string;
   messageText: string;
   generator: GeneratorKind;
   fallbackReason: string | null;
   safetyViolations: SafetyViolationRecord[] | null;
-  status: DeliveryStatus.Sent | DeliveryStatus.Failed;
-  providerMessageId: string | null;
-  error: string | null;
   smsSegments: number | null;
 }
+
+/** How an attempt ended: `queued` when it will be retried. */
+export type AttemptRecord =
+  | { status: DeliveryStatus.Sent; providerMessageId: string; error?: undefined }
+  | { status: DeliveryStatus.Failed | DeliveryStatus.Unknown | DeliveryStatus.Queued; error: string; providerMessageId?: undefined };
+
+/** A `sending` SMS row the sweeper hands to the gateway again (same id, so the same Idempotency-Key). */
+export interface StaleSms {
+  id: string;
+  recipient: string;
+  messageText: string;
+  attempts: number;
+}
+
+/** Which interrupted rows to settle: those unchanged since `staleBefore`, or these ids (at shutdown). */
+export type InterruptedScope = { staleBefore: Date } | { ids: string[] };
+
+/** The channels of the rows settled: queued → failed, and sending → unknown. */
+export interface SettledRows {
+  released: Channel[];
+  unknown: Channel[];
+}
+
+/** Why a stale `queued` row failed: it never reached `sending`. */
+export const INTERRUPTED_BEFORE_SENDING = 'interrupted before sending';
+/** Why a stale `sending` email is `unknown`. */
+export const INTERRUPTED_WHILE_SENDING = 'interrupted while sending: the mail server may or may not have taken it';
 
 /**
  * A batch goes to Postgres as one jsonb parameter. jsonb rejects a lone UTF-16 surrogate (half of an emoji left
@@ -51,11 +76,17 @@ function jsonParameter(value: unknown): string {
   );
 }
 
-/** What recordDelivery queues for the batched UPDATE. */
-interface DeliveryUpdate {
+interface SendingMark {
   id: string;
-  record: DeliveryRecord;
+  draft: DraftRecord;
 }
+
+interface AttemptUpdate {
+  id: string;
+  record: AttemptRecord;
+}
+
+const ERROR_MAX_LENGTH = 1000;
 
 @Injectable()
 export class AiMessageRepository {
@@ -64,9 +95,10 @@ export class AiMessageRepository {
    * DataSource.query costs ~50 µs more Node CPU per statement, which showed in the campaign benchmark.
    */
   private readonly pool: Pool;
-  /** Concurrent claims and delivery records share statements and commits (see groupCommit). */
+  /** Concurrent claims, sending marks and attempt records share statements and commits (see groupCommit). */
   private readonly claimOne: (request: ClaimRequest) => Promise<ClaimOutcome>;
-  private readonly recordOne: (update: DeliveryUpdate) => Promise<void>;
+  private readonly markOne: (mark: SendingMark) => Promise<boolean>;
+  private readonly recordOne: (update: AttemptUpdate) => Promise<void>;
 
   constructor(
     dataSource: DataSource,
@@ -74,6 +106,7 @@ export class AiMessageRepository {
   ) {
     this.pool = (dataSource.driver as PostgresDriver).master as Pool;
     this.claimOne = groupCommit((requests) => this.claimBatch(requests));
+    this.markOne = groupCommit((marks) => this.markBatch(marks));
     this.recordOne = groupCommit((updates) => this.recordBatch(updates));
   }
 
@@ -86,10 +119,19 @@ export class AiMessageRepository {
   }
 
   /**
-   * Records how the send ended. The status only leaves `queued`: an event (a fast click) may already have
-   * moved it further. A failed message gives its frequency-cap slot back.
+   * Stores the draft and moves the row from `queued` to `sending`, counting the attempt, before the message is
+   * handed to its channel. False when the row is no longer `queued` (the sweeper released it): do not send.
    */
-  async recordDelivery(id: string, record: DeliveryRecord): Promise<void> {
+  markSending(id: string, draft: DraftRecord): Promise<boolean> {
+    return this.markOne({ id, draft });
+  }
+
+  /**
+   * Records how an attempt ended. A final status only replaces `sending` or `unknown` (an event may already
+   * have moved the row further); `queued`, for a retry, only replaces `sending`. A failed message gives its
+   * frequency-cap slot back.
+   */
+  async recordAttempt(id: string, record: AttemptRecord): Promise<void> {
     await this.recordOne({ id, record });
     if (record.status === DeliveryStatus.Failed) await this.releaseCapSlot(id);
   }
@@ -122,31 +164,51 @@ export class AiMessageRepository {
     );
   }
 
-  private async recordBatch(updates: readonly DeliveryUpdate[]): Promise<(void | Error)[]> {
+  private async markBatch(marks: readonly SendingMark[]): Promise<(boolean | Error)[]> {
+    const drafts = marks.map(({ id, draft }) => ({
+      id,
+      subject: draft.subject,
+      message_text: draft.messageText,
+      generator: draft.generator,
+      fallback_reason: draft.fallbackReason,
+      safety_violations: draft.safetyViolations,
+      sms_segments: draft.smsSegments,
+    }));
+    // Planned each time rather than prepared, for the reason given in recordBatch.
+    const { rows } = await this.pool.query<{ id: string }>({
+      text: `UPDATE ai_messages m
+                SET delivery_status = 'sending', attempts = m.attempts + 1, subject = r.subject,
+                    message_text = r.message_text, generator = r.generator, fallback_reason = r.fallback_reason,
+                    safety_violations = r.safety_violations, sms_segments = r.sms_segments, updated_at = now()
+               FROM jsonb_to_recordset($1::jsonb) AS r(
+                      id uuid, subject text, message_text text, generator text, fallback_reason text,
+                      safety_violations jsonb, sms_segments smallint)
+              WHERE m.id = r.id AND m.delivery_status = 'queued'
+          RETURNING m.id`,
+      values: [jsonParameter(drafts)],
+    });
+    const marked = new Set(rows.map((row) => row.id));
+    return marks.map((mark) => marked.has(mark.id));
+  }
+
+  private async recordBatch(updates: readonly AttemptUpdate[]): Promise<(void | Error)[]> {
     const records = updates.map(({ id, record }) => ({
       id,
-      subject: record.subject,
-      message_text: record.messageText,
-      generator: record.generator,
-      fallback_reason: record.fallbackReason,
-      safety_violations: record.safetyViolations,
       status: record.status,
-      provider_message_id: record.providerMessageId,
-      error: record.error?.slice(0, 1000) ?? null,
-      sms_segments: record.smsSegments,
+      provider_message_id: record.providerMessageId ?? null,
+      error: record.error?.slice(0, ERROR_MAX_LENGTH) ?? null,
     }));
     // Not a named (prepared) statement on purpose: that would keep the plan made while the table was small (a
     // hash join over a sequential scan) for the whole session; planned each time, it is index lookups by id.
     await this.pool.query({
       text: `UPDATE ai_messages m
-                SET subject = r.subject, message_text = r.message_text, generator = r.generator,
-                    fallback_reason = r.fallback_reason, safety_violations = r.safety_violations,
-                    delivery_status = CASE WHEN m.delivery_status = 'queued' THEN r.status ELSE m.delivery_status END,
-                    provider_message_id = r.provider_message_id, error = r.error, sms_segments = r.sms_segments,
-                    sent_at = CASE WHEN r.status = 'sent' THEN now() END, updated_at = now()
-               FROM jsonb_to_recordset($1::jsonb) AS r(
-                      id uuid, subject text, message_text text, generator text, fallback_reason text,
-                      safety_violations jsonb, status text, provider_message_id text, error text, sms_segments smallint)
+                SET delivery_status = CASE
+                      WHEN m.delivery_status = 'sending' OR (m.delivery_status = 'unknown' AND r.status <> 'queued')
+                      THEN r.status ELSE m.delivery_status END,
+                    provider_message_id = coalesce(r.provider_message_id, m.provider_message_id),
+                    last_error = coalesce(r.error, m.last_error),
+                    sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE m.sent_at END, updated_at = now()
+               FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, status text, provider_message_id text, error text)
               WHERE m.id = r.id`,
       values: [jsonParameter(records)],
     });
@@ -155,8 +217,71 @@ export class AiMessageRepository {
 
   /** A claim whose draft was rejected: nothing was sent. */
   async markFailed(id: string, error: string): Promise<void> {
-    await this.messages.update({ id }, { deliveryStatus: DeliveryStatus.Failed, error: error.slice(0, 1000) });
+    await this.messages.update(
+      { id, deliveryStatus: DeliveryStatus.Queued },
+      { deliveryStatus: DeliveryStatus.Failed, lastError: error.slice(0, ERROR_MAX_LENGTH) },
+    );
     await this.releaseCapSlot(id);
+  }
+
+  /** Counts another hand-over of a `sending` row (an SMS sent again); its attempts, or null if it left `sending`. */
+  async touchSending(id: string): Promise<number | null> {
+    const { rows } = await this.pool.query<{ attempts: number }>(
+      `UPDATE ai_messages SET attempts = attempts + 1, updated_at = now()
+        WHERE id = $1 AND delivery_status = 'sending' RETURNING attempts`,
+      [id],
+    );
+    return rows[0]?.attempts ?? null;
+  }
+
+  /**
+   * Settles interrupted messages. `queued` ones never reached the channel: they fail with
+   * INTERRUPTED_BEFORE_SENDING and give back their cap slot and their campaign-day claim, so the next run (or
+   * the next day) picks the customer up. `sending` ones on `unknownChannels` become `unknown` and keep both.
+   */
+  async settleInterrupted(scope: InterruptedScope, unknownChannels: Channel[]): Promise<SettledRows> {
+    const [where, value] =
+      'ids' in scope ? ['id = ANY($1::uuid[])', scope.ids] : ['updated_at < $1', scope.staleBefore];
+    return this.messages.manager.transaction(async (db) => {
+      const released: { user_id: string; channel: Channel }[] = await db.query(
+        `UPDATE ai_messages SET delivery_status = 'failed', last_error = $2, campaign_day = NULL, updated_at = now()
+          WHERE delivery_status = 'queued' AND ${where}
+      RETURNING user_id, channel`,
+        [value, INTERRUPTED_BEFORE_SENDING],
+      );
+      if (released.length > 0) await this.refreshLastMessageAt(db, [...new Set(released.map((row) => row.user_id))]);
+      const unknown: { channel: Channel }[] = await db.query(
+        `UPDATE ai_messages SET delivery_status = 'unknown', last_error = $2, updated_at = now()
+          WHERE delivery_status = 'sending' AND channel = ANY($3::text[]) AND ${where}
+      RETURNING channel`,
+        [value, INTERRUPTED_WHILE_SENDING, unknownChannels],
+      );
+      return { released: released.map((row) => row.channel), unknown: unknown.map((row) => row.channel) };
+    });
+  }
+
+  /**
+   * Stale `sending` SMS. Those with attempts left are taken for another hand-over (the attempt is counted and
+   * the row touched, so a second sweeper does not take them too); the others become `unknown`.
+   */
+  async takeStaleSms(staleBefore: Date, maxAttempts: number): Promise<{ resend: StaleSms[]; unknown: number }> {
+    const rows: { id: string; recipient: string; message_text: string; attempts: number }[] = await this.pool
+      .query(
+        `UPDATE ai_messages SET attempts = attempts + 1, updated_at = now()
+          WHERE delivery_status = 'sending' AND channel = 'SMS' AND updated_at < $1 AND attempts < $2
+      RETURNING id, recipient, message_text, attempts`,
+        [staleBefore, maxAttempts],
+      )
+      .then((result) => result.rows);
+    const { rowCount } = await this.pool.query(
+      `UPDATE ai_messages SET delivery_status = 'unknown', last_error = $2, updated_at = now()
+        WHERE delivery_status = 'sending' AND channel = 'SMS' AND updated_at < $1`,
+      [staleBefore, INTERRUPTED_WHILE_SENDING],
+    );
+    return {
+      resend: rows.map((row) => ({ id: row.id, recipient: row.recipient, messageText: row.message_text, attempts: row.attempts })),
+      unknown: rowCount ?? 0,
+    };
   }
 
   /**
@@ -170,6 +295,16 @@ export class AiMessageRepository {
                                   WHERE m.user_id = c.id AND m.delivery_status <> 'failed')
         WHERE c.id = (SELECT user_id FROM ai_messages WHERE id = $1)`,
       [id],
+    );
+  }
+
+  private async refreshLastMessageAt(db: EntityManager, userIds: string[]): Promise<void> {
+    await db.query(
+      `UPDATE customers c
+          SET last_message_at = (SELECT max(m.created_at) FROM ai_messages m
+                                  WHERE m.user_id = c.id AND m.delivery_status <> 'failed')
+        WHERE c.id = ANY($1::uuid[])`,
+      [userIds],
     );
   }
 

@@ -3,42 +3,48 @@ import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { isWithinHours } from '../common/local-time';
 import { encodeMessageCode } from './message-code';
-import { AiMessageRepository, ClaimOutcome } from './ai-message.repository';
+import { AiMessageEntity } from './ai-message.entity';
+import { AiMessageRepository, ClaimOutcome, DraftRecord } from './ai-message.repository';
 import { DeepLinkService } from './deep-link.service';
 import { displayName } from './display-name';
 import { Draft, DraftRejectedError, DraftingService } from './drafting.service';
-import { EmailSender } from './email.sender';
 import { MessageContext } from './message-content';
+import { DispatchResult, MessageDispatcher } from './message-dispatcher';
 import { Channel, DeliveryStatus, toneFor } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
 import { DeliveryOutcome, DeliveryRequest, FailureReason, ReminderDelivery, SkipReason } from './reminder-delivery';
-import { SmsSender } from './sms.sender';
 
 const DAY_MS = 86_400_000;
 
-const SKIP_FOR_CLAIM: Record<Exclude<ClaimOutcome, 'claimed'>, SkipReason> = {
+const SKIP_FOR_CLAIM: Record<Exclude<ClaimOutcome, 'claimed' | 'exists'>, SkipReason> = {
   customer_not_found: SkipReason.CustomerNotFound,
   opted_out: SkipReason.OptedOut,
   frequency_capped: SkipReason.FrequencyCapped,
   already_claimed: SkipReason.AlreadyMessagedToday,
 };
 
-interface Receipt {
-  providerMessageId: string;
-  outboxPath?: string;
-}
+/** Statuses a message reaches only once it was sent. */
+const SENT_OR_LATER = new Set([
+  DeliveryStatus.Sent,
+  DeliveryStatus.Delivered,
+  DeliveryStatus.Opened,
+  DeliveryStatus.Clicked,
+  DeliveryStatus.Booked,
+  DeliveryStatus.Unsubscribed,
+]);
 
 /** Runs the whole per-customer step in this process. */
 @Injectable()
 export class InProcessReminderDelivery extends ReminderDelivery {
   private readonly logger = new Logger(InProcessReminderDelivery.name);
+  /** Messages claimed here and not finished yet, for settleInFlight. */
+  private readonly inFlight = new Set<string>();
 
   constructor(
     private readonly messages: AiMessageRepository,
     private readonly drafting: DraftingService,
     private readonly links: DeepLinkService,
-    private readonly email: EmailSender,
-    private readonly sms: SmsSender,
+    private readonly dispatcher: MessageDispatcher,
     private readonly metrics: MessagingMetrics,
     private readonly config: AppConfig,
   ) {
@@ -57,7 +63,7 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       return this.skip(request, SkipReason.SmsQuietHours);
     }
 
-    const messageId = randomUUID();
+    const messageId = request.messageId ?? randomUUID();
     const promoCode = offer?.promoCode ?? null;
     const link = this.links.bookingLink(
       { sub: customer.id, message_id: messageId, service_id: service.id, promo_code: promoCode },
@@ -80,7 +86,30 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       campaignDay: request.campaign?.day ?? null,
       jobRunId: request.campaign?.jobRunId ?? null,
     });
-    if (claim !== 'claimed') return this.skip(request, SKIP_FOR_CLAIM[claim]);
+    if (claim !== 'claimed' && claim !== 'exists') return this.skip(request, SKIP_FOR_CLAIM[claim]);
+    this.inFlight.add(messageId);
+    try {
+      if (claim === 'exists') {
+        const row = await this.messages.findById(messageId);
+        if (row && row.deliveryStatus !== DeliveryStatus.Queued) return await this.resume(request, row);
+      }
+      return await this.draftAndSend(request, messageId, link.url, recipient);
+    } finally {
+      this.inFlight.delete(messageId);
+    }
+  }
+
+  async settleInFlight(): Promise<number> {
+    if (this.inFlight.size === 0) return 0;
+    const settled = await this.messages.settleInterrupted({ ids: [...this.inFlight] }, [Channel.Email, Channel.Sms]);
+    for (const channel of settled.released) this.metrics.settled(channel, DeliveryStatus.Queued, DeliveryStatus.Failed);
+    for (const channel of settled.unknown) this.metrics.settled(channel, DeliveryStatus.Sending, DeliveryStatus.Unknown);
+    return settled.released.length + settled.unknown.length;
+  }
+
+  private async draftAndSend(request: DeliveryRequest, messageId: string, signedLink: string, recipient: string): Promise<DeliveryOutcome> {
+    const { customer, service, offer, channel } = request;
+    const tone = toneFor(customer.totalBookings);
 
     const { publicBaseUrl } = this.config.links;
     const code = encodeMessageCode(messageId);
@@ -90,13 +119,13 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       customerName: displayName(customer.name),
       serviceNameBn: service.nameBn,
       serviceEmoji: service.emoji,
-      daysSinceLastBooking: Math.max(0, Math.floor((Date.now() - customer.lastBookingAt.getTime()) / DAY_MS)),
+      daysSinceLastBooking: Math.max(0, Math.floor((Date.now() - customer.lastBookingAt!.getTime()) / DAY_MS)),
       tone,
       messageType: request.messageType,
       offer,
       ttlHours: request.ttlHours,
       // SMS have no room for the signed link: they carry the short click-tracking link to it.
-      bookingUrl: tracked ? `${publicBaseUrl}/r/${code}` : link.url,
+      bookingUrl: tracked ? `${publicBaseUrl}/r/${code}` : signedLink,
       unsubscribeUrl,
       openPixelUrl: channel === Channel.Email && this.config.tracking.emailOpens ? `${publicBaseUrl}/o/${code}.gif` : undefined,
     };
@@ -113,7 +142,7 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       return this.fail(request, messageId, FailureReason.SafetyRejected, error.message);
     }
     this.metrics.generated(draft);
-    const record = {
+    const record: DraftRecord = {
       subject: draft.message.subject,
       messageText: draft.message.text,
       generator: draft.generator,
@@ -121,39 +150,16 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       safetyViolations: draft.violations,
       smsSegments: draft.smsSegments ?? null,
     };
-
-    let receipt: Receipt;
-    try {
-      receipt =
-        channel === Channel.Sms
-          ? await this.sms.send({ messageId, to: recipient, text: draft.message.text })
-          : await this.email.send({
-              messageId,
-              to: recipient,
-              subject: draft.message.subject,
-              text: draft.message.text,
-              html: draft.message.html,
-              unsubscribeUrl,
-            });
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      await this.messages.recordDelivery(messageId, {
-        ...record,
-        status: DeliveryStatus.Failed,
-        providerMessageId: null,
-        error: reason,
-      });
-      return this.fail(request, messageId, FailureReason.DeliveryFailed, reason);
-    }
-    // Outside the try: once the channel has taken the message it must never be recorded as failed (a
-    // failed row does not count against the cap, so it could be sent again). If this write fails the
-    // row stays queued, which does count.
-    await this.messages.recordDelivery(messageId, {
-      ...record,
-      status: DeliveryStatus.Sent,
-      providerMessageId: receipt.providerMessageId,
-      error: null,
+    const result = await this.dispatcher.dispatch({
+      messageId,
+      channel,
+      recipient,
+      draft: record,
+      email: { html: draft.message.html, unsubscribeUrl },
+      attempts: 0,
+      signal: request.signal,
     });
+    if (result.status !== 'sent') return this.failed(request, messageId, result);
     this.metrics.sent(request, 'sent', draft.smsSegments);
     return {
       status: 'sent',
@@ -161,8 +167,55 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       generator: draft.generator,
       fallbackReason: draft.fallbackReason,
       subject: draft.message.subject,
-      outboxPath: receipt.outboxPath,
+      outboxPath: result.outboxPath,
     };
+  }
+
+  /** A message whose row already existed (a redelivered request) and left `queued`: continue from its state. */
+  private async resume(request: DeliveryRequest, row: AiMessageEntity): Promise<DeliveryOutcome> {
+    if (SENT_OR_LATER.has(row.deliveryStatus)) {
+      return {
+        status: 'sent',
+        messageId: row.id,
+        generator: row.generator!,
+        fallbackReason: row.fallbackReason,
+        subject: row.subject ?? '',
+      };
+    }
+    if (row.deliveryStatus === DeliveryStatus.Sending && row.channel === Channel.Sms) {
+      // The gateway dedupes by Idempotency-Key (the message id): handing it over again is safe.
+      const attempts = await this.messages.touchSending(row.id);
+      if (attempts !== null) {
+        const draft: DraftRecord = {
+          subject: row.subject ?? '',
+          messageText: row.messageText ?? '',
+          generator: row.generator!,
+          fallbackReason: row.fallbackReason,
+          safetyViolations: row.safetyViolations,
+          smsSegments: row.smsSegments,
+        };
+        const result = await this.dispatcher.dispatch({ messageId: row.id, channel: Channel.Sms, recipient: row.recipient, draft, attempts, resumed: true, signal: request.signal });
+        if (result.status === 'sent') {
+          this.metrics.sent(request, 'sent', row.smsSegments ?? undefined);
+          return { status: 'sent', messageId: row.id, generator: draft.generator, fallbackReason: draft.fallbackReason, subject: draft.subject };
+        }
+        return this.failed(request, row.id, result);
+      }
+    } else if (row.deliveryStatus === DeliveryStatus.Sending) {
+      // Email: the earlier hand-over may have reached the mail server, and a resend could deliver it twice.
+      await this.messages.recordAttempt(row.id, { status: DeliveryStatus.Unknown, error: 'handed over again after an interruption' });
+      this.metrics.settled(row.channel, DeliveryStatus.Sending, DeliveryStatus.Unknown);
+    }
+    const current = (await this.messages.findById(row.id)) ?? row;
+    const unknown = current.deliveryStatus === DeliveryStatus.Unknown;
+    const reason = unknown ? FailureReason.DeliveryUnknown : FailureReason.DeliveryFailed;
+    return this.fail(request, row.id, reason, current.lastError ?? current.deliveryStatus);
+  }
+
+  private failed(request: DeliveryRequest, messageId: string, result: Exclude<DispatchResult, { status: 'sent' }>): DeliveryOutcome {
+    if (result.status === 'abandoned') return this.fail(request, messageId, FailureReason.DeliveryFailed, 'released before sending');
+    const reason = result.status === 'unknown' ? FailureReason.DeliveryUnknown : FailureReason.DeliveryFailed;
+    return this.fail(request, messageId, reason, result.error);
   }
 
   private skip(request: DeliveryRequest, reason: SkipReason): DeliveryOutcome {

@@ -3,6 +3,7 @@ import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { Counter, Histogram } from 'prom-client';
 import { Metric } from '../metrics/metric-names';
 import { Draft } from './drafting.service';
+import { Channel, DeliveryStatus } from './message.types';
 import { DeliveryRequest, SkipReason } from './reminder-delivery';
 
 /** What messaging records into Prometheus. */
@@ -16,6 +17,8 @@ export class MessagingMetrics {
     @InjectMetric(Metric.LlmTokens) private readonly llmTokens: Counter<string>,
     @InjectMetric(Metric.Skipped) private readonly skips: Counter<string>,
     @InjectMetric(Metric.SmsSegments) private readonly smsSegments: Counter<string>,
+    @InjectMetric(Metric.DeliveryAttempts) private readonly attempts: Counter<string>,
+    @InjectMetric(Metric.StaleMessagesSettled) private readonly settledCounter: Counter<string>,
   ) {}
 
   generated(draft: Draft): void {
@@ -25,7 +28,15 @@ export class MessagingMetrics {
     if (draft.tokensUsed) this.llmTokens.inc(draft.tokensUsed);
   }
 
-  sent(request: DeliveryRequest, status: 'sent' | 'failed', smsSegments?: number): void {
+  attempted(channel: Channel, outcome: 'sent' | 'retry' | 'failed' | 'unknown'): void {
+    this.attempts.inc({ channel, outcome });
+  }
+
+  settled(channel: Channel, from: DeliveryStatus, to: DeliveryStatus, count = 1): void {
+    if (count > 0) this.settledCounter.inc({ channel, from, to }, count);
+  }
+
+  sent(request: Pick<DeliveryRequest, 'channel' | 'messageType'>, status: 'sent' | 'failed', smsSegments?: number): void {
     if (status === 'sent' && smsSegments) this.smsSegments.inc(smsSegments);
     this.messagesSent.inc({
       agent_type: 'smartengage',

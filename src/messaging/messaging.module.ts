@@ -8,10 +8,12 @@ import { SafetyModule } from '../safety/safety.module';
 import { AiMessageEntity } from './ai-message.entity';
 import { AiMessageRepository } from './ai-message.repository';
 import { DeepLinkService } from './deep-link.service';
+import { DeliveryFanOut } from './delivery-fan-out';
 import { DraftingService } from './drafting.service';
 import { EmailSender } from './email.sender';
 import { InProcessReminderDelivery } from './in-process-reminder-delivery';
 import { MessageComposer } from './message-composer';
+import { MessageDispatcher } from './message-dispatcher';
 import { MessagingMetrics } from './messaging.metrics';
 import { OpenAiProseGenerator } from './openai-prose.generator';
 import { ReminderDelivery } from './reminder-delivery';
@@ -46,9 +48,11 @@ import { TemplateProseGenerator } from './template-prose.generator';
   providers: [
     AiMessageRepository,
     DeepLinkService,
+    DeliveryFanOut,
     DraftingService,
     EmailSender,
     MessageComposer,
+    MessageDispatcher,
     MessagingMetrics,
     OpenAiProseGenerator,
     SmsComposer,
@@ -56,6 +60,6 @@ import { TemplateProseGenerator } from './template-prose.generator';
     TemplateProseGenerator,
     { provide: ReminderDelivery, useClass: InProcessReminderDelivery },
   ],
-  exports: [ReminderDelivery, DeepLinkService, AiMessageRepository],
+  exports: [DeliveryFanOut, DeepLinkService, AiMessageRepository],
 })
 export class MessagingModule {}
