@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Pool } from 'pg';
-import { DataSource, EntityManager, Repository } from 'typeorm';
+import { DataSource, Repository } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { groupCommit } from '../database/group-commit';
 import { AiMessageEntity, SafetyViolationRecord } from './ai-message.entity';
@@ -47,7 +47,7 @@ export type AttemptRecord =
 export interface StaleSms {
   id: string;
   recipient: string;
-  messageText: string;
+  draft: DraftRecord;
   attempts: number;
 }
 
@@ -76,6 +76,18 @@ function jsonParameter(value: unknown): string {
   );
 }
 
+interface StaleSmsRow {
+  id: string;
+  recipient: string;
+  attempts: number;
+  subject: string | null;
+  message_text: string;
+  generator: GeneratorKind;
+  fallback_reason: string | null;
+  safety_violations: SafetyViolationRecord[] | null;
+  sms_segments: number | null;
+}
+
 interface SendingMark {
   id: string;
   draft: DraftRecord;
@@ -87,6 +99,15 @@ interface AttemptUpdate {
 }
 
 const ERROR_MAX_LENGTH = 1000;
+
+/**
+ * A failed message does not count against the frequency cap, so customers.last_message_at (which segmentation
+ * filters on) goes back to the customer's latest message that did not fail.
+ */
+const REFRESH_LAST_MESSAGE_AT = `
+  UPDATE customers c
+     SET last_message_at = (SELECT max(m.created_at) FROM ai_messages m
+                             WHERE m.user_id = c.id AND m.delivery_status <> 'failed')`;
 
 @Injectable()
 export class AiMessageRepository {
@@ -242,22 +263,31 @@ export class AiMessageRepository {
   async settleInterrupted(scope: InterruptedScope, unknownChannels: Channel[]): Promise<SettledRows> {
     const [where, value] =
       'ids' in scope ? ['id = ANY($1::uuid[])', scope.ids] : ['updated_at < $1', scope.staleBefore];
-    return this.messages.manager.transaction(async (db) => {
-      const released: { user_id: string; channel: Channel }[] = await db.query(
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const released = await client.query<{ user_id: string; channel: Channel }>(
         `UPDATE ai_messages SET delivery_status = 'failed', last_error = $2, campaign_day = NULL, updated_at = now()
           WHERE delivery_status = 'queued' AND ${where}
       RETURNING user_id, channel`,
         [value, INTERRUPTED_BEFORE_SENDING],
       );
-      if (released.length > 0) await this.refreshLastMessageAt(db, [...new Set(released.map((row) => row.user_id))]);
-      const unknown: { channel: Channel }[] = await db.query(
+      const userIds = [...new Set(released.rows.map((row) => row.user_id))];
+      if (userIds.length > 0) await client.query(`${REFRESH_LAST_MESSAGE_AT} WHERE c.id = ANY($1::uuid[])`, [userIds]);
+      const unknown = await client.query<{ channel: Channel }>(
         `UPDATE ai_messages SET delivery_status = 'unknown', last_error = $2, updated_at = now()
           WHERE delivery_status = 'sending' AND channel = ANY($3::text[]) AND ${where}
       RETURNING channel`,
         [value, INTERRUPTED_WHILE_SENDING, unknownChannels],
       );
-      return { released: released.map((row) => row.channel), unknown: unknown.map((row) => row.channel) };
-    });
+      await client.query('COMMIT');
+      return { released: released.rows.map((row) => row.channel), unknown: unknown.rows.map((row) => row.channel) };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   /**
@@ -265,47 +295,35 @@ export class AiMessageRepository {
    * the row touched, so a second sweeper does not take them too); the others become `unknown`.
    */
   async takeStaleSms(staleBefore: Date, maxAttempts: number): Promise<{ resend: StaleSms[]; unknown: number }> {
-    const rows: { id: string; recipient: string; message_text: string; attempts: number }[] = await this.pool
-      .query(
-        `UPDATE ai_messages SET attempts = attempts + 1, updated_at = now()
-          WHERE delivery_status = 'sending' AND channel = 'SMS' AND updated_at < $1 AND attempts < $2
-      RETURNING id, recipient, message_text, attempts`,
-        [staleBefore, maxAttempts],
-      )
-      .then((result) => result.rows);
+    const { rows } = await this.pool.query<StaleSmsRow>(
+      `UPDATE ai_messages SET attempts = attempts + 1, updated_at = now()
+        WHERE delivery_status = 'sending' AND channel = 'SMS' AND updated_at < $1 AND attempts < $2
+    RETURNING id, recipient, attempts, subject, message_text, generator, fallback_reason, safety_violations, sms_segments`,
+      [staleBefore, maxAttempts],
+    );
     const { rowCount } = await this.pool.query(
       `UPDATE ai_messages SET delivery_status = 'unknown', last_error = $2, updated_at = now()
         WHERE delivery_status = 'sending' AND channel = 'SMS' AND updated_at < $1`,
       [staleBefore, INTERRUPTED_WHILE_SENDING],
     );
-    return {
-      resend: rows.map((row) => ({ id: row.id, recipient: row.recipient, messageText: row.message_text, attempts: row.attempts })),
-      unknown: rowCount ?? 0,
-    };
+    const resend = rows.map((row) => ({
+      id: row.id,
+      recipient: row.recipient,
+      attempts: row.attempts,
+      draft: {
+        subject: row.subject ?? '',
+        messageText: row.message_text,
+        generator: row.generator,
+        fallbackReason: row.fallback_reason,
+        safetyViolations: row.safety_violations,
+        smsSegments: row.sms_segments,
+      },
+    }));
+    return { resend, unknown: rowCount ?? 0 };
   }
 
-  /**
-   * A failed message does not count against the frequency cap, so customers.last_message_at (which
-   * segmentation filters on) goes back to the customer's latest message that did not fail.
-   */
   private async releaseCapSlot(id: string): Promise<void> {
-    await this.pool.query(
-      `UPDATE customers c
-          SET last_message_at = (SELECT max(m.created_at) FROM ai_messages m
-                                  WHERE m.user_id = c.id AND m.delivery_status <> 'failed')
-        WHERE c.id = (SELECT user_id FROM ai_messages WHERE id = $1)`,
-      [id],
-    );
-  }
-
-  private async refreshLastMessageAt(db: EntityManager, userIds: string[]): Promise<void> {
-    await db.query(
-      `UPDATE customers c
-          SET last_message_at = (SELECT max(m.created_at) FROM ai_messages m
-                                  WHERE m.user_id = c.id AND m.delivery_status <> 'failed')
-        WHERE c.id = ANY($1::uuid[])`,
-      [userIds],
-    );
+    await this.pool.query(`${REFRESH_LAST_MESSAGE_AT} WHERE c.id = (SELECT user_id FROM ai_messages WHERE id = $1)`, [id]);
   }
 
   findById(id: string): Promise<AiMessageEntity | null> {

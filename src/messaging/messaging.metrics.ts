@@ -32,7 +32,7 @@ export class MessagingMetrics {
     this.attempts.inc({ channel, outcome });
   }
 
-  settled(channel: Channel, from: DeliveryStatus, to: DeliveryStatus, count = 1): void {
+  settled(channel: Channel, from: DeliveryStatus, to: string, count = 1): void {
     if (count > 0) this.settledCounter.inc({ channel, from, to }, count);
   }
 

@@ -19,6 +19,7 @@ import { OpenAiProseGenerator } from './openai-prose.generator';
 import { ReminderDelivery } from './reminder-delivery';
 import { SmsComposer } from './sms-composer';
 import { SmsSender } from './sms.sender';
+import { StaleMessageSweeper } from './stale-message.sweeper';
 import { smtpTransport } from './smtp-transport';
 import { TemplateProseGenerator } from './template-prose.generator';
 
@@ -57,6 +58,7 @@ import { TemplateProseGenerator } from './template-prose.generator';
     OpenAiProseGenerator,
     SmsComposer,
     SmsSender,
+    StaleMessageSweeper,
     TemplateProseGenerator,
     { provide: ReminderDelivery, useClass: InProcessReminderDelivery },
   ],
