@@ -28,15 +28,27 @@ interface SmtpSink {
   close: () => Promise<void>;
 }
 
-/** A real SMTP server on a free local port that keeps every message it accepts, or rejects every recipient. */
-async function startSmtpServer(options: { rejectRecipients?: boolean } = {}): Promise<SmtpSink> {
+interface SmtpOptions {
+  /** Rejects every recipient with 550. */
+  rejectRecipients?: boolean;
+  /** Answers the first `count` recipients with this 4xx reply, then accepts. */
+  deferFirst?: { count: number; code: number };
+}
+
+/** A real SMTP server on a free local port that keeps every message it accepts, or rejects recipients. */
+async function startSmtpServer(options: SmtpOptions = {}): Promise<SmtpSink> {
   const inbox: ReceivedMail[] = [];
+  let deferred = 0;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
     closeTimeout: 200,
     onRcptTo(address, _session, callback) {
+      if (options.deferFirst && deferred < options.deferFirst.count) {
+        deferred++;
+        return callback(Object.assign(new Error('try again later'), { responseCode: options.deferFirst.code }));
+      }
       if (!options.rejectRecipients) return callback();
       callback(Object.assign(new Error(`mailbox ${address.address} unavailable`), { responseCode: 550 }));
     },
@@ -169,7 +181,7 @@ describe('email delivery when the SMTP server rejects the recipient', () => {
 
   beforeAll(async () => {
     smtp = await startSmtpServer({ rejectRecipients: true });
-    t = await createTestApp({ SMTP_URL: smtp.url });
+    t = await createTestApp({ SMTP_URL: smtp.url, DELIVERY_RETRY_BACKOFF_MS: '10' });
   });
   afterAll(async () => {
     await t?.close();
@@ -182,8 +194,9 @@ describe('email delivery when the SMTP server rejects the recipient', () => {
     expect(first.body.code).toBe('DELIVERY_FAILED');
     expect(smtp.inbox).toHaveLength(0);
     const [row] = await t.dataSource.query('SELECT * FROM ai_messages');
-    expect(row).toMatchObject({ user_id: DEMO.customers.vip, delivery_status: 'failed', provider_message_id: null });
-    expect(row.error).toMatch(/550/);
+    // A 550 is permanent: one attempt, not five.
+    expect(row).toMatchObject({ user_id: DEMO.customers.vip, delivery_status: 'failed', provider_message_id: null, attempts: 1 });
+    expect(row.last_error).toMatch(/550/);
 
     // A failed message was never delivered, so a retry is attempted again rather than capped.
     const second = await t.http().post(ROUTE).set(auth).send(scenario2).expect(502);
@@ -195,5 +208,31 @@ describe('email delivery when the SMTP server rejects the recipient', () => {
     // ...and the daily campaign's segmentation does not treat the customer as recently messaged either.
     const [customer] = await t.dataSource.query('SELECT last_message_at FROM customers WHERE id = $1', [DEMO.customers.vip]);
     expect(customer.last_message_at).toBeNull();
+  });
+});
+
+describe('email delivery when the SMTP server defers with 421 for a while', () => {
+  let smtp: SmtpSink;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    smtp = await startSmtpServer({ deferFirst: { count: 2, code: 421 } });
+    t = await createTestApp({ SMTP_URL: smtp.url, DELIVERY_RETRY_BACKOFF_MS: '10' });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await smtp?.close();
+  });
+
+  it('retries until the server takes the message: sent once, with the attempts and the last 421 recorded', async () => {
+    await resetDatabase(t.dataSource);
+    const res = await t.http().post(ROUTE).set(auth).send(scenario2).expect(200);
+
+    expect(smtp.inbox).toHaveLength(1);
+    expect((await simpleParser(smtp.inbox[0].raw)).messageId).toContain(res.body.message_id);
+    const [row] = await t.dataSource.query('SELECT delivery_status, attempts, last_error FROM ai_messages WHERE id = $1', [
+      res.body.message_id,
+    ]);
+    expect(row).toEqual({ delivery_status: 'sent', attempts: 3, last_error: expect.stringMatching(/421/) });
   });
 });
