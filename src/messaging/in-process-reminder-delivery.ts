@@ -4,13 +4,13 @@ import { AppConfig } from '../config/app-config';
 import { isWithinHours } from '../common/local-time';
 import { encodeMessageCode } from './message-code';
 import { AiMessageEntity } from './ai-message.entity';
-import { AiMessageRepository, ClaimOutcome, DraftRecord } from './ai-message.repository';
+import { AiMessageRepository, ClaimOutcome, DraftRecord, INTERRUPTED_WHILE_SENDING } from './ai-message.repository';
 import { DeepLinkService } from './deep-link.service';
 import { displayName } from './display-name';
 import { Draft, DraftRejectedError, DraftingService } from './drafting.service';
 import { MessageContext } from './message-content';
 import { DispatchResult, MessageDispatcher } from './message-dispatcher';
-import { Channel, DeliveryStatus, toneFor } from './message.types';
+import { Channel, DeliveryStatus, GeneratorKind, toneFor } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
 import { DeliveryOutcome, DeliveryRequest, FailureReason, ReminderDelivery, SkipReason } from './reminder-delivery';
 
@@ -159,63 +159,43 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       attempts: 0,
       signal: request.signal,
     });
-    if (result.status !== 'sent') return this.failed(request, messageId, result);
-    this.metrics.sent(request, 'sent', draft.smsSegments);
-    return {
-      status: 'sent',
-      messageId,
-      generator: draft.generator,
-      fallbackReason: draft.fallbackReason,
-      subject: draft.message.subject,
-      outboxPath: result.outboxPath,
-    };
+    return this.outcome(request, messageId, record, result);
   }
 
-  /** A message whose row already existed (a redelivered request) and left `queued`: continue from its state. */
+  /** The row already existed (a redelivered request) and has left `queued`: continue from its state. */
   private async resume(request: DeliveryRequest, row: AiMessageEntity): Promise<DeliveryOutcome> {
-    if (SENT_OR_LATER.has(row.deliveryStatus)) {
-      return {
-        status: 'sent',
-        messageId: row.id,
-        generator: row.generator!,
-        fallbackReason: row.fallbackReason,
-        subject: row.subject ?? '',
-      };
-    }
+    const draft = draftOf(row);
+    if (SENT_OR_LATER.has(row.deliveryStatus)) return sent(row.id, draft);
     if (row.deliveryStatus === DeliveryStatus.Sending && row.channel === Channel.Sms) {
-      // The gateway dedupes by Idempotency-Key (the message id): handing it over again is safe.
+      // The gateway dedupes by Idempotency-Key (the message id): handing the SMS over again is safe.
       const attempts = await this.messages.touchSending(row.id);
       if (attempts !== null) {
-        const draft: DraftRecord = {
-          subject: row.subject ?? '',
-          messageText: row.messageText ?? '',
-          generator: row.generator!,
-          fallbackReason: row.fallbackReason,
-          safetyViolations: row.safetyViolations,
-          smsSegments: row.smsSegments,
-        };
-        const result = await this.dispatcher.dispatch({ messageId: row.id, channel: Channel.Sms, recipient: row.recipient, draft, attempts, resumed: true, signal: request.signal });
-        if (result.status === 'sent') {
-          this.metrics.sent(request, 'sent', row.smsSegments ?? undefined);
-          return { status: 'sent', messageId: row.id, generator: draft.generator, fallbackReason: draft.fallbackReason, subject: draft.subject };
-        }
-        return this.failed(request, row.id, result);
+        const { id: messageId, recipient, channel } = row;
+        const result = await this.dispatcher.dispatch({ messageId, channel, recipient, draft, attempts, resumed: true, signal: request.signal });
+        return this.outcome(request, messageId, draft, result);
       }
     } else if (row.deliveryStatus === DeliveryStatus.Sending) {
-      // Email: the earlier hand-over may have reached the mail server, and a resend could deliver it twice.
-      await this.messages.recordAttempt(row.id, { status: DeliveryStatus.Unknown, error: 'handed over again after an interruption' });
+      // Email: the earlier hand-over may have reached the mail server, and sending again could deliver it twice.
+      await this.messages.recordAttempt(row.id, { status: DeliveryStatus.Unknown, error: INTERRUPTED_WHILE_SENDING });
       this.metrics.settled(row.channel, DeliveryStatus.Sending, DeliveryStatus.Unknown);
     }
     const current = (await this.messages.findById(row.id)) ?? row;
-    const unknown = current.deliveryStatus === DeliveryStatus.Unknown;
-    const reason = unknown ? FailureReason.DeliveryUnknown : FailureReason.DeliveryFailed;
+    const reason = current.deliveryStatus === DeliveryStatus.Unknown ? FailureReason.DeliveryUnknown : FailureReason.DeliveryFailed;
     return this.fail(request, row.id, reason, current.lastError ?? current.deliveryStatus);
   }
 
-  private failed(request: DeliveryRequest, messageId: string, result: Exclude<DispatchResult, { status: 'sent' }>): DeliveryOutcome {
-    if (result.status === 'abandoned') return this.fail(request, messageId, FailureReason.DeliveryFailed, 'released before sending');
-    const reason = result.status === 'unknown' ? FailureReason.DeliveryUnknown : FailureReason.DeliveryFailed;
-    return this.fail(request, messageId, reason, result.error);
+  private outcome(request: DeliveryRequest, messageId: string, draft: DraftRecord, result: DispatchResult): DeliveryOutcome {
+    switch (result.status) {
+      case 'sent':
+        this.metrics.sent(request, 'sent', draft.smsSegments ?? undefined);
+        return sent(messageId, draft, result.outboxPath);
+      case 'abandoned':
+        return this.fail(request, messageId, FailureReason.DeliveryFailed, 'released by the sweeper before sending');
+      case 'unknown':
+        return this.fail(request, messageId, FailureReason.DeliveryUnknown, result.error);
+      case 'failed':
+        return this.fail(request, messageId, FailureReason.DeliveryFailed, result.error);
+    }
   }
 
   private skip(request: DeliveryRequest, reason: SkipReason): DeliveryOutcome {
@@ -229,4 +209,20 @@ export class InProcessReminderDelivery extends ReminderDelivery {
     this.logger.warn(`Message ${messageId} to customer ${request.customer.id} failed: ${reason} (${error})`);
     return { status: 'failed', messageId, reason, error };
   }
+}
+
+function sent(messageId: string, draft: DraftRecord, outboxPath?: string): DeliveryOutcome {
+  return { status: 'sent', messageId, generator: draft.generator, fallbackReason: draft.fallbackReason, subject: draft.subject, outboxPath };
+}
+
+/** The draft a row stored with its `sending` mark. */
+function draftOf(row: AiMessageEntity): DraftRecord {
+  return {
+    subject: row.subject ?? '',
+    messageText: row.messageText ?? '',
+    generator: row.generator ?? GeneratorKind.Template,
+    fallbackReason: row.fallbackReason,
+    safetyViolations: row.safetyViolations,
+    smsSegments: row.smsSegments,
+  };
 }
