@@ -21,7 +21,7 @@ import { loadBenchData, resetCampaignState } from './bench-data';
 import { CpuProfiler, summariseProfile } from './cpu-profile';
 import { coresBusy, cpuSnapshot, RssSampler } from './resource-monitor';
 import { measureSegmentation, stats } from './segmentation-bench';
-import { measureSendLimit } from './send-limit';
+import { combineLimits, measureSendLimit } from './send-limit';
 import type { SinkReport, SinkRequest } from './smtp-sink';
 
 const DEFAULT_DATABASE = 'smartengage_bench';
@@ -41,7 +41,7 @@ const USAGE = `npm run bench:campaign -- [options]
   --concurrency C             CAMPAIGN_CONCURRENCY for the run (default 20, the service's default)
   --smtp-options QUERY        extra nodemailer options in SMTP_URL's query, e.g. "maxConnections=10&maxMessages=1000"
   --pages P                   keyset pages to time (default 50)
-  --send-limit-messages M     messages for the raw send limit measured before the campaign (default 5000)
+  --send-limit-messages M     messages for the raw send limit, half before the campaign and half after (default 5000)
   --skip-campaign             stop after segmentation (for large N); the JSON then has null rates
   --cpu-profile FILE          write a V8 CPU profile of the campaign phase to FILE and print its top functions`;
 
@@ -306,7 +306,8 @@ async function main(): Promise<void> {
     if (options.skipCampaign) {
       console.log('Campaign: skipped (--skip-campaign)');
       const peak = Math.round(rss.overallPeakMb);
-      console.log(JSON.stringify({ ...segmentationFigures, messages_per_s: null, send_limit_per_s: null, ratio: null, rows_per_s: null, peak_rss_mb: peak }));
+      const rates = { messages_per_s: null, send_limit_per_s: null, ratio: null, cpu_ms_per_message: null, send_cpu_ms_per_message: null };
+      console.log(JSON.stringify({ ...segmentationFigures, ...rates, rows_per_s: null, peak_rss_mb: peak }));
       return;
     }
 
@@ -316,15 +317,11 @@ async function main(): Promise<void> {
     const campaigns = app.get(CampaignService);
     const appData = app.get(DataSource);
 
-    // The raw send limit, in the same invocation: absolute rates drift with the VM, the ratio is tracked.
-    const limit = await measureSendLimit(app, sinkUrl(sink.port, options), {
-      messages: options.sendLimitMessages,
-      concurrency: options.concurrency,
-    });
-    console.log(
-      `Send limit: ${fmt(limit.perSecond)} messages/s (${fmt(limit.messages)} in ${limit.seconds.toFixed(1)} s; nodemailer with the ` +
-        `service's transport and mail options, ${options.concurrency} in flight, ${fmt(limit.bytes)}-byte message, no database)`,
-    );
+    // The raw send limit, in the same invocation: absolute rates drift with the VM, the ratio is tracked. Half is
+    // measured before the campaign and half after, so a change in the machine's load during the run hits both.
+    const sendLimit = (messages: number) =>
+      measureSendLimit(app!, sinkUrl(sink!.port, options), { messages, concurrency: options.concurrency });
+    const limitBefore = await sendLimit(Math.ceil(options.sendLimitMessages / 2));
     global.gc?.();
     const rssAtStart = rss.phase();
     const cpuBefore = cpuSnapshot();
@@ -367,7 +364,7 @@ async function main(): Promise<void> {
     );
 
     const messagesPerS = counts.sent / wall;
-    const rowsPerS = (2 * written.rows) / wall;
+    const rowsPerS = (3 * written.rows) / wall;
     const cores = coresBusy(cpuBefore, cpuAfter);
     const sinkCores = (sinkAfter.cpuMs - sinkBefore.cpuMs) / (cpuAfter.at - cpuBefore.at);
     console.log(
@@ -375,10 +372,9 @@ async function main(): Promise<void> {
         `${fmt(counts.failed)} failed, ${fmt(counts.skipped)} skipped in ${wall.toFixed(1)} s (concurrency ${options.concurrency})`,
     );
     console.log(`  messages/s end to end: ${fmt(messagesPerS)} (sent / wall time of plan + run)`);
-    console.log(`  ratio to the send limit: ${(messagesPerS / limit.perSecond).toFixed(2)}`);
     console.log(
-      `  rows/s: ${fmt(rowsPerS)} ai_messages rows written per second (${fmt(written.rows)} rows x 2: the claim inserts each, ` +
-        `the delivery record updates it; besides, each claim updates customers.last_message_at and each page updates job_runs)`,
+      `  rows/s: ${fmt(rowsPerS)} ai_messages rows written per second (${fmt(written.rows)} rows x 3: the claim inserts each, ` +
+        `the sending mark and the delivery record update it; besides, each claim updates customers.last_message_at and each page updates job_runs)`,
     );
     console.log(
       `  SMTP sink received ${fmt(received)} messages; ai_messages marked sent: ${fmt(written.sent)}; ` +
@@ -394,6 +390,19 @@ async function main(): Promise<void> {
       console.log(`CPU profile of the campaign phase written to ${options.cpuProfile}`);
       summariseProfile(profile).forEach((line) => console.log(line));
     }
+    const limitAfter = await sendLimit(Math.floor(options.sendLimitMessages / 2));
+    const limit = combineLimits(limitBefore, limitAfter);
+    console.log(
+      `Send limit: ${fmt(limit.perSecond)} messages/s (${fmt(limitBefore.perSecond)} before the campaign, ${fmt(limitAfter.perSecond)} ` +
+        `after; nodemailer with the service's transport and mail options, ${options.concurrency} in flight, ` +
+        `${fmt(limit.bytes)}-byte message, no database)`,
+    );
+    const cpuMsPerMessage = (cpuAfter.nodeMs - cpuBefore.nodeMs) / counts.sent;
+    console.log(`  ratio of the campaign's messages/s to the send limit: ${(messagesPerS / limit.perSecond).toFixed(2)}`);
+    console.log(
+      `  app CPU per message: ${cpuMsPerMessage.toFixed(2)} ms in the campaign, ${limit.cpuMs.toFixed(2)} ms for the raw send ` +
+        `(ratio ${(limit.cpuMs / cpuMsPerMessage).toFixed(2)}; steadier than the rates when other work shares the machine)`,
+    );
     if (received !== counts.sent || written.sent !== counts.sent) {
       throw new Error(`the sink received ${received} and ai_messages has ${written.sent} sent, but the run counted ${counts.sent}`);
     }
@@ -406,6 +415,8 @@ async function main(): Promise<void> {
         messages_per_s: Math.round(messagesPerS),
         send_limit_per_s: Math.round(limit.perSecond),
         ratio: Math.round((messagesPerS / limit.perSecond) * 100) / 100,
+        cpu_ms_per_message: Math.round(cpuMsPerMessage * 100) / 100,
+        send_cpu_ms_per_message: Math.round(limit.cpuMs * 100) / 100,
         rows_per_s: Math.round(rowsPerS),
         peak_rss_mb: Math.round(peakRss),
       }),

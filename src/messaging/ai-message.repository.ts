@@ -62,7 +62,7 @@ export interface SettledRows {
 
 /** Why a stale `queued` row failed: it never reached `sending`. */
 export const INTERRUPTED_BEFORE_SENDING = 'interrupted before sending';
-/** Why a stale `sending` email is `unknown`. */
+/** Why a stale `sending` email is `unknown`; its sent_at is the hand-over (the `sending` mark). */
 export const INTERRUPTED_WHILE_SENDING = 'interrupted while sending: the mail server may or may not have taken it';
 
 /**
@@ -228,7 +228,9 @@ export class AiMessageRepository {
                       THEN r.status ELSE m.delivery_status END,
                     provider_message_id = coalesce(r.provider_message_id, m.provider_message_id),
                     last_error = coalesce(r.error, m.last_error),
-                    sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE m.sent_at END, updated_at = now()
+                    sent_at = CASE WHEN r.status = 'sent' THEN now()
+                                   WHEN r.status = 'unknown' THEN coalesce(m.sent_at, m.updated_at) ELSE m.sent_at END,
+                    updated_at = now()
                FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, status text, provider_message_id text, error text)
               WHERE m.id = r.id`,
       values: [jsonParameter(records)],
@@ -275,7 +277,7 @@ export class AiMessageRepository {
       const userIds = [...new Set(released.rows.map((row) => row.user_id))];
       if (userIds.length > 0) await client.query(`${REFRESH_LAST_MESSAGE_AT} WHERE c.id = ANY($1::uuid[])`, [userIds]);
       const unknown = await client.query<{ channel: Channel }>(
-        `UPDATE ai_messages SET delivery_status = 'unknown', last_error = $2, updated_at = now()
+        `UPDATE ai_messages SET delivery_status = 'unknown', last_error = $2, sent_at = updated_at, updated_at = now()
           WHERE delivery_status = 'sending' AND channel = ANY($3::text[]) AND ${where}
       RETURNING channel`,
         [value, INTERRUPTED_WHILE_SENDING, unknownChannels],
@@ -302,7 +304,7 @@ export class AiMessageRepository {
       [staleBefore, maxAttempts],
     );
     const { rowCount } = await this.pool.query(
-      `UPDATE ai_messages SET delivery_status = 'unknown', last_error = $2, updated_at = now()
+      `UPDATE ai_messages SET delivery_status = 'unknown', last_error = $2, sent_at = updated_at, updated_at = now()
         WHERE delivery_status = 'sending' AND channel = 'SMS' AND updated_at < $1`,
       [staleBefore, INTERRUPTED_WHILE_SENDING],
     );
