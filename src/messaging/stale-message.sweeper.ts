@@ -35,6 +35,8 @@ export class StaleMessageSweeper implements OnApplicationBootstrap, OnModuleDest
   private readonly logger = new Logger(StaleMessageSweeper.name);
   private timer?: NodeJS.Timeout;
   private current: Promise<unknown> = Promise.resolve();
+  /** Aborted at shutdown: an SMS being sent again gets no further retry. */
+  private readonly shutdown = new AbortController();
 
   constructor(
     private readonly messages: AiMessageRepository,
@@ -52,6 +54,7 @@ export class StaleMessageSweeper implements OnApplicationBootstrap, OnModuleDest
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.timer);
+    this.shutdown.abort();
     await this.current;
   }
 
@@ -100,6 +103,7 @@ export class StaleMessageSweeper implements OnApplicationBootstrap, OnModuleDest
         draft: row.draft,
         attempts: row.attempts,
         resumed: true,
+        signal: this.shutdown.signal,
       });
       report.resent[status] = (report.resent[status] ?? 0) + 1;
       this.metrics.settled(Channel.Sms, DeliveryStatus.Sending, status);
