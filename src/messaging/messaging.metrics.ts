@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { Counter, Histogram } from 'prom-client';
 import { Metric } from '../metrics/metric-names';
@@ -6,9 +6,11 @@ import { Draft } from './drafting.service';
 import { Channel, DeliveryStatus } from './message.types';
 import { DeliveryRequest, SkipReason } from './reminder-delivery';
 
+const ATTEMPT_OUTCOMES = ['sent', 'retry', 'failed', 'unknown'] as const;
+
 /** What messaging records into Prometheus. */
 @Injectable()
-export class MessagingMetrics {
+export class MessagingMetrics implements OnModuleInit {
   constructor(
     @InjectMetric(Metric.MessagesSent) private readonly messagesSent: Counter<string>,
     @InjectMetric(Metric.GenerationDuration) private readonly generationDuration: Histogram<string>,
@@ -21,6 +23,15 @@ export class MessagingMetrics {
     @InjectMetric(Metric.StaleMessagesSettled) private readonly settledCounter: Counter<string>,
   ) {}
 
+  /** Delivery series exist from the start, so the first retry or unknown after a restart is an increase. */
+  onModuleInit(): void {
+    for (const channel of Object.values(Channel)) {
+      for (const outcome of ATTEMPT_OUTCOMES) this.attempts.inc({ channel, outcome }, 0);
+      this.settledCounter.inc({ channel, from: DeliveryStatus.Queued, to: DeliveryStatus.Failed }, 0);
+      this.settledCounter.inc({ channel, from: DeliveryStatus.Sending, to: DeliveryStatus.Unknown }, 0);
+    }
+  }
+
   generated(draft: Draft): void {
     this.generationDuration.observe({ generator: draft.generator }, draft.generationSeconds);
     if (draft.fallbackReason) this.fallbacks.inc({ reason: draft.fallbackReason });
@@ -28,7 +39,7 @@ export class MessagingMetrics {
     if (draft.tokensUsed) this.llmTokens.inc(draft.tokensUsed);
   }
 
-  attempted(channel: Channel, outcome: 'sent' | 'retry' | 'failed' | 'unknown'): void {
+  attempted(channel: Channel, outcome: (typeof ATTEMPT_OUTCOMES)[number]): void {
     this.attempts.inc({ channel, outcome });
   }
 
