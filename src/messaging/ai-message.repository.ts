@@ -88,15 +88,10 @@ interface StaleSmsRow {
   sms_segments: number | null;
 }
 
-interface SendingMark {
-  id: string;
-  draft: DraftRecord;
-}
-
-interface AttemptUpdate {
-  id: string;
-  record: AttemptRecord;
-}
+/** One state change for the batched UPDATE: a `sending` mark with its draft, or how an attempt ended. */
+type StateChange =
+  | { id: string; draft: DraftRecord; record?: undefined }
+  | { id: string; record: AttemptRecord; draft?: undefined };
 
 const ERROR_MAX_LENGTH = 1000;
 
@@ -116,10 +111,12 @@ export class AiMessageRepository {
    * DataSource.query costs ~50 µs more Node CPU per statement, which showed in the campaign benchmark.
    */
   private readonly pool: Pool;
-  /** Concurrent claims, sending marks and attempt records share statements and commits (see groupCommit). */
+  /**
+   * Concurrent claims share statements and commits (see groupCommit); so do sending marks and attempt records,
+   * together in one statement, so the `sending` mark adds no round trip or commit of its own under load.
+   */
   private readonly claimOne: (request: ClaimRequest) => Promise<ClaimOutcome>;
-  private readonly markOne: (mark: SendingMark) => Promise<boolean>;
-  private readonly recordOne: (update: AttemptUpdate) => Promise<void>;
+  private readonly changeOne: (change: StateChange) => Promise<boolean>;
 
   constructor(
     dataSource: DataSource,
@@ -127,8 +124,7 @@ export class AiMessageRepository {
   ) {
     this.pool = (dataSource.driver as PostgresDriver).master as Pool;
     this.claimOne = groupCommit((requests) => this.claimBatch(requests));
-    this.markOne = groupCommit((marks) => this.markBatch(marks));
-    this.recordOne = groupCommit((updates) => this.recordBatch(updates));
+    this.changeOne = groupCommit((changes) => this.changeBatch(changes));
   }
 
   /**
@@ -144,7 +140,7 @@ export class AiMessageRepository {
    * handed to its channel. False when the row is no longer `queued` (the sweeper released it): do not send.
    */
   markSending(id: string, draft: DraftRecord): Promise<boolean> {
-    return this.markOne({ id, draft });
+    return this.changeOne({ id, draft });
   }
 
   /**
@@ -153,7 +149,7 @@ export class AiMessageRepository {
    * frequency-cap slot back.
    */
   async recordAttempt(id: string, record: AttemptRecord): Promise<void> {
-    await this.recordOne({ id, record });
+    await this.changeOne({ id, record });
     if (record.status === DeliveryStatus.Failed) await this.releaseCapSlot(id);
   }
 
@@ -185,57 +181,52 @@ export class AiMessageRepository {
     );
   }
 
-  private async markBatch(marks: readonly SendingMark[]): Promise<(boolean | Error)[]> {
-    const drafts = marks.map(({ id, draft }) => ({
+  private async changeBatch(changes: readonly StateChange[]): Promise<(boolean | Error)[]> {
+    const rows = changes.map(({ id, draft, record }) => ({
       id,
-      subject: draft.subject,
-      message_text: draft.messageText,
-      generator: draft.generator,
-      fallback_reason: draft.fallbackReason,
-      safety_violations: draft.safetyViolations,
-      sms_segments: draft.smsSegments,
+      kind: draft ? 'mark' : 'record',
+      subject: draft?.subject,
+      message_text: draft?.messageText,
+      generator: draft?.generator,
+      fallback_reason: draft?.fallbackReason,
+      safety_violations: draft?.safetyViolations,
+      sms_segments: draft?.smsSegments,
+      status: record?.status,
+      provider_message_id: record?.providerMessageId ?? null,
+      error: record?.error?.slice(0, ERROR_MAX_LENGTH) ?? null,
     }));
-    // Planned each time rather than prepared, for the reason given in recordBatch.
-    const { rows } = await this.pool.query<{ id: string }>({
-      text: `UPDATE ai_messages m
-                SET delivery_status = 'sending', attempts = m.attempts + 1, subject = r.subject,
-                    message_text = r.message_text, generator = r.generator, fallback_reason = r.fallback_reason,
-                    safety_violations = r.safety_violations, sms_segments = r.sms_segments, updated_at = now()
-               FROM jsonb_to_recordset($1::jsonb) AS r(
-                      id uuid, subject text, message_text text, generator text, fallback_reason text,
-                      safety_violations jsonb, sms_segments smallint)
-              WHERE m.id = r.id AND m.delivery_status = 'queued'
-          RETURNING m.id`,
-      values: [jsonParameter(drafts)],
-    });
-    const marked = new Set(rows.map((row) => row.id));
-    return marks.map((mark) => marked.has(mark.id));
-  }
-
-  private async recordBatch(updates: readonly AttemptUpdate[]): Promise<(void | Error)[]> {
-    const records = updates.map(({ id, record }) => ({
-      id,
-      status: record.status,
-      provider_message_id: record.providerMessageId ?? null,
-      error: record.error?.slice(0, ERROR_MAX_LENGTH) ?? null,
-    }));
+    // A mark moves only a `queued` row (the WHERE is checked again on the latest version of a row another
+    // transaction changed). A final status only replaces `sending` or `unknown`, since an event may already have
+    // moved the row further; `queued`, for a retry, only replaces `sending`.
     // Not a named (prepared) statement on purpose: that would keep the plan made while the table was small (a
     // hash join over a sequential scan) for the whole session; planned each time, it is index lookups by id.
-    await this.pool.query({
+    const { rows: changed } = await this.pool.query<{ id: string }>({
       text: `UPDATE ai_messages m
                 SET delivery_status = CASE
+                      WHEN r.kind = 'mark' THEN 'sending'
                       WHEN m.delivery_status = 'sending' OR (m.delivery_status = 'unknown' AND r.status <> 'queued')
                       THEN r.status ELSE m.delivery_status END,
+                    attempts = m.attempts + (r.kind = 'mark')::int,
+                    subject = CASE WHEN r.kind = 'mark' THEN r.subject ELSE m.subject END,
+                    message_text = CASE WHEN r.kind = 'mark' THEN r.message_text ELSE m.message_text END,
+                    generator = CASE WHEN r.kind = 'mark' THEN r.generator ELSE m.generator END,
+                    fallback_reason = CASE WHEN r.kind = 'mark' THEN r.fallback_reason ELSE m.fallback_reason END,
+                    safety_violations = CASE WHEN r.kind = 'mark' THEN r.safety_violations ELSE m.safety_violations END,
+                    sms_segments = CASE WHEN r.kind = 'mark' THEN r.sms_segments ELSE m.sms_segments END,
                     provider_message_id = coalesce(r.provider_message_id, m.provider_message_id),
                     last_error = coalesce(r.error, m.last_error),
                     sent_at = CASE WHEN r.status = 'sent' THEN now()
                                    WHEN r.status = 'unknown' THEN coalesce(m.sent_at, m.updated_at) ELSE m.sent_at END,
                     updated_at = now()
-               FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, status text, provider_message_id text, error text)
-              WHERE m.id = r.id`,
-      values: [jsonParameter(records)],
+               FROM jsonb_to_recordset($1::jsonb) AS r(
+                      id uuid, kind text, subject text, message_text text, generator text, fallback_reason text,
+                      safety_violations jsonb, sms_segments smallint, status text, provider_message_id text, error text)
+              WHERE m.id = r.id AND (r.kind = 'record' OR m.delivery_status = 'queued')
+          RETURNING m.id`,
+      values: [jsonParameter(rows)],
     });
-    return updates.map(() => undefined);
+    const moved = new Set(changed.map((row) => row.id));
+    return changes.map((change) => moved.has(change.id));
   }
 
   /** A claim whose draft was rejected: nothing was sent. */
