@@ -22,6 +22,7 @@ import { CpuProfiler, summariseProfile } from './cpu-profile';
 import { DEAD_LLM_MODES, DeadLlmMode, startDeadLlm } from './dead-llm';
 import { coresBusy, cpuSnapshot, RssSampler } from './resource-monitor';
 import { measureSegmentation, stats } from './segmentation-bench';
+import { combineLimits, measureSendLimit, SendLimit } from './send-limit';
 import type { SinkReport, SinkRequest } from './smtp-sink';
 
 const DEFAULT_DATABASE = 'smartengage_bench';
@@ -40,6 +41,7 @@ const USAGE = `npm run bench:campaign -- [options]
   --concurrency C             CAMPAIGN_CONCURRENCY for the run (default 20, the service's default)
   --smtp-options QUERY        extra nodemailer options in SMTP_URL's query, e.g. "maxConnections=10&maxMessages=1000"
   --pages P                   keyset pages to time (default 50)
+  --send-limit-messages M     messages for the raw send limit, half before the first campaign and half after (default 5000)
   --skip-campaign             stop after segmentation (for large N); the JSON then has null rates
   --cpu-profile FILE          write a V8 CPU profile of the campaign phase to FILE and print its top functions
   --dead-llm hang|refuse      after the template campaign, run it again with OPENAI_API_KEY set and the LLM dead
@@ -57,6 +59,7 @@ interface Options {
   concurrency: number;
   smtpOptions: string;
   pages: number;
+  sendLimitMessages: number;
   cpuProfile: string | null;
   skipCampaign: boolean;
   deadLlm: DeadLlmMode | null;
@@ -75,6 +78,7 @@ function parseOptions(): Options {
       concurrency: { type: 'string', default: '20' },
       'smtp-options': { type: 'string', default: '' },
       pages: { type: 'string', default: '50' },
+      'send-limit-messages': { type: 'string', default: '5000' },
       'cpu-profile': { type: 'string' },
       'skip-campaign': { type: 'boolean', default: false },
       'dead-llm': { type: 'string' },
@@ -110,6 +114,7 @@ function parseOptions(): Options {
     concurrency: positive('concurrency', values.concurrency!, 200),
     smtpOptions: values['smtp-options']!.replace(/^[?&]/, ''),
     pages: positive('pages', values.pages!),
+    sendLimitMessages: positive('send-limit-messages', values['send-limit-messages']!),
     cpuProfile: values['cpu-profile'] ?? null,
     skipCampaign: values['skip-campaign']!,
   };
@@ -209,13 +214,17 @@ class SinkProcess {
 }
 
 /** Boots the real application (no HTTP listener) against the bench database and the sink; the LLM only when given. */
-async function bootApp(benchUrl: string, sinkPort: number, options: Options, llmBaseUrl?: string): Promise<INestApplicationContext> {
+function sinkUrl(sinkPort: number, options: Options): string {
   const query = ['pool=true', options.smtpOptions].filter(Boolean).join('&');
+  return `smtp://127.0.0.1:${sinkPort}?${query}`;
+}
+
+async function bootApp(benchUrl: string, sinkPort: number, options: Options, llmBaseUrl?: string): Promise<INestApplicationContext> {
   const env: Record<string, string | undefined> = {
     NODE_ENV: 'test',
     DATABASE_URL: benchUrl,
     MIGRATIONS_RUN: 'false',
-    SMTP_URL: `smtp://127.0.0.1:${sinkPort}?${query}`,
+    SMTP_URL: sinkUrl(sinkPort, options),
     CAMPAIGN_SCHEDULER_ENABLED: 'false',
     CAMPAIGN_CONCURRENCY: String(options.concurrency),
     ADMIN_API_KEYS: 'bench',
@@ -238,11 +247,15 @@ interface CampaignFigures {
   rowsPerS: number;
   peakRss: number;
   wall: number;
+  /** With `sendLimit`: the raw send limit measured around this campaign, and the app's CPU per message in it. */
+  limit?: SendLimit;
+  cpuMsPerMessage?: number;
 }
 
 /**
  * One real campaign through the application, into the SMTP sink; with `llmBaseUrl`, drafts ask that LLM
- * first. `profile` writes the CPU profile of --cpu-profile.
+ * first. `profile` writes the CPU profile of --cpu-profile. `sendLimit` also measures the raw send limit in the
+ * same app, half before the campaign and half after, so a change in the machine's load hits both.
  */
 async function runCampaign(
   label: string,
@@ -250,12 +263,15 @@ async function runCampaign(
   sink: SinkProcess,
   options: Options,
   rss: RssSampler,
-  { llmBaseUrl, profile: profiled }: { llmBaseUrl?: string; profile: boolean },
+  { llmBaseUrl, profile: profiled, sendLimit }: { llmBaseUrl?: string; profile: boolean; sendLimit?: boolean },
 ): Promise<CampaignFigures> {
   const app = await bootApp(benchUrl, sink.port, options, llmBaseUrl);
   try {
     const campaigns = app.get(CampaignService);
     const appData = app.get(DataSource);
+    const measureLimit = (messages: number) =>
+      measureSendLimit(app, sinkUrl(sink.port, options), { messages, concurrency: options.concurrency });
+    const limitBefore = sendLimit ? await measureLimit(Math.ceil(options.sendLimitMessages / 2)) : null;
     global.gc?.();
     const rssAtStart = rss.phase();
     const cpuBefore = cpuSnapshot();
@@ -298,7 +314,7 @@ async function runCampaign(
     );
 
     const messagesPerS = counts.sent / wall;
-    const rowsPerS = (2 * written.rows) / wall;
+    const rowsPerS = (3 * written.rows) / wall;
     const cores = coresBusy(cpuBefore, cpuAfter);
     const sinkCores = (sinkAfter.cpuMs - sinkBefore.cpuMs) / (cpuAfter.at - cpuBefore.at);
     console.log(
@@ -307,8 +323,8 @@ async function runCampaign(
     );
     console.log(`  messages/s end to end: ${fmt(messagesPerS)} (sent / wall time of plan + run)`);
     console.log(
-      `  rows/s: ${fmt(rowsPerS)} ai_messages rows written per second (${fmt(written.rows)} rows x 2: the claim inserts each, ` +
-        `the delivery record updates it; besides, each claim updates customers.last_message_at and each page updates job_runs)`,
+      `  rows/s: ${fmt(rowsPerS)} ai_messages rows written per second (${fmt(written.rows)} rows x 3: the claim inserts each, ` +
+        `the sending mark and the delivery record update it; besides, each claim updates customers.last_message_at and each page updates job_runs)`,
     );
     console.log(
       `  SMTP sink received ${fmt(received)} messages; ai_messages marked sent: ${fmt(written.sent)}; ` +
@@ -324,10 +340,27 @@ async function runCampaign(
       console.log(`CPU profile of the campaign phase written to ${options.cpuProfile}`);
       summariseProfile(profile).forEach((line) => console.log(line));
     }
+    let limitFigures = {};
+    if (limitBefore) {
+      const limitAfter = await measureLimit(Math.floor(options.sendLimitMessages / 2));
+      const limit = combineLimits(limitBefore, limitAfter);
+      console.log(
+        `Send limit: ${fmt(limit.perSecond)} messages/s (${fmt(limitBefore.perSecond)} before the campaign, ${fmt(limitAfter.perSecond)} ` +
+          `after; nodemailer with the service's transport and mail options, ${options.concurrency} in flight, ` +
+          `${fmt(limit.bytes)}-byte message, no database)`,
+      );
+      const cpuMsPerMessage = (cpuAfter.nodeMs - cpuBefore.nodeMs) / counts.sent;
+      console.log(`  ratio of the campaign's messages/s to the send limit: ${(messagesPerS / limit.perSecond).toFixed(2)}`);
+      console.log(
+        `  app CPU per message: ${cpuMsPerMessage.toFixed(2)} ms in the campaign, ${limit.cpuMs.toFixed(2)} ms for the raw send ` +
+          `(ratio ${(limit.cpuMs / cpuMsPerMessage).toFixed(2)}; steadier than the rates when other work shares the machine)`,
+      );
+      limitFigures = { limit, cpuMsPerMessage };
+    }
     if (received !== counts.sent || written.sent !== counts.sent) {
       throw new Error(`the sink received ${received} and ai_messages has ${written.sent} sent, but the run counted ${counts.sent}`);
     }
-    return { sent: counts.sent, messagesPerS, rowsPerS, peakRss, wall };
+    return { sent: counts.sent, messagesPerS, rowsPerS, peakRss, wall, ...limitFigures };
   } finally {
     await app.close().catch((error: unknown) => console.error(`closing the app: ${error}`));
   }
@@ -443,8 +476,8 @@ async function main(): Promise<void> {
 
     // 3. One real campaign through the application, into the SMTP sink.
     sink = await SinkProcess.start();
-    const template = await runCampaign('template', benchUrl, sink, options, rss, { profile: true });
-    const { messagesPerS, rowsPerS, peakRss } = template;
+    const template = await runCampaign('template', benchUrl, sink, options, rss, { profile: true, sendLimit: true });
+    const { messagesPerS, rowsPerS, peakRss, limit, cpuMsPerMessage } = template;
 
     // 4. With --dead-llm, the same campaign while the LLM is dead: the deadline and breaker should keep its pace.
     let deadLlmFigures = {};
@@ -477,6 +510,10 @@ async function main(): Promise<void> {
       JSON.stringify({
         ...segmentationFigures,
         messages_per_s: Math.round(messagesPerS),
+        send_limit_per_s: Math.round(limit!.perSecond),
+        ratio: Math.round((messagesPerS / limit!.perSecond) * 100) / 100,
+        cpu_ms_per_message: Math.round(cpuMsPerMessage! * 100) / 100,
+        send_cpu_ms_per_message: Math.round(limit!.cpuMs * 100) / 100,
         rows_per_s: Math.round(rowsPerS),
         peak_rss_mb: Math.round(peakRss),
         ...deadLlmFigures,

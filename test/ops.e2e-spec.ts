@@ -92,8 +92,9 @@ describe('ops/: the Grafana dashboard and the Prometheus alert rules', () => {
       .filter((rule) => rule.type === 'alerting');
 
   beforeAll(async () => {
-    // SMTP configured but unreachable: one dependency down, for the alert test.
-    t = await createTestApp({ SMTP_URL: `smtp://127.0.0.1:${await unusedPort()}` });
+    // SMTP configured but unreachable: one dependency down, for the alert test. A refused connection is
+    // transient and retried; short backoffs let the campaign's deliveries fail within the test.
+    t = await createTestApp({ SMTP_URL: `smtp://127.0.0.1:${await unusedPort()}`, DELIVERY_RETRY_BACKOFF_MS: '10' });
     await t.app.listen(0, '127.0.0.1');
     const { port } = t.app.getHttpServer().address() as AddressInfo;
     prometheus = await startPrometheus(`127.0.0.1:${port}`, [RULES]);

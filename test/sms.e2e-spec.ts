@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DEMO } from '../src/database/demo-seed';
 import { localHour } from '../src/common/local-time';
 import { countSmsSegments } from '../src/messaging/sms-segments';
+import { StaleMessageSweeper } from '../src/messaging/stale-message.sweeper';
 import { auth, createTestApp, PUBLIC_BASE_URL, resetDatabase, TestApp } from './support/test-app';
 
 const SINGLE = '/admin/smartengage/send-single';
@@ -169,7 +170,8 @@ describe('SMS through an HTTP gateway', () => {
       ...NEVER_QUIET,
       SMS_GATEWAY_URL: `http://127.0.0.1:${port}/sms`,
       SMS_GATEWAY_API_KEY: 'gateway-secret-key',
-      SMS_GATEWAY_RETRY_BACKOFF_MS: '10',
+      DELIVERY_MAX_ATTEMPTS: '4',
+      DELIVERY_RETRY_BACKOFF_MS: '10',
     });
   });
   afterAll(async () => {
@@ -177,25 +179,57 @@ describe('SMS through an HTTP gateway', () => {
     await new Promise((resolve) => gateway.close(resolve));
   });
 
-  it('posts JSON with the API key, retries a 429 and stores the gateway id', async () => {
+  beforeEach(() => (received.length = 0));
+
+  it('posts JSON with the API key, retries a 429 with the same Idempotency-Key and stores the gateway id', async () => {
     await resetDatabase(t.dataSource);
     answers = [429, 200];
     const res = await t.http().post(SINGLE).set(auth).send(vipSms).expect(200);
     expect(received).toHaveLength(2);
     expect(received[1].headers['x-api-key']).toBe('gateway-secret-key');
     expect(received[1].body).toMatchObject({ to: '+8801711005688', reference: res.body.message_id });
-    const [row] = await t.dataSource.query('SELECT provider_message_id, delivery_status FROM ai_messages');
-    expect(row).toEqual({ provider_message_id: 'gw-2', delivery_status: 'sent' });
+    expect(received.map((request) => request.headers['idempotency-key'])).toEqual([res.body.message_id, res.body.message_id]);
+    const [row] = await t.dataSource.query('SELECT provider_message_id, delivery_status, attempts, last_error FROM ai_messages');
+    expect(row).toEqual({ provider_message_id: 'gw-2', delivery_status: 'sent', attempts: 2, last_error: expect.stringContaining('429') });
   });
 
-  it('marks the message failed when the gateway keeps failing', async () => {
+  it('marks the message failed after DELIVERY_MAX_ATTEMPTS when the gateway keeps failing', async () => {
     await resetDatabase(t.dataSource);
     answers = [500, 500, 500, 500];
     const res = await t.http().post(SINGLE).set(auth).send(vipSms).expect(502);
     expect(res.body.code).toBe('DELIVERY_FAILED');
     expect(JSON.stringify(res.body)).not.toContain('gateway-secret-key');
-    const [row] = await t.dataSource.query('SELECT delivery_status, error FROM ai_messages');
-    expect(row.delivery_status).toBe('failed');
-    expect(row.error).toContain('500');
+    expect(received).toHaveLength(4);
+    const [row] = await t.dataSource.query('SELECT delivery_status, last_error, attempts FROM ai_messages');
+    expect(row).toEqual({ delivery_status: 'failed', last_error: expect.stringContaining('500'), attempts: 4 });
+  });
+
+  it('fails at once on a 4xx from the gateway', async () => {
+    await resetDatabase(t.dataSource);
+    answers = [422];
+    await t.http().post(SINGLE).set(auth).send(vipSms).expect(502);
+    expect(received).toHaveLength(1);
+    const [row] = await t.dataSource.query('SELECT delivery_status, attempts FROM ai_messages');
+    expect(row).toEqual({ delivery_status: 'failed', attempts: 1 });
+  });
+
+  it('sends an SMS its process left sending again, with the same Idempotency-Key, once it is stale', async () => {
+    await resetDatabase(t.dataSource);
+    answers = [200, 200];
+    const res = await t.http().post(SINGLE).set(auth).send(vipSms).expect(200);
+    // As if the process died after the hand-over, 11 minutes ago (STALE_CLAIM_MINUTES is 10).
+    await t.dataSource.query(
+      `UPDATE ai_messages SET delivery_status = 'sending', provider_message_id = NULL, sent_at = NULL,
+                              updated_at = now() - interval '11 minutes'`,
+    );
+
+    const report = await t.app.get(StaleMessageSweeper).sweep();
+
+    expect(report).toEqual({ released: 0, unknown: 0, resent: { sent: 1 } });
+    expect(received).toHaveLength(2);
+    expect(received[1].headers['idempotency-key']).toBe(res.body.message_id);
+    expect(received[1].body.text).toBe(received[0].body.text);
+    const [row] = await t.dataSource.query('SELECT delivery_status, provider_message_id, attempts FROM ai_messages');
+    expect(row).toEqual({ delivery_status: 'sent', provider_message_id: 'gw-2', attempts: 2 });
   });
 });

@@ -4,6 +4,7 @@ import { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { DEMO } from '../src/database/demo-seed';
 import { bookingToken } from './support/outbox';
+import { unusedPort } from './support/prometheus';
 import {
   auth,
   BOOKING_BASE_URL,
@@ -36,15 +37,27 @@ interface SmtpSink {
   close: () => Promise<void>;
 }
 
-/** A real SMTP server on a free local port that keeps every message it accepts, or rejects every recipient. */
-async function startSmtpServer(options: { rejectRecipients?: boolean } = {}): Promise<SmtpSink> {
+interface SmtpOptions {
+  /** Rejects every recipient with 550. */
+  rejectRecipients?: boolean;
+  /** Answers the first `count` recipients with this 4xx reply, then accepts. */
+  deferFirst?: { count: number; code: number };
+}
+
+/** A real SMTP server on a free local port that keeps every message it accepts, or rejects recipients. */
+async function startSmtpServer(options: SmtpOptions = {}): Promise<SmtpSink> {
   const inbox: ReceivedMail[] = [];
+  let deferred = 0;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
     closeTimeout: 200,
     onRcptTo(address, _session, callback) {
+      if (options.deferFirst && deferred < options.deferFirst.count) {
+        deferred++;
+        return callback(Object.assign(new Error('try again later'), { responseCode: options.deferFirst.code }));
+      }
       if (!options.rejectRecipients) return callback();
       callback(Object.assign(new Error(`mailbox ${address.address} unavailable`), { responseCode: 550 }));
     },
@@ -251,7 +264,7 @@ describe('email delivery when the SMTP server rejects the recipient', () => {
 
   beforeAll(async () => {
     smtp = await startSmtpServer({ rejectRecipients: true });
-    t = await createTestApp({ SMTP_URL: smtp.url });
+    t = await createTestApp({ SMTP_URL: smtp.url, DELIVERY_RETRY_BACKOFF_MS: '10' });
   });
   afterAll(async () => {
     await t?.close();
@@ -264,8 +277,9 @@ describe('email delivery when the SMTP server rejects the recipient', () => {
     expect(first.body.code).toBe('DELIVERY_FAILED');
     expect(smtp.inbox).toHaveLength(0);
     const [row] = await t.dataSource.query('SELECT * FROM ai_messages');
-    expect(row).toMatchObject({ user_id: DEMO.customers.vip, delivery_status: 'failed', provider_message_id: null });
-    expect(row.error).toMatch(/550/);
+    // A 550 is permanent: one attempt, not five.
+    expect(row).toMatchObject({ user_id: DEMO.customers.vip, delivery_status: 'failed', provider_message_id: null, attempts: 1 });
+    expect(row.last_error).toMatch(/550/);
 
     // A failed message was never delivered, so a retry is attempted again rather than capped.
     const second = await t.http().post(ROUTE).set(auth).send(scenario2).expect(502);
@@ -448,4 +462,57 @@ describe('recipients that are not exactly one email address', () => {
     expect(smtp.inbox.map((mail) => mail.raw.toString()).join('')).not.toContain(STRANGER);
     expect(await messageRows()).toEqual([{ user_id: DEMO.customers.vip, recipient: VIP, delivery_status: 'sent' }]);
   });
+});
+
+describe('email delivery when the SMTP server defers with 421 for a while', () => {
+  let smtp: SmtpSink;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    smtp = await startSmtpServer({ deferFirst: { count: 2, code: 421 } });
+    t = await createTestApp({ SMTP_URL: smtp.url, DELIVERY_RETRY_BACKOFF_MS: '10' });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await smtp?.close();
+  });
+
+  it('retries until the server takes the message: sent once, with the attempts and the last 421 recorded', async () => {
+    await resetDatabase(t.dataSource);
+    const res = await t.http().post(ROUTE).set(auth).send(scenario2).expect(200);
+
+    expect(smtp.inbox).toHaveLength(1);
+    expect((await simpleParser(smtp.inbox[0].raw)).messageId).toContain(res.body.message_id);
+    const [row] = await t.dataSource.query('SELECT delivery_status, attempts, last_error FROM ai_messages WHERE id = $1', [
+      res.body.message_id,
+    ]);
+    expect(row).toEqual({ delivery_status: 'sent', attempts: 3, last_error: expect.stringMatching(/421/) });
+  });
+});
+
+describe('email delivery when nothing listens at SMTP_URL', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    // One pool slot, several attempts per message: every refused connection must give its slot back.
+    t = await createTestApp({
+      SMTP_URL: `smtp://127.0.0.1:${await unusedPort()}`,
+      SMTP_MAX_CONNECTIONS: '1',
+      DELIVERY_MAX_ATTEMPTS: '3',
+      DELIVERY_RETRY_BACKOFF_MS: '1',
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('fails each send after its attempts, however many refused connections came before', async () => {
+    for (let send = 0; send < 3; send++) {
+      await resetDatabase(t.dataSource);
+      const res = await t.http().post(ROUTE).set(auth).send(scenario2).expect(502);
+      expect(res.body.code).toBe('DELIVERY_FAILED');
+      const [row] = await t.dataSource.query('SELECT delivery_status, attempts, last_error FROM ai_messages');
+      expect(row).toEqual({ delivery_status: 'failed', attempts: 3, last_error: expect.stringMatching(/ECONNREFUSED/) });
+    }
+  }, 20_000);
 });

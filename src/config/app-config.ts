@@ -22,10 +22,9 @@ export class AppConfig {
     senderId: string;
     maxSegments: number;
     timeoutMs: number;
-    maxRetries: number;
-    retryBackoffMs: number;
     quietHours: { startHour: number; endHour: number };
   };
+  readonly delivery: { maxAttempts: number; retryBackoffMs: number; staleClaimMs: number };
   readonly tracking: { emailClicks: boolean; emailOpens: boolean };
   readonly openai: {
     apiKey?: string;
@@ -81,9 +80,12 @@ export class AppConfig {
       senderId: env.SMS_SENDER_ID,
       maxSegments: env.SMS_MAX_SEGMENTS,
       timeoutMs: env.SMS_GATEWAY_TIMEOUT_MS,
-      maxRetries: env.SMS_GATEWAY_MAX_RETRIES,
-      retryBackoffMs: env.SMS_GATEWAY_RETRY_BACKOFF_MS,
       quietHours: { startHour: env.SMS_QUIET_HOURS_START, endHour: env.SMS_QUIET_HOURS_END },
+    };
+    this.delivery = {
+      maxAttempts: env.DELIVERY_MAX_ATTEMPTS,
+      retryBackoffMs: env.DELIVERY_RETRY_BACKOFF_MS,
+      staleClaimMs: env.STALE_CLAIM_MINUTES * 60_000,
     };
     this.tracking = { emailClicks: env.EMAIL_CLICK_TRACKING, emailOpens: env.EMAIL_OPEN_TRACKING };
     this.openai = {

@@ -198,22 +198,6 @@ export class EnvironmentVariables {
   @Max(120_000)
   SMS_GATEWAY_TIMEOUT_MS = 10_000;
 
-  /** Retries of a 429 or 5xx answer from the gateway. */
-  @IsOptional()
-  @Transform(toInt)
-  @IsInt()
-  @Min(0)
-  @Max(10)
-  SMS_GATEWAY_MAX_RETRIES = 3;
-
-  /** Wait before the first gateway retry; doubles each time (a Retry-After header wins). */
-  @IsOptional()
-  @Transform(toInt)
-  @IsInt()
-  @Min(0)
-  @Max(60_000)
-  SMS_GATEWAY_RETRY_BACKOFF_MS = 500;
-
   /** No promotional SMS from this local hour (CAMPAIGN_TIMEZONE)... */
   @IsOptional()
   @Transform(toInt)
@@ -295,6 +279,33 @@ export class EnvironmentVariables {
   @Max(3_600_000)
   CAMPAIGN_RETRY_BACKOFF_MS = 60_000;
 
+  /** Attempts to hand one message to its channel, the first included; only transient failures are retried. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(20)
+  DELIVERY_MAX_ATTEMPTS = 5;
+
+  /** Wait before the first retry of a delivery; doubles for each further one (with jitter; a Retry-After wins). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  DELIVERY_RETRY_BACKOFF_MS = 2_000;
+
+  /**
+   * A message still queued or sending this long after its last change was interrupted; the sweeper settles it
+   * (queued: failed and freed for the next run; sending: email unknown, SMS sent again).
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1440)
+  STALE_CLAIM_MINUTES = 10;
+
   /**
    * How long a lock lease (the campaign lock) outlives its last heartbeat; the holder renews it every third
    * of this. A killed holder's lock is free again within this time.
@@ -306,7 +317,7 @@ export class EnvironmentVariables {
   @Max(600)
   LOCK_LEASE_TTL_SECONDS = 30;
 
-  /** On SIGTERM, how long a campaign run may take to finish the messages in flight before it is recorded. */
+  /** On SIGTERM, how long deliveries in flight (a campaign run's included) may take to finish before the run is recorded. */
   @IsOptional()
   @Transform(toInt)
   @IsInt()

@@ -12,6 +12,7 @@ import { BatchedMessageWrites1732752000000 } from '../../migrations/173275200000
 import { LockLeases1732838400000 } from '../../migrations/1732838400000-LockLeases';
 import { EngagementOncePerMinute1732841000000 } from '../../migrations/1732841000000-EngagementOncePerMinute';
 import { RecipientAddresses1732842000000 } from '../../migrations/1732842000000-RecipientAddresses';
+import { DeliveryStates1732924800000 } from '../../migrations/1732924800000-DeliveryStates';
 import { MessageEventEntity } from '../events/message-event.entity';
 import { JobRunEntity } from '../jobs/job-run.entity';
 
@@ -36,4 +37,5 @@ export const MIGRATIONS = [
   LockLeases1732838400000,
   EngagementOncePerMinute1732841000000,
   RecipientAddresses1732842000000,
+  DeliveryStates1732924800000,
 ];

@@ -15,6 +15,7 @@ export interface EngagementGroup {
   sent: number;
   clicked: number;
   booked: number;
+  unknown: number;
 }
 
 interface GroupRow {
@@ -25,6 +26,7 @@ interface GroupRow {
   sent: number;
   clicked: number;
   booked: number;
+  unknown: number;
 }
 
 @Injectable()
@@ -33,24 +35,35 @@ export class EngagementStatsRepository {
 
   /**
    * Messages sent in [from, to), by type, tone, promo and channel: how many were sent, clicked at least once,
-   * and followed by a non-cancelled booking of their customer within CONVERSION_WINDOW_DAYS.
+   * and followed by a non-cancelled booking of their customer within CONVERSION_WINDOW_DAYS; and how many were
+   * handed over in the period by a process that died before the channel answered (`unknown`, sent_at being
+   * the hand-over), which count in none of the others.
    */
   async groups(from: Date, to: Date): Promise<EngagementGroup[]> {
     const rows: GroupRow[] = await this.dataSource.query(
       `SELECT m.message_type, m.tone, m.promo_code, m.channel,
-              count(*)::int AS sent,
-              count(*) FILTER (WHERE EXISTS (
+              count(*) FILTER (WHERE m.delivery_status <> $7)::int AS sent,
+              count(*) FILTER (WHERE m.delivery_status <> $7 AND EXISTS (
                 SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.event_type = $4))::int AS clicked,
-              count(*) FILTER (WHERE EXISTS (
+              count(*) FILTER (WHERE m.delivery_status <> $7 AND EXISTS (
                 SELECT 1 FROM bookings b
                  WHERE b.customer_id = m.user_id AND b.status <> $5
                    AND b.booked_at > m.sent_at
-                   AND b.booked_at <= m.sent_at + make_interval(days => $6)))::int AS booked
+                   AND b.booked_at <= m.sent_at + make_interval(days => $6)))::int AS booked,
+              count(*) FILTER (WHERE m.delivery_status = $7)::int AS unknown
          FROM ai_messages m
         WHERE m.sent_at >= $1 AND m.sent_at < $2 AND m.delivery_status <> $3
         GROUP BY m.message_type, m.tone, m.promo_code, m.channel
         ORDER BY m.message_type, m.tone NULLS FIRST, m.promo_code NULLS FIRST, m.channel`,
-      [from, to, DeliveryStatus.Failed, EventType.MessageClicked, BookingStatus.Cancelled, CONVERSION_WINDOW_DAYS],
+      [
+        from,
+        to,
+        DeliveryStatus.Failed,
+        EventType.MessageClicked,
+        BookingStatus.Cancelled,
+        CONVERSION_WINDOW_DAYS,
+        DeliveryStatus.Unknown,
+      ],
     );
     return rows.map((row) => ({
       messageType: row.message_type,
@@ -60,6 +73,7 @@ export class EngagementStatsRepository {
       sent: row.sent,
       clicked: row.clicked,
       booked: row.booked,
+      unknown: row.unknown,
     }));
   }
 }

@@ -30,6 +30,7 @@ export class EngagementStatsService {
         sent: group.sent,
         clicked: group.clicked,
         booked: group.booked,
+        unknown: group.unknown,
         conversion_rate: group.sent === 0 ? 0 : Math.round((group.booked / group.sent) * 10_000) / 10_000,
       })),
     };

@@ -15,9 +15,14 @@ export interface MessageEvent extends NewMessageEvent {
   id: string;
 }
 
-/** The delivery statuses an event can move a message to, lowest first; failed and unsubscribed are outside it. */
+/**
+ * The delivery statuses an event can move a message to, lowest first; failed and unsubscribed are outside it.
+ * An event on an `unknown` message proves it arrived.
+ */
 export const DELIVERY_PROGRESS: readonly DeliveryStatus[] = [
   DeliveryStatus.Queued,
+  DeliveryStatus.Sending,
+  DeliveryStatus.Unknown,
   DeliveryStatus.Sent,
   DeliveryStatus.Delivered,
   DeliveryStatus.Opened,

@@ -1,8 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { finishWithin, mapWithConcurrency } from '../common/map-with-concurrency';
+import { finishWithin } from '../common/finish-within';
 import { RequestContext } from '../common/request-context';
-import { ReminderDelivery } from '../messaging/reminder-delivery';
+import { DeliveryFanOut, FanOutItem, FanOutResult } from '../messaging/delivery-fan-out';
+import { SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { SegmentCriteria, SegmentCursor, SegmentRepository } from '../segmentation/segment.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
@@ -17,7 +18,7 @@ const PROGRESS_LOG_INTERVAL_MS = 5_000;
 
 /**
  * One campaign run, already holding the campaign lock: page through the eligible customers by key and
- * hand each to ReminderDelivery, `concurrency` at a time. A customer's failure is counted, never fatal.
+ * hand each page to the DeliveryFanOut, `concurrency` at a time. A customer's failure is counted, never fatal.
  * When `stop` aborts (shutdown, or the lock was lost) no further customer starts, those in flight get
  * SHUTDOWN_GRACE_SECONDS to finish, and the run is recorded with the counts so far.
  */
@@ -28,7 +29,7 @@ export class CampaignRunner {
   constructor(
     private readonly segments: SegmentRepository,
     private readonly services: ServiceRepository,
-    private readonly delivery: ReminderDelivery,
+    private readonly fanOut: DeliveryFanOut,
     private readonly jobRuns: JobRunRepository,
     private readonly config: AppConfig,
   ) {}
@@ -102,15 +103,12 @@ export class CampaignRunner {
           page.forEach((customer) => record({ customerId: customer.id, success: false, reason: 'dry_run' }, null));
         } else {
           const services = await this.servicesFor(page, serviceCache);
-          const deliveries = mapWithConcurrency(
-            page,
+          const items = page.map((customer) => this.item(customer, services, plan, correlationId, campaign));
+          const deliveries = this.fanOut.deliverAll(items, {
             concurrency,
-            async (customer) => {
-              const [result, outcome] = await this.deliverOne(customer, services, plan, correlationId, campaign);
-              record(result, outcome);
-            },
-            stop,
-          );
+            signal: stop,
+            onResult: (result) => record(...toCustomerResult(result)),
+          });
           if (!(await finishWithin(deliveries, stop, this.config.shutdownGraceMs))) {
             this.logger.warn(`Campaign ${jobRunId}: messages still in flight after the grace are not counted`);
           }
@@ -164,17 +162,18 @@ export class CampaignRunner {
     };
   }
 
-  private async deliverOne(
+  private item(
     customer: CustomerProfile,
     services: Map<string, ServiceInfo>,
     plan: CampaignPlan,
     correlationId: string,
     campaign: { day: string; jobRunId: string },
-  ): Promise<[CustomerResult, 'sent' | 'failed' | 'skipped']> {
+  ): FanOutItem {
     const service = customer.lastBookingServiceId ? services.get(customer.lastBookingServiceId) : undefined;
-    if (!service) return [{ customerId: customer.id, success: false, reason: 'no_booking_history' }, 'skipped'];
-    try {
-      const outcome = await this.delivery.deliver({
+    if (!service) return { customerId: customer.id, skip: SkipReason.NoBookingHistory };
+    return {
+      customerId: customer.id,
+      request: {
         customer,
         service,
         offer: plan.offer,
@@ -184,16 +183,8 @@ export class CampaignRunner {
         bypassFrequencyCap: false,
         correlationId,
         campaign,
-      });
-      if (outcome.status === 'sent') return [{ customerId: customer.id, success: true, messageId: outcome.messageId }, 'sent'];
-      if (outcome.status === 'failed') {
-        return [{ customerId: customer.id, success: false, messageId: outcome.messageId, reason: outcome.reason }, 'failed'];
-      }
-      return [{ customerId: customer.id, success: false, reason: outcome.reason }, 'skipped'];
-    } catch (error) {
-      this.logger.error({ msg: 'Customer failed', customerId: customer.id, err: error });
-      return [{ customerId: customer.id, success: false, reason: 'internal_error' }, 'failed'];
-    }
+      },
+    };
   }
 
   private async servicesFor(page: CustomerProfile[], cache: Map<string, ServiceInfo>): Promise<Map<string, ServiceInfo>> {
@@ -214,5 +205,18 @@ export class CampaignRunner {
       ...counts,
       perSecond: rate,
     });
+  }
+}
+
+function toCustomerResult({ customerId, outcome }: FanOutResult): [CustomerResult, 'sent' | 'failed' | 'skipped'] {
+  switch (outcome.status) {
+    case 'sent':
+      return [{ customerId, success: true, messageId: outcome.messageId }, 'sent'];
+    case 'failed':
+      return [{ customerId, success: false, messageId: outcome.messageId, reason: outcome.reason }, 'failed'];
+    case 'skipped':
+      return [{ customerId, success: false, reason: outcome.reason }, 'skipped'];
+    case 'error':
+      return [{ customerId, success: false, reason: 'internal_error' }, 'failed'];
   }
 }

@@ -3,6 +3,7 @@ import { Counter } from 'prom-client';
 import { AppConfig } from '../config/app-config';
 import { LockHolder } from '../database/lock-lease.repository';
 import { Lease, LockService } from '../database/lock.service';
+import { DeliveryFanOut } from '../messaging/delivery-fan-out';
 import { Channel, MessageType } from '../messaging/message.types';
 import { PromoCodeRepository } from '../smartengage/promo-code.repository';
 import { CampaignPreset } from './campaign-presets';
@@ -49,7 +50,8 @@ function newTestService() {
     start: jest.fn().mockResolvedValue({ id: 'r1' }),
     skipped: jest.fn().mockResolvedValue(undefined),
   } as unknown as jest.Mocked<JobRunRepository>;
-  const shutdown = new ShutdownService({ shutdownGraceMs: 0 } as AppConfig);
+  const fanOut = { beginShutdown: () => undefined } as unknown as DeliveryFanOut;
+  const shutdown = new ShutdownService({ shutdownGraceMs: 0 } as AppConfig, fanOut);
   const config = { campaign: { timeZone: 'Asia/Dhaka', maxAttempts: 3, retryBackoffMs: 0 } } as AppConfig;
   const runsTotal = { inc: jest.fn() } as unknown as Counter<string>;
   const sut = new CampaignService(runner, locks, jobRuns, {} as PromoCodeRepository, shutdown, config, runsTotal);

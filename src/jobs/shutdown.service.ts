@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
+import { DeliveryFanOut } from '../messaging/delivery-fan-out';
 
 /** The reason a run's signal carries when the process is stopping. */
 export class ShutdownError extends Error {
@@ -26,7 +27,10 @@ export class ShutdownService implements OnModuleDestroy, BeforeApplicationShutdo
   private readonly running = new Set<Promise<unknown>>();
   readonly graceMs: number;
 
-  constructor(config: AppConfig) {
+  constructor(
+    config: AppConfig,
+    private readonly fanOut: DeliveryFanOut,
+  ) {
     this.graceMs = config.shutdownGraceMs;
   }
 
@@ -53,6 +57,8 @@ export class ShutdownService implements OnModuleDestroy, BeforeApplicationShutdo
    */
   async onModuleDestroy(): Promise<void> {
     this.controller.abort(new ShutdownError());
+    // Deliveries outside a run (send-single, send-bulk) stop too, and share this one grace.
+    this.fanOut.beginShutdown();
     if (this.running.size === 0) return;
     const started = Date.now();
     this.logger.log(`Stopping ${this.running.size} job run(s); messages in flight get up to ${this.graceMs / 1000} s`);

@@ -71,8 +71,13 @@ export class AiMessageEntity {
   @Column({ name: 'provider_message_id', type: 'text', nullable: true })
   providerMessageId: string | null;
 
-  @Column({ type: 'text', nullable: true })
-  error: string | null;
+  /** The latest failure, kept when a later attempt succeeded. */
+  @Column({ name: 'last_error', type: 'text', nullable: true })
+  lastError: string | null;
+
+  /** How many times the message was handed to its channel. */
+  @Column({ type: 'integer', default: 0 })
+  attempts: number;
 
   /** Day (YYYY-MM-DD) of the campaign run that claimed this message; unique per customer and channel. */
   @Column({ name: 'campaign_day', type: 'date', nullable: true })
@@ -88,6 +93,7 @@ export class AiMessageEntity {
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 
+  /** When the channel took the message; for an `unknown` one, when it was handed over. */
   @Column({ name: 'sent_at', type: 'timestamptz', nullable: true })
   sentAt: Date | null;
 

@@ -25,20 +25,45 @@ export interface ClaimRequest {
   jobRunId: string | null;
 }
 
-export type ClaimOutcome = 'claimed' | 'customer_not_found' | 'opted_out' | 'frequency_capped' | 'already_claimed';
+/** `exists`: a row with this id is already there (a redelivered job), so nothing was claimed. */
+export type ClaimOutcome = 'claimed' | 'exists' | 'customer_not_found' | 'opted_out' | 'frequency_capped' | 'already_claimed';
 
-/** What was sent (or tried) and how it ended; written once the channel has answered. */
-export interface DeliveryRecord {
+/** The draft, stored with the `sending` mark before the hand-over. */
+export interface DraftRecord {
   subject: string;
   messageText: string;
   generator: GeneratorKind;
   fallbackReason: string | null;
   safetyViolations: SafetyViolationRecord[] | null;
-  status: DeliveryStatus.Sent | DeliveryStatus.Failed;
-  providerMessageId: string | null;
-  error: string | null;
   smsSegments: number | null;
 }
+
+/** How an attempt ended: `queued` when it will be retried. */
+export type AttemptRecord =
+  | { status: DeliveryStatus.Sent; providerMessageId: string; error?: undefined }
+  | { status: DeliveryStatus.Failed | DeliveryStatus.Unknown | DeliveryStatus.Queued; error: string; providerMessageId?: undefined };
+
+/** A `sending` SMS row the sweeper hands to the gateway again (same id, so the same Idempotency-Key). */
+export interface StaleSms {
+  id: string;
+  recipient: string;
+  draft: DraftRecord;
+  attempts: number;
+}
+
+/** Which interrupted rows to settle: those unchanged since `staleBefore`, or these ids (at shutdown). */
+export type InterruptedScope = { staleBefore: Date } | { ids: string[] };
+
+/** The channels of the rows settled: queued → failed, and sending → unknown. */
+export interface SettledRows {
+  released: Channel[];
+  unknown: Channel[];
+}
+
+/** Why a stale `queued` row failed: it never reached `sending`. */
+export const INTERRUPTED_BEFORE_SENDING = 'interrupted before sending';
+/** Why a stale `sending` email is `unknown`; its sent_at is the hand-over (the `sending` mark). */
+export const INTERRUPTED_WHILE_SENDING = 'interrupted while sending: the mail server may or may not have taken it';
 
 /**
  * A batch goes to Postgres as one jsonb parameter. jsonb rejects a lone UTF-16 surrogate (half of an emoji left
@@ -51,11 +76,33 @@ function jsonParameter(value: unknown): string {
   );
 }
 
-/** What recordDelivery queues for the batched UPDATE. */
-interface DeliveryUpdate {
+interface StaleSmsRow {
   id: string;
-  record: DeliveryRecord;
+  recipient: string;
+  attempts: number;
+  subject: string | null;
+  message_text: string;
+  generator: GeneratorKind;
+  fallback_reason: string | null;
+  safety_violations: SafetyViolationRecord[] | null;
+  sms_segments: number | null;
 }
+
+/** One state change for the batched UPDATE: a `sending` mark with its draft, or how an attempt ended. */
+type StateChange =
+  | { id: string; draft: DraftRecord; record?: undefined }
+  | { id: string; record: AttemptRecord; draft?: undefined };
+
+const ERROR_MAX_LENGTH = 1000;
+
+/**
+ * A failed message does not count against the frequency cap, so customers.last_message_at (which segmentation
+ * filters on) goes back to the customer's latest message that did not fail.
+ */
+const REFRESH_LAST_MESSAGE_AT = `
+  UPDATE customers c
+     SET last_message_at = (SELECT max(m.created_at) FROM ai_messages m
+                             WHERE m.user_id = c.id AND m.delivery_status <> 'failed')`;
 
 @Injectable()
 export class AiMessageRepository {
@@ -64,9 +111,12 @@ export class AiMessageRepository {
    * DataSource.query costs ~50 µs more Node CPU per statement, which showed in the campaign benchmark.
    */
   private readonly pool: Pool;
-  /** Concurrent claims and delivery records share statements and commits (see groupCommit). */
+  /**
+   * Concurrent claims share statements and commits (see groupCommit); so do sending marks and attempt records,
+   * together in one statement, so the `sending` mark adds no round trip or commit of its own under load.
+   */
   private readonly claimOne: (request: ClaimRequest) => Promise<ClaimOutcome>;
-  private readonly recordOne: (update: DeliveryUpdate) => Promise<void>;
+  private readonly changeOne: (change: StateChange) => Promise<boolean>;
 
   constructor(
     dataSource: DataSource,
@@ -74,7 +124,7 @@ export class AiMessageRepository {
   ) {
     this.pool = (dataSource.driver as PostgresDriver).master as Pool;
     this.claimOne = groupCommit((requests) => this.claimBatch(requests));
-    this.recordOne = groupCommit((updates) => this.recordBatch(updates));
+    this.changeOne = groupCommit((changes) => this.changeBatch(changes));
   }
 
   /**
@@ -86,11 +136,20 @@ export class AiMessageRepository {
   }
 
   /**
-   * Records how the send ended. The status only leaves `queued`: an event (a fast click) may already have
-   * moved it further. A failed message gives its frequency-cap slot back.
+   * Stores the draft and moves the row from `queued` to `sending`, counting the attempt, before the message is
+   * handed to its channel. False when the row is no longer `queued` (the sweeper released it): do not send.
    */
-  async recordDelivery(id: string, record: DeliveryRecord): Promise<void> {
-    await this.recordOne({ id, record });
+  markSending(id: string, draft: DraftRecord): Promise<boolean> {
+    return this.changeOne({ id, draft });
+  }
+
+  /**
+   * Records how an attempt ended. A final status only replaces `sending` or `unknown` (an event may already
+   * have moved the row further); `queued`, for a retry, only replaces `sending`. A failed message gives its
+   * frequency-cap slot back.
+   */
+  async recordAttempt(id: string, record: AttemptRecord): Promise<void> {
+    await this.changeOne({ id, record });
     if (record.status === DeliveryStatus.Failed) await this.releaseCapSlot(id);
   }
 
@@ -122,55 +181,142 @@ export class AiMessageRepository {
     );
   }
 
-  private async recordBatch(updates: readonly DeliveryUpdate[]): Promise<(void | Error)[]> {
-    const records = updates.map(({ id, record }) => ({
+  private async changeBatch(changes: readonly StateChange[]): Promise<(boolean | Error)[]> {
+    const rows = changes.map(({ id, draft, record }) => ({
       id,
-      subject: record.subject,
-      message_text: record.messageText,
-      generator: record.generator,
-      fallback_reason: record.fallbackReason,
-      safety_violations: record.safetyViolations,
-      status: record.status,
-      provider_message_id: record.providerMessageId,
-      error: record.error?.slice(0, 1000) ?? null,
-      sms_segments: record.smsSegments,
+      kind: draft ? 'mark' : 'record',
+      subject: draft?.subject,
+      message_text: draft?.messageText,
+      generator: draft?.generator,
+      fallback_reason: draft?.fallbackReason,
+      safety_violations: draft?.safetyViolations,
+      sms_segments: draft?.smsSegments,
+      status: record?.status,
+      provider_message_id: record?.providerMessageId ?? null,
+      error: record?.error?.slice(0, ERROR_MAX_LENGTH) ?? null,
     }));
+    // A mark moves only a `queued` row (the WHERE is checked again on the latest version of a row another
+    // transaction changed). A final status only replaces `sending` or `unknown`, since an event may already have
+    // moved the row further; `queued`, for a retry, only replaces `sending`.
     // Not a named (prepared) statement on purpose: that would keep the plan made while the table was small (a
     // hash join over a sequential scan) for the whole session; planned each time, it is index lookups by id.
-    await this.pool.query({
+    const { rows: changed } = await this.pool.query<{ id: string }>({
       text: `UPDATE ai_messages m
-                SET subject = r.subject, message_text = r.message_text, generator = r.generator,
-                    fallback_reason = r.fallback_reason, safety_violations = r.safety_violations,
-                    delivery_status = CASE WHEN m.delivery_status = 'queued' THEN r.status ELSE m.delivery_status END,
-                    provider_message_id = r.provider_message_id, error = r.error, sms_segments = r.sms_segments,
-                    sent_at = CASE WHEN r.status = 'sent' THEN now() END, updated_at = now()
+                SET delivery_status = CASE
+                      WHEN r.kind = 'mark' THEN 'sending'
+                      WHEN m.delivery_status = 'sending' OR (m.delivery_status = 'unknown' AND r.status <> 'queued')
+                      THEN r.status ELSE m.delivery_status END,
+                    attempts = m.attempts + (r.kind = 'mark')::int,
+                    subject = CASE WHEN r.kind = 'mark' THEN r.subject ELSE m.subject END,
+                    message_text = CASE WHEN r.kind = 'mark' THEN r.message_text ELSE m.message_text END,
+                    generator = CASE WHEN r.kind = 'mark' THEN r.generator ELSE m.generator END,
+                    fallback_reason = CASE WHEN r.kind = 'mark' THEN r.fallback_reason ELSE m.fallback_reason END,
+                    safety_violations = CASE WHEN r.kind = 'mark' THEN r.safety_violations ELSE m.safety_violations END,
+                    sms_segments = CASE WHEN r.kind = 'mark' THEN r.sms_segments ELSE m.sms_segments END,
+                    provider_message_id = coalesce(r.provider_message_id, m.provider_message_id),
+                    last_error = coalesce(r.error, m.last_error),
+                    sent_at = CASE WHEN r.status = 'sent' THEN now()
+                                   WHEN r.status = 'unknown' THEN coalesce(m.sent_at, m.updated_at) ELSE m.sent_at END,
+                    updated_at = now()
                FROM jsonb_to_recordset($1::jsonb) AS r(
-                      id uuid, subject text, message_text text, generator text, fallback_reason text,
-                      safety_violations jsonb, status text, provider_message_id text, error text, sms_segments smallint)
-              WHERE m.id = r.id`,
-      values: [jsonParameter(records)],
+                      id uuid, kind text, subject text, message_text text, generator text, fallback_reason text,
+                      safety_violations jsonb, sms_segments smallint, status text, provider_message_id text, error text)
+              WHERE m.id = r.id AND (r.kind = 'record' OR m.delivery_status = 'queued')
+          RETURNING m.id`,
+      values: [jsonParameter(rows)],
     });
-    return updates.map(() => undefined);
+    const moved = new Set(changed.map((row) => row.id));
+    return changes.map((change) => moved.has(change.id));
   }
 
   /** A claim whose draft was rejected: nothing was sent. */
   async markFailed(id: string, error: string): Promise<void> {
-    await this.messages.update({ id }, { deliveryStatus: DeliveryStatus.Failed, error: error.slice(0, 1000) });
+    await this.messages.update(
+      { id, deliveryStatus: DeliveryStatus.Queued },
+      { deliveryStatus: DeliveryStatus.Failed, lastError: error.slice(0, ERROR_MAX_LENGTH) },
+    );
     await this.releaseCapSlot(id);
   }
 
-  /**
-   * A failed message does not count against the frequency cap, so customers.last_message_at (which
-   * segmentation filters on) goes back to the customer's latest message that did not fail.
-   */
-  private async releaseCapSlot(id: string): Promise<void> {
-    await this.pool.query(
-      `UPDATE customers c
-          SET last_message_at = (SELECT max(m.created_at) FROM ai_messages m
-                                  WHERE m.user_id = c.id AND m.delivery_status <> 'failed')
-        WHERE c.id = (SELECT user_id FROM ai_messages WHERE id = $1)`,
+  /** Counts another hand-over of a `sending` row (an SMS sent again); its attempts, or null if it left `sending`. */
+  async touchSending(id: string): Promise<number | null> {
+    const { rows } = await this.pool.query<{ attempts: number }>(
+      `UPDATE ai_messages SET attempts = attempts + 1, updated_at = now()
+        WHERE id = $1 AND delivery_status = 'sending' RETURNING attempts`,
       [id],
     );
+    return rows[0]?.attempts ?? null;
+  }
+
+  /**
+   * Settles interrupted messages. `queued` ones never reached the channel: they fail with
+   * INTERRUPTED_BEFORE_SENDING and give back their cap slot and their campaign-day claim, so the next run (or
+   * the next day) picks the customer up. `sending` ones on `unknownChannels` become `unknown` and keep both.
+   */
+  async settleInterrupted(scope: InterruptedScope, unknownChannels: Channel[]): Promise<SettledRows> {
+    const [where, value] =
+      'ids' in scope ? ['id = ANY($1::uuid[])', scope.ids] : ['updated_at < $1', scope.staleBefore];
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const released = await client.query<{ user_id: string; channel: Channel }>(
+        `UPDATE ai_messages SET delivery_status = 'failed', last_error = $2, campaign_day = NULL, updated_at = now()
+          WHERE delivery_status = 'queued' AND ${where}
+      RETURNING user_id, channel`,
+        [value, INTERRUPTED_BEFORE_SENDING],
+      );
+      const userIds = [...new Set(released.rows.map((row) => row.user_id))];
+      if (userIds.length > 0) await client.query(`${REFRESH_LAST_MESSAGE_AT} WHERE c.id = ANY($1::uuid[])`, [userIds]);
+      const unknown = await client.query<{ channel: Channel }>(
+        `UPDATE ai_messages SET delivery_status = 'unknown', last_error = $2, sent_at = updated_at, updated_at = now()
+          WHERE delivery_status = 'sending' AND channel = ANY($3::text[]) AND ${where}
+      RETURNING channel`,
+        [value, INTERRUPTED_WHILE_SENDING, unknownChannels],
+      );
+      await client.query('COMMIT');
+      return { released: released.rows.map((row) => row.channel), unknown: unknown.rows.map((row) => row.channel) };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Stale `sending` SMS. Those with attempts left are taken for another hand-over (the attempt is counted and
+   * the row touched, so a second sweeper does not take them too); the others become `unknown`.
+   */
+  async takeStaleSms(staleBefore: Date, maxAttempts: number): Promise<{ resend: StaleSms[]; unknown: number }> {
+    const { rows } = await this.pool.query<StaleSmsRow>(
+      `UPDATE ai_messages SET attempts = attempts + 1, updated_at = now()
+        WHERE delivery_status = 'sending' AND channel = 'SMS' AND updated_at < $1 AND attempts < $2
+    RETURNING id, recipient, attempts, subject, message_text, generator, fallback_reason, safety_violations, sms_segments`,
+      [staleBefore, maxAttempts],
+    );
+    const { rowCount } = await this.pool.query(
+      `UPDATE ai_messages SET delivery_status = 'unknown', last_error = $2, sent_at = updated_at, updated_at = now()
+        WHERE delivery_status = 'sending' AND channel = 'SMS' AND updated_at < $1`,
+      [staleBefore, INTERRUPTED_WHILE_SENDING],
+    );
+    const resend = rows.map((row) => ({
+      id: row.id,
+      recipient: row.recipient,
+      attempts: row.attempts,
+      draft: {
+        subject: row.subject ?? '',
+        messageText: row.message_text,
+        generator: row.generator,
+        fallbackReason: row.fallback_reason,
+        safetyViolations: row.safety_violations,
+        smsSegments: row.sms_segments,
+      },
+    }));
+    return { resend, unknown: rowCount ?? 0 };
+  }
+
+  private async releaseCapSlot(id: string): Promise<void> {
+    await this.pool.query(`${REFRESH_LAST_MESSAGE_AT} WHERE c.id = (SELECT user_id FROM ai_messages WHERE id = $1)`, [id]);
   }
 
   findById(id: string): Promise<AiMessageEntity | null> {

@@ -46,26 +46,9 @@ export class EmailSender implements OnModuleInit {
   }
 
   async send(email: OutgoingEmail): Promise<EmailReceipt> {
-    const headerId = `<${email.messageId}@${mailDomain(this.config.mail.from)}>`;
-    const options: ISendMailOptions = {
-      to: email.to,
-      subject: email.subject,
-      text: email.text,
-      html: email.html,
-      messageId: headerId,
-      // Bengali UTF-8 triples under quoted-printable; base64 is smaller and cheaper to encode.
-      textEncoding: 'base64',
-      // RFC 8058 one-click. Set as plain headers: nodemailer's `list` option reformats the URL at a
-      // measurable cost per message, and ours needs no reformatting.
-      headers: {
-        'List-Unsubscribe': `<${email.unsubscribeUrl}>`,
-        'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-      },
-      // Bodies are our own strings: nothing may be read from files or URLs.
-      disableFileAccess: true,
-      disableUrlAccess: true,
-    };
+    const options = emailOptions(email, this.config.mail.from);
     const info = await this.mailer.sendMail(options);
+    const headerId = options.messageId as string;
     if (!this.outboxDir) return { providerMessageId: headerId };
 
     const outboxPath = resolve(this.outboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${email.messageId}.eml`);
@@ -73,6 +56,28 @@ export class EmailSender implements OnModuleInit {
     this.logger.log({ msg: `Email written to ${outboxPath}`, messageId: email.messageId });
     return { providerMessageId: headerId, outboxPath };
   }
+}
+
+/** What nodemailer is given for one email (the campaign bench sends the same to measure the raw send limit). */
+export function emailOptions(email: OutgoingEmail, from: string): ISendMailOptions {
+  return {
+    to: email.to,
+    subject: email.subject,
+    text: email.text,
+    html: email.html,
+    messageId: `<${email.messageId}@${mailDomain(from)}>`,
+    // Bengali UTF-8 triples under quoted-printable; base64 is smaller and cheaper to encode.
+    textEncoding: 'base64',
+    // RFC 8058 one-click. Set as plain headers: nodemailer's `list` option reformats the URL at a
+    // measurable cost per message, and ours needs no reformatting.
+    headers: {
+      'List-Unsubscribe': `<${email.unsubscribeUrl}>`,
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+    },
+    // Bodies are our own strings: nothing may be read from files or URLs.
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  };
 }
 
 export function mailDomain(from: string): string {

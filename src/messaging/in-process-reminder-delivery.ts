@@ -4,30 +4,35 @@ import { AppConfig } from '../config/app-config';
 import { isWithinHours } from '../common/local-time';
 import { RequestContext } from '../common/request-context';
 import { isValidEmailAddress, isValidPhoneNumber } from '../segmentation/contact-address';
-import { AiMessageRepository, ClaimOutcome } from './ai-message.repository';
+import { AiMessageEntity } from './ai-message.entity';
+import { AiMessageRepository, ClaimOutcome, DraftRecord, INTERRUPTED_WHILE_SENDING } from './ai-message.repository';
 import { BookingLink, DeepLinkService, TokenScope } from './deep-link.service';
 import { displayName } from './display-name';
 import { Draft, DraftRejectedError, DraftingService } from './drafting.service';
-import { EmailSender } from './email.sender';
 import { MessageContext } from './message-content';
-import { Channel, DeliveryStatus, Tone, toneFor } from './message.types';
+import { DispatchResult, MessageDispatcher } from './message-dispatcher';
+import { Channel, DeliveryStatus, GeneratorKind, Tone, toneFor } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
 import { DeliveryOutcome, DeliveryRequest, FailureReason, ReminderDelivery, SkipReason } from './reminder-delivery';
-import { SmsSender } from './sms.sender';
 
 const DAY_MS = 86_400_000;
 
-const SKIP_FOR_CLAIM: Record<Exclude<ClaimOutcome, 'claimed'>, SkipReason> = {
+const SKIP_FOR_CLAIM: Record<Exclude<ClaimOutcome, 'claimed' | 'exists'>, SkipReason> = {
   customer_not_found: SkipReason.CustomerNotFound,
   opted_out: SkipReason.OptedOut,
   frequency_capped: SkipReason.FrequencyCapped,
   already_claimed: SkipReason.AlreadyMessagedToday,
 };
 
-interface Receipt {
-  providerMessageId: string;
-  outboxPath?: string;
-}
+/** Statuses a message reaches only once it was sent. */
+const SENT_OR_LATER = new Set([
+  DeliveryStatus.Sent,
+  DeliveryStatus.Delivered,
+  DeliveryStatus.Opened,
+  DeliveryStatus.Clicked,
+  DeliveryStatus.Booked,
+  DeliveryStatus.Unsubscribed,
+]);
 
 /** A message whose row is claimed: what the draft-and-send step needs. */
 interface Claimed {
@@ -42,13 +47,14 @@ interface Claimed {
 @Injectable()
 export class InProcessReminderDelivery extends ReminderDelivery {
   private readonly logger = new Logger(InProcessReminderDelivery.name);
+  /** Messages claimed here and not finished yet, for settleInFlight. */
+  private readonly inFlight = new Set<string>();
 
   constructor(
     private readonly messages: AiMessageRepository,
     private readonly drafting: DraftingService,
     private readonly links: DeepLinkService,
-    private readonly email: EmailSender,
-    private readonly sms: SmsSender,
+    private readonly dispatcher: MessageDispatcher,
     private readonly metrics: MessagingMetrics,
     private readonly config: AppConfig,
   ) {
@@ -76,7 +82,7 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       return this.skip(SkipReason.SmsQuietHours);
     }
 
-    const messageId = randomUUID();
+    const messageId = request.messageId ?? randomUUID();
     const promoCode = offer?.promoCode ?? null;
     const link = this.links.bookingLink(
       { sub: customer.id, message_id: messageId, service_id: service.id, promo_code: promoCode, scope: TokenScope.Booking },
@@ -99,9 +105,36 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       campaignDay: request.campaign?.day ?? null,
       jobRunId: request.campaign?.jobRunId ?? null,
     });
-    if (claim !== 'claimed') return this.skip(SKIP_FOR_CLAIM[claim]);
+    if (claim !== 'claimed' && claim !== 'exists') return this.skip(SKIP_FOR_CLAIM[claim]);
     const claimed = { messageId, recipient, tone, link, lastBookingAt: customer.lastBookingAt };
-    return RequestContext.with({ messageId }, () => this.draftAndSend(request, claimed));
+    return RequestContext.with({ messageId }, () => this.continueClaimed(request, claim, claimed));
+  }
+
+  /** A row that already existed (a redelivered request) continues from its state; a new one is drafted and sent. */
+  private async continueClaimed(
+    request: DeliveryRequest,
+    claim: 'claimed' | 'exists',
+    claimed: Claimed,
+  ): Promise<DeliveryOutcome> {
+    const { messageId } = claimed;
+    this.inFlight.add(messageId);
+    try {
+      if (claim === 'exists') {
+        const row = await this.messages.findById(messageId);
+        if (row && row.deliveryStatus !== DeliveryStatus.Queued) return await this.resume(request, row);
+      }
+      return await this.draftAndSend(request, claimed);
+    } finally {
+      this.inFlight.delete(messageId);
+    }
+  }
+
+  async settleInFlight(): Promise<number> {
+    if (this.inFlight.size === 0) return 0;
+    const settled = await this.messages.settleInterrupted({ ids: [...this.inFlight] }, [Channel.Email, Channel.Sms]);
+    for (const channel of settled.released) this.metrics.settled(channel, DeliveryStatus.Queued, DeliveryStatus.Failed);
+    for (const channel of settled.unknown) this.metrics.settled(channel, DeliveryStatus.Sending, DeliveryStatus.Unknown);
+    return settled.released.length + settled.unknown.length;
   }
 
   private async draftAndSend(request: DeliveryRequest, claimed: Claimed): Promise<DeliveryOutcome> {
@@ -138,7 +171,7 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       return this.fail(request, messageId, FailureReason.SafetyRejected, error.message);
     }
     this.metrics.generated(draft);
-    const record = {
+    const record: DraftRecord = {
       subject: draft.message.subject,
       messageText: draft.message.text,
       generator: draft.generator,
@@ -146,48 +179,52 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       safetyViolations: draft.violations,
       smsSegments: draft.smsSegments ?? null,
     };
-
-    let receipt: Receipt;
-    try {
-      receipt =
-        channel === Channel.Sms
-          ? await this.sms.send({ messageId, to: recipient, text: draft.message.text })
-          : await this.email.send({
-              messageId,
-              to: recipient,
-              subject: draft.message.subject,
-              text: draft.message.text,
-              html: draft.message.html,
-              unsubscribeUrl,
-            });
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      await this.messages.recordDelivery(messageId, {
-        ...record,
-        status: DeliveryStatus.Failed,
-        providerMessageId: null,
-        error: reason,
-      });
-      return this.fail(request, messageId, FailureReason.DeliveryFailed, reason);
-    }
-    // Outside the try: once the channel has taken the message it must never be recorded as failed (a
-    // failed row does not count against the cap, so it could be sent again). If this write fails the
-    // row stays queued, which does count.
-    await this.messages.recordDelivery(messageId, {
-      ...record,
-      status: DeliveryStatus.Sent,
-      providerMessageId: receipt.providerMessageId,
-      error: null,
-    });
-    this.metrics.sent(request, 'sent', draft.smsSegments);
-    return {
-      status: 'sent',
+    const result = await this.dispatcher.dispatch({
       messageId,
-      generator: draft.generator,
-      fallbackReason: draft.fallbackReason,
-      subject: draft.message.subject,
-      outboxPath: receipt.outboxPath,
-    };
+      channel,
+      recipient,
+      draft: record,
+      email: { html: draft.message.html, unsubscribeUrl },
+      attempts: 0,
+      signal: request.signal,
+    });
+    return this.outcome(request, messageId, record, result);
+  }
+
+  /** The row already existed (a redelivered request) and has left `queued`: continue from its state. */
+  private async resume(request: DeliveryRequest, row: AiMessageEntity): Promise<DeliveryOutcome> {
+    const draft = draftOf(row);
+    if (SENT_OR_LATER.has(row.deliveryStatus)) return sent(row.id, draft);
+    if (row.deliveryStatus === DeliveryStatus.Sending && row.channel === Channel.Sms) {
+      // The gateway dedupes by Idempotency-Key (the message id): handing the SMS over again is safe.
+      const attempts = await this.messages.touchSending(row.id);
+      if (attempts !== null) {
+        const { id: messageId, recipient, channel } = row;
+        const result = await this.dispatcher.dispatch({ messageId, channel, recipient, draft, attempts, resumed: true, signal: request.signal });
+        return this.outcome(request, messageId, draft, result);
+      }
+    } else if (row.deliveryStatus === DeliveryStatus.Sending) {
+      // Email: the earlier hand-over may have reached the mail server, and sending again could deliver it twice.
+      await this.messages.recordAttempt(row.id, { status: DeliveryStatus.Unknown, error: INTERRUPTED_WHILE_SENDING });
+      this.metrics.settled(row.channel, DeliveryStatus.Sending, DeliveryStatus.Unknown);
+    }
+    const current = (await this.messages.findById(row.id)) ?? row;
+    const reason = current.deliveryStatus === DeliveryStatus.Unknown ? FailureReason.DeliveryUnknown : FailureReason.DeliveryFailed;
+    return this.fail(request, row.id, reason, current.lastError ?? current.deliveryStatus);
+  }
+
+  private outcome(request: DeliveryRequest, messageId: string, draft: DraftRecord, result: DispatchResult): DeliveryOutcome {
+    switch (result.status) {
+      case 'sent':
+        this.metrics.sent(request, 'sent', draft.smsSegments ?? undefined);
+        return sent(messageId, draft, result.outboxPath);
+      case 'abandoned':
+        return this.fail(request, messageId, FailureReason.DeliveryFailed, 'released by the sweeper before sending');
+      case 'unknown':
+        return this.fail(request, messageId, FailureReason.DeliveryUnknown, result.error);
+      case 'failed':
+        return this.fail(request, messageId, FailureReason.DeliveryFailed, result.error);
+    }
   }
 
   private skip(reason: SkipReason): DeliveryOutcome {
@@ -201,4 +238,20 @@ export class InProcessReminderDelivery extends ReminderDelivery {
     this.logger.warn({ msg: `Message failed: ${reason} (${error})`, reason });
     return { status: 'failed', messageId, reason, error };
   }
+}
+
+function sent(messageId: string, draft: DraftRecord, outboxPath?: string): DeliveryOutcome {
+  return { status: 'sent', messageId, generator: draft.generator, fallbackReason: draft.fallbackReason, subject: draft.subject, outboxPath };
+}
+
+/** The draft a row stored with its `sending` mark. */
+function draftOf(row: AiMessageEntity): DraftRecord {
+  return {
+    subject: row.subject ?? '',
+    messageText: row.messageText ?? '',
+    generator: row.generator ?? GeneratorKind.Template,
+    fallbackReason: row.fallbackReason,
+    safetyViolations: row.safetyViolations,
+    smsSegments: row.smsSegments,
+  };
 }

@@ -9,9 +9,17 @@ export enum MessageType {
   Winback = 'WINBACK',
 }
 
-/** Lifecycle of a row in ai_messages: written as queued before any send is attempted. */
+/**
+ * Lifecycle of a row in ai_messages: `queued` when claimed, `sending` (written before the hand-over to the
+ * channel), then `sent`, `failed` or `unknown`; events move sent messages further.
+ */
 export enum DeliveryStatus {
+  /** Claimed, not handed to the channel (again, after a failed attempt that will be retried). */
   Queued = 'queued',
+  /** Being handed to the channel; the draft is stored. */
+  Sending = 'sending',
+  /** Was `sending` when its process died: it may or may not have gone. Counts against the cap; never resent. */
+  Unknown = 'unknown',
   Sent = 'sent',
   Delivered = 'delivered',
   Failed = 'failed',

@@ -1,69 +1,29 @@
 import { MailerModule } from '@nestjs-modules/mailer';
 import { Module } from '@nestjs/common';
 import { createSecretKey } from 'node:crypto';
-import { connect, Socket } from 'node:net';
 import { JwtModule } from '@nestjs/jwt';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config';
-import { smtpConnectionOptions } from '../config/smtp-url';
 import { SafetyModule } from '../safety/safety.module';
 import { AiMessageEntity } from './ai-message.entity';
 import { AiMessageRepository } from './ai-message.repository';
 import { DeepLinkService } from './deep-link.service';
+import { DeliveryFanOut } from './delivery-fan-out';
 import { DraftingService } from './drafting.service';
 import { EmailSender } from './email.sender';
 import { InProcessReminderDelivery } from './in-process-reminder-delivery';
 import { LlmCircuitBreaker } from './llm-circuit-breaker';
 import { LlmCircuitGauge } from './llm-circuit.gauge';
 import { MessageComposer } from './message-composer';
+import { MessageDispatcher } from './message-dispatcher';
 import { MessagingMetrics } from './messaging.metrics';
 import { OpenAiProseGenerator } from './openai-prose.generator';
 import { ReminderDelivery } from './reminder-delivery';
 import { SmsComposer } from './sms-composer';
 import { SmsSender } from './sms.sender';
+import { StaleMessageSweeper } from './stale-message.sweeper';
+import { smtpTransport } from './smtp-transport';
 import { TemplateProseGenerator } from './template-prose.generator';
-
-/**
- * Pooled SMTP from SMTP_URL. Sockets get TCP_NODELAY: SMTP writes small commands and waits for each
- * reply, and with Nagle's algorithm every message stalled ~40 ms on a delayed ACK.
- */
-function smtpTransport(url: string, maxConnections: number) {
-  // Parsed here: nodemailer drops every other option of an object that carries `url`.
-  return {
-    ...smtpConnectionOptions(url),
-    pool: true,
-    maxConnections,
-    maxMessages: 1000,
-    getSocket: (options: { host?: string; port?: number; secure?: boolean }, callback: SocketCallback) => {
-      const socket = connect({ host: options.host, port: options.port ?? (options.secure ? 465 : 587) });
-      socket.setNoDelay(true);
-      coalesceWrites(socket);
-      const failed = (error: Error) => callback(error);
-      socket.once('error', failed);
-      socket.once('connect', () => {
-        socket.off('error', failed);
-        callback(null, { connection: socket });
-      });
-    },
-  };
-}
-
-/**
- * nodemailer streams a message in many small chunks (one per encoded line); with TCP_NODELAY each would be its
- * own syscall and packet. Corking until the next tick sends everything written in one tick as one writev.
- */
-function coalesceWrites(socket: Socket): void {
-  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-  socket.write = ((...args: unknown[]) => {
-    if (!socket.writableCorked) {
-      socket.cork();
-      process.nextTick(() => socket.uncork());
-    }
-    return write(...args);
-  }) as Socket['write'];
-}
-
-type SocketCallback = (error: Error | null, socketOptions?: { connection: Socket }) => void;
 
 /** Writes, checks and sends messages, and keeps the message log. */
 @Module({
@@ -91,18 +51,21 @@ type SocketCallback = (error: Error | null, socketOptions?: { connection: Socket
   providers: [
     AiMessageRepository,
     DeepLinkService,
+    DeliveryFanOut,
     DraftingService,
     EmailSender,
     LlmCircuitBreaker,
     LlmCircuitGauge,
     MessageComposer,
+    MessageDispatcher,
     MessagingMetrics,
     OpenAiProseGenerator,
     SmsComposer,
     SmsSender,
+    StaleMessageSweeper,
     TemplateProseGenerator,
     { provide: ReminderDelivery, useClass: InProcessReminderDelivery },
   ],
-  exports: [ReminderDelivery, DeepLinkService, AiMessageRepository, LlmCircuitBreaker],
+  exports: [DeliveryFanOut, ReminderDelivery, DeepLinkService, AiMessageRepository, LlmCircuitBreaker],
 })
 export class MessagingModule {}

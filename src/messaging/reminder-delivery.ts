@@ -14,6 +14,13 @@ export interface DeliveryRequest {
   correlationId: string;
   /** Set by the daily campaign: claims are unique per customer, campaign day and channel. */
   campaign?: { day: string; jobRunId: string };
+  /**
+   * Fixed by a producer that may deliver the same request twice (a queue job's id): delivering again with the
+   * same id continues from the message's row instead of claiming again. Generated when absent.
+   */
+  messageId?: string;
+  /** Aborted when the service shuts down: a delivery waiting to retry stops and releases its claim. */
+  signal?: AbortSignal;
 }
 
 /** Why a customer was not messaged; the same words appear in API results. */
@@ -32,11 +39,15 @@ export enum SkipReason {
   NoBookingHistory = 'no_booking_history',
   NotDue = 'not_due',
   AlreadyMessagedToday = 'already_messaged_today',
+  /** The service was shutting down before this customer's turn came. */
+  ShuttingDown = 'shutting_down',
 }
 
 export enum FailureReason {
   SafetyRejected = 'safety_rejected',
   DeliveryFailed = 'delivery_failed',
+  /** Handed to the channel by a process that died: it may or may not have gone, and is not sent again. */
+  DeliveryUnknown = 'delivery_unknown',
 }
 
 export type DeliveryOutcome =
@@ -52,10 +63,16 @@ export type DeliveryOutcome =
   | { status: 'failed'; messageId: string; reason: FailureReason; error: string };
 
 /**
- * One customer's step: claim (opt-out and cap checked atomically) → generate → check → send → record.
- * Callers (single, bulk, the daily campaign) depend on this abstraction only, so a queue-backed
- * implementation can replace the in-process one without touching them.
+ * One customer's step: claim (opt-out and cap checked atomically) → generate → check → mark sending → send →
+ * record. Re-entrant: with a given messageId, a second call continues from the row's state. Callers go through
+ * DeliveryFanOut, so a queue-backed implementation can replace the in-process one without touching them.
  */
 export abstract class ReminderDelivery {
   abstract deliver(request: DeliveryRequest): Promise<DeliveryOutcome>;
+
+  /**
+   * At shutdown, once deliveries in flight had their grace: settles those still running (queued → failed and
+   * freed for the next run, sending → unknown), so no row is left `sending`. Returns how many it settled.
+   */
+  abstract settleInFlight(): Promise<number>;
 }

@@ -88,8 +88,6 @@ describe(SmsSender.name, () => {
     return senderFor({
       SMS_GATEWAY_URL: url,
       SMS_GATEWAY_API_KEY: API_KEY,
-      SMS_GATEWAY_MAX_RETRIES: '3',
-      SMS_GATEWAY_RETRY_BACKOFF_MS: '0',
       ...env,
     });
   }
@@ -147,86 +145,68 @@ describe(SmsSender.name, () => {
       expect(gateway.requests[0].headers).not.toHaveProperty('x-api-key');
     });
 
-    it('fails at once on a 2xx without an id, since the gateway may have taken the SMS', async () => {
+    it('fails on a 2xx without an id, not retryable, since the gateway may have taken the SMS', async () => {
       gateway = await startGateway([json(200, { ok: true })]);
 
       const error = await sendExpectingError(gatewaySender(gateway.url));
 
-      expect(error.status).toBe(200);
+      expect(error).toMatchObject({ status: 200, retryable: false });
       expect(error.message).toMatch(/200.*without a message id/);
       expect(gateway.requests).toHaveLength(1);
     });
 
-    it('retries a 429 after its Retry-After rather than the configured backoff', async () => {
-      gateway = await startGateway([json(429, { error: 'slow down' }, { 'Retry-After': '0' }), json(200, { id: 'gw-2' })]);
-      // A 20 s backoff would time this test out if Retry-After did not win.
-      const sut = gatewaySender(gateway.url, { SMS_GATEWAY_RETRY_BACKOFF_MS: '20000' });
+    it('makes one attempt: a 429 is retryable after its Retry-After', async () => {
+      gateway = await startGateway([json(429, { error: 'slow down' }, { 'Retry-After': '2' }), json(200, { id: 'gw-2' })]);
 
-      const receipt = await sut.send(SMS);
+      const error = await sendExpectingError(gatewaySender(gateway.url));
 
-      expect(receipt.providerMessageId).toBe('gw-2');
-      expect(gateway.requests).toHaveLength(2);
-      expect(gateway.requests.map((request) => request.headers['idempotency-key'])).toEqual(['msg-0001', 'msg-0001']);
-    }, 5000);
-
-    it('retries 503 twice with backoff, then succeeds', async () => {
-      gateway = await startGateway([json(503, {}), json(503, {}), json(200, { id: 'gw-3' })]);
-      const sut = gatewaySender(gateway.url, { SMS_GATEWAY_RETRY_BACKOFF_MS: '10' });
-
-      const receipt = await sut.send(SMS);
-
-      expect(receipt.providerMessageId).toBe('gw-3');
-      expect(gateway.requests).toHaveLength(3);
-      expect(logged.filter((line) => line.includes('503'))).toHaveLength(2);
+      expect(error).toMatchObject({ status: 429, retryable: true, retryAfterMs: 2000 });
+      expect(gateway.requests).toHaveLength(1);
     });
 
-    it('gives up after maxRetries retries of a 500, naming the status', async () => {
-      gateway = await startGateway([json(500, {}), json(500, {}), json(500, {})]);
-      const sut = gatewaySender(gateway.url, { SMS_GATEWAY_MAX_RETRIES: '1' });
+    it('makes one attempt: a 5xx is retryable and named, with no secrets in the message', async () => {
+      gateway = await startGateway([json(503, {}), json(200, { id: 'gw-3' })]);
 
-      const error = await sendExpectingError(sut);
+      const error = await sendExpectingError(gatewaySender(gateway.url));
 
-      expect(error.status).toBe(500);
-      expect(error.message).toContain('500');
-      expect(error.message).toContain('2 attempts');
-      expect(gateway.requests).toHaveLength(2);
+      expect(error).toMatchObject({ status: 503, retryable: true, retryAfterMs: undefined });
+      expect(error.message).toContain('503');
+      expect(gateway.requests).toHaveLength(1);
       expectNoSecretsLogged(error.message);
     });
 
-    it('fails at once on a 400 without retrying', async () => {
+    it('fails a 400 as not retryable', async () => {
       gateway = await startGateway([json(400, { error: 'bad number' }), json(200, { id: 'never' })]);
 
       const error = await sendExpectingError(gatewaySender(gateway.url));
 
-      expect(error.status).toBe(400);
+      expect(error).toMatchObject({ status: 400, retryable: false });
       expect(error.message).toContain('400');
       expect(gateway.requests).toHaveLength(1);
       expectNoSecretsLogged(error.message);
     });
 
-    it('fails when the gateway does not answer within the timeout', async () => {
+    it('fails as retryable when the gateway does not answer within the timeout', async () => {
       gateway = await startGateway([never]);
-      const sut = gatewaySender(gateway.url, { SMS_GATEWAY_TIMEOUT_MS: '200', SMS_GATEWAY_MAX_RETRIES: '0' });
+      const sut = gatewaySender(gateway.url, { SMS_GATEWAY_TIMEOUT_MS: '200' });
 
       const started = Date.now();
       const error = await sendExpectingError(sut);
 
-      expect(error.status).toBeUndefined();
+      expect(error).toMatchObject({ status: undefined, retryable: true });
       expect(error.message).toMatch(/timed out after 200 ms/);
       expect(Date.now() - started).toBeLessThan(5000);
       expect(gateway.requests).toHaveLength(1);
     });
 
-    it('retries when the gateway cannot be reached, then fails', async () => {
+    it('fails as retryable when the gateway cannot be reached', async () => {
       const closed = await startGateway([json(200, { id: 'unused' })]);
       await closed.close();
-      const sut = gatewaySender(closed.url, { SMS_GATEWAY_MAX_RETRIES: '2' });
 
-      const error = await sendExpectingError(sut);
+      const error = await sendExpectingError(gatewaySender(closed.url));
 
-      expect(error.status).toBeUndefined();
-      expect(error.message).toContain('3 attempts');
-      expect(logged.filter((line) => line.includes('retry'))).toHaveLength(2);
+      expect(error).toMatchObject({ status: undefined, retryable: true });
+      expect(error.message).toContain('request failed');
     });
   });
 

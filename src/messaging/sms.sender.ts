@@ -1,7 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
 import { countSmsSegments, SmsSegmentCount } from './sms-segments';
 
@@ -23,20 +22,22 @@ export interface SmsReceipt {
   outboxPath?: string;
 }
 
-/** The gateway refused the SMS or could not be reached; `status` is its HTTP status when it answered. */
+/**
+ * The gateway refused the SMS or could not be reached; `status` is its HTTP status when it answered. Retryable
+ * for 429, 5xx and no answer: the same message id goes as the Idempotency-Key, so the gateway drops a repeat.
+ */
 export class SmsDeliveryError extends Error {
   constructor(
     message: string,
+    readonly retryable: boolean,
     readonly status?: number,
+    /** The gateway's Retry-After, in ms. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'SmsDeliveryError';
   }
 }
-
-type Attempt =
-  | { providerMessageId: string }
-  | { reason: string; status?: number; retryable: boolean; retryAfterMs?: number };
 
 /**
  * Sends SMS through an HTTP JSON gateway when SMS_GATEWAY_URL is set, otherwise writes each one
@@ -92,28 +93,8 @@ export class SmsSender implements OnModuleInit {
     return { providerMessageId: `outbox:${sms.messageId}`, segments: count.segments, outboxPath };
   }
 
-  /** Posts once, then retries 429, 5xx and network failures with backoff; returns the gateway's id. */
+  /** Posts once; returns the gateway's id. Retries are the delivery's (see delivery-retry.ts). */
   private async postToGateway(sms: OutgoingSms): Promise<string> {
-    const { maxRetries, retryBackoffMs } = this.config.sms;
-    for (let retry = 0; ; retry++) {
-      const attempt = await this.attempt(sms);
-      if ('providerMessageId' in attempt) return attempt.providerMessageId;
-
-      const attempts = retry + 1;
-      if (!attempt.retryable || retry >= maxRetries) {
-        const tries = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
-        throw new SmsDeliveryError(`SMS ${sms.messageId} failed: gateway ${attempt.reason} (${tries})`, attempt.status);
-      }
-      const waitMs = attempt.retryAfterMs ?? retryBackoffMs * 2 ** retry;
-      this.logger.warn({
-        msg: `SMS gateway ${attempt.reason}; retry ${attempts} of ${maxRetries} in ${waitMs} ms`,
-        messageId: sms.messageId,
-      });
-      await sleep(waitMs);
-    }
-  }
-
-  private async attempt(sms: OutgoingSms): Promise<Attempt> {
     const { gatewayUrl, apiKey, senderId, timeoutMs } = this.config.sms;
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',
@@ -121,6 +102,8 @@ export class SmsSender implements OnModuleInit {
       'Idempotency-Key': sms.messageId,
     };
     if (apiKey) headers['X-API-Key'] = apiKey;
+    const failed = (reason: string, retryable: boolean, status?: number, retryAfterMs?: number) =>
+      new SmsDeliveryError(`SMS ${sms.messageId} failed: gateway ${reason}`, retryable, status, retryAfterMs);
 
     let response: Response;
     try {
@@ -131,25 +114,21 @@ export class SmsSender implements OnModuleInit {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
-      return { reason: describeNetworkError(error, timeoutMs), retryable: true };
+      throw failed(describeNetworkError(error, timeoutMs), true);
     }
 
     const status = `${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
     if (response.ok) {
       const providerMessageId = providerIdOf(await response.json().catch(() => null));
-      if (providerMessageId) return { providerMessageId };
-      // The gateway may have taken the SMS: sending again could deliver it twice.
-      return { reason: `answered ${status} without a message id`, status: response.status, retryable: false };
+      if (providerMessageId) return providerMessageId;
+      // The gateway may have taken the SMS, and gave no id to tell: not retried.
+      throw failed(`answered ${status} without a message id`, false, response.status);
     }
 
     // Release the connection; the error body is not needed.
     await response.body?.cancel().catch(() => undefined);
-    return {
-      reason: `answered ${status}`,
-      status: response.status,
-      retryable: response.status === 429 || response.status >= 500,
-      retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
-    };
+    const retryable = response.status === 429 || response.status >= 500;
+    throw failed(`answered ${status}`, retryable, response.status, parseRetryAfter(response.headers.get('retry-after')));
   }
 }
 

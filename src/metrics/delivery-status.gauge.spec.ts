@@ -37,6 +37,8 @@ describe(DeliveryStatusGauge.name, () => {
     mocks.countByStatus.mockResolvedValue(new Map([['sent', 5], ['failed', 1]]));
     expect(await scrape()).toEqual({
       queued: 0,
+      sending: 0,
+      unknown: 0,
       sent: 5,
       delivered: 0,
       failed: 1,

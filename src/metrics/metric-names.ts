@@ -10,6 +10,8 @@ export const Metric = {
   SmsSegments: 'ai_sms_segments_total',
   MessageEvents: 'ai_message_events_total',
   DeliveryStatus: 'ai_messages_delivery_status',
+  DeliveryAttempts: 'ai_delivery_attempts_total',
+  StaleMessagesSettled: 'ai_stale_messages_settled_total',
   CampaignRuns: 'ai_campaign_runs_total',
   CampaignLastSuccess: 'ai_campaign_last_success_timestamp_seconds',
   CampaignLatestRunStatus: 'ai_campaign_latest_run_status',

@@ -46,6 +46,16 @@ const providers = [
     labelNames: ['event_type', 'source'],
   }),
   makeCounterProvider({
+    name: Metric.DeliveryAttempts,
+    help: 'Hand-overs of a message to its channel, by how they ended (sent, retry, failed, unknown)',
+    labelNames: ['channel', 'outcome'],
+  }),
+  makeCounterProvider({
+    name: Metric.StaleMessagesSettled,
+    help: 'Interrupted messages the sweeper or a shutdown settled, by the status they had and were given',
+    labelNames: ['channel', 'from', 'to'],
+  }),
+  makeCounterProvider({
     name: Metric.CampaignRuns,
     help: 'Campaign run attempts by outcome (DONE, FAILED, SKIPPED) and trigger',
     labelNames: ['status', 'trigger'],

@@ -4,7 +4,8 @@ import { AppException, ErrorCode } from '../common/app.exception';
 import { RequestContext } from '../common/request-context';
 import { Offer } from '../messaging/message-content';
 import { Channel, MessageType } from '../messaging/message.types';
-import { DeliveryOutcome, ReminderDelivery, SkipReason } from '../messaging/reminder-delivery';
+import { DeliveryFanOut, FanOutItem, FanOutOutcome } from '../messaging/delivery-fan-out';
+import { SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { CustomerRepository } from '../segmentation/customer.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
@@ -71,6 +72,11 @@ const SKIP_ERRORS: Record<SkipReason, { code: ErrorCode; status: HttpStatus; mes
     status: HttpStatus.CONFLICT,
     message: (id) => `customer ${id} booked too recently`,
   },
+  [SkipReason.ShuttingDown]: {
+    code: ErrorCode.ShuttingDown,
+    status: HttpStatus.SERVICE_UNAVAILABLE,
+    message: (id) => `the service is shutting down; nothing was sent to customer ${id}, try again`,
+  },
 };
 
 /** The admin use cases: one reminder, or a reminder to each of a list of customers. */
@@ -82,7 +88,7 @@ export class SmartEngageService {
     private readonly customers: CustomerRepository,
     private readonly services: ServiceRepository,
     private readonly promos: PromoCodeRepository,
-    private readonly delivery: ReminderDelivery,
+    private readonly fanOut: DeliveryFanOut,
     private readonly config: AppConfig,
   ) {}
 
@@ -94,16 +100,20 @@ export class SmartEngageService {
     const offer = await this.resolveOffer(request.promo_code);
 
     const channel = toChannel(request.channel);
-    const outcome = await this.delivery.deliver({
-      customer,
-      service,
-      offer,
-      messageType: request.message_type,
-      channel,
-      ttlHours: request.ttl_hours ?? this.config.links.defaultTtlHours,
-      bypassFrequencyCap: false,
-      correlationId,
+    const outcome = await this.fanOut.deliverOne({
+      customerId: customer.id,
+      request: {
+        customer,
+        service,
+        offer,
+        messageType: request.message_type,
+        channel,
+        ttlHours: request.ttl_hours ?? this.config.links.defaultTtlHours,
+        bypassFrequencyCap: false,
+        correlationId,
+      },
     });
+    if (outcome.status === 'error') throw new Error(outcome.error);
     if (outcome.status === 'skipped') {
       const error = SKIP_ERRORS[outcome.reason];
       throw new AppException(error.code, error.message(customer.id), error.status);
@@ -143,40 +153,22 @@ export class SmartEngageService {
         Date.now() - customer.lastBookingAt.getTime() >= request.booking_cadence_days * DAY_MS);
     const eligible = request.customer_ids.filter((id) => profiles.has(id) && due(profiles.get(id)!));
 
-    const skip = (customerId: string, reason: SkipReason): BulkOutcome => ({
-      kind: 'skipped',
-      result: { customer_id: customerId, success: false, reason },
-    });
-    const sendOne = async (customerId: string): Promise<BulkOutcome> => {
+    const channel = toChannel(request.channel);
+    const items = request.customer_ids.map((customerId): FanOutItem => {
       const customer = profiles.get(customerId);
-      if (!customer) return skip(customerId, SkipReason.CustomerNotFound);
-      if (!due(customer)) return skip(customerId, SkipReason.NotDue);
+      if (!customer) return { customerId, skip: SkipReason.CustomerNotFound };
+      if (!due(customer)) return { customerId, skip: SkipReason.NotDue };
       const service = fixedService ?? (customer.lastBookingServiceId ? services.get(customer.lastBookingServiceId) : null);
-      if (!service) return skip(customerId, SkipReason.NoBookingHistory);
-      try {
-        const outcome = await this.delivery.deliver({
-          customer,
-          service,
-          offer,
-          messageType: request.message_type,
-          channel: toChannel(request.channel),
-          ttlHours: request.ttl_hours ?? this.config.links.defaultTtlHours,
-          bypassFrequencyCap: request.bypass_frequency_caps ?? false,
-          correlationId,
-        });
-        return toBulkResult(customerId, outcome);
-      } catch (error) {
-        // One customer's unexpected failure must not abort the others.
-        this.logger.error({ msg: 'Bulk send to a customer failed', customerId, err: error });
-        return { kind: 'failed', result: { customer_id: customerId, success: false, reason: 'internal_error' } };
-      }
-    };
-
-    const outcomes: BulkOutcome[] = [];
-    const batchSize = request.batch_size ?? DEFAULT_BATCH_SIZE;
-    for (let i = 0; i < request.customer_ids.length; i += batchSize) {
-      outcomes.push(...(await Promise.all(request.customer_ids.slice(i, i + batchSize).map(sendOne))));
-    }
+      if (!service) return { customerId, skip: SkipReason.NoBookingHistory };
+      const ttlHours = request.ttl_hours ?? this.config.links.defaultTtlHours;
+      const bypassFrequencyCap = request.bypass_frequency_caps ?? false;
+      return {
+        customerId,
+        request: { customer, service, offer, messageType: request.message_type, channel, ttlHours, bypassFrequencyCap, correlationId },
+      };
+    });
+    const concurrency = request.batch_size ?? DEFAULT_BATCH_SIZE;
+    const outcomes = (await this.fanOut.deliverAll(items, { concurrency })).map((r) => toBulkResult(r.customerId, r.outcome));
 
     const count = (kind: BulkOutcome['kind']) => outcomes.filter((o) => o.kind === kind).length;
     const [sent, failed, skipped] = [count('sent'), count('failed'), count('skipped')];
@@ -230,12 +222,14 @@ function describe(type: MessageType): string {
 const toChannel = (channel: 'EMAIL' | 'SMS' | undefined): Channel => (channel === 'SMS' ? Channel.Sms : Channel.Email);
 
 interface BulkOutcome {
-  kind: DeliveryOutcome['status'];
+  kind: 'sent' | 'failed' | 'skipped';
   result: CustomerResultDto;
 }
 
-function toBulkResult(customerId: string, outcome: DeliveryOutcome): BulkOutcome {
+function toBulkResult(customerId: string, outcome: FanOutOutcome): BulkOutcome {
   switch (outcome.status) {
+    case 'error':
+      return { kind: 'failed', result: { customer_id: customerId, success: false, reason: 'internal_error' } };
     case 'sent':
       return { kind: 'sent', result: { customer_id: customerId, success: true, message_id: outcome.messageId } };
     case 'failed':

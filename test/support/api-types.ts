@@ -672,6 +672,11 @@ export interface components {
              */
             booked: number;
             /**
+             * @description Messages handed to the channel by a process that stopped before it answered: they may or may not have arrived, and are not sent again (not in sent)
+             * @example 0
+             */
+            unknown: number;
+            /**
              * @description booked / sent, rounded to 4 decimals; 0 when nothing was sent
              * @example 0.075
              */

@@ -36,6 +36,14 @@ export class EngagementGroupDto {
   @ApiProperty({ example: 9, description: 'Messages followed by a non-cancelled booking of their customer within 7 days' })
   booked: number;
 
+  @ApiProperty({
+    example: 0,
+    description:
+      'Messages handed to the channel by a process that stopped before it answered: they may or may not have arrived, ' +
+      'and are not sent again (not in sent)',
+  })
+  unknown: number;
+
   @ApiProperty({ example: 0.075, description: 'booked / sent, rounded to 4 decimals; 0 when nothing was sent' })
   conversion_rate: number;
 }

@@ -1,0 +1,74 @@
+import { Logger } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { Channel, MessageType } from './message.types';
+import { DeliveryFanOut, FanOutItem } from './delivery-fan-out';
+import { DeliveryRequest, ReminderDelivery, SkipReason } from './reminder-delivery';
+
+const GRACE_MS = 300;
+
+function newTestFanOut() {
+  const delivery = {
+    deliver: jest.fn(),
+    settleInFlight: jest.fn().mockResolvedValue(0),
+  } as unknown as jest.Mocked<ReminderDelivery>;
+  const sut = new DeliveryFanOut(delivery, { shutdownGraceMs: GRACE_MS } as AppConfig);
+  return { sut, mocks: { delivery } };
+}
+
+const item = (customerId: string): FanOutItem => ({
+  customerId,
+  request: { channel: Channel.Email, messageType: MessageType.Reminder } as DeliveryRequest,
+});
+
+describe('DeliveryFanOut', () => {
+  beforeAll(() => Logger.overrideLogger(false));
+
+  it('stops starting customers once the caller aborts, and answers the rest as shutting_down', async () => {
+    const { sut, mocks } = newTestFanOut();
+    const stop = new AbortController();
+    mocks.delivery.deliver.mockImplementation(async () => {
+      stop.abort();
+      return { status: 'skipped', reason: SkipReason.OptedOut };
+    });
+    const seen: string[] = [];
+    const results = await sut.deliverAll([item('a'), item('b'), item('c')], {
+      concurrency: 1,
+      signal: stop.signal,
+      onResult: (result) => seen.push(result.customerId),
+    });
+
+    expect(mocks.delivery.deliver).toHaveBeenCalledTimes(1);
+    expect(seen).toEqual(['a']);
+    expect(results.map((r) => r.outcome)).toEqual([
+      { status: 'skipped', reason: SkipReason.OptedOut },
+      { status: 'skipped', reason: SkipReason.ShuttingDown },
+      { status: 'skipped', reason: SkipReason.ShuttingDown },
+    ]);
+  });
+
+  it('counts the grace from beginShutdown: a destroy after the grace waits no second grace', async () => {
+    const { sut, mocks } = newTestFanOut();
+    mocks.delivery.deliver.mockReturnValue(new Promise(() => undefined));
+    void sut.deliverAll([item('a')], { concurrency: 1 });
+
+    sut.beginShutdown();
+    await new Promise((resolve) => setTimeout(resolve, GRACE_MS));
+    const started = Date.now();
+    await sut.onModuleDestroy();
+
+    expect(Date.now() - started).toBeLessThan(GRACE_MS / 2);
+    expect(mocks.delivery.settleInFlight).toHaveBeenCalledTimes(1);
+  });
+
+  it('gives deliveries in flight the grace when nothing began the shutdown before', async () => {
+    const { sut, mocks } = newTestFanOut();
+    mocks.delivery.deliver.mockReturnValue(new Promise(() => undefined));
+    void sut.deliverAll([item('a')], { concurrency: 1 });
+
+    const started = Date.now();
+    await sut.onModuleDestroy();
+
+    expect(Date.now() - started).toBeGreaterThanOrEqual(GRACE_MS - 20);
+    expect(mocks.delivery.settleInFlight).toHaveBeenCalledTimes(1);
+  });
+});

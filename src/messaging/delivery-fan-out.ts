@@ -1,0 +1,124 @@
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppConfig } from '../config/app-config';
+import { DeliveryOutcome, DeliveryRequest, ReminderDelivery, SkipReason } from './reminder-delivery';
+
+/** One customer of a fan-out: the request to deliver, or why the caller already knows to skip them. */
+export type FanOutItem = { customerId: string } & ({ request: DeliveryRequest } | { skip: SkipReason });
+
+/** What became of one customer; `error` when the delivery threw (one customer's failure never stops the rest). */
+export type FanOutOutcome = DeliveryOutcome | { status: 'error'; error: string };
+
+export interface FanOutResult {
+  customerId: string;
+  outcome: FanOutOutcome;
+}
+
+export interface FanOutOptions {
+  /** Customers in flight at once. */
+  concurrency: number;
+  /** Once aborted (the caller's run stops), no further customer starts; those in flight finish. */
+  signal?: AbortSignal;
+  /** Called as each customer finishes, in completion order; never for customers that did not start. */
+  onResult?: (result: FanOutResult) => void;
+}
+
+/**
+ * The one path from customers to outcomes: send-single (a fan-out of one), send-bulk and every page of the
+ * campaign deliver through here, with bounded concurrency. At shutdown it stops starting customers, gives those
+ * in flight SHUTDOWN_GRACE_SECONDS to finish, and has the delivery settle any still running, so no message is
+ * left `sending`.
+ */
+@Injectable()
+export class DeliveryFanOut implements OnModuleDestroy {
+  private readonly logger = new Logger(DeliveryFanOut.name);
+  private readonly shutdown = new AbortController();
+  private readonly running = new Set<Promise<unknown>>();
+  private shutdownStartedAt = 0;
+
+  constructor(
+    private readonly delivery: ReminderDelivery,
+    private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Delivers to every item, at most `concurrency` at a time; one result per item, in input order. Items that did
+   * not start because the service is shutting down (or `signal` aborted) are skipped as `shutting_down`.
+   */
+  async deliverAll(items: readonly FanOutItem[], options: FanOutOptions): Promise<FanOutResult[]> {
+    const signal = options.signal ? AbortSignal.any([this.shutdown.signal, options.signal]) : this.shutdown.signal;
+    const results = new Array<FanOutResult>(items.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < items.length && !signal.aborted) {
+        const index = next++;
+        results[index] = { customerId: items[index].customerId, outcome: await this.track(this.deliverItem(items[index], signal)) };
+        options.onResult?.(results[index]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(options.concurrency, items.length) }, worker));
+    for (let i = next; i < items.length; i++) {
+      results[i] = { customerId: items[i].customerId, outcome: { status: 'skipped', reason: SkipReason.ShuttingDown } };
+    }
+    return results;
+  }
+
+  /** True once the service started shutting down: callers with more customers should stop. */
+  get stopping(): boolean {
+    return this.shutdown.signal.aborted;
+  }
+
+  async deliverOne(item: FanOutItem): Promise<FanOutOutcome> {
+    const [result] = await this.deliverAll([item], { concurrency: 1 });
+    return result.outcome;
+  }
+
+  /**
+   * Stops starting customers; the grace for those in flight counts from the first call. ShutdownService calls
+   * this as the application starts closing, so a campaign run's grace and the fan-out's are one and the same.
+   */
+  beginShutdown(): void {
+    if (this.shutdown.signal.aborted) return;
+    this.shutdownStartedAt = Date.now();
+    this.shutdown.abort();
+  }
+
+  /**
+   * onModuleDestroy: MessagingModule is destroyed before the mailer it imports closes its SMTP pool, so
+   * messages in flight can still go.
+   */
+  async onModuleDestroy(): Promise<void> {
+    this.beginShutdown();
+    if (this.running.size > 0) {
+      const graceMs = Math.max(0, this.shutdownStartedAt + this.config.shutdownGraceMs - Date.now());
+      this.logger.log(`Shutting down: ${this.running.size} deliveries in flight get up to ${graceMs / 1000} s to finish`);
+      const finished = await Promise.race([
+        Promise.all(this.running).then(() => true),
+        sleep(graceMs, false, { ref: false }),
+      ]);
+      if (!finished) this.logger.warn(`${this.running.size} deliveries were still in flight after the grace`);
+    }
+    const settled = await this.delivery.settleInFlight();
+    if (settled > 0) this.logger.warn(`Settled ${settled} interrupted message(s): queued ones released, sending ones unknown`);
+  }
+
+  private async deliverItem(item: FanOutItem, signal: AbortSignal): Promise<FanOutOutcome> {
+    if ('skip' in item) return { status: 'skipped', reason: item.skip };
+    try {
+      return await this.delivery.deliver({ ...item.request, signal });
+    } catch (error) {
+      this.logger.error({ msg: 'Customer failed', customerId: item.customerId, err: error });
+      return { status: 'error', error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.running.add(settled);
+    void settled.then(() => this.running.delete(settled));
+    return work;
+  }
+}

@@ -1,0 +1,222 @@
+import { mkdtempSync } from 'node:fs';
+import { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SMTPServer } from 'smtp-server';
+import { DataSource } from 'typeorm';
+import { INTERRUPTED_BEFORE_SENDING, INTERRUPTED_WHILE_SENDING } from '../src/messaging/ai-message.repository';
+import { insertCustomers } from './support/customers';
+import { FakeOpenAiServer, GOOD_BODY, GOOD_SUBJECT } from './support/fake-openai.server';
+import { ServiceProcess, startServiceProcess } from './support/service-process';
+import { ADMIN_KEY, auth, createTestApp, JWT_SECRET, resetDatabase, TestApp } from './support/test-app';
+
+const RUN = '/internal/ai/smartengage/run-segment';
+const RUN_BODY = { send_window_start: 0, send_window_end: 24 };
+
+/**
+ * A real SMTP server that counts a message as delivered only when it answers 250. While `hold(n)` is in effect,
+ * messages after the n-th delivered one get no answer at all, as a mail server that is slow to reply.
+ */
+class HoldingSmtpServer {
+  readonly delivered: string[] = [];
+  held = 0;
+  private holdAfter = Infinity;
+  private replyDelayMs = 0;
+  private readonly server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    closeTimeout: 100,
+    onData: (stream, session, callback) => {
+      stream.resume();
+      stream.on('end', () => {
+        if (this.delivered.length >= this.holdAfter) {
+          this.held++;
+          return;
+        }
+        setTimeout(() => {
+          this.delivered.push(...session.envelope.rcptTo.map((rcpt) => rcpt.address));
+          callback();
+        }, this.replyDelayMs);
+      });
+    },
+  });
+  url = '';
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `smtp://127.0.0.1:${(this.server.server.address() as AddressInfo).port}`;
+  }
+
+  /** Accept `count` messages, then answer none. */
+  hold(count: number): void {
+    this.holdAfter = count;
+  }
+
+  /** Accept everything, each after `ms`. */
+  acceptAll(ms = 0): void {
+    this.holdAfter = Infinity;
+    this.replyDelayMs = ms;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+const byStatus = async (dataSource: DataSource): Promise<Record<string, number>> => {
+  const rows: { status: string; n: number }[] = await dataSource.query(
+    'SELECT delivery_status AS status, count(*)::int AS n FROM ai_messages GROUP BY 1',
+  );
+  return Object.fromEntries(rows.map((row) => [row.status, row.n]));
+};
+
+const serviceEnv = (smtpUrl: string, extra: Record<string, string> = {}) => ({
+  NODE_ENV: 'test',
+  DATABASE_URL: process.env.DATABASE_URL,
+  ADMIN_API_KEYS: ADMIN_KEY,
+  JWT_SECRET,
+  SMTP_URL: smtpUrl,
+  OUTBOX_DIR: mkdtempSync(join(tmpdir(), 'smartengage-interrupted-')),
+  CAMPAIGN_SCHEDULER_ENABLED: 'false',
+  LOG_LEVEL: 'warn',
+  ...extra,
+});
+
+const startRun = (service: ServiceProcess) =>
+  void fetch(`${service.url}${RUN}`, {
+    method: 'POST',
+    headers: { ...auth, 'Content-Type': 'application/json' },
+    body: JSON.stringify(RUN_BODY),
+  }).catch(() => undefined);
+
+async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('a delivery process killed between the claim and the send (in-process mode)', () => {
+  const smtp = new HoldingSmtpServer();
+  const llm = new FakeOpenAiServer();
+  let t: TestApp | undefined;
+  let killed: ServiceProcess | undefined;
+
+  beforeAll(async () => {
+    await Promise.all([smtp.start(), llm.start()]);
+  });
+  afterAll(async () => {
+    killed?.signal('SIGKILL', { group: true });
+    await t?.close();
+    await Promise.all([smtp.close(), llm.stop()]);
+  });
+
+  it('loses nobody: the sweeper settles every row, the next run sends the released customer, nobody gets two', async () => {
+    const probe = await createTestApp({ SMTP_URL: smtp.url });
+    await resetDatabase(probe.dataSource);
+    await probe.dataSource.query('TRUNCATE job_runs');
+    await insertCustomers(probe.dataSource, { count: 20, daysAgo: 25, tag: 'interrupted' });
+    const eligible = 23;
+
+    // Two customers at a time. The mail server takes 5 messages and then stops answering (the 6th stays
+    // `sending`); the LLM writes 6 drafts and then hangs (the 7th stays `queued`, being drafted).
+    smtp.hold(5);
+    llm.reply(...Array.from({ length: 6 }, () => ({ kind: 'json' as const, subject: GOOD_SUBJECT, body: GOOD_BODY })));
+    llm.always({ kind: 'delay', ms: 600_000, then: { kind: 'json', subject: GOOD_SUBJECT, body: GOOD_BODY } });
+    killed = await startServiceProcess({
+      env: serviceEnv(smtp.url, {
+        CAMPAIGN_CONCURRENCY: '2',
+        OPENAI_API_KEY: 'sk-fake',
+        OPENAI_BASE_URL: llm.baseUrl,
+        OPENAI_TIMEOUT_SECONDS: '300',
+        OPENAI_MAX_RETRIES: '0',
+        // The killed process's campaign lease frees itself this soon, so the next run can take the lock.
+        LOCK_LEASE_TTL_SECONDS: '2',
+      }),
+    });
+    startRun(killed);
+    await waitFor('5 sent, one held at the mail server and one waiting for the LLM', async () => {
+      const counts = await byStatus(probe.dataSource);
+      return counts.sent === 5 && smtp.held === 1 && llm.requests.length === 7 && (counts.queued ?? 0) + (counts.sending ?? 0) === 2;
+    });
+    killed.signal('SIGKILL', { group: true });
+    await killed.exited;
+    expect(await byStatus(probe.dataSource)).toEqual({ sent: 5, sending: 1, queued: 1 });
+    const [interruptedSend] = await probe.dataSource.query(`SELECT user_id FROM ai_messages WHERE delivery_status = 'sending'`);
+    const [interruptedDraft] = await probe.dataSource.query(`SELECT user_id FROM ai_messages WHERE delivery_status = 'queued'`);
+    // STALE_CLAIM_MINUTES (10) pass; then a replica starts, and sweeps at boot.
+    await probe.dataSource.query(
+      `UPDATE ai_messages SET updated_at = now() - interval '11 minutes' WHERE delivery_status IN ('queued', 'sending')`,
+    );
+    await probe.close();
+    smtp.acceptAll();
+    t = await createTestApp({ SMTP_URL: smtp.url });
+
+    const settled: { user_id: string; delivery_status: string; last_error: string | null }[] = await t.dataSource.query(
+      `SELECT user_id, delivery_status, last_error FROM ai_messages WHERE user_id = ANY($1) ORDER BY delivery_status`,
+      [[interruptedSend.user_id, interruptedDraft.user_id]],
+    );
+    expect(settled).toEqual([
+      { user_id: interruptedDraft.user_id, delivery_status: 'failed', last_error: INTERRUPTED_BEFORE_SENDING },
+      { user_id: interruptedSend.user_id, delivery_status: 'unknown', last_error: INTERRUPTED_WHILE_SENDING },
+    ]);
+    expect(await byStatus(t.dataSource)).toEqual({ sent: 5, unknown: 1, failed: 1 });
+
+    // The next run: the released customer is sent, the unknown one is not (it may have had the email). It
+    // waits for the killed run's campaign lease to run out.
+    await waitFor('the killed run to lose its campaign lock', async () => {
+      const leases = await t!.dataSource.query('SELECT 1 FROM lock_leases WHERE expires_at > now()');
+      return leases.length === 0;
+    });
+    const res = await t.http().post(RUN).set(auth).send(RUN_BODY).expect(200);
+    expect(res.body.sent).toBe(eligible - 5 - 1);
+    expect(await byStatus(t.dataSource)).toEqual({ sent: eligible - 1, unknown: 1, failed: 1 });
+    const perRecipient = new Map<string, number>();
+    for (const address of smtp.delivered) perRecipient.set(address, (perRecipient.get(address) ?? 0) + 1);
+    expect(smtp.delivered).toHaveLength(eligible - 1);
+    expect(Math.max(...perRecipient.values())).toBe(1);
+  });
+});
+
+describe('a delivery process stopped with SIGTERM mid-run (in-process mode)', () => {
+  const smtp = new HoldingSmtpServer();
+  let t: TestApp;
+
+  beforeAll(async () => {
+    await smtp.start();
+    t = await createTestApp({ SMTP_URL: smtp.url });
+  });
+  afterAll(async () => {
+    await t.close();
+    await smtp.close();
+  });
+
+  it('finishes the deliveries in flight and leaves no message queued or sending', async () => {
+    await resetDatabase(t.dataSource);
+    await t.dataSource.query('TRUNCATE job_runs');
+    await insertCustomers(t.dataSource, { count: 60, daysAgo: 25, tag: 'sigterm' });
+    smtp.acceptAll(150);
+    const service = await startServiceProcess({ env: serviceEnv(smtp.url, { CAMPAIGN_CONCURRENCY: '4' }) });
+    try {
+      startRun(service);
+      await waitFor('some messages sent', async () => ((await byStatus(t.dataSource)).sent ?? 0) >= 8);
+      service.signal('SIGTERM');
+      const exit = await Promise.race([
+        service.exited,
+        sleep(20_000).then(() => Promise.reject(new Error('the service did not exit within 20 s of SIGTERM'))),
+      ]);
+
+      expect(exit.signal ?? exit.code).toBe('SIGTERM');
+      const counts = await byStatus(t.dataSource);
+      expect(counts).toEqual({ sent: counts.sent });
+      expect(counts.sent).toBeLessThan(63);
+      expect(smtp.delivered).toHaveLength(counts.sent);
+    } finally {
+      service.signal('SIGKILL', { group: true });
+    }
+  });
+});
