@@ -13,6 +13,8 @@ export class EngagementOncePerMinute1732841000000 implements MigrationInterface 
   name = 'EngagementOncePerMinute1732841000000';
 
   async up(db: QueryRunner): Promise<void> {
+    // Writers wait until the index exists: a repeat committed between the DELETE and the index would fail the build.
+    await db.query('LOCK TABLE message_events IN SHARE ROW EXCLUSIVE MODE');
     await db.query(`
       DELETE FROM message_events e
        USING message_events k

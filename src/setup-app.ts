@@ -22,7 +22,8 @@ export function createOpenApiDocument(app: INestApplication, publicBaseUrl: stri
         'Personalised Bengali reminders for home-services customers. Admin routes take `Authorization: Bearer <ADMIN_API_KEYS key>`.',
       )
       .setVersion('0.1.0')
-      .addServer(publicBaseUrl, 'PUBLIC_BASE_URL of this deployment')
+      // A local PUBLIC_BASE_URL (the development default) names no deployment: then the serving host is the server.
+      .addServer(isLocal(publicBaseUrl) ? '/' : publicBaseUrl, 'PUBLIC_BASE_URL of this deployment')
       // package.json's licence: proprietary, none granted (the rule wants a URL; npm's says what UNLICENSED means).
       .setLicense('UNLICENSED', 'https://docs.npmjs.com/cli/configuring-npm/package-json#license')
       .addBearerAuth()
@@ -37,4 +38,9 @@ export function createOpenApiDocument(app: INestApplication, publicBaseUrl: stri
       )
       .build(),
   );
+}
+
+function isLocal(url: string): boolean {
+  const { hostname } = new URL(url);
+  return hostname === 'localhost' || hostname === '[::1]' || hostname.startsWith('127.');
 }

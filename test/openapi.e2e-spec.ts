@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO } from '../src/database/demo-seed';
 import type { paths } from './support/api-types';
+import { createOpenApiDocument } from '../src/setup-app';
 import { ADMIN_KEY, createTestApp, PUBLIC_BASE_URL, resetDatabase, TestApp } from './support/test-app';
 
 const ROOT = join(__dirname, '..');
@@ -84,6 +85,18 @@ describe('OpenAPI document and the typed client generated from it', () => {
 
   it('names this deployment (PUBLIC_BASE_URL) as its server', () => {
     expect(document.servers).toEqual([expect.objectContaining({ url: PUBLIC_BASE_URL })]);
+  });
+
+  it('names the serving host ("/") when PUBLIC_BASE_URL is the local default, and still lints clean', async () => {
+    const local = createOpenApiDocument(t.app, 'http://localhost:8000');
+    expect(local.servers).toEqual([expect.objectContaining({ url: '/' })]);
+    const dir = mkdtempSync(join(tmpdir(), 'smartengage-openapi-'));
+    try {
+      writeFileSync(join(dir, 'openapi.json'), JSON.stringify(local));
+      expect(await redoclyLint(join(dir, 'openapi.json'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it(`matches the committed ${API_TYPES_FILE}`, async () => {

@@ -6,6 +6,7 @@ import {
   closeSync,
   cpSync,
   existsSync,
+  linkSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -122,25 +123,44 @@ async function joinRunningServer(root: string, log: (line: string) => void): Pro
 /** Serialises starts of one checkout's cluster across processes (two `npm start`s at once). */
 async function withStartLock<T>(root: string, task: () => Promise<T>): Promise<T> {
   const lockFile = join(root, 'start.lock');
+  // The lock appears with its holder's pid in it or not at all: written aside, then hard-linked into place.
+  const mine = join(root, `start.lock.${process.pid}`);
+  writeFileSync(mine, String(process.pid));
   const deadline = Date.now() + START_TIMEOUT_MS * 2;
-  for (;;) {
-    try {
-      closeSync(openSync(lockFile, 'wx'));
-      writeFileSync(lockFile, String(process.pid));
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(readFileSync(lockFile, 'utf8').trim());
-      // A holder that died (or never wrote its pid) leaves the file behind; take it over.
-      if (!holder || !processAlive(holder)) rmSync(lockFile, { force: true });
-      else if (Date.now() > deadline) throw new Error(`Another process (pid ${holder}) is starting ${root}`);
-      else await sleep(200);
+  try {
+    for (;;) {
+      try {
+        linkSync(mine, lockFile);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const holder = lockHolder(lockFile);
+        if (holder === null) continue; // released meanwhile
+        if (!processAlive(holder)) {
+          // Take over a dead holder's lock only if it is still that holder's (another waiter may have done so).
+          if (lockHolder(lockFile) === holder) rmSync(lockFile, { force: true });
+        } else if (Date.now() > deadline) {
+          throw new Error(`Another process (pid ${holder}) is starting ${root}`);
+        } else {
+          await sleep(200);
+        }
+      }
     }
+  } finally {
+    rmSync(mine, { force: true });
   }
   try {
     return await task();
   } finally {
-    rmSync(lockFile, { force: true });
+    if (lockHolder(lockFile) === process.pid) rmSync(lockFile, { force: true });
+  }
+}
+
+function lockHolder(lockFile: string): number | null {
+  try {
+    return Number(readFileSync(lockFile, 'utf8').trim()) || null;
+  } catch {
+    return null;
   }
 }
 
@@ -236,10 +256,12 @@ async function livePostmaster(dataDir: string): Promise<number | null> {
   }
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  if (pid > 0 && port > 0 && isPostgresOn(pid, dataDir)) {
+  if (pid > 0 && isPostgresOn(pid, dataDir)) {
     for (const end = Date.now() + 10_000; Date.now() < end; await sleep(250)) {
-      if (await reachable(adminUrlFor(port), dataDir)) return port;
+      if (port > 0 && (await reachable(adminUrlFor(port), dataDir))) return port;
     }
+    // Never remove a live server's pid file: it is all that keeps a second server off the same data.
+    throw new Error(`The embedded Postgres (pid ${pid}) runs on ${dataDir} but does not answer; see its log`);
   }
   unlinkSync(pidFile);
   return null;

@@ -92,8 +92,11 @@ export class CampaignService {
       return { kind: 'window_closed', localHour: hour };
     }
     if (plan.dryRun) {
-      const run = await this.jobRuns.start(newRun);
-      const report = await this.shutdown.track(() => this.runner.run(plan, run.id, correlationId, this.shutdown.signal));
+      // Tracked from before its row is written, so a shutdown in between waits for it.
+      const report = await this.shutdown.track(async () => {
+        const run = await this.jobRuns.start(newRun);
+        return this.runner.run(plan, run.id, correlationId, this.shutdown.signal);
+      });
       this.runsTotal.inc({ status: report.status, trigger });
       return { kind: 'ran', report };
     }

@@ -22,7 +22,7 @@ export class ScrapeCache<T> {
         (fresh) => (this.lastGood = fresh),
         (error: unknown) => {
           this.onError(error);
-          this.cached = undefined;
+          if (this.cached?.value === value) this.cached = undefined; // not a newer load's entry
           return this.lastGood;
         },
       );
