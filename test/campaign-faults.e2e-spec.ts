@@ -1,13 +1,13 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import { SegmentRepository } from '../src/segmentation/segment.repository';
 import { insertCustomers } from './support/customers';
 import { PgBouncer, startPgBouncer } from './support/pgbouncer';
-import { ServiceProcess, startService } from './support/service-process';
+import { runSegment, ServiceProcess, startService } from './support/service-process';
 import { SmtpSink, startSmtpSink } from './support/smtp-sink';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
+import { waitFor } from './support/wait';
 
 // These specs boot the service as child processes: seconds each, far more on a loaded machine.
 jest.setTimeout(90_000);
@@ -17,22 +17,6 @@ const ALWAYS_OPEN = { send_window_start: 0, send_window_end: 24 };
 
 type Json = Record<string, any>;
 
-async function post(service: ServiceProcess, body: object): Promise<{ status: number; body: Json }> {
-  const res = await fetch(`${service.url}${RUN}`, {
-    method: 'POST',
-    headers: { ...auth, 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Json };
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await sleep(20);
-  }
-}
 
 describe('SIGTERM during a campaign (a child process)', () => {
   let db: DataSource;
@@ -64,8 +48,8 @@ describe('SIGTERM during a campaign (a child process)', () => {
       SHUTDOWN_GRACE_SECONDS: String(graceSeconds),
       LOG_LEVEL: 'log',
     });
-    const answer = post(service, { ...ALWAYS_OPEN, batch_size: 20 });
-    await waitFor(() => smtp!.accepted() >= 20);
+    const answer = runSegment(service, { ...ALWAYS_OPEN, batch_size: 20 });
+    await waitFor('20 messages accepted', () => smtp!.accepted() >= 20);
 
     const signalledAt = Date.now();
     service.child.kill('SIGTERM');
@@ -100,8 +84,8 @@ describe('SIGTERM during a campaign (a child process)', () => {
     smtp = await startSmtpSink({ hang: true });
     const graceSeconds = 2;
     service = await startService({ SMTP_URL: smtp.url, CAMPAIGN_CONCURRENCY: '4', SHUTDOWN_GRACE_SECONDS: String(graceSeconds) });
-    const answer = post(service, { ...ALWAYS_OPEN, batch_size: 20 });
-    await waitFor(() => smtp!.received() >= 4);
+    const answer = runSegment(service, { ...ALWAYS_OPEN, batch_size: 20 });
+    await waitFor('4 messages at the mail server', () => smtp!.received() >= 4);
 
     const signalledAt = Date.now();
     service.child.kill('SIGTERM');
@@ -151,7 +135,7 @@ describe.each(['direct', 'through PgBouncer'])('Postgres connections terminated 
       const page = readPage(...args);
       page.catch(() => undefined);
       try {
-        await waitFor(async () => {
+        await waitFor('the page read to wait on the lock', async () => {
           const waiting = await fault.query(
             `SELECT 1 FROM pg_stat_activity
               WHERE datname = current_database() AND application_name = 'smartengage' AND wait_event_type = 'Lock'`,

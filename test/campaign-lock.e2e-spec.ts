@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import { insertCustomers, messagesPerCustomer } from './support/customers';
 import { PgBouncer, startPgBouncer } from './support/pgbouncer';
-import { ServiceProcess, startService } from './support/service-process';
+import { runSegment, ServiceProcess, startService } from './support/service-process';
 import { auth, resetDatabase } from './support/test-app';
 
 // These specs boot the service as child processes: seconds each, far more on a loaded machine.
@@ -15,15 +15,6 @@ const ALWAYS_OPEN = { send_window_start: 0, send_window_end: 24 };
 const LEASE_TTL_SECONDS = 3;
 
 type Json = Record<string, any>;
-
-async function post(service: ServiceProcess, body: object): Promise<{ status: number; body: Json }> {
-  const res = await fetch(`${service.url}${RUN}`, {
-    method: 'POST',
-    headers: { ...auth, 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Json };
-}
 
 async function campaignStatus(service: ServiceProcess): Promise<Json> {
   const res = await fetch(`${service.url}${STATUS}`, { headers: auth });
@@ -68,7 +59,7 @@ describe('the campaign lock through PgBouncer in transaction mode, two applicati
     await insertCustomers(db, { count: 300, daysAgo: 25, tag: 'pooled' });
     const body = { ...ALWAYS_OPEN, batch_size: 50 };
 
-    const responses = await Promise.all([post(a, body), post(b, body)]);
+    const responses = await Promise.all([runSegment(a, body), runSegment(b, body)]);
     expect(responses.map((r) => r.status).sort()).toEqual([200, 409]);
     const winner = responses.find((r) => r.status === 200)!;
     expect(responses.find((r) => r.status === 409)!.body.code).toBe('CAMPAIGN_ALREADY_RUNNING');
@@ -80,7 +71,7 @@ describe('the campaign lock through PgBouncer in transaction mode, two applicati
 
     // The same day again, from each instance: both start, nobody is messaged twice.
     for (const service of [b, a]) {
-      const again = await post(service, body);
+      const again = await runSegment(service, body);
       expect(again.status).toBe(200);
       expect(again.body).toMatchObject({ status: 'DONE', total_eligible: 0, sent: 0 });
     }
@@ -93,7 +84,7 @@ describe('the campaign lock through PgBouncer in transaction mode, two applicati
 
   it('frees the lock of a SIGKILLed instance within the lease TTL; status names the holder until then', async () => {
     await insertCustomers(db, { count: 400, daysAgo: 25, tag: 'killed-pooled' });
-    const run = post(a, { ...ALWAYS_OPEN, batch_size: 20 }).catch(() => undefined);
+    const run = runSegment(a, { ...ALWAYS_OPEN, batch_size: 20 }).catch(() => undefined);
     for (let i = 0; i < 500 && (await claimedCount(db)) < 40; i++) await sleep(20);
 
     const during = await campaignStatus(b);
@@ -119,7 +110,7 @@ describe('the campaign lock through PgBouncer in transaction mode, two applicati
     expect(status.last_run.error).toMatch(/^abandoned/);
 
     const claimedBefore = (await messagesPerCustomer(db)).size;
-    const rest = await post(b, ALWAYS_OPEN);
+    const rest = await runSegment(b, ALWAYS_OPEN);
     expect(rest.status).toBe(200);
     expect(rest.body.sent).toBe(403 - claimedBefore);
     const perCustomer = await messagesPerCustomer(db);

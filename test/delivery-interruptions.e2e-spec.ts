@@ -10,6 +10,7 @@ import { insertCustomers } from './support/customers';
 import { FakeOpenAiServer, GOOD_BODY, GOOD_SUBJECT } from './support/fake-openai.server';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { ADMIN_KEY, auth, createTestApp, JWT_SECRET, resetDatabase, TestApp } from './support/test-app';
+import { waitFor } from './support/wait';
 
 const RUN = '/internal/ai/smartengage/run-segment';
 const RUN_BODY = { send_window_start: 0, send_window_end: 24 };
@@ -91,14 +92,6 @@ const startRun = (service: ServiceProcess) =>
     body: JSON.stringify(RUN_BODY),
   }).catch(() => undefined);
 
-async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('a delivery process killed between the claim and the send (in-process mode)', () => {
   const smtp = new HoldingSmtpServer();
@@ -142,7 +135,7 @@ describe('a delivery process killed between the claim and the send (in-process m
     await waitFor('5 sent, one held at the mail server and one waiting for the LLM', async () => {
       const counts = await byStatus(probe.dataSource);
       return counts.sent === 5 && smtp.held === 1 && llm.requests.length === 7 && (counts.queued ?? 0) + (counts.sending ?? 0) === 2;
-    });
+    }, 30_000);
     killed.signal('SIGKILL', { group: true });
     await killed.exited;
     expect(await byStatus(probe.dataSource)).toEqual({ sent: 5, sending: 1, queued: 1 });
@@ -168,10 +161,11 @@ describe('a delivery process killed between the claim and the send (in-process m
 
     // The next run: the released customer is sent, the unknown one is not (it may have had the email). It
     // waits for the killed run's campaign lease to run out.
-    await waitFor('the killed run to lose its campaign lock', async () => {
-      const leases = await t!.dataSource.query('SELECT 1 FROM lock_leases WHERE expires_at > now()');
-      return leases.length === 0;
-    });
+    await waitFor(
+      'the killed run to lose its campaign lock',
+      async () => (await t!.dataSource.query('SELECT 1 FROM lock_leases WHERE expires_at > now()')).length === 0,
+      30_000,
+    );
     const res = await t.http().post(RUN).set(auth).send(RUN_BODY).expect(200);
     expect(res.body.sent).toBe(eligible - 5 - 1);
     expect(await byStatus(t.dataSource)).toEqual({ sent: eligible - 1, unknown: 1, failed: 1 });
@@ -203,7 +197,7 @@ describe('a delivery process stopped with SIGTERM mid-run (in-process mode)', ()
     const service = await startServiceProcess({ env: serviceEnv(smtp.url, { CAMPAIGN_CONCURRENCY: '4' }) });
     try {
       startRun(service);
-      await waitFor('some messages sent', async () => ((await byStatus(t.dataSource)).sent ?? 0) >= 8);
+      await waitFor('some messages sent', async () => ((await byStatus(t.dataSource)).sent ?? 0) >= 8, 30_000);
       service.signal('SIGTERM');
       const exit = await Promise.race([
         service.exited,

@@ -6,6 +6,7 @@ import { Client } from 'pg';
 import { DEMO } from '../src/database/demo-seed';
 import { readServerState, SHARED_ROOT } from '../src/database/embedded-postgres';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
+import { waitFor } from './support/wait';
 
 const CHECKOUT = join(__dirname, '..');
 const BOOT_TIMEOUT_MS = 120_000;
@@ -148,7 +149,7 @@ describe.each(users())('npm start with nothing configured, as $name, from a priv
       killed.signal('SIGKILL', { group: true }); // the service and its database, as a crash or an OOM kill would
       await killed.exited;
       killCluster(dataDir());
-      await waitFor(async () => !(await serverAnswers(port)));
+      await waitFor('the killed database to stop answering', async () => !(await serverAnswers(port)), 15_000);
       // The pid in postmaster.pid now belongs to another live program, as after a reboot or in a container.
       const pidFile = join(dataDir(), 'postmaster.pid');
       expect(existsSync(pidFile)).toBe(true);
@@ -198,10 +199,3 @@ async function serverAnswers(port: number): Promise<boolean> {
   }
 }
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

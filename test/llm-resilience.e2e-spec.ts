@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEMO } from '../src/database/demo-seed';
 import { FakeOpenAiServer, GOOD_BODY, GOOD_SUBJECT, sameRealmFetch } from './support/fake-openai.server';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
+import { waitFor } from './support/wait';
 
 const ROUTE = '/admin/smartengage/send-single';
 const DEADLINE_S = 2;
@@ -21,12 +22,6 @@ const toRegular = {
 function sample(text: string, series: string): number {
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : 0;
-}
-/** Polls every 100 ms until `done` holds, failing after 5 s. */
-async function waitFor(done: () => Promise<boolean>): Promise<void> {
-  for (const started = Date.now(); !(await done()); await sleep(100)) {
-    if (Date.now() - started > 5_000) throw new Error('condition not met within 5 s');
-  }
 }
 const fallbacks = (text: string, reason: string) => sample(text, `ai_message_template_fallbacks_total{reason="${reason}"}`);
 
@@ -137,7 +132,7 @@ describe('A hung or failing LLM does not hold sends (deadline and circuit breake
     expect((await circuit()).circuit.state).toBe('half_open');
 
     expect(await send()).toMatchObject({ generator: 'template', fallback_reason: 'llm_circuit_open' });
-    await waitFor(async () => (await circuit()).circuit.state === 'closed');
+    await waitFor('the circuit to close', async () => (await circuit()).circuit.state === 'closed', 5_000);
     expect(fake.requests).toHaveLength(FAILURES + 1);
     expect(sample(await metrics(), 'ai_llm_circuit_state')).toBe(0);
     expect(await circuit()).toEqual({ status: 'up', circuit: { state: 'closed', consecutiveFailures: 0 } });
@@ -162,7 +157,7 @@ describe('A hung or failing LLM does not hold sends (deadline and circuit breake
     }
     expect(fake.requests).toHaveLength(1);
     expect(sample(await metrics(), 'ai_llm_circuit_state')).toBe(2);
-    await waitFor(async () => (await circuit()).circuit.state === 'open');
+    await waitFor('the circuit to open', async () => (await circuit()).circuit.state === 'open', 5_000);
     expect(sample(await metrics(), 'ai_llm_circuit_state')).toBe(1);
     expect(await send()).toMatchObject({ fallback_reason: 'llm_circuit_open' });
     expect(fake.requests).toHaveLength(1);

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ADMIN_KEY, JWT_SECRET } from './test-app';
+import { ADMIN_KEY, auth, JWT_SECRET } from './test-app';
 
 /** The built entry point of this checkout (npm test builds it first). */
 export const MAIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
@@ -121,3 +121,13 @@ export const startService = (env: Record<string, string | undefined> = {}): Prom
       ...env,
     },
   });
+
+/** POST /internal/ai/smartengage/run-segment to a service process with the admin key; the status and JSON body. */
+export async function runSegment(service: ServiceProcess, body: object): Promise<{ status: number; body: Record<string, any> }> {
+  const res = await fetch(`${service.url}/internal/ai/smartengage/run-segment`, {
+    method: 'POST',
+    headers: { ...auth, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+}
