@@ -15,8 +15,6 @@ jest.setTimeout(90_000);
 const RUN = '/internal/ai/smartengage/run-segment';
 const ALWAYS_OPEN = { send_window_start: 0, send_window_end: 24 };
 
-type Json = Record<string, any>;
-
 
 describe('SIGTERM during a campaign (a child process)', () => {
   let db: DataSource;

@@ -69,7 +69,8 @@ export async function createTestApp(env: Record<string, string | undefined> = {}
 
 /** Empties every table the specs write and loads the demo data again. */
 export async function resetDatabase(dataSource: DataSource): Promise<void> {
-  await dataSource.query('TRUNCATE ai_messages, bookings, customers, users CASCADE');
+  // Leases too: a child process an earlier spec stopped may leave its lock until the lease's TTL runs out.
+  await dataSource.query('TRUNCATE ai_messages, bookings, customers, users, lock_leases CASCADE');
   await seedDemoData(dataSource);
 }
 
