@@ -237,7 +237,7 @@ async function bootApp(benchUrl: string, sinkPort: number, options: Options, llm
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
   }
-  return NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
+  return NestFactory.createApplicationContext(AppModule.forRoot(), { logger: ['error', 'warn'] });
 }
 
 /** Figures of one campaign run. */

@@ -1,10 +1,12 @@
-import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { AppLoggerModule } from './common/app-logger';
 import { CorrelationIdMiddleware } from './common/correlation-id.middleware';
 import { createValidationPipe } from './common/validation';
 import { AppConfigModule } from './config/config.module';
+import { EnvironmentVariables, validateEnvironment } from './config/environment';
+import { DeliveryModule } from './delivery/delivery.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { EventsModule } from './events/events.module';
@@ -12,23 +14,33 @@ import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { SmartEngageModule } from './smartengage/smartengage.module';
 
-@Module({
-  imports: [
-    AppConfigModule,
-    AppLoggerModule,
-    DatabaseModule,
-    MetricsModule,
-    HealthModule,
-    SmartEngageModule,
-    JobsModule,
-    EventsModule,
-  ],
-  providers: [
-    { provide: APP_PIPE, useFactory: createValidationPipe },
-    { provide: APP_FILTER, useClass: AllExceptionsFilter },
-  ],
-})
+/**
+ * The application, composed for this process's APP_ROLE: `all` and `api` serve the whole HTTP API and run the
+ * scheduler; `worker` only consumes deliveries (with /health and /metrics). REDIS_URL decides whether
+ * deliveries run in-process or through the queue (DeliveryModule).
+ */
+@Module({})
 export class AppModule implements NestModule {
+  static forRoot(env: EnvironmentVariables = validateEnvironment(process.env)): DynamicModule {
+    const role = env.APP_ROLE;
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule,
+        AppLoggerModule,
+        DatabaseModule,
+        MetricsModule,
+        HealthModule,
+        DeliveryModule.forRoot({ queued: Boolean(env.REDIS_URL), worker: role !== 'api' }),
+        ...(role === 'worker' ? [] : [SmartEngageModule, JobsModule, EventsModule]),
+      ],
+      providers: [
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+      ],
+    };
+  }
+
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(CorrelationIdMiddleware).forRoutes('*');
   }

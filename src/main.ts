@@ -15,7 +15,7 @@ async function bootstrap(): Promise<void> {
   const embedded = await resolveDatabase(env);
 
   // Nest's own lines are held until the app logger (AppLoggerModule: JSON or pretty, per LOG_FORMAT) exists.
-  const app = await NestFactory.create(AppModule, { bufferLogs: true });
+  const app = await NestFactory.create(AppModule.forRoot(env), { bufferLogs: true });
   app.useLogger(app.get(PinoNestLogger));
   setupApp(app);
   await app.init(); // runs migrations (DatabaseModule) before the demo seed below
@@ -32,7 +32,12 @@ async function bootstrap(): Promise<void> {
   if (!config.openai.apiKey) log.log('OPENAI_API_KEY is not set: messages come from the built-in Bengali templates');
 
   await app.listen(config.port);
-  log.log(`SmartEngage listening on http://localhost:${config.port} (API docs at /docs)`);
+  const mode = config.redis.url ? `queue mode, APP_ROLE=${config.queue.role}` : 'in-process deliveries';
+  if (config.queue.role === 'worker') {
+    log.log(`SmartEngage delivery worker (${mode}, ${config.queue.workerConcurrency} at a time per queue); /health and /metrics on port ${config.port}`);
+  } else {
+    log.log(`SmartEngage listening on http://localhost:${config.port} (API docs at /docs; ${mode})`);
+  }
 
   // Ctrl-C or a stop: the app's shutdown hooks first (they may still write to the database), then the embedded
   // database if this process started it, then exit with the signal as the default handler would.

@@ -38,6 +38,13 @@ export class AppConfig {
   readonly links: { bookingBaseUrl: string; publicBaseUrl: string; defaultTtlHours: number };
   readonly frequencyCap: { maxMessages: number; windowDays: number };
   readonly redis: { url?: string; keyPrefix: string };
+  /** Queue mode (REDIS_URL set): who consumes deliveries, how many at once, and the shared send rates. */
+  readonly queue: {
+    role: 'all' | 'api' | 'worker';
+    workerConcurrency: number;
+    maxPending: number;
+    ratePerSecond: { email: number; sms: number };
+  };
   readonly http: { trustProxy: boolean | number | string; publicRateLimitPerMinute: number };
   readonly campaign: {
     cron: string;
@@ -104,6 +111,12 @@ export class AppConfig {
     };
     this.frequencyCap = { maxMessages: env.FREQUENCY_CAP_MAX_MESSAGES, windowDays: env.FREQUENCY_CAP_WINDOW_DAYS };
     this.redis = { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX };
+    this.queue = {
+      role: env.APP_ROLE,
+      workerConcurrency: env.WORKER_CONCURRENCY,
+      maxPending: env.QUEUE_MAX_PENDING,
+      ratePerSecond: { email: env.EMAIL_RATE_LIMIT_PER_SECOND, sms: env.SMS_RATE_LIMIT_PER_SECOND },
+    };
     this.http = { trustProxy: trustProxySetting(env.TRUST_PROXY), publicRateLimitPerMinute: env.PUBLIC_RATE_LIMIT_PER_MINUTE };
     this.campaign = {
       cron: env.CAMPAIGN_CRON,

@@ -329,11 +329,59 @@ export class EnvironmentVariables {
   @IsString()
   EMBEDDED_PG_DIR = '.data/postgres';
 
-  /** Shared state between instances (the public routes' rate limits); without it each instance counts alone. */
+  /**
+   * Shared state between instances: with it, deliveries go through BullMQ queues that every worker consumes, and
+   * the public routes' rate limits are shared. Without it deliveries run in-process and each instance counts alone.
+   */
   @IsOptional()
   @Transform(emptyToUndefined)
   @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
+
+  /**
+   * What this process does: `all` (HTTP API, scheduler and a delivery worker), `api` (HTTP API and scheduler; the
+   * deliveries go to the queue for workers elsewhere) or `worker` (only consumes deliveries; serves /health and
+   * /metrics). `api` and `worker` need REDIS_URL.
+   */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsIn(['all', 'api', 'worker'], { message: 'APP_ROLE must be all, api or worker' })
+  APP_ROLE: 'all' | 'api' | 'worker' = 'all';
+
+  /** Deliveries one worker process runs at once, per channel queue (queue mode). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  WORKER_CONCURRENCY = 20;
+
+  /**
+   * Deliveries a campaign producer keeps in the queue (waiting or being delivered) at once, and the page it reads
+   * from the segment: Redis holds at most this many of a run's jobs, whatever the number of customers.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  QUEUE_MAX_PENDING = 1_000;
+
+  /** Emails started per second across every worker together (queue mode; 0 = no limit). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  EMAIL_RATE_LIMIT_PER_SECOND = 0;
+
+  /** SMS started per second across every worker together (queue mode; 0 = no limit). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  SMS_RATE_LIMIT_PER_SECOND = 0;
 
   /** Prepended to every Redis key this service writes, so environments can share one Redis. */
   @IsOptional()
@@ -417,6 +465,9 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   if (!isTimeZone(env.CAMPAIGN_TIMEZONE)) problems.push(`CAMPAIGN_TIMEZONE: ${env.CAMPAIGN_TIMEZONE} is not an IANA time zone`);
   if (env.CAMPAIGN_SEND_WINDOW_START >= env.CAMPAIGN_SEND_WINDOW_END) {
     problems.push('CAMPAIGN_SEND_WINDOW_START must be before CAMPAIGN_SEND_WINDOW_END');
+  }
+  if (env.APP_ROLE !== 'all' && !env.REDIS_URL) {
+    problems.push(`APP_ROLE=${env.APP_ROLE} needs REDIS_URL: api and worker processes share their deliveries through Redis`);
   }
   if (problems.length > 0) throw new InvalidEnvironmentError(problems);
   return env;

@@ -5,12 +5,13 @@ import { HealthController } from './health.controller';
 import { HealthGauge } from './health.gauge';
 import { HealthService } from './health.service';
 import { LlmHealthIndicator } from './llm.health';
+import { RedisHealthIndicator } from './redis.health';
 import { SmtpHealthIndicator } from './smtp.health';
 
 /** GET /health: is the service ready, and which dependency is not? The same checks as a metric. */
 @Module({
   imports: [TerminusModule.forRoot(), MessagingModule],
   controllers: [HealthController],
-  providers: [HealthService, HealthGauge, SmtpHealthIndicator, LlmHealthIndicator],
+  providers: [HealthService, HealthGauge, SmtpHealthIndicator, LlmHealthIndicator, RedisHealthIndicator],
 })
 export class HealthModule {}

@@ -1,6 +1,7 @@
 import { HealthCheckService, HealthIndicatorResult, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { HealthService } from './health.service';
 import { LlmHealthIndicator } from './llm.health';
+import { RedisHealthIndicator } from './redis.health';
 import { SmtpHealthIndicator } from './smtp.health';
 
 const up = (key: string): HealthIndicatorResult => ({ [key]: { status: 'up' } });
@@ -16,6 +17,7 @@ function newTestService({ smtpConfigured = false, llmConfigured = false } = {}) 
     { pingCheck } as unknown as TypeOrmHealthIndicator,
     { configured: smtpConfigured, check: smtpCheck } as unknown as SmtpHealthIndicator,
     { configured: llmConfigured, check: llmCheck } as unknown as LlmHealthIndicator,
+    { configured: false, check: jest.fn() } as unknown as RedisHealthIndicator,
   );
   return { sut, mocks: { pingCheck, smtpCheck, llmCheck, terminus } };
 }

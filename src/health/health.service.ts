@@ -2,11 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { HealthCheckResult, HealthCheckService, HealthIndicatorResult, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { HEALTH_TIMEOUT_MS } from './health-timeout';
 import { LlmHealthIndicator } from './llm.health';
+import { RedisHealthIndicator } from './redis.health';
 import { SmtpHealthIndicator } from './smtp.health';
 
 type Check = (key: string) => Promise<HealthIndicatorResult>;
 
-/** The database always; SMTP and the LLM API only when they are configured. */
+/** The database always; SMTP, the LLM API and Redis only when they are configured. */
 @Injectable()
 export class HealthService {
   constructor(
@@ -14,6 +15,7 @@ export class HealthService {
     private readonly database: TypeOrmHealthIndicator,
     private readonly smtp: SmtpHealthIndicator,
     private readonly llm: LlmHealthIndicator,
+    private readonly redis: RedisHealthIndicator,
   ) {}
 
   /** Resolves when every check is up; rejects with terminus's ServiceUnavailableException otherwise. */
@@ -41,6 +43,7 @@ export class HealthService {
     };
     if (this.smtp.configured) checks.smtp = (key) => this.smtp.check(key);
     if (this.llm.configured) checks.llm = (key) => this.llm.check(key);
+    if (this.redis.configured) checks.redis = (key) => this.redis.check(key);
     return checks;
   }
 }

@@ -82,7 +82,7 @@ export class CampaignRunner {
       await this.jobRuns.progress(jobRunId, counts);
 
       const campaign = { day: localDay(startedAt, this.config.campaign.timeZone), jobRunId };
-      const concurrency = Math.min(plan.batchSize, this.config.campaign.concurrency);
+      const { pageSize, concurrency } = this.fanOut.campaignPace(plan.batchSize);
       let lastLog = Date.now();
       const serviceCache = new Map<string, ServiceInfo>();
       let cursor: SegmentCursor | null = null;
@@ -96,7 +96,7 @@ export class CampaignRunner {
           await this.jobRuns.finish(jobRunId, JobRunStatus.Done, counts, stopped);
           return report('DONE', stopped);
         }
-        const { customers: page, next } = await this.segments.page(criteria, cursor, plan.batchSize);
+        const { customers: page, next } = await this.segments.page(criteria, cursor, pageSize);
         cursor = next;
 
         if (plan.dryRun) {

@@ -63,6 +63,20 @@ export class DeliveryFanOut implements OnModuleDestroy {
     return results;
   }
 
+  /**
+   * How a campaign feeds the fan-out: customers read per page, and in flight at once. In-process, the page is the
+   * plan's batch_size and CAMPAIGN_CONCURRENCY bounds the work in this process. In queue mode the workers do the
+   * work, so the producer keeps QUEUE_MAX_PENDING jobs in the queue (enough for every worker's slots; the bound
+   * on Redis memory) and reads pages that large.
+   */
+  campaignPace(batchSize: number): { pageSize: number; concurrency: number } {
+    if (this.config.redis.url) {
+      const { maxPending } = this.config.queue;
+      return { pageSize: Math.max(batchSize, maxPending), concurrency: maxPending };
+    }
+    return { pageSize: batchSize, concurrency: Math.min(batchSize, this.config.campaign.concurrency) };
+  }
+
   /** True once the service started shutting down: callers with more customers should stop. */
   get stopping(): boolean {
     return this.shutdown.signal.aborted;

@@ -119,11 +119,14 @@ export class InProcessReminderDelivery extends ReminderDelivery {
     const { messageId } = claimed;
     this.inFlight.add(messageId);
     try {
+      let attempts = 0;
       if (claim === 'exists') {
         const row = await this.messages.findById(messageId);
         if (row && row.deliveryStatus !== DeliveryStatus.Queued) return await this.resume(request, row);
+        // Queued again after a deferred retry (queue mode): the attempts so far count towards the limit.
+        attempts = row?.attempts ?? 0;
       }
-      return await this.draftAndSend(request, claimed);
+      return await this.draftAndSend(request, claimed, attempts);
     } finally {
       this.inFlight.delete(messageId);
     }
@@ -137,7 +140,7 @@ export class InProcessReminderDelivery extends ReminderDelivery {
     return settled.released.length + settled.unknown.length;
   }
 
-  private async draftAndSend(request: DeliveryRequest, claimed: Claimed): Promise<DeliveryOutcome> {
+  private async draftAndSend(request: DeliveryRequest, claimed: Claimed, attempts: number): Promise<DeliveryOutcome> {
     const { customer, service, offer, channel } = request;
     const { messageId, recipient, tone, link, lastBookingAt } = claimed;
     const tracked = channel === Channel.Sms || this.config.tracking.emailClicks;
@@ -185,8 +188,9 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       recipient,
       draft: record,
       email: { html: draft.message.html, unsubscribeUrl },
-      attempts: 0,
+      attempts,
       signal: request.signal,
+      deferRetries: request.deferRetries,
     });
     return this.outcome(request, messageId, record, result);
   }
@@ -200,7 +204,16 @@ export class InProcessReminderDelivery extends ReminderDelivery {
       const attempts = await this.messages.touchSending(row.id);
       if (attempts !== null) {
         const { id: messageId, recipient, channel } = row;
-        const result = await this.dispatcher.dispatch({ messageId, channel, recipient, draft, attempts, resumed: true, signal: request.signal });
+        const result = await this.dispatcher.dispatch({
+          messageId,
+          channel,
+          recipient,
+          draft,
+          attempts,
+          resumed: true,
+          signal: request.signal,
+          deferRetries: request.deferRetries,
+        });
         return this.outcome(request, messageId, draft, result);
       }
     } else if (row.deliveryStatus === DeliveryStatus.Sending) {

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
 import { AiMessageRepository, DraftRecord, INTERRUPTED_BEFORE_SENDING } from './ai-message.repository';
-import { classifyFailure, retryDelayMs } from './delivery-retry';
+import { classifyFailure, RetryLater, retryDelayMs } from './delivery-retry';
 import { EmailSender } from './email.sender';
 import { Channel, DeliveryStatus } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
@@ -27,6 +27,11 @@ export interface Dispatch {
   resumed?: boolean;
   /** Aborted at shutdown: no further retry; a message waiting for one is released for the next run. */
   signal?: AbortSignal;
+  /**
+   * Queue mode: after a transient failure, record the attempt (the row goes back to `queued`) and throw
+   * RetryLater instead of waiting here, so the queue schedules the next attempt and holds no worker slot.
+   */
+  deferRetries?: boolean;
 }
 
 export type DispatchResult =
@@ -74,6 +79,7 @@ export class MessageDispatcher {
           await this.messages.recordAttempt(messageId, { status: DeliveryStatus.Queued, error: reason });
           this.metrics.attempted(channel, 'retry');
           const delay = retryDelayMs(attempts, retryBackoffMs, verdict.retryAfterMs);
+          if (message.deferRetries) throw new RetryLater(delay, verdict.providerWide ?? false, reason);
           this.logger.warn(`Message ${messageId}: attempt ${attempts} of ${maxAttempts} failed (${reason}); retrying in ${delay} ms`);
           if (await sleep(delay, true, { signal: message.signal }).catch(() => false)) continue;
           return this.release(message);

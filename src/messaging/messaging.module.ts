@@ -8,7 +8,6 @@ import { SafetyModule } from '../safety/safety.module';
 import { AiMessageEntity } from './ai-message.entity';
 import { AiMessageRepository } from './ai-message.repository';
 import { DeepLinkService } from './deep-link.service';
-import { DeliveryFanOut } from './delivery-fan-out';
 import { DraftingService } from './drafting.service';
 import { EmailSender } from './email.sender';
 import { InProcessReminderDelivery } from './in-process-reminder-delivery';
@@ -18,14 +17,16 @@ import { MessageComposer } from './message-composer';
 import { MessageDispatcher } from './message-dispatcher';
 import { MessagingMetrics } from './messaging.metrics';
 import { OpenAiProseGenerator } from './openai-prose.generator';
-import { ReminderDelivery } from './reminder-delivery';
 import { SmsComposer } from './sms-composer';
 import { SmsSender } from './sms.sender';
 import { StaleMessageSweeper } from './stale-message.sweeper';
 import { smtpTransport } from './smtp-transport';
 import { TemplateProseGenerator } from './template-prose.generator';
 
-/** Writes, checks and sends messages, and keeps the message log. */
+/**
+ * Writes, checks and sends messages, and keeps the message log. DeliveryModule decides whether the per-customer
+ * step runs here or behind a queue.
+ */
 @Module({
   imports: [
     SafetyModule,
@@ -51,7 +52,6 @@ import { TemplateProseGenerator } from './template-prose.generator';
   providers: [
     AiMessageRepository,
     DeepLinkService,
-    DeliveryFanOut,
     DraftingService,
     EmailSender,
     LlmCircuitBreaker,
@@ -64,8 +64,8 @@ import { TemplateProseGenerator } from './template-prose.generator';
     SmsSender,
     StaleMessageSweeper,
     TemplateProseGenerator,
-    { provide: ReminderDelivery, useClass: InProcessReminderDelivery },
+    InProcessReminderDelivery,
   ],
-  exports: [DeliveryFanOut, ReminderDelivery, DeepLinkService, AiMessageRepository, LlmCircuitBreaker],
+  exports: [InProcessReminderDelivery, DeepLinkService, AiMessageRepository, LlmCircuitBreaker],
 })
 export class MessagingModule {}

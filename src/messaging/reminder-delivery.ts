@@ -21,6 +21,8 @@ export interface DeliveryRequest {
   messageId?: string;
   /** Aborted when the service shuts down: a delivery waiting to retry stops and releases its claim. */
   signal?: AbortSignal;
+  /** Set by a queue worker: a transient failure throws RetryLater instead of waiting (see MessageDispatcher). */
+  deferRetries?: boolean;
 }
 
 /** Why a customer was not messaged; the same words appear in API results. */

@@ -55,6 +55,17 @@ const providers = [
     help: 'Interrupted messages the sweeper or a shutdown settled, by the status they had and were given',
     labelNames: ['channel', 'from', 'to'],
   }),
+  makeHistogramProvider({
+    name: Metric.DeliveryQueueLatency,
+    help: 'Queue mode: time from a delivery job being added to its message being sent, by channel',
+    labelNames: ['channel'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  }),
+  makeCounterProvider({
+    name: Metric.DeliveryRateLimitWaits,
+    help: 'Queue mode: times a provider throttled or was unavailable and every worker of the queue paused, by queue',
+    labelNames: ['queue'],
+  }),
   makeCounterProvider({
     name: Metric.CampaignRuns,
     help: 'Campaign run attempts by outcome (DONE, FAILED, SKIPPED) and trigger',

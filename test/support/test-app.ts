@@ -46,7 +46,7 @@ export async function createTestApp(env: Record<string, string | undefined> = {}
     else process.env[key] = value;
   }
   try {
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot()] }).compile();
     // The service's own logger (pino, LOG_LEVEL=warn), as main.ts installs it.
     const app = moduleRef.createNestApplication({ bufferLogs: true });
     app.useLogger(app.get(Logger));

@@ -1,0 +1,63 @@
+import { BullModule } from '@nestjs/bullmq';
+import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { DeliveryFanOut } from '../messaging/delivery-fan-out';
+import { InProcessReminderDelivery } from '../messaging/in-process-reminder-delivery';
+import { Channel } from '../messaging/message.types';
+import { MessagingModule } from '../messaging/messaging.module';
+import { ReminderDelivery } from '../messaging/reminder-delivery';
+import { DELIVERY_QUEUES, redisConnection } from './delivery-jobs';
+import { EmailDeliveryWorker, SmsDeliveryWorker } from './delivery.worker';
+import { QueueErrorLog } from './queue-error-log';
+import { QueueJobsGauge } from './queue-jobs.gauge';
+import { QueuedReminderDelivery } from './queued-reminder-delivery';
+
+export interface DeliveryModeOptions {
+  /** REDIS_URL is set: deliveries go through BullMQ queues. */
+  queued: boolean;
+  /** This process consumes the queues (APP_ROLE all or worker). */
+  worker: boolean;
+}
+
+/**
+ * How deliveries run, chosen at boot: in-process (REDIS_URL unset: DeliveryFanOut calls the per-customer step
+ * directly) or through BullMQ (DeliveryFanOut adds jobs; the workers of every process with APP_ROLE all or
+ * worker run the same step). Callers only see DeliveryFanOut, whichever mode.
+ */
+@Global()
+@Module({})
+export class DeliveryModule {
+  static forRoot({ queued, worker }: DeliveryModeOptions): DynamicModule {
+    const queueProviders: Provider[] = queued
+      ? [QueuedReminderDelivery, QueueErrorLog, QueueJobsGauge, ...(worker ? [EmailDeliveryWorker, SmsDeliveryWorker] : [])]
+      : [];
+    return {
+      module: DeliveryModule,
+      imports: [
+        MessagingModule,
+        ...(queued
+          ? [
+              BullModule.forRootAsync({
+                inject: [AppConfig],
+                useFactory: (config: AppConfig) => ({
+                  connection: redisConnection(config.redis.url!),
+                  prefix: `${config.redis.keyPrefix}bull`,
+                  // Trim each queue's event stream: Redis memory stays flat however many jobs pass through.
+                  streams: { events: { maxLen: 10_000 } },
+                }),
+              }),
+              BullModule.registerQueue({ name: DELIVERY_QUEUES[Channel.Email] }, { name: DELIVERY_QUEUES[Channel.Sms] }),
+            ]
+          : []),
+      ],
+      providers: [
+        DeliveryFanOut,
+        ...queueProviders,
+        queued
+          ? { provide: ReminderDelivery, useExisting: QueuedReminderDelivery }
+          : { provide: ReminderDelivery, useExisting: InProcessReminderDelivery },
+      ],
+      exports: [DeliveryFanOut, ReminderDelivery, ...(queued ? [QueuedReminderDelivery] : [])],
+    };
+  }
+}

@@ -1,0 +1,110 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import { DelayedError, Job, Worker } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Counter, Histogram } from 'prom-client';
+import { AppConfig } from '../config/app-config';
+import { RequestContext } from '../common/request-context';
+import { RetryLater } from '../messaging/delivery-retry';
+import { InProcessReminderDelivery } from '../messaging/in-process-reminder-delivery';
+import { Channel } from '../messaging/message.types';
+import { DeliveryOutcome } from '../messaging/reminder-delivery';
+import { Metric } from '../metrics/metric-names';
+import { DELIVERY_QUEUES, DeliveryJobData, fromJobData } from './delivery-jobs';
+import { QueueErrorLog } from './queue-error-log';
+
+/**
+ * Consumes one channel's delivery jobs: each runs the same per-customer step as in-process mode (claim → draft
+ * → check → mark sending → send → record), with the job id as the message id, so a job BullMQ runs again
+ * (its worker died: "stalled") continues from the message's row instead of sending twice. Transient failures
+ * come back as RetryLater: one about the recipient delays just this job; one about the provider (421, 454, a
+ * refused connection, 429) rate-limits the whole queue, so every worker slows down, not just this one.
+ *
+ * Shutdown: stops taking jobs, gives those in flight SHUTDOWN_GRACE_SECONDS, then settles what is still running
+ * (queued → failed, sending → unknown), so no row is left `sending`.
+ */
+abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly channel: Channel,
+    private readonly delivery: InProcessReminderDelivery,
+    private readonly errors: QueueErrorLog,
+    private readonly config: AppConfig,
+    private readonly latency: Histogram<string>,
+    private readonly rateLimitWaits: Counter<string>,
+  ) {
+    super();
+    this.logger = new Logger(`DeliveryWorker:${channel}`);
+  }
+
+  onApplicationBootstrap(): void {
+    this.worker.on('error', (error) => this.errors.report(`${this.worker.name} worker`, error));
+    this.worker.concurrency = this.config.queue.workerConcurrency;
+    void this.worker.run().catch((error: Error) => this.errors.report(`${this.worker.name} worker`, error));
+  }
+
+  async process(job: Job<DeliveryJobData>, token?: string): Promise<DeliveryOutcome> {
+    const request = fromJobData(job.data, job.id!);
+    const context = { runId: request.campaign?.jobRunId };
+    return RequestContext.run(request.correlationId, () =>
+      RequestContext.with(context, async () => {
+        try {
+          const outcome = await this.delivery.deliver({ ...request, deferRetries: true });
+          if (outcome.status === 'sent') this.latency.observe({ channel: this.channel }, (Date.now() - job.data.enqueuedAt) / 1000);
+          return outcome;
+        } catch (error) {
+          if (!(error instanceof RetryLater)) throw error;
+          if (error.providerWide) {
+            this.rateLimitWaits.inc({ queue: this.worker.name });
+            this.logger.warn(`${error.message}: every ${this.worker.name} worker waits`);
+            await this.worker.rateLimit(error.delayMs);
+            throw Worker.RateLimitError();
+          }
+          await job.moveToDelayed(Date.now() + error.delayMs, token);
+          throw new DelayedError();
+        }
+      }),
+    );
+  }
+
+  /** Before the mailer closes (DeliveryModule is nearer the root than MessagingModule), so sends in flight finish. */
+  async onModuleDestroy(): Promise<void> {
+    const closing = this.worker.close();
+    const finished = await Promise.race([closing.then(() => true), sleep(this.config.shutdownGraceMs, false, { ref: false })]);
+    if (finished) return;
+    const settled = await this.delivery.settleInFlight();
+    this.logger.warn(`Deliveries still in flight after the grace; settled ${settled} message(s) (queued released, sending unknown)`);
+    await this.worker.close(true);
+  }
+}
+
+/** Worker options are fixed here; concurrency is set from WORKER_CONCURRENCY before the worker starts. */
+const WORKER_OPTIONS = { autorun: false } as const;
+
+@Processor(DELIVERY_QUEUES[Channel.Email], WORKER_OPTIONS)
+export class EmailDeliveryWorker extends DeliveryWorker {
+  constructor(
+    delivery: InProcessReminderDelivery,
+    errors: QueueErrorLog,
+    config: AppConfig,
+    @InjectMetric(Metric.DeliveryQueueLatency) latency: Histogram<string>,
+    @InjectMetric(Metric.DeliveryRateLimitWaits) rateLimitWaits: Counter<string>,
+  ) {
+    super(Channel.Email, delivery, errors, config, latency, rateLimitWaits);
+  }
+}
+
+@Processor(DELIVERY_QUEUES[Channel.Sms], WORKER_OPTIONS)
+export class SmsDeliveryWorker extends DeliveryWorker {
+  constructor(
+    delivery: InProcessReminderDelivery,
+    errors: QueueErrorLog,
+    config: AppConfig,
+    @InjectMetric(Metric.DeliveryQueueLatency) latency: Histogram<string>,
+    @InjectMetric(Metric.DeliveryRateLimitWaits) rateLimitWaits: Counter<string>,
+  ) {
+    super(Channel.Sms, delivery, errors, config, latency, rateLimitWaits);
+  }
+}

@@ -1,0 +1,205 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Job, Queue, QueueEvents } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppConfig } from '../config/app-config';
+import { Channel } from '../messaging/message.types';
+import { DeliveryOutcome, DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/reminder-delivery';
+import {
+  campaignMessageId,
+  DELIVERY_JOB_NAME,
+  DELIVERY_JOB_OPTIONS,
+  DELIVERY_QUEUES,
+  DeliveryJobData,
+  redactedRedisUrl,
+  toJobData,
+} from './delivery-jobs';
+import { QueueErrorLog } from './queue-error-log';
+
+/** How often the producer checks that the jobs it waits for still exist (Redis restarted empty, an event lost). */
+const WATCHDOG_INTERVAL_MS = 10_000;
+/** Longest boot waits for Redis before it fails naming REDIS_URL. */
+const BOOT_WAIT_MS = 5_000;
+
+interface Pending {
+  channel: Channel;
+  data: DeliveryJobData;
+  addedAt: number;
+  resolve: (outcome: DeliveryOutcome) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Queue mode's producer side: each delivery becomes a job on its channel's BullMQ queue, with the message id as
+ * the job id, and resolves with the outcome a worker (in any process) returns. The Postgres claim stays the guard
+ * against sending twice; this side makes sure nothing is lost on the way:
+ * - outcomes arrive through one QueueEvents stream per queue, listened to before any job is added;
+ * - a watchdog re-adds a job that vanished (Redis restarted without its data, or its completion event was
+ *   trimmed away): the worker's claim answers `exists` and continues from the row, so nothing is sent twice;
+ * - when the caller's signal aborts (a run paused, cancelled or shut down), jobs no worker took yet are removed
+ *   and answered `shutting_down` ("not processed"); those already taken finish.
+ */
+@Injectable()
+export class QueuedReminderDelivery extends ReminderDelivery implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('DeliveryQueue');
+  private readonly queues: Record<Channel, Queue>;
+  private readonly events = new Map<Channel, QueueEvents>();
+  private readonly pending = new Map<string, Pending>();
+  private watchdog?: NodeJS.Timeout;
+
+  constructor(
+    @InjectQueue(DELIVERY_QUEUES[Channel.Email]) email: Queue,
+    @InjectQueue(DELIVERY_QUEUES[Channel.Sms]) sms: Queue,
+    private readonly errors: QueueErrorLog,
+    private readonly config: AppConfig,
+  ) {
+    super();
+    this.queues = { [Channel.Email]: email, [Channel.Sms]: sms };
+  }
+
+  async onModuleInit(): Promise<void> {
+    for (const channel of [Channel.Email, Channel.Sms]) {
+      const queue = this.queues[channel];
+      queue.on('error', (error) => this.errors.report(queue.name, error));
+      // A worker-only process produces nothing, so it need not follow every job's completion.
+      if (this.config.queue.role === 'worker') continue;
+      const events = new QueueEvents(queue.name, { connection: queue.opts.connection, prefix: queue.opts.prefix });
+      events.on('error', (error) => this.errors.report(`${queue.name} events`, error));
+      events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, returnvalue as unknown as DeliveryOutcome));
+      events.on('failed', ({ jobId, failedReason }) => this.fail(jobId, failedReason));
+      this.events.set(channel, events);
+    }
+    const ready = Promise.all([...Object.values(this.queues).map((q) => q.waitUntilReady()), ...[...this.events.values()].map((e) => e.waitUntilReady())]);
+    const timedOut = sleep(BOOT_WAIT_MS, 'timeout' as const, { ref: false });
+    if ((await Promise.race([ready, timedOut])) === 'timeout') {
+      throw new Error(
+        `REDIS_URL ${redactedRedisUrl(this.config.redis.url ?? '')}: Redis did not answer within ${BOOT_WAIT_MS / 1000} s ` +
+          `(deliveries go through it when REDIS_URL is set; unset REDIS_URL to deliver in-process)`,
+      );
+    }
+    await this.applyRateLimits();
+    this.watchdog = setInterval(() => void this.checkPending(), WATCHDOG_INTERVAL_MS).unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.watchdog);
+    await Promise.all([...this.events.values()].map((events) => events.close()));
+  }
+
+  /** The queue a channel's deliveries go to (metrics and health read it too). */
+  queue(channel: Channel): Queue {
+    return this.queues[channel];
+  }
+
+  async deliver(request: DeliveryRequest): Promise<DeliveryOutcome> {
+    const { channel, signal } = request;
+    const messageId =
+      request.messageId ??
+      (request.campaign ? campaignMessageId(request.campaign.jobRunId, channel, request.customer.id) : randomUUID());
+    if (signal?.aborted) return notProcessed();
+    const data = toJobData(request);
+    const outcome = new Promise<DeliveryOutcome>((resolve, reject) => {
+      this.pending.set(messageId, { channel, data, addedAt: Date.now(), resolve, reject });
+    });
+    const onAbort = () => void this.withdraw(messageId);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.add(channel, messageId, data);
+      return await outcome;
+    } catch (error) {
+      this.pending.delete(messageId);
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Nothing runs here: the workers settle their own deliveries at shutdown. */
+  settleInFlight(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  /** Jobs of this process's producers that have not finished: waiting in Redis or being delivered. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  private add(channel: Channel, messageId: string, data: DeliveryJobData): Promise<Job> {
+    return this.queues[channel].add(DELIVERY_JOB_NAME, data, { ...DELIVERY_JOB_OPTIONS, jobId: messageId });
+  }
+
+  private settle(jobId: string, outcome: DeliveryOutcome): void {
+    const pending = this.pending.get(jobId);
+    if (!pending) return;
+    this.pending.delete(jobId);
+    pending.resolve(outcome);
+  }
+
+  private fail(jobId: string, reason: string): void {
+    const pending = this.pending.get(jobId);
+    if (!pending) return;
+    this.pending.delete(jobId);
+    pending.reject(new Error(reason || 'the delivery job failed'));
+  }
+
+  /** The caller stopped: a job still waiting is taken back; one a worker holds finishes and answers as usual. */
+  private async withdraw(jobId: string): Promise<void> {
+    const pending = this.pending.get(jobId);
+    if (!pending) return;
+    try {
+      // remove() refuses a job a worker holds (it is locked); then its outcome still arrives.
+      await this.queues[pending.channel].remove(jobId);
+      const state = await this.queues[pending.channel].getJobState(jobId);
+      if (state === 'unknown' && this.pending.get(jobId) === pending) {
+        this.pending.delete(jobId);
+        pending.resolve(notProcessed());
+      }
+    } catch (error) {
+      this.logger.debug(`Job ${jobId} could not be withdrawn (${error instanceof Error ? error.message : error}); waiting for it`);
+    }
+  }
+
+  /**
+   * A job we wait for that no longer exists and never reported back: Redis lost it (restarted without its data)
+   * or the completion event was trimmed while we were disconnected. Adding it again is safe: the worker's claim
+   * finds the message's row (same id) and answers from its state, so nothing is sent twice.
+   */
+  private async checkPending(): Promise<void> {
+    const due = [...this.pending.entries()].filter(([, p]) => Date.now() - p.addedAt >= WATCHDOG_INTERVAL_MS);
+    for (const [jobId, pending] of due) {
+      try {
+        const state = await this.queues[pending.channel].getJobState(jobId);
+        if (state !== 'unknown' || this.pending.get(jobId) !== pending) continue;
+        this.logger.warn(`Job ${jobId} is missing from Redis and never reported back: adding it again`);
+        pending.addedAt = Date.now();
+        await this.add(pending.channel, jobId, pending.data);
+      } catch (error) {
+        this.errors.report('watchdog', error as Error);
+        return;
+      }
+    }
+  }
+
+  /**
+   * EMAIL_RATE_LIMIT_PER_SECOND / SMS_RATE_LIMIT_PER_SECOND as BullMQ's global rate limit, kept in Redis so
+   * every worker shares it; applied at boot and again whenever Redis comes back (it may have lost it).
+   */
+  private async applyRateLimits(): Promise<void> {
+    const apply = async () => {
+      for (const channel of [Channel.Email, Channel.Sms]) {
+        const perSecond = this.config.queue.ratePerSecond[channel === Channel.Email ? 'email' : 'sms'];
+        const queue = this.queues[channel];
+        if (perSecond > 0) await queue.setGlobalRateLimit(perSecond, 1_000);
+        else await queue.removeGlobalRateLimit();
+      }
+    };
+    await apply();
+    const client = await this.queues[Channel.Email].client;
+    client.on('ready', () => void apply().catch((error: Error) => this.errors.report('rate limits', error)));
+  }
+}
+
+function notProcessed(): DeliveryOutcome {
+  return { status: 'skipped', reason: SkipReason.ShuttingDown };
+}

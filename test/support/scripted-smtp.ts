@@ -1,0 +1,70 @@
+import { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+
+/** What the server answers to the end of DATA: 250 (after `delayMs`), or an SMTP error reply. */
+export type SmtpBehaviour = { accept: true; delayMs?: number } | { reject: number; message: string };
+
+/**
+ * A real SMTP server whose answer can be changed while a test runs, and which records every message it accepted
+ * (recipient and time): duplicates, rates and who got what are read from here, as a mail provider would see them.
+ */
+export class ScriptedSmtpServer {
+  /** One entry per accepted message: its recipients and when it was accepted. */
+  readonly accepted: { to: string; at: number }[] = [];
+  /** Replies other than 250 given so far. */
+  rejected = 0;
+  private behaviour: SmtpBehaviour = { accept: true };
+  private readonly server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    closeTimeout: 100,
+    onData: (stream, session, callback) => {
+      stream.resume();
+      stream.on('end', () => {
+        const behaviour = this.behaviour;
+        if ('reject' in behaviour) {
+          this.rejected++;
+          return callback(Object.assign(new Error(behaviour.message), { responseCode: behaviour.reject }));
+        }
+        setTimeout(() => {
+          for (const rcpt of session.envelope.rcptTo) this.accepted.push({ to: rcpt.address, at: Date.now() });
+          callback();
+        }, behaviour.delayMs ?? 0);
+      });
+    },
+  });
+  url = '';
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `smtp://127.0.0.1:${(this.server.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  set(behaviour: SmtpBehaviour): void {
+    this.behaviour = behaviour;
+  }
+
+  /** Messages accepted per recipient. */
+  perRecipient(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const { to } of this.accepted) counts.set(to, (counts.get(to) ?? 0) + 1);
+    return counts;
+  }
+
+  /** The most messages accepted within any `windowMs` (a sliding window over the accept times). */
+  maxInWindow(windowMs: number): number {
+    const times = this.accepted.map((m) => m.at).sort((a, b) => a - b);
+    let most = 0;
+    for (let start = 0, end = 0; end < times.length; end++) {
+      while (times[end] - times[start] >= windowMs) start++;
+      most = Math.max(most, end - start + 1);
+    }
+    return most;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
