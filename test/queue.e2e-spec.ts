@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { insertCustomers } from './support/customers';
-import { runSegment, ServiceProcess, startService } from './support/service-process';
+import { freePort, runSegment, ServiceProcess, startService } from './support/service-process';
 import { ScriptedSmtpServer } from './support/scripted-smtp';
 import { createTestApp, resetDatabase, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
+
+jest.setTimeout(120_000);
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const RUN_BODY = { send_window_start: 0, send_window_end: 24, batch_size: 500 };
@@ -88,5 +90,102 @@ describe('queue mode: one API process and two worker processes', () => {
     expect(shares[0] + shares[1]).toBe(eligible);
     expect(Math.min(...shares)).toBeGreaterThan(0);
     expect(await sentBy(api)).toBe(0);
+  });
+
+  it('loses and doubles nobody when a worker is SIGKILLed mid-run: its jobs are redelivered, at most its in-flight end unknown', async () => {
+    await insertCustomers(t.dataSource, { count: 400, daysAgo: 25, tag: 'kill' });
+    smtp.set({ accept: true, delayMs: 150 });
+    const api = await start(queueEnv({ APP_ROLE: 'api' }));
+    const victim = await start(queueEnv({ APP_ROLE: 'worker', WORKER_CONCURRENCY: '10' }));
+    const survivor = await start(queueEnv({ APP_ROLE: 'worker', WORKER_CONCURRENCY: '10' }));
+
+    const run = runSegment(api, RUN_BODY);
+    await waitFor('the victim to send 30 messages', async () => (await sentBy(victim)) >= 30, 30_000);
+    victim.signal('SIGKILL');
+    await victim.exited;
+
+    // BullMQ hands the killed worker's jobs to the survivor once their locks expire (~30 s).
+    const res = await run;
+    expect(res.status).toBe(200);
+    const eligible = res.body.total_eligible as number;
+    const rows = await byStatus(t.dataSource);
+    expect(Object.keys(rows).sort()).toEqual(expect.arrayContaining(['sent']));
+    expect(rows.queued ?? 0).toBe(0);
+    expect(rows.sending ?? 0).toBe(0);
+    expect((rows.sent ?? 0) + (rows.unknown ?? 0) + (rows.failed ?? 0)).toBe(eligible);
+    expect(rows.unknown ?? 0).toBeLessThanOrEqual(10);
+    expect(rows.failed ?? 0).toBe(0);
+    const perRecipient = smtp.perRecipient();
+    expect(Math.max(...perRecipient.values())).toBe(1);
+    // Every customer marked sent got exactly one email; the unknown ones at most one.
+    expect(perRecipient.size).toBeGreaterThanOrEqual(rows.sent);
+    expect(perRecipient.size).toBeLessThanOrEqual(rows.sent + (rows.unknown ?? 0));
+    expect(await sentBy(survivor)).toBeGreaterThan(0);
+  });
+
+  it('holds EMAIL_RATE_LIMIT_PER_SECOND across three workers together', async () => {
+    await insertCustomers(t.dataSource, { count: 800, daysAgo: 25, tag: 'rate' });
+    const env = queueEnv({ EMAIL_RATE_LIMIT_PER_SECOND: '50' });
+    const api = await start({ ...env, APP_ROLE: 'api' });
+    await Promise.all([1, 2, 3].map(() => start({ ...env, APP_ROLE: 'worker' })));
+
+    const started = Date.now();
+    const res = await runSegment(api, RUN_BODY);
+    expect(res.status).toBe(200);
+    expect(res.body.sent).toBe(res.body.total_eligible);
+    const seconds = (Date.now() - started) / 1000;
+    const busiest10s = smtp.maxInWindow(10_000);
+    expect(busiest10s).toBeLessThanOrEqual(500 * 1.05);
+    // And the limit is what paces it, not something slower.
+    expect(busiest10s).toBeGreaterThanOrEqual(400);
+    expect(seconds).toBeGreaterThanOrEqual(res.body.total_eligible / 50 - 2);
+  });
+
+  it('rides out a provider answering 421 for 10 s: everyone sent once, the retries recorded', async () => {
+    await insertCustomers(t.dataSource, { count: 300, daysAgo: 25, tag: 'greylist' });
+    const api = await start(queueEnv({ APP_ROLE: 'api' }));
+    await Promise.all([start(queueEnv({ APP_ROLE: 'worker' })), start(queueEnv({ APP_ROLE: 'worker' }))]);
+    smtp.set({ reject: 421, message: 'Service not available, try again later' });
+    const rejectedBefore = smtp.rejected;
+    setTimeout(() => smtp.set({ accept: true }), 10_000);
+
+    const res = await runSegment(api, RUN_BODY);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ sent: res.body.total_eligible, failed: 0 });
+    expect(smtp.rejected).toBeGreaterThan(rejectedBefore);
+    expect(Math.max(...smtp.perRecipient().values())).toBe(1);
+    expect(smtp.perRecipient().size).toBe(res.body.total_eligible);
+    const [{ retried, max_attempts }] = await t.dataSource.query(
+      `SELECT count(*) FILTER (WHERE attempts > 1)::int AS retried, max(attempts)::int AS max_attempts FROM ai_messages`,
+    );
+    expect(retried).toBeGreaterThan(0);
+    expect(max_attempts).toBeLessThanOrEqual(5);
+  });
+
+  it('lets a worker stopped with SIGTERM finish what it holds, and leaves no message sending', async () => {
+    await insertCustomers(t.dataSource, { count: 300, daysAgo: 25, tag: 'term' });
+    smtp.set({ accept: true, delayMs: 300 });
+    const api = await start(queueEnv({ APP_ROLE: 'api' }));
+    const stopping = await start(queueEnv({ APP_ROLE: 'worker', WORKER_CONCURRENCY: '10' }));
+    await start(queueEnv({ APP_ROLE: 'worker', WORKER_CONCURRENCY: '10' }));
+
+    const run = runSegment(api, RUN_BODY);
+    await waitFor('the first worker to send 20 messages', async () => (await sentBy(stopping)) >= 20, 30_000);
+    stopping.signal('SIGTERM');
+    const exit = await stopping.exited;
+    expect(exit.signal ?? exit.code).toBe('SIGTERM');
+    expect(stopping.output()).not.toMatch(/settled \d+ message/);
+
+    const res = await run;
+    expect(res.body).toMatchObject({ status: 'DONE', sent: res.body.total_eligible, failed: 0 });
+    expect(await byStatus(t.dataSource)).toEqual({ sent: res.body.total_eligible });
+    expect(Math.max(...smtp.perRecipient().values())).toBe(1);
+  });
+});
+
+describe('queue mode without Redis', () => {
+  it('refuses to start, naming REDIS_URL, when Redis does not answer', async () => {
+    const closed = `redis://127.0.0.1:${await freePort()}`;
+    await expect(startService({ REDIS_URL: closed, APP_ROLE: 'worker' })).rejects.toThrow(/REDIS_URL redis:\/\/127\.0\.0\.1:\d+\/?: Redis did not answer/);
   });
 });

@@ -1,7 +1,7 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
-import { DelayedError, Job, Worker } from 'bullmq';
+import { DelayedError, Job } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Histogram } from 'prom-client';
 import { AppConfig } from '../config/app-config';
@@ -57,10 +57,11 @@ abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstr
         } catch (error) {
           if (!(error instanceof RetryLater)) throw error;
           if (error.providerWide) {
+            // Every worker of the queue waits; this job also keeps its own growing backoff, so jobs fetched
+            // when the wait ends (each on its first attempt) cannot use up its attempts within one outage.
             this.rateLimitWaits.inc({ queue: this.worker.name });
             this.logger.warn(`${error.message}: every ${this.worker.name} worker waits`);
             await this.worker.rateLimit(error.delayMs);
-            throw Worker.RateLimitError();
           }
           await job.moveToDelayed(Date.now() + error.delayMs, token);
           throw new DelayedError();

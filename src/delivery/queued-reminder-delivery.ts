@@ -19,6 +19,8 @@ import { QueueErrorLog } from './queue-error-log';
 
 /** How often the producer checks that the jobs it waits for still exist (Redis restarted empty, an event lost). */
 const WATCHDOG_INTERVAL_MS = 10_000;
+/** Jobs per second standing for "no limit" in BullMQ's global rate limit. */
+const NO_RATE_LIMIT = 1_000_000;
 /** Longest boot waits for Redis before it fails naming REDIS_URL. */
 const BOOT_WAIT_MS = 5_000;
 
@@ -190,14 +192,26 @@ export class QueuedReminderDelivery extends ReminderDelivery implements OnModule
       for (const channel of [Channel.Email, Channel.Sms]) {
         const perSecond = this.config.queue.ratePerSecond[channel === Channel.Email ? 'email' : 'sms'];
         const queue = this.queues[channel];
-        if (perSecond > 0) await queue.setGlobalRateLimit(perSecond, 1_000);
-        else await queue.removeGlobalRateLimit();
+        // 0 (no limit) still sets one, too high to bite: BullMQ's manual rate limit, which a throttling provider
+        // triggers for every worker, only takes effect on a queue that has a limit.
+        const { max, durationMs } = rateLimitWindow(perSecond > 0 ? perSecond : NO_RATE_LIMIT);
+        await queue.setGlobalRateLimit(max, durationMs);
       }
     };
     await apply();
     const client = await this.queues[Channel.Email].client;
     client.on('ready', () => void apply().catch((error: Error) => this.errors.report('rate limits', error)));
   }
+}
+
+/**
+ * BullMQ counts jobs per fixed window, so a burst at the end of one window and the start of the next can pass
+ * up to one window's worth over the rate. Short windows (about 20 a second) keep that to about 1% over any
+ * 10 s, where one-second windows allow 10%.
+ */
+export function rateLimitWindow(perSecond: number): { max: number; durationMs: number } {
+  const max = Math.max(1, Math.ceil(perSecond / 20));
+  return { max, durationMs: Math.max(1, Math.round((1_000 * max) / perSecond)) };
 }
 
 function notProcessed(): DeliveryOutcome {
