@@ -6,12 +6,13 @@ import { HEALTH_TIMEOUT_MS, withTimeout } from './health-timeout';
 import { errorMessage, redact } from './redact';
 
 /**
- * Does Redis answer PING? On a connection of its own that fails fast while Redis is down (no offline queue),
- * so the check reports the outage instead of waiting for it to end as the queue's connections do.
+ * Does Redis answer PING? On a connection of its own that fails fast while Redis is down, so the check reports
+ * the outage instead of waiting for it to end as the queue's connections do.
  */
 @Injectable()
 export class RedisHealthIndicator implements OnModuleDestroy {
   private client?: Redis;
+  private lastError = 'no answer yet';
 
   constructor(
     private readonly indicators: HealthIndicatorService,
@@ -28,6 +29,10 @@ export class RedisHealthIndicator implements OnModuleDestroy {
     const url = this.config.redis.url ?? '';
     try {
       this.client ??= this.connect(url);
+      // Between reconnect attempts the outage is known: say so without waiting for the next attempt.
+      if (this.client.status === 'reconnecting' || this.client.status === 'end') {
+        throw new Error(`not connected (${this.lastError})`);
+      }
       await withTimeout(this.client.ping(), 'Redis PING');
       return indicator.up();
     } catch (error) {
@@ -41,12 +46,14 @@ export class RedisHealthIndicator implements OnModuleDestroy {
 
   private connect(url: string): Redis {
     const client = new Redis(url, {
-      enableOfflineQueue: false,
+      // A PING sent while connecting waits for the connection (bounded by the check's timeout).
+      enableOfflineQueue: true,
       maxRetriesPerRequest: 0,
       connectTimeout: HEALTH_TIMEOUT_MS,
       retryStrategy: () => 1_000,
     });
-    client.on('error', () => undefined); // reported by check(), not as an unhandled event
+    // Reported by check(), not as an unhandled event.
+    client.on('error', (error: Error) => (this.lastError = error.message));
     return client;
   }
 }

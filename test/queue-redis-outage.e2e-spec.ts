@@ -1,0 +1,101 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Redis from 'ioredis';
+import { insertCustomers } from './support/customers';
+import { freePort, runSegment, ServiceProcess, startService } from './support/service-process';
+import { ScriptedSmtpServer } from './support/scripted-smtp';
+import { createTestApp, resetDatabase, TestApp } from './support/test-app';
+import { waitFor } from './support/wait';
+
+jest.setTimeout(120_000);
+
+/** A Redis of the test's own (the machine's is shared), without persistence: a restart loses every key. */
+class EphemeralRedis {
+  private process?: ChildProcess;
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.process = spawn('redis-server', ['--port', String(this.port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], {
+      stdio: 'ignore',
+    });
+    await waitFor('redis-server to answer', async () => {
+      const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        return (await client.ping()) === 'PONG';
+      } catch {
+        return false;
+      } finally {
+        client.disconnect();
+      }
+    }, 10_000);
+  }
+
+  async kill(): Promise<void> {
+    if (!this.process || this.process.exitCode !== null || this.process.signalCode !== null) return;
+    const exited = once(this.process, 'exit');
+    this.process.kill('SIGKILL');
+    await exited;
+  }
+}
+
+describe('queue mode: Redis lost mid-run', () => {
+  const smtp = new ScriptedSmtpServer();
+  let redis: EphemeralRedis;
+  let t: TestApp;
+  const processes: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    await smtp.start();
+    redis = new EphemeralRedis(await freePort());
+    await redis.start();
+    t = await createTestApp();
+    await resetDatabase(t.dataSource);
+    await t.dataSource.query('TRUNCATE job_runs');
+  });
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await redis.kill().catch(() => undefined);
+    await t.close();
+    await smtp.close();
+  });
+
+  it('waits while Redis is down, then finishes after it comes back empty: nobody lost, nobody twice', async () => {
+    await insertCustomers(t.dataSource, { count: 300, daysAgo: 25, tag: 'outage' });
+    smtp.set({ accept: true, delayMs: 100 });
+    const env = { REDIS_URL: redis.url, SMTP_URL: smtp.url };
+    const api = await startService({ ...env, APP_ROLE: 'api' });
+    const worker = await startService({ ...env, APP_ROLE: 'worker', WORKER_CONCURRENCY: '10' });
+    processes.push(api, worker);
+
+    const run = runSegment(api, { send_window_start: 0, send_window_end: 24 });
+    await waitFor('50 messages sent', () => Promise.resolve(smtp.accepted.length >= 50), 30_000);
+    await redis.kill();
+    await sleep(3_000);
+    const health = await fetch(`${worker.url}/health`);
+    expect(health.status).toBe(503);
+    expect(JSON.stringify(await health.json())).toMatch(/"redis":\{"message":"not connected[^"]*","status":"down"\}/);
+    // Back, but empty: the jobs that were waiting are gone, and the producer adds them again.
+    await redis.start();
+
+    const res = await run.catch((error: unknown) => {
+      throw new Error(`run-segment failed (${String(error)}); the API process said:\n${api.output().slice(-4000)}`);
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'DONE', sent: res.body.total_eligible, failed: 0 });
+    const perRecipient = smtp.perRecipient();
+    expect(perRecipient.size).toBe(res.body.total_eligible);
+    expect(Math.max(...perRecipient.values())).toBe(1);
+    const rows: { delivery_status: string; n: number }[] = await t.dataSource.query(
+      'SELECT delivery_status, count(*)::int AS n FROM ai_messages GROUP BY delivery_status',
+    );
+    expect(rows).toEqual([{ delivery_status: 'sent', n: res.body.total_eligible }]);
+    expect((await fetch(`${worker.url}/health`)).status).toBe(200);
+  });
+});
