@@ -4,12 +4,14 @@ import { DataSource } from 'typeorm';
 import { insertCustomers } from './support/customers';
 import { freePort, runSegment, ServiceProcess, startService } from './support/service-process';
 import { ScriptedSmtpServer } from './support/scripted-smtp';
-import { createTestApp, resetDatabase, TestApp } from './support/test-app';
+import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
 
 jest.setTimeout(120_000);
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const DEMO_CUSTOMER = '229211b0-9cf4-4e36-b707-d593034bfb0f';
+const BULK_CUSTOMERS = ['201df462-8e81-475b-9b9b-2a2946218312', '55a91395-0760-4c57-a7db-ad97f2256917'];
 const RUN_BODY = { send_window_start: 0, send_window_end: 24, batch_size: 500 };
 
 /** Sent messages counted by one process's /metrics (ai_delivery_attempts_total{channel="EMAIL",outcome="sent"}). */
@@ -144,12 +146,18 @@ describe('queue mode: one API process and two worker processes', () => {
   it('rides out a provider answering 421 for 10 s: everyone sent once, the retries recorded', async () => {
     await insertCustomers(t.dataSource, { count: 300, daysAgo: 25, tag: 'greylist' });
     const api = await start(queueEnv({ APP_ROLE: 'api' }));
-    await Promise.all([start(queueEnv({ APP_ROLE: 'worker' })), start(queueEnv({ APP_ROLE: 'worker' }))]);
+    const workers = await Promise.all([1, 2].map(() => start(queueEnv({ APP_ROLE: 'worker', LOG_FORMAT: 'json' }))));
     smtp.set({ reject: 421, message: 'Service not available, try again later' });
     const rejectedBefore = smtp.rejected;
     setTimeout(() => smtp.set({ accept: true }), 10_000);
 
-    const res = await runSegment(api, RUN_BODY);
+    const correlationId = randomUUID();
+    const response = await fetch(`${api.url}/internal/ai/smartengage/run-segment`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json', 'X-Correlation-ID': correlationId },
+      body: JSON.stringify(RUN_BODY),
+    });
+    const res = { status: response.status, body: (await response.json()) as Record<string, any> };
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ sent: res.body.total_eligible, failed: 0 });
     expect(smtp.rejected).toBeGreaterThan(rejectedBefore);
@@ -160,6 +168,44 @@ describe('queue mode: one API process and two worker processes', () => {
     );
     expect(retried).toBeGreaterThan(0);
     expect(max_attempts).toBeLessThanOrEqual(5);
+
+    // The workers' log lines carry the run's correlation id and run id.
+    const retryLines = workers
+      .flatMap((w) => w.stdout().split('\n'))
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => String(entry.msg).includes('every deliveries-email worker waits'));
+    expect(retryLines.length).toBeGreaterThan(0);
+    for (const entry of retryLines) {
+      expect(entry).toMatchObject({ correlationId, runId: res.body.job_run_id });
+    }
+  });
+
+  it('sends send-single and send-bulk through the workers too', async () => {
+    const api = await start(queueEnv({ APP_ROLE: 'api' }));
+    const worker = await start(queueEnv({ APP_ROLE: 'worker' }));
+    const headers = { ...auth, 'Content-Type': 'application/json' };
+    const single = await fetch(`${api.url}/admin/smartengage/send-single`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ customer_id: DEMO_CUSTOMER, message_type: 'reminder' }),
+    });
+    expect(single.status).toBe(200);
+    const sent = (await single.json()) as { message_id: string };
+    const bulk = await fetch(`${api.url}/admin/smartengage/send-bulk`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ customer_ids: BULK_CUSTOMERS, message_type: 'reminder' }),
+    });
+    expect(bulk.status).toBe(200);
+    const bulkBody = (await bulk.json()) as { sent: number; results: { message_id?: string }[] };
+    expect(bulkBody.sent).toBeGreaterThan(0);
+
+    expect(await sentBy(worker)).toBe(1 + bulkBody.sent);
+    expect(await sentBy(api)).toBe(0);
+    expect(smtp.accepted).toHaveLength(1 + bulkBody.sent);
+    const [row] = await t.dataSource.query('SELECT delivery_status, attempts FROM ai_messages WHERE id = $1', [sent.message_id]);
+    expect(row).toEqual({ delivery_status: 'sent', attempts: 1 });
   });
 
   it('lets a worker stopped with SIGTERM finish what it holds, and leaves no message sending', async () => {

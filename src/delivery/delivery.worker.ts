@@ -60,8 +60,10 @@ abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstr
             // Every worker of the queue waits; this job also keeps its own growing backoff, so jobs fetched
             // when the wait ends (each on its first attempt) cannot use up its attempts within one outage.
             this.rateLimitWaits.inc({ queue: this.worker.name });
-            this.logger.warn(`${error.message}: every ${this.worker.name} worker waits`);
+            this.logger.warn(`Message ${job.id}: ${error.message}; every ${this.worker.name} worker waits as long`);
             await this.worker.rateLimit(error.delayMs);
+          } else {
+            this.logger.warn(`Message ${job.id}: ${error.message}`);
           }
           await job.moveToDelayed(Date.now() + error.delayMs, token);
           throw new DelayedError();
