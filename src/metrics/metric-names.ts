@@ -13,6 +13,7 @@ export const Metric = {
   DeliveryAttempts: 'ai_delivery_attempts_total',
   StaleMessagesSettled: 'ai_stale_messages_settled_total',
   CampaignRuns: 'ai_campaign_runs_total',
+  CampaignAutoPauses: 'ai_campaign_auto_pauses_total',
   CampaignLastSuccess: 'ai_campaign_last_success_timestamp_seconds',
   CampaignLatestRunStatus: 'ai_campaign_latest_run_status',
   CampaignLatestRunCustomers: 'ai_campaign_latest_run_customers',
