@@ -93,10 +93,10 @@ export class JobRunRepository {
     const [rows]: [RunState[], number] = await this.runs.query(
       `UPDATE job_runs
           SET total_eligible = $3, processed = $4, sent = $5, failed = $6, skipped = $7, in_flight = $8,
-              resume_state = $9, heartbeat_at = now()
+              resume_state = $9, heartbeat_at = $10
         WHERE id = $1 AND status = 'RUNNING' AND lease_token IS NOT DISTINCT FROM $2::uuid
     RETURNING status, error`,
-      producerParams(write),
+      [...producerParams(write), new Date()],
     );
     if (rows.length > 0) return rows[0];
     const row = await this.runs.findOne({ where: { id: write.id }, select: { status: true, error: true } });
@@ -111,17 +111,19 @@ export class JobRunRepository {
    * connections mid-run, the first try can land on a dead one.
    */
   async finish(write: ProducerWrite, status: EndStatus, error?: string): Promise<RunState | null> {
+    // Times from this clock, in milliseconds, as the rows' other times (the metrics compare them).
+    const now = new Date();
     const [rows]: [RunState[], number] = await retry(() =>
       this.runs.query(
         `UPDATE job_runs
             SET status = CASE WHEN status = 'RUNNING' THEN $10 ELSE status END,
                 error = CASE WHEN status = 'RUNNING' THEN $11 ELSE error END,
                 total_eligible = $3, processed = $4, sent = $5, failed = $6, skipped = $7, in_flight = $8,
-                resume_state = $9, finished_at = now(), heartbeat_at = now()
+                resume_state = $9, finished_at = $12, heartbeat_at = $12
           WHERE id = $1 AND status IN ('RUNNING', 'PAUSED', 'CANCELLED')
             AND lease_token IS NOT DISTINCT FROM $2::uuid AND finished_at IS NULL
       RETURNING status, error`,
-        [...producerParams(write), status, error ?? null],
+        [...producerParams(write), status, error ?? null, now],
       ),
     );
     return rows[0] ?? null;
