@@ -145,6 +145,7 @@ export class CampaignRunner {
           const services = await this.servicesFor(page, serviceCache);
           const items = page.map((customer) => this.item(customer, services, plan, correlationId, campaign));
           control.handed(items.length);
+          void control.beat(); // shows the page's customers as in flight now, not at the next tick
           const deliveries = this.fanOut.deliverAll(items, { concurrency, signal: stop, onResult: record });
           if (!(await finishWithin(deliveries, stop, this.config.shutdownGraceMs))) {
             this.logger.warn(`Campaign ${jobRunId}: messages still in flight after the grace are not counted`);

@@ -593,10 +593,10 @@ export interface components {
             /** @enum {string} */
             trigger: "cron" | "manual";
             /**
-             * @description RUNNING only while its lock lease is live; INTERRUPTED: stopped by a shutdown
+             * @description RUNNING only while its lock lease is live; INTERRUPTED: stopped by a shutdown; PAUSED, CANCELLED: by run control (GET /internal/jobs/runs/{id})
              * @enum {string}
              */
-            status: "RUNNING" | "DONE" | "FAILED" | "SKIPPED" | "INTERRUPTED";
+            status: "RUNNING" | "DONE" | "FAILED" | "SKIPPED" | "INTERRUPTED" | "PAUSED" | "CANCELLED";
             correlation_id: string;
             /** @example 1 */
             attempt: number;
