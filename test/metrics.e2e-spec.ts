@@ -224,7 +224,7 @@ describe('GET /metrics', () => {
     expect(campaign(await scrape())).toEqual({
       lastSuccess: 0,
       started: 0,
-      status: { RUNNING: 0, DONE: 0, FAILED: 0, INTERRUPTED: 0 },
+      status: { RUNNING: 0, DONE: 0, FAILED: 0, INTERRUPTED: 0, PAUSED: 0, CANCELLED: 0 },
       customers: {},
     });
 
@@ -235,7 +235,7 @@ describe('GET /metrics', () => {
     expect(campaign(await scrape())).toEqual({
       lastSuccess: doneRow.finished,
       started: doneRow.started,
-      status: { RUNNING: 0, DONE: 1, FAILED: 0, INTERRUPTED: 0 },
+      status: { RUNNING: 0, DONE: 1, FAILED: 0, INTERRUPTED: 0, PAUSED: 0, CANCELLED: 0 },
       customers: { eligible: 3, processed: 3, sent: 3, failed: 0, skipped: 0 },
     });
 
@@ -256,7 +256,7 @@ describe('GET /metrics', () => {
     expect(campaign(await scrape())).toEqual({
       lastSuccess: doneRow.finished,
       started: (await runRow(failedId)).started,
-      status: { RUNNING: 0, DONE: 0, FAILED: 1, INTERRUPTED: 0 },
+      status: { RUNNING: 0, DONE: 0, FAILED: 1, INTERRUPTED: 0, PAUSED: 0, CANCELLED: 0 },
       customers: { eligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0 },
     });
   });

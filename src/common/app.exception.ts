@@ -31,6 +31,9 @@ export enum ErrorCode {
   SendWindowClosed = 'SEND_WINDOW_CLOSED',
   CampaignFailed = 'CAMPAIGN_FAILED',
   CampaignInterrupted = 'CAMPAIGN_INTERRUPTED',
+  RunNotFound = 'RUN_NOT_FOUND',
+  /** Pause, resume or cancel of a run in a state that does not allow it; the message names the state. */
+  RunStateConflict = 'RUN_STATE_CONFLICT',
   ShuttingDown = 'SHUTTING_DOWN',
   Internal = 'INTERNAL_ERROR',
   MessageNotFound = 'MESSAGE_NOT_FOUND',

@@ -54,6 +54,8 @@ export class AppConfig {
     concurrency: number;
     maxAttempts: number;
     retryBackoffMs: number;
+    /** A run pauses itself when more than failureRatio of its last `window` deliveries failed. */
+    autoPause: { window: number; failureRatio: number };
   };
 
   constructor(env: EnvironmentVariables) {
@@ -126,6 +128,7 @@ export class AppConfig {
       concurrency: env.CAMPAIGN_CONCURRENCY,
       maxAttempts: env.CAMPAIGN_MAX_ATTEMPTS,
       retryBackoffMs: env.CAMPAIGN_RETRY_BACKOFF_MS,
+      autoPause: { window: env.AUTO_PAUSE_WINDOW, failureRatio: env.AUTO_PAUSE_FAILURE_RATIO },
     };
   }
 }

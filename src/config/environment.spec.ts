@@ -30,6 +30,11 @@ describe('validateEnvironment', () => {
 
   it('parses numbers and booleans from strings', () => {
     expect(validateEnvironment({ PORT: '9000', MIGRATIONS_RUN: 'false' })).toMatchObject({ PORT: 9000, MIGRATIONS_RUN: false });
+    expect(validateEnvironment({ AUTO_PAUSE_WINDOW: '50', AUTO_PAUSE_FAILURE_RATIO: '1' })).toMatchObject({
+      AUTO_PAUSE_WINDOW: 50,
+      AUTO_PAUSE_FAILURE_RATIO: 1,
+    });
+    expect(validateEnvironment({})).toMatchObject({ AUTO_PAUSE_WINDOW: 200, AUTO_PAUSE_FAILURE_RATIO: 0.5 });
   });
 
   it.each([
@@ -43,6 +48,11 @@ describe('validateEnvironment', () => {
     ['MIGRATIONS_RUN', 'maybe'],
     ['JWT_SECRET', 'short'],
     ['LOG_FORMAT', 'xml'],
+    ['AUTO_PAUSE_WINDOW', '0'],
+    ['AUTO_PAUSE_WINDOW', '2.5'],
+    ['AUTO_PAUSE_FAILURE_RATIO', '0'],
+    ['AUTO_PAUSE_FAILURE_RATIO', '1.5'],
+    ['AUTO_PAUSE_FAILURE_RATIO', 'half'],
   ])('names %s when its value is wrong', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems).toHaveLength(1);

@@ -4,7 +4,9 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsNumber,
   IsOptional,
+  IsPositive,
   IsString,
   IsUrl,
   Matches,
@@ -27,6 +29,8 @@ const toBoolean = ({ value }: { value: unknown }) => {
 };
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
+const toNumber = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : /^-?\d+(\.\d+)?$/.test(String(value).trim()) ? Number(value) : value;
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 
 /** The process environment as the service understands it; every variable is optional unless noted. */
@@ -278,6 +282,22 @@ export class EnvironmentVariables {
   @Min(0)
   @Max(3_600_000)
   CAMPAIGN_RETRY_BACKOFF_MS = 60_000;
+
+  /** Deliveries (sent or failed; skips do not count) the auto-pause looks back over. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'AUTO_PAUSE_WINDOW must be a whole number' })
+  @Min(1, { message: 'AUTO_PAUSE_WINDOW must be at least 1' })
+  @Max(100_000)
+  AUTO_PAUSE_WINDOW = 200;
+
+  /** A run pauses itself when more than this share of its last AUTO_PAUSE_WINDOW deliveries failed; 1 never pauses. */
+  @IsOptional()
+  @Transform(toNumber)
+  @IsNumber({}, { message: 'AUTO_PAUSE_FAILURE_RATIO must be a number' })
+  @IsPositive({ message: 'AUTO_PAUSE_FAILURE_RATIO must be more than 0 and at most 1' })
+  @Max(1, { message: 'AUTO_PAUSE_FAILURE_RATIO must be more than 0 and at most 1' })
+  AUTO_PAUSE_FAILURE_RATIO = 0.5;
 
   /** Attempts to hand one message to its channel, the first included; only transient failures are retried. */
   @IsOptional()

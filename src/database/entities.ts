@@ -13,6 +13,7 @@ import { LockLeases1732838400000 } from '../../migrations/1732838400000-LockLeas
 import { EngagementOncePerMinute1732841000000 } from '../../migrations/1732841000000-EngagementOncePerMinute';
 import { RecipientAddresses1732842000000 } from '../../migrations/1732842000000-RecipientAddresses';
 import { DeliveryStates1732924800000 } from '../../migrations/1732924800000-DeliveryStates';
+import { RunControl1733011200000 } from '../../migrations/1733011200000-RunControl';
 import { MessageEventEntity } from '../events/message-event.entity';
 import { JobRunEntity } from '../jobs/job-run.entity';
 
@@ -38,4 +39,5 @@ export const MIGRATIONS = [
   EngagementOncePerMinute1732841000000,
   RecipientAddresses1732842000000,
   DeliveryStates1732924800000,
+  RunControl1733011200000,
 ];

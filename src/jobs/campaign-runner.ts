@@ -1,14 +1,18 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import { Counter } from 'prom-client';
 import { AppConfig } from '../config/app-config';
 import { finishWithin } from '../common/finish-within';
 import { RequestContext } from '../common/request-context';
 import { DeliveryFanOut, FanOutItem, FanOutResult } from '../messaging/delivery-fan-out';
 import { SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
-import { SegmentCriteria, SegmentCursor, SegmentRepository } from '../segmentation/segment.repository';
+import { SegmentCriteria, SegmentRepository } from '../segmentation/segment.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
 import { CampaignPlan, CampaignReport, CustomerResult, RESULT_LIMIT } from './campaign.types';
-import { JobRunStatus } from './job-run.entity';
+import { JobRunStatus, ResumeState } from './job-run.entity';
+import { Metric } from '../metrics/metric-names';
+import { RunControl, RunStoppedError } from './run-control';
 import { JobRunRepository, RunCounts } from './job-run.repository';
 import { ShutdownError } from './shutdown.service';
 import { isWithinHours, localDay } from '../common/local-time';
@@ -16,11 +20,24 @@ import { isWithinHours, localDay } from '../common/local-time';
 const DAY_MS = 86_400_000;
 const PROGRESS_LOG_INTERVAL_MS = 5_000;
 
+/** One segment of a run: a fresh run, or a resumed one with its row's start, counts and resume state. */
+export interface RunSegment {
+  plan: CampaignPlan;
+  jobRunId: string;
+  correlationId: string;
+  /** The campaign-lock lease the run holds; null for a dry run. */
+  leaseToken: string | null;
+  /** Shutdown, or the lost lease. */
+  stop: AbortSignal;
+  resume?: { startedAt: Date; counts: RunCounts; state: ResumeState };
+}
+
 /**
  * One campaign run, already holding the campaign lock: page through the eligible customers by key and
  * hand each page to the DeliveryFanOut, `concurrency` at a time. A customer's failure is counted, never fatal.
- * When `stop` aborts (shutdown, or the lock was lost) no further customer starts, those in flight get
- * SHUTDOWN_GRACE_SECONDS to finish, and the run is recorded with the counts so far.
+ * When it is told to stop (shutdown, a lost lock, or run control: pause, cancel, auto-pause) no further
+ * customer starts, those in flight get SHUTDOWN_GRACE_SECONDS to finish, and the run is recorded with the
+ * counts so far and where a resume picks up.
  */
 @Injectable()
 export class CampaignRunner {
@@ -32,30 +49,50 @@ export class CampaignRunner {
     private readonly fanOut: DeliveryFanOut,
     private readonly jobRuns: JobRunRepository,
     private readonly config: AppConfig,
+    @InjectMetric(Metric.CampaignAutoPauses) private readonly autoPauses: Counter<string>,
   ) {}
 
   /** Every line logged during the run, deliveries included, carries its job_runs id as `runId`. */
-  run(plan: CampaignPlan, jobRunId: string, correlationId: string, stop: AbortSignal): Promise<CampaignReport> {
-    return RequestContext.with({ runId: jobRunId }, () => this.runInContext(plan, jobRunId, correlationId, stop));
+  run(segment: RunSegment): Promise<CampaignReport> {
+    return RequestContext.with({ runId: segment.jobRunId }, () => this.runInContext(segment));
   }
 
-  private async runInContext(
-    plan: CampaignPlan,
-    jobRunId: string,
-    correlationId: string,
-    stop: AbortSignal,
-  ): Promise<CampaignReport> {
+  private async runInContext(segment: RunSegment): Promise<CampaignReport> {
+    const { plan, jobRunId, correlationId, resume } = segment;
     const startedAt = new Date();
-    const counts: RunCounts = { totalEligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0 };
+    const counts: RunCounts = resume ? { ...resume.counts } : { totalEligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0 };
     const results: CustomerResult[] = [];
+    const control = new RunControl(
+      this.jobRuns,
+      {
+        jobRunId,
+        leaseToken: segment.leaseToken,
+        autoPause: this.config.campaign.autoPause,
+        onAutoPause: (reason) => {
+          this.autoPauses.inc();
+          this.logger.warn({ msg: `Campaign ${jobRunId} ${reason}`, ...counts });
+        },
+      },
+      counts,
+      resume?.state.campaignDay ?? localDay(startedAt, this.config.campaign.timeZone),
+      resume?.state,
+    );
+    const stop = AbortSignal.any([segment.stop, control.signal]);
     let recorded = false;
     // A dry run counts customers as processed without an outcome. Once the row is written, stragglers
-    // past the grace no longer change the counts it reports.
-    const record = (result: CustomerResult, outcome: 'sent' | 'failed' | 'skipped' | null) => {
+    // past the grace no longer change the counts it reports. A customer the delivery layer did not process
+    // (shutting_down) is not counted at all: a resume delivers to them.
+    const record = (result: FanOutResult | { customerId: string; dryRun: true }) => {
       if (recorded) return;
+      const notProcessed = 'outcome' in result && result.outcome.status === 'skipped' && result.outcome.reason === SkipReason.ShuttingDown;
+      control.finished(result.customerId, !notProcessed);
+      if (notProcessed) return;
+      const [customerResult, outcome] =
+        'outcome' in result ? toCustomerResult(result) : [{ customerId: result.customerId, success: false, reason: 'dry_run' }, null];
       counts.processed++;
       if (outcome) counts[outcome]++;
-      if (results.length < RESULT_LIMIT) results.push(result);
+      if (outcome === 'sent' || outcome === 'failed') control.delivered(outcome === 'failed', failureOf(result));
+      if (results.length < RESULT_LIMIT) results.push(customerResult);
     };
     const report = (status: CampaignReport['status'], error?: string): CampaignReport => ({
       jobRunId,
@@ -71,83 +108,98 @@ export class CampaignRunner {
     });
 
     try {
-      const criteria = this.criteria(plan, startedAt);
-      counts.totalEligible = await this.segments.countEligible(criteria);
+      // A resumed run keeps the criteria of its start, so the customers it pages through are the same ones.
+      const criteria = this.criteria(plan, resume?.startedAt ?? startedAt);
+      if (!resume) counts.totalEligible = await this.segments.countEligible(criteria);
       this.logger.log({
-        msg: `Campaign started: ${counts.totalEligible} eligible customers (${plan.preset})`,
+        msg: `Campaign ${resume ? 'resumed' : 'started'}: ${counts.totalEligible} eligible customers (${plan.preset})`,
         eligible: counts.totalEligible,
         preset: plan.preset,
         dryRun: plan.dryRun,
       });
-      await this.jobRuns.progress(jobRunId, counts);
+      await control.beat();
+      control.start();
 
-      const campaign = { day: localDay(startedAt, this.config.campaign.timeZone), jobRunId };
+      const campaign = { day: control.write().resumeState.campaignDay, jobRunId };
       const { pageSize, concurrency } = this.fanOut.campaignPace(plan.batchSize);
       let lastLog = Date.now();
       const serviceCache = new Map<string, ServiceInfo>();
-      let cursor: SegmentCursor | null = null;
-      do {
+      let more = true;
+      while (more && !stop.aborted) {
         // The window is checked before every page, not only at the start: a long run stops when it closes
         // (a later run the same day resumes where this one stopped).
         if (!plan.dryRun && !isWithinHours(new Date(), this.config.campaign.timeZone, plan.sendWindow)) {
           const stopped = `stopped: the send window closed after ${counts.processed} customers`;
           this.logger.warn({ msg: `Campaign ${stopped}`, ...counts });
           recorded = true;
-          await this.jobRuns.finish(jobRunId, JobRunStatus.Done, counts, stopped);
+          await control.close();
+          await this.jobRuns.finish(control.write(), JobRunStatus.Done, stopped);
           return report('DONE', stopped);
         }
-        const { customers: page, next } = await this.segments.page(criteria, cursor, pageSize);
-        cursor = next;
+        const { customers, next } = await this.segments.page(criteria, control.pageCursor, pageSize);
+        const page = customers.filter((customer) => !control.wasCounted(customer.id));
 
         if (plan.dryRun) {
-          page.forEach((customer) => record({ customerId: customer.id, success: false, reason: 'dry_run' }, null));
+          page.forEach((customer) => record({ customerId: customer.id, dryRun: true }));
         } else {
           const services = await this.servicesFor(page, serviceCache);
           const items = page.map((customer) => this.item(customer, services, plan, correlationId, campaign));
-          const deliveries = this.fanOut.deliverAll(items, {
-            concurrency,
-            signal: stop,
-            onResult: (result) => record(...toCustomerResult(result)),
-          });
+          control.handed(items.length);
+          void control.beat(); // shows the page's customers as in flight now, not at the next tick
+          const deliveries = this.fanOut.deliverAll(items, { concurrency, signal: stop, onResult: record });
           if (!(await finishWithin(deliveries, stop, this.config.shutdownGraceMs))) {
             this.logger.warn(`Campaign ${jobRunId}: messages still in flight after the grace are not counted`);
           }
+          control.pageDone();
         }
-        await this.jobRuns.progress(jobRunId, counts);
+        // A page the run stopped in is read again on resume, skipping the customers it counted.
+        if (next && !stop.aborted) control.nextPage(next);
+        more = next !== null;
+        await control.beat();
         if (Date.now() - lastLog >= PROGRESS_LOG_INTERVAL_MS) {
           lastLog = Date.now();
           this.logProgress(counts, startedAt);
         }
-      } while (cursor && !stop.aborted);
+      }
       recorded = true;
-      if (stop.aborted) return report(...(await this.recordStop(jobRunId, stop.reason, counts)));
-      await this.jobRuns.finish(jobRunId, JobRunStatus.Done, counts);
+      await control.close();
+      if (stop.aborted) return report(...(await this.recordStop(control, stop.reason)));
+      const done = await this.jobRuns.finish(control.write(), JobRunStatus.Done);
       this.logProgress(counts, startedAt);
-      return report('DONE');
+      // Paused or cancelled as its last page finished: the row keeps that, and so does the answer.
+      return done && isControlled(done.status) ? report(done.status, done.error ?? undefined) : report('DONE');
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.logger.error({ msg: `Campaign failed: ${message}`, err: error });
       recorded = true;
-      await this.jobRuns.finish(jobRunId, JobRunStatus.Failed, counts, message).catch((writeError: unknown) =>
+      await control.close();
+      await this.jobRuns.finish(control.write(), JobRunStatus.Failed, message).catch((writeError: unknown) =>
         this.logger.error({ msg: 'Campaign: could not record the failure (status settles it later)', err: writeError }),
       );
       return report('FAILED', message);
     }
   }
 
-  /** Records a run that was told to stop: INTERRUPTED on shutdown, FAILED when the campaign lock was lost. */
-  private async recordStop(
-    jobRunId: string,
-    reason: unknown,
-    counts: RunCounts,
-  ): Promise<[JobRunStatus.Interrupted | JobRunStatus.Failed, string]> {
-    const status = reason instanceof ShutdownError ? JobRunStatus.Interrupted : JobRunStatus.Failed;
+  /**
+   * Records a run that was told to stop, with where to resume: INTERRUPTED on shutdown, PAUSED or CANCELLED by
+   * run control (the row keeps the status and reason it was given), FAILED when the campaign lock was lost.
+   */
+  private async recordStop(control: RunControl, reason: unknown): Promise<[CampaignReport['status'], string]> {
+    const { id, counts } = control.write();
+    const status =
+      reason instanceof RunStoppedError && isControlled(reason.status)
+        ? reason.status
+        : reason instanceof ShutdownError
+          ? JobRunStatus.Interrupted
+          : JobRunStatus.Failed;
     const why = reason instanceof Error ? reason.message : String(reason);
-    const verb = status === JobRunStatus.Interrupted ? 'interrupted' : 'failed';
-    const error = `${verb}: ${why}, after ${counts.processed} customers`;
-    this.logger.warn(`Campaign ${jobRunId} ${error} (${counts.sent} sent, ${counts.failed} failed, ${counts.skipped} skipped)`);
-    await this.jobRuns.finish(jobRunId, status, counts, error);
-    return [status, error];
+    const error = reason instanceof RunStoppedError ? why : `${status === JobRunStatus.Interrupted ? 'interrupted' : 'failed'}: ${why}, after ${counts.processed} customers`;
+    const row = await this.jobRuns.finish(control.write(), status, error);
+    const final = row && row.status !== JobRunStatus.Running ? (row.status as CampaignReport['status']) : status;
+    const finalError = row?.error ?? error;
+    const said = reason instanceof RunStoppedError ? `${finalError}, after ${counts.processed} customers` : finalError;
+    this.logger.warn(`Campaign ${id} ${said} (${counts.sent} sent, ${counts.failed} failed, ${counts.skipped} skipped)`);
+    return [final, finalError];
   }
 
   private criteria(plan: CampaignPlan, now: Date): SegmentCriteria {
@@ -206,6 +258,16 @@ export class CampaignRunner {
       perSecond: rate,
     });
   }
+}
+
+function isControlled(status: JobRunStatus): status is JobRunStatus.Paused | JobRunStatus.Cancelled {
+  return status === JobRunStatus.Paused || status === JobRunStatus.Cancelled;
+}
+
+function failureOf(result: FanOutResult | { dryRun: true }): string | undefined {
+  if (!('outcome' in result)) return undefined;
+  const { outcome } = result;
+  return outcome.status === 'failed' || outcome.status === 'error' ? outcome.error : undefined;
 }
 
 function toCustomerResult({ customerId, outcome }: FanOutResult): [CustomerResult, 'sent' | 'failed' | 'skipped'] {

@@ -7,15 +7,25 @@ import { AppException, ErrorCode } from '../common/app.exception';
 import { RequestContext } from '../common/request-context';
 import { LockId } from '../database/lock-ids';
 import { LockHolder } from '../database/lock-lease.repository';
-import { LockService } from '../database/lock.service';
+import { Lease, LockService, TryLockResult } from '../database/lock.service';
 import { MessageType } from '../messaging/message.types';
 import { Metric } from '../metrics/metric-names';
 import { PromoCodeRepository } from '../smartengage/promo-code.repository';
 import { CAMPAIGN_PRESETS, CampaignPreset } from './campaign-presets';
-import { CampaignRunner } from './campaign-runner';
-import { CAMPAIGN_JOB_NAME, CAMPAIGN_JOB_TYPE, CampaignOutcome, CampaignPlan, CampaignRequest } from './campaign.types';
+import { CampaignRunner, RunSegment } from './campaign-runner';
+import {
+  CAMPAIGN_JOB_NAME,
+  CAMPAIGN_JOB_TYPE,
+  CampaignOutcome,
+  CampaignPlan,
+  CampaignReport,
+  CampaignRequest,
+  CampaignResume,
+  CampaignStart,
+} from './campaign.types';
 import { JobRunEntity, JobTrigger } from './job-run.entity';
-import { JobRunRepository, NewRun } from './job-run.repository';
+import { JobRunRepository, NewRun, RunCounts } from './job-run.repository';
+import { RunStateChangedError } from './run-errors';
 import { ShutdownService } from './shutdown.service';
 import { isWithinHours, localHour } from '../common/local-time';
 
@@ -69,10 +79,18 @@ export class CampaignService {
     };
   }
 
-  /**
-   * One attempt. A dry run sends nothing, so it needs neither the lock nor an open window.
-   */
+  /** One attempt, to its end. */
   async run(plan: CampaignPlan, trigger: JobTrigger, attempt = 1): Promise<CampaignOutcome> {
+    const started = await this.start(plan, trigger, attempt);
+    return started.kind === 'started' ? { kind: 'ran', report: await started.report } : started;
+  }
+
+  /**
+   * One attempt, answered once its row is written; the run goes on in the background (tracked, so a shutdown
+   * interrupts it cleanly) and `report` settles when it ends. A dry run sends nothing, so it needs neither the
+   * lock nor an open window.
+   */
+  async start(plan: CampaignPlan, trigger: JobTrigger, attempt = 1): Promise<CampaignStart> {
     if (this.shutdown.signal.aborted) return { kind: 'shutting_down' };
     const correlationId = RequestContext.ensureCorrelationId();
     const newRun: NewRun = {
@@ -91,31 +109,102 @@ export class CampaignService {
       this.runsTotal.inc({ status: 'SKIPPED', trigger });
       return { kind: 'window_closed', localHour: hour };
     }
-    if (plan.dryRun) {
-      // Tracked from before its row is written, so a shutdown in between waits for it.
-      const report = await this.shutdown.track(async () => {
-        const run = await this.jobRuns.start(newRun);
-        return this.runner.run(plan, run.id, correlationId, this.shutdown.signal);
-      });
-      this.runsTotal.inc({ status: report.status, trigger });
-      return { kind: 'ran', report };
-    }
-
-    const locked = await this.shutdown.track(() =>
-      this.locks.tryLock(LockId.DailyCampaign, async (lease) => {
-        await this.settleAbandoned(lease.token);
-        const run = await this.jobRuns.start(newRun, lease);
-        const stop = AbortSignal.any([this.shutdown.signal, lease.signal]);
-        return this.runner.run(plan, run.id, correlationId, stop);
-      }),
+    const launched = await this.launch(
+      plan.dryRun,
+      (lease) => this.jobRuns.start(newRun, lease ?? undefined),
+      (row, leaseToken, stop) => ({ plan, jobRunId: row.id, correlationId, leaseToken, stop }),
     );
-    if (!locked.acquired) {
+    if (!launched.acquired) {
       await this.jobRuns.skipped(newRun, 'another run holds the campaign lock');
       this.runsTotal.inc({ status: 'SKIPPED', trigger });
-      return { kind: 'locked', holder: locked.holder };
+      return { kind: 'locked', holder: launched.holder };
     }
-    this.runsTotal.inc({ status: locked.result.status, trigger });
-    return { kind: 'ran', report: locked.result };
+    return { kind: 'started', row: launched.row, report: this.counted(launched.report, trigger) };
+  }
+
+  /**
+   * Resumes a PAUSED or INTERRUPTED run from its resume state, under the campaign lock like any run, with its
+   * own id, plan and campaign day. Answered once the row is RUNNING again; the run goes on in the background.
+   */
+  async resume(row: JobRunEntity): Promise<CampaignResume> {
+    if (this.shutdown.signal.aborted) return { kind: 'shutting_down' };
+    const plan = await this.storedPlan(row);
+    const launched = await this.launch(
+      row.dryRun,
+      async (lease) => {
+        const resumed = await this.jobRuns.resume(row.id, lease);
+        if (!resumed?.resumeState) throw new RunStateChangedError();
+        return resumed;
+      },
+      (resumed, leaseToken, stop) => ({
+        plan,
+        jobRunId: resumed.id,
+        correlationId: resumed.correlationId,
+        leaseToken,
+        stop,
+        resume: { startedAt: resumed.startedAt, counts: countsOf(resumed), state: resumed.resumeState! },
+      }),
+    ).catch((error: unknown) => {
+      if (error instanceof RunStateChangedError) return { acquired: false as const, changed: true as const };
+      throw error;
+    });
+    if (!launched.acquired) return 'changed' in launched ? { kind: 'changed' } : { kind: 'locked', holder: launched.holder };
+    const report = this.counted(launched.report, row.trigger);
+    void report.catch((error: unknown) => this.logger.error({ msg: `Campaign run ${row.id} failed after resuming`, err: error }));
+    return { kind: 'started', row: launched.row };
+  }
+
+  /**
+   * Takes the campaign lock (not for a dry run), writes the row with `open` and runs the segment in the
+   * background, tracked from before its row is written so a shutdown in between waits for it. Answers once
+   * the row is written, or at once when the lock is held.
+   */
+  private async launch(
+    dryRun: boolean,
+    open: (lease: Lease | null) => Promise<JobRunEntity>,
+    segment: (row: JobRunEntity, leaseToken: string | null, stop: AbortSignal) => RunSegment,
+  ): Promise<{ acquired: true; row: JobRunEntity; report: Promise<CampaignReport> } | { acquired: false; holder: LockHolder | null }> {
+    let opened: (row: JobRunEntity) => void = () => undefined;
+    const written = new Promise<JobRunEntity>((resolve) => (opened = resolve));
+    const runUnder = async (lease: Lease | null) => {
+      const row = await open(lease);
+      opened(row);
+      const stop = lease ? AbortSignal.any([this.shutdown.signal, lease.signal]) : this.shutdown.signal;
+      return this.runner.run(segment(row, lease?.token ?? null, stop));
+    };
+    const work: Promise<TryLockResult<CampaignReport>> = this.shutdown.track(() =>
+      dryRun
+        ? runUnder(null).then((result) => ({ acquired: true as const, result }))
+        : this.locks.tryLock(LockId.DailyCampaign, async (lease) => {
+            await this.settleAbandoned(lease.token);
+            return runUnder(lease);
+          }),
+    );
+    const first = await Promise.race([written.then((row) => ({ row })), work.then((result) => ({ result }))]);
+    if ('result' in first && !first.result.acquired) return first.result;
+    const report = work.then((result) => {
+      if (!result.acquired) throw new Error('the campaign lock was not taken'); // never: the row was written under it
+      return result.result;
+    });
+    return { acquired: true, row: await written, report };
+  }
+
+  /** The run's report, counted in ai_campaign_runs_total when it ends. */
+  private counted(report: Promise<CampaignReport>, trigger: JobTrigger): Promise<CampaignReport> {
+    return report.then((result) => {
+      this.runsTotal.inc({ status: result.status, trigger });
+      return result;
+    });
+  }
+
+  /** The plan a run was started with, from its params; its promo code must still be active. */
+  private async storedPlan(row: JobRunEntity): Promise<CampaignPlan> {
+    const { offer: promoCode, ...stored } = row.params as unknown as Omit<CampaignPlan, 'offer'> & { offer: string | null };
+    const offer = promoCode ? await this.promos.findActiveOffer(promoCode) : null;
+    if (promoCode && !offer) {
+      throw AppException.conflict(ErrorCode.RunStateConflict, `run ${row.id} cannot resume: its promo code ${promoCode} is no longer active`);
+    }
+    return { ...stored, offer };
   }
 
   /** Who holds the campaign lock and the run under it; settles RUNNING rows whose lease is gone. */
@@ -173,4 +262,8 @@ export class CampaignService {
     this.logger.error(`Campaign failed after ${maxAttempts} attempts`);
     return last;
   }
+}
+
+function countsOf(row: JobRunEntity): RunCounts {
+  return { totalEligible: row.totalEligible, processed: row.processed, sent: row.sent, failed: row.failed, skipped: row.skipped };
 }

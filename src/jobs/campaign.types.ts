@@ -4,6 +4,7 @@ import { CampaignPreset } from './campaign-presets';
 import { RunCounts } from './job-run.repository';
 import { HourRange } from '../common/local-time';
 import { LockHolder } from '../database/lock-lease.repository';
+import { JobRunEntity } from './job-run.entity';
 
 export const CAMPAIGN_JOB_NAME = 'smartengage_daily_campaign';
 export const CAMPAIGN_JOB_TYPE = 'smartengage';
@@ -44,8 +45,11 @@ export interface CustomerResult {
 export interface CampaignReport {
   jobRunId: string;
   correlationId: string;
-  /** INTERRUPTED: the process was shutting down; FAILED also covers a lost campaign lock. */
-  status: 'DONE' | 'FAILED' | 'INTERRUPTED';
+  /**
+   * INTERRUPTED: the process was shutting down; FAILED also covers a lost campaign lock; PAUSED and CANCELLED:
+   * run control stopped it (an operator, or the auto-pause).
+   */
+  status: 'DONE' | 'FAILED' | 'INTERRUPTED' | 'PAUSED' | 'CANCELLED';
   plan: CampaignPlan;
   startedAt: Date;
   finishedAt: Date;
@@ -60,3 +64,15 @@ export type CampaignOutcome =
   | { kind: 'locked'; holder: LockHolder | null }
   | { kind: 'window_closed'; localHour: number }
   | { kind: 'shutting_down' };
+
+/** Refusals before a run starts, shared by a start and a resume. */
+type NotStarted = { kind: 'locked'; holder: LockHolder | null } | { kind: 'shutting_down' };
+
+/** A run whose row is written and that goes on in the background; `report` settles when it ends. */
+export type CampaignStart =
+  | { kind: 'started'; row: JobRunEntity; report: Promise<CampaignReport> }
+  | NotStarted
+  | { kind: 'window_closed'; localHour: number };
+
+/** `changed`: the run left PAUSED/INTERRUPTED while the lock was being taken (cancelled, or resumed elsewhere). */
+export type CampaignResume = { kind: 'started'; row: JobRunEntity } | NotStarted | { kind: 'changed' };

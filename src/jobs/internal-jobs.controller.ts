@@ -1,10 +1,12 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { AdminApiKeyGuard } from '../auth/admin-api-key.guard';
 import { ErrorResponseDto } from '../common/error-response.dto';
 import { JobHistoryQueryDto, JobHistoryResponseDto, JobStatusResponseDto } from './dto/job-status.dto';
-import { RunSegmentRequestDto, RunSegmentResponseDto } from './dto/run-segment.dto';
+import { RunAcceptedDto, RunSegmentRequestDto, RunSegmentResponseDto } from './dto/run-segment.dto';
 import { JobsService } from './jobs.service';
+import { runLocation } from './internal-runs.controller';
 
 @ApiTags('internal')
 @ApiBearerAuth()
@@ -18,7 +20,12 @@ export class InternalJobsController {
   @Post('ai/smartengage/run-segment')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Run the daily campaign now (or preview it with dry_run)' })
-  @ApiResponse({ status: 200, type: RunSegmentResponseDto })
+  @ApiResponse({ status: 200, type: RunSegmentResponseDto, description: 'The run ended (DONE), or run control stopped it' })
+  @ApiResponse({
+    status: 202,
+    type: RunAcceptedDto,
+    description: '`wait: false`: the run started; `Location` is /internal/jobs/runs/{id}',
+  })
   @ApiResponse({
     status: 409,
     description: 'CAMPAIGN_ALREADY_RUNNING (another run holds the lock; the message names it) or SEND_WINDOW_CLOSED',
@@ -34,8 +41,13 @@ export class InternalJobsController {
     description: 'CAMPAIGN_INTERRUPTED (the instance shut down mid-run; the message names the run id) or SHUTTING_DOWN',
     type: ErrorResponseDto,
   })
-  runSegment(@Body() body: RunSegmentRequestDto): Promise<RunSegmentResponseDto> {
-    return this.jobs.runSegment(body);
+  async runSegment(
+    @Body() body: RunSegmentRequestDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<RunSegmentResponseDto | RunAcceptedDto> {
+    const answer = await this.jobs.runSegment(body);
+    if (answer.kind === 'accepted') res.status(HttpStatus.ACCEPTED).location(runLocation(answer.body.job_run_id));
+    return answer.body;
   }
 
   @Get('jobs/status')

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { SegmentCursor } from '../segmentation/segment.repository';
 
 export enum JobRunStatus {
   /** Only while the lease it runs under is live; a RUNNING row with a dead lease is settled as FAILED. */
@@ -10,6 +11,24 @@ export enum JobRunStatus {
   Interrupted = 'INTERRUPTED',
   /** Did not run: another replica held the lock, or the send window was closed. */
   Skipped = 'SKIPPED',
+  /**
+   * Stopped by an operator or by the auto-pause; `error` says which. Resumable. finished_at is null while its
+   * producer is still stopping (deliveries in flight finishing), and set once it stopped.
+   */
+  Paused = 'PAUSED',
+  /** Stopped for good by an operator. */
+  Cancelled = 'CANCELLED',
+}
+
+/**
+ * Where a stopped run picks up, written together with the counts: the campaign day its deliveries carry, the
+ * cursor the page in progress was read from (null: the first page), and the customers of that page already
+ * counted. A resume reads that page again and skips them, so nobody is counted twice or left out.
+ */
+export interface ResumeState {
+  campaignDay: string;
+  cursor: SegmentCursor | null;
+  counted: string[];
 }
 
 export enum JobTrigger {
@@ -74,8 +93,16 @@ export class JobRunEntity {
   @Column({ type: 'int', default: 0 })
   skipped: number;
 
+  /** Why the run ended as it did, or was paused / cancelled; shown as `reason` by GET /internal/jobs/runs/{id}. */
   @Column({ type: 'text', nullable: true })
   error: string | null;
+
+  @Column({ name: 'resume_state', type: 'jsonb', nullable: true })
+  resumeState: ResumeState | null;
+
+  /** Customers handed to the fan-out and not finished yet, as of the last heartbeat. */
+  @Column({ name: 'in_flight', type: 'int', default: 0 })
+  inFlight: number;
 
   /** The instance running it (host:pid), as in lock_leases. */
   @Column({ type: 'text', nullable: true })

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { In, Not, Repository } from 'typeorm';
+import { In, IsNull, Not, Repository } from 'typeorm';
 import { retry } from '../common/retry';
-import { JobRunEntity, JobRunStatus, JobTrigger } from './job-run.entity';
+import { JobRunEntity, JobRunStatus, JobTrigger, ResumeState } from './job-run.entity';
 
 export interface RunCounts {
   totalEligible: number;
@@ -21,6 +21,29 @@ export interface NewRun {
   attempt: number;
   params: Record<string, unknown>;
   dryRun: boolean;
+}
+
+/** How a run ends: DONE, FAILED or INTERRUPTED by its producer, PAUSED or CANCELLED by run control. */
+export type EndStatus =
+  | JobRunStatus.Done
+  | JobRunStatus.Failed
+  | JobRunStatus.Interrupted
+  | JobRunStatus.Paused
+  | JobRunStatus.Cancelled;
+
+/** A run's status and reason as the row has them. */
+export interface RunState {
+  status: JobRunStatus;
+  error: string | null;
+}
+
+/** The producer's own write, under the lease it runs with (null for dry runs). */
+export interface ProducerWrite {
+  id: string;
+  leaseToken: string | null;
+  counts: RunCounts;
+  inFlight: number;
+  resumeState: ResumeState;
 }
 
 /** Why a RUNNING row whose lease is gone was closed. */
@@ -61,27 +84,88 @@ export class JobRunRepository {
     );
   }
 
-  async progress(id: string, counts: RunCounts): Promise<void> {
-    await this.runs.update({ id, status: JobRunStatus.Running }, { ...counts, heartbeatAt: new Date() });
+  /**
+   * The producer's heartbeat: counts, customers in flight and resume state, while the row is RUNNING under its
+   * lease. Answers the row's state, so a producer learns within one heartbeat that it was paused or cancelled
+   * (on any replica); null when the row is gone.
+   */
+  async heartbeat(write: ProducerWrite): Promise<RunState | null> {
+    const [rows]: [RunState[], number] = await this.runs.query(
+      `UPDATE job_runs
+          SET total_eligible = $3, processed = $4, sent = $5, failed = $6, skipped = $7, in_flight = $8,
+              resume_state = $9, heartbeat_at = $10
+        WHERE id = $1 AND status = 'RUNNING' AND lease_token IS NOT DISTINCT FROM $2::uuid
+    RETURNING status, error`,
+      [...producerParams(write), new Date()],
+    );
+    if (rows.length > 0) return rows[0];
+    const row = await this.runs.findOne({ where: { id: write.id }, select: { status: true, error: true } });
+    return row ? { status: row.status, error: row.error } : null;
   }
 
   /**
-   * Records how a run ended, unless its row was already settled. Retried, each time on a fresh pooled
-   * connection: after the database dropped connections mid-run, the first try can land on a dead one.
+   * Records where a producer stopped. A RUNNING row takes `status` and `error`; a row run control already
+   * paused or cancelled keeps its own. Either way the counts and resume state are the producer's, and
+   * finished_at says it has stopped. Rows settled meanwhile (FAILED as abandoned) or taken over under another
+   * lease are left alone (null). Retried, each time on a fresh pooled connection: after the database dropped
+   * connections mid-run, the first try can land on a dead one.
    */
-  async finish(
-    id: string,
-    status: JobRunStatus.Done | JobRunStatus.Failed | JobRunStatus.Interrupted,
-    counts: RunCounts,
-    error?: string,
-  ): Promise<void> {
+  async finish(write: ProducerWrite, status: EndStatus, error?: string): Promise<RunState | null> {
+    // Times from this clock, in milliseconds, as the rows' other times (the metrics compare them).
     const now = new Date();
-    await retry(() =>
-      this.runs.update(
-        { id, status: JobRunStatus.Running },
-        { ...counts, status, error: error ?? null, finishedAt: now, heartbeatAt: now },
+    const [rows]: [RunState[], number] = await retry(() =>
+      this.runs.query(
+        `UPDATE job_runs
+            SET status = CASE WHEN status = 'RUNNING' THEN $10 ELSE status END,
+                error = CASE WHEN status = 'RUNNING' THEN $11 ELSE error END,
+                total_eligible = $3, processed = $4, sent = $5, failed = $6, skipped = $7, in_flight = $8,
+                resume_state = $9, finished_at = $12, heartbeat_at = $12
+          WHERE id = $1 AND status IN ('RUNNING', 'PAUSED', 'CANCELLED')
+            AND lease_token IS NOT DISTINCT FROM $2::uuid AND finished_at IS NULL
+      RETURNING status, error`,
+        [...producerParams(write), status, error ?? null, now],
       ),
     );
+    return rows[0] ?? null;
+  }
+
+  findById(id: string): Promise<JobRunEntity | null> {
+    return this.runs.findOneBy({ id });
+  }
+
+  /**
+   * Run control: moves the row from one of `from` to `to` with `reason`; with `leaseToken`, only the row under
+   * that lease (the auto-pause). The row as it is afterwards, or null when it was in no state of `from`.
+   */
+  async transition(
+    id: string,
+    from: JobRunStatus[],
+    to: JobRunStatus.Paused | JobRunStatus.Cancelled,
+    reason: string,
+    leaseToken?: string | null,
+  ): Promise<JobRunEntity | null> {
+    const where = { id, status: In(from), ...(leaseToken !== undefined ? { leaseToken: leaseToken ?? IsNull() } : {}) };
+    const { affected } = await this.runs.update(where, { status: to, error: reason });
+    return affected ? this.findById(id) : null;
+  }
+
+  /**
+   * A PAUSED or INTERRUPTED run with a resume state goes back to RUNNING under a new lease, its reason and end
+   * cleared. Null when the row is in another state (cancelled, or resumed by someone else meanwhile).
+   */
+  async resume(id: string, lease: { holder: string; token: string } | null): Promise<JobRunEntity | null> {
+    const { affected } = await this.runs.update(
+      { id, status: In([JobRunStatus.Paused, JobRunStatus.Interrupted]), resumeState: Not(IsNull()) },
+      {
+        status: JobRunStatus.Running,
+        error: null,
+        finishedAt: null,
+        heartbeatAt: new Date(),
+        holder: lease?.holder ?? null,
+        leaseToken: lease?.token ?? null,
+      },
+    );
+    return affected ? this.findById(id) : null;
   }
 
   /** Non-dry RUNNING rows of a job; each is live only while its lease is. */
@@ -121,4 +205,9 @@ export class JobRunRepository {
   history(jobType: string | undefined, limit: number): Promise<JobRunEntity[]> {
     return this.runs.find({ where: jobType ? { jobType } : {}, order: { startedAt: 'DESC' }, take: limit });
   }
+}
+
+function producerParams({ id, leaseToken, counts, inFlight, resumeState }: ProducerWrite): unknown[] {
+  const { totalEligible, processed, sent, failed, skipped } = counts;
+  return [id, leaseToken, totalEligible, processed, sent, failed, skipped, inFlight, JSON.stringify(resumeState)];
 }

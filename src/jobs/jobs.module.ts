@@ -9,9 +9,11 @@ import { CampaignMetrics } from './campaign.metrics';
 import { CampaignScheduler } from './campaign.scheduler';
 import { CampaignService } from './campaign.service';
 import { InternalJobsController } from './internal-jobs.controller';
+import { InternalRunsController } from './internal-runs.controller';
 import { JobRunEntity } from './job-run.entity';
 import { JobRunRepository } from './job-run.repository';
 import { JobsService } from './jobs.service';
+import { RunsService } from './runs.service';
 import { ShutdownService } from './shutdown.service';
 
 /** The daily campaign: its schedule, its runs and the internal routes that drive them. */
@@ -23,7 +25,7 @@ import { ShutdownService } from './shutdown.service';
     MessagingModule,
     SmartEngageModule,
   ],
-  controllers: [InternalJobsController],
+  controllers: [InternalJobsController, InternalRunsController],
   providers: [
     CampaignRunner,
     CampaignMetrics,
@@ -31,6 +33,7 @@ import { ShutdownService } from './shutdown.service';
     CampaignScheduler,
     JobRunRepository,
     JobsService,
+    RunsService,
     ShutdownService,
   ],
 })

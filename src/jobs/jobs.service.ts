@@ -6,9 +6,13 @@ import { CampaignService } from './campaign.service';
 import { CampaignScheduler, CRON_TIME_ZONE } from './campaign.scheduler';
 import { CAMPAIGN_JOB_NAME, CampaignReport } from './campaign.types';
 import { JobHistoryQueryDto, JobHistoryResponseDto, JobRunDto, JobStatusResponseDto } from './dto/job-status.dto';
-import { RunSegmentRequestDto, RunSegmentResponseDto } from './dto/run-segment.dto';
+import { RunAcceptedDto, RunSegmentRequestDto, RunSegmentResponseDto } from './dto/run-segment.dto';
 import { JobTrigger, JobRunEntity } from './job-run.entity';
 import { JobRunRepository } from './job-run.repository';
+import { campaignLocked } from './run-errors';
+
+/** run-segment's answer: the run's report when it was waited for, or the started run. */
+export type RunSegmentAnswer = { kind: 'done'; body: RunSegmentResponseDto } | { kind: 'accepted'; body: RunAcceptedDto };
 
 const DEFAULT_HISTORY_LIMIT = 20;
 
@@ -22,7 +26,11 @@ export class JobsService {
     private readonly config: AppConfig,
   ) {}
 
-  async runSegment(request: RunSegmentRequestDto): Promise<RunSegmentResponseDto> {
+  /**
+   * Runs the campaign now. By default answers when the run ends (`done`); with `wait: false`, once the lock is
+   * taken and the row written (`accepted`), the run going on in the background.
+   */
+  async runSegment(request: RunSegmentRequestDto): Promise<RunSegmentAnswer> {
     const plan = await this.campaigns.plan({
       preset: request.preset,
       bookingCadenceDays: request.booking_cadence_days,
@@ -33,26 +41,26 @@ export class JobsService {
       dryRun: request.dry_run,
       channel: request.channel === undefined ? undefined : request.channel === 'SMS' ? Channel.Sms : Channel.Email,
     });
-    const outcome = await this.campaigns.run(plan, JobTrigger.Manual);
-    if (outcome.kind === 'locked') {
-      const { holder } = outcome;
-      const held = holder ? ` (${holder.holder} since ${holder.acquiredAt.toISOString()})` : '';
-      throw AppException.conflict(
-        ErrorCode.CampaignAlreadyRunning,
-        `a campaign run already holds the campaign lock${held}; try again when it ends`,
-      );
-    }
-    if (outcome.kind === 'window_closed') {
+    const started = await this.campaigns.start(plan, JobTrigger.Manual);
+    if (started.kind === 'locked') throw campaignLocked(started.holder);
+    if (started.kind === 'window_closed') {
       const { startHour, endHour } = plan.sendWindow;
       throw AppException.conflict(
         ErrorCode.SendWindowClosed,
-        `the send window ${startHour}:00-${endHour}:00 (${this.config.campaign.timeZone}) is closed; it is ${outcome.localHour}:00 there`,
+        `the send window ${startHour}:00-${endHour}:00 (${this.config.campaign.timeZone}) is closed; it is ${started.localHour}:00 there`,
       );
     }
-    if (outcome.kind === 'shutting_down') {
+    if (started.kind === 'shutting_down') {
       throw AppException.unavailable(ErrorCode.ShuttingDown, 'this instance is shutting down; try again on another one');
     }
-    const { report } = outcome;
+    if (request.wait === false) {
+      void started.report.catch(() => undefined); // the runner records and logs its own failures
+      return {
+        kind: 'accepted',
+        body: { job_run_id: started.row.id, status: 'RUNNING', correlation_id: started.row.correlationId },
+      };
+    }
+    const report = await started.report;
     if (report.status === 'INTERRUPTED') {
       throw AppException.unavailable(
         ErrorCode.CampaignInterrupted,
@@ -66,7 +74,7 @@ export class JobsService {
         `campaign run ${report.jobRunId} failed after ${report.counts.processed} customers; running it again resumes it`,
       );
     }
-    return toRunSegmentResponse(report);
+    return { kind: 'done', body: toRunSegmentResponse(report) };
   }
 
   async status(): Promise<JobStatusResponseDto> {
@@ -128,8 +136,9 @@ function toRunSegmentResponse(report: CampaignReport): RunSegmentResponseDto {
       ...(r.reason ? { reason: r.reason } : {}),
     })),
     results_truncated: report.resultsTruncated,
-    // A DONE run carries an error only when it stopped early (the send window closed).
-    stopped_reason: report.status === 'DONE' ? (report.error ?? null) : null,
+    // A DONE run carries an error only when it stopped early (the send window closed); a PAUSED or CANCELLED
+    // one says who stopped it.
+    stopped_reason: report.error ?? null,
   };
 }
 

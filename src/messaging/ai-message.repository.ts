@@ -51,6 +51,15 @@ export interface StaleSms {
   attempts: number;
 }
 
+/** A campaign run's messages that are not final yet, by state (GET /internal/jobs/runs/{id}). */
+export interface RunMessageCounts {
+  /** queued for a first attempt, or sending */
+  active: number;
+  /** queued again after a failed attempt */
+  retrying: number;
+  unknown: number;
+}
+
 /** Which interrupted rows to settle: those unchanged since `staleBefore`, or these ids (at shutdown). */
 export type InterruptedScope = { staleBefore: Date } | { ids: string[] };
 
@@ -317,6 +326,18 @@ export class AiMessageRepository {
 
   private async releaseCapSlot(id: string): Promise<void> {
     await this.pool.query(`${REFRESH_LAST_MESSAGE_AT} WHERE c.id = (SELECT user_id FROM ai_messages WHERE id = $1)`, [id]);
+  }
+
+  /** Counts a run's messages in flight by state, over ai_messages_job_run_idx. */
+  async countInFlightOfRun(jobRunId: string): Promise<RunMessageCounts> {
+    const { rows } = await this.pool.query<RunMessageCounts>(
+      `SELECT count(*) FILTER (WHERE delivery_status = 'sending' OR (delivery_status = 'queued' AND attempts = 0))::int AS active,
+              count(*) FILTER (WHERE delivery_status = 'queued' AND attempts > 0)::int AS retrying,
+              count(*) FILTER (WHERE delivery_status = 'unknown')::int AS unknown
+         FROM ai_messages WHERE job_run_id = $1 AND delivery_status IN ('queued', 'sending', 'unknown')`,
+      [jobRunId],
+    );
+    return rows[0];
   }
 
   findById(id: string): Promise<AiMessageEntity | null> {

@@ -16,6 +16,7 @@ export const Metric = {
   DeliveryQueueLatency: 'ai_delivery_queue_latency_seconds',
   DeliveryRateLimitWaits: 'ai_delivery_rate_limit_waits_total',
   CampaignRuns: 'ai_campaign_runs_total',
+  CampaignAutoPauses: 'ai_campaign_auto_pauses_total',
   CampaignLastSuccess: 'ai_campaign_last_success_timestamp_seconds',
   CampaignLatestRunStatus: 'ai_campaign_latest_run_status',
   CampaignLatestRunCustomers: 'ai_campaign_latest_run_customers',

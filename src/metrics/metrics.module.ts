@@ -71,6 +71,10 @@ const providers = [
     help: 'Campaign run attempts by outcome (DONE, FAILED, SKIPPED) and trigger',
     labelNames: ['status', 'trigger'],
   }),
+  makeCounterProvider({
+    name: Metric.CampaignAutoPauses,
+    help: 'Campaign runs that paused themselves because too many of their last deliveries failed',
+  }),
   makeHistogramProvider({
     name: Metric.HttpRequestDuration,
     help: 'HTTP request duration by method, route template and status code',

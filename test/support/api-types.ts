@@ -144,6 +144,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/internal/jobs/runs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A job run: status, reason, counts and where its customers are right now */
+        get: operations["InternalRunsController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/internal/jobs/runs/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause a RUNNING run; its producer stops within about a second, after its deliveries in flight */
+        post: operations["InternalRunsController_pause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/internal/jobs/runs/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a PAUSED or INTERRUPTED run where it stopped, under the campaign lock */
+        post: operations["InternalRunsController_resume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/internal/jobs/runs/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a RUNNING or PAUSED run for good */
+        post: operations["InternalRunsController_cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/events": {
         parameters: {
             query?: never;
@@ -420,6 +488,11 @@ export interface components {
              * @default false
              */
             dry_run?: boolean;
+            /**
+             * @description false: answer 202 once the run has started, and follow it at the Location (GET /internal/jobs/runs/{id})
+             * @default true
+             */
+            wait?: boolean;
         };
         RunSegmentResponseDto: {
             /**
@@ -440,10 +513,10 @@ export interface components {
             /** Format: uuid */
             job_run_id: string;
             /**
-             * @description A run that fails or is interrupted answers with an error naming the run
+             * @description PAUSED or CANCELLED: run control stopped it (stopped_reason says why; a PAUSED run can be resumed). A run that fails or is interrupted answers with an error naming the run
              * @enum {string}
              */
-            status: "DONE";
+            status: "DONE" | "PAUSED" | "CANCELLED";
             /**
              * Format: date-time
              * @example 2026-11-24T09:00:00.000Z
@@ -468,10 +541,17 @@ export interface components {
             /** @description True when more customers were handled than results lists (at most the first 1000) */
             results_truncated: boolean;
             /**
-             * @description Why the run ended before every eligible customer was handled; null when it went through them all
+             * @description Why the run ended before every eligible customer was handled (the send window closed, paused, cancelled); null when it went through them all
              * @example null
              */
             stopped_reason: string | null;
+        };
+        RunAcceptedDto: {
+            /** Format: uuid */
+            job_run_id: string;
+            /** @enum {string} */
+            status: "RUNNING";
+            correlation_id: string;
         };
         SendWindowDto: {
             /** @example 9 */
@@ -513,10 +593,10 @@ export interface components {
             /** @enum {string} */
             trigger: "cron" | "manual";
             /**
-             * @description RUNNING only while its lock lease is live; INTERRUPTED: stopped by a shutdown
+             * @description RUNNING only while its lock lease is live; INTERRUPTED: stopped by a shutdown; PAUSED, CANCELLED: by run control (GET /internal/jobs/runs/{id})
              * @enum {string}
              */
-            status: "RUNNING" | "DONE" | "FAILED" | "SKIPPED" | "INTERRUPTED";
+            status: "RUNNING" | "DONE" | "FAILED" | "SKIPPED" | "INTERRUPTED" | "PAUSED" | "CANCELLED";
             correlation_id: string;
             /** @example 1 */
             attempt: number;
@@ -581,6 +661,56 @@ export interface components {
         };
         JobHistoryResponseDto: {
             runs: components["schemas"]["JobRunDto"][];
+        };
+        RunProgressDto: {
+            /**
+             * @description Handed to the deliveries and not finished, with no message row yet
+             * @example 12
+             */
+            waiting: number;
+            /**
+             * @description The run's messages being drafted or sent (queued, first attempt, or sending)
+             * @example 20
+             */
+            active: number;
+            /**
+             * @description The run's messages waiting for another attempt (queued after a failed one)
+             * @example 1
+             */
+            retrying: number;
+            /**
+             * @description The run's messages whose outcome is unknown (interrupted while sending)
+             * @example 0
+             */
+            unknown: number;
+        };
+        RunDto: {
+            /** Format: uuid */
+            job_run_id: string;
+            /**
+             * @description PAUSED and INTERRUPTED runs can be resumed; PAUSED and CANCELLED ones keep finishing the deliveries in flight until finished_at is set
+             * @enum {string}
+             */
+            status: "RUNNING" | "PAUSED" | "DONE" | "FAILED" | "CANCELLED" | "INTERRUPTED" | "SKIPPED";
+            /**
+             * @description Why it stopped, was paused or cancelled, or failed; null for a run that is running or went through everyone
+             * @example auto-paused: 187 of the last 200 deliveries failed (last error: 550 mailbox unavailable)
+             */
+            reason: string | null;
+            /** Format: date-time */
+            started_at: string;
+            /**
+             * Format: date-time
+             * @description When its producer last stopped; null while it runs (or, PAUSED or CANCELLED, is still stopping)
+             */
+            finished_at: string | null;
+            total_eligible: number;
+            /** @description sent + failed + skipped */
+            processed: number;
+            sent: number;
+            failed: number;
+            skipped: number;
+            progress: components["schemas"]["RunProgressDto"];
         };
         RecordEventRequestDto: {
             /**
@@ -1140,12 +1270,22 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The run ended (DONE), or run control stopped it */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RunSegmentResponseDto"];
+                };
+            };
+            /** @description `wait: false`: the run started; `Location` is /internal/jobs/runs/{id} */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunAcceptedDto"];
                 };
             };
             /** @description Invalid input; `errors` names each bad field */
@@ -1281,6 +1421,277 @@ export interface operations {
             };
             /** @description Missing or wrong API key */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    InternalRunsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job run id (job_run_id) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: `id` is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description RUN_NOT_FOUND: no job run has this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    InternalRunsController_pause: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job run id (job_run_id) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description PAUSED; finished_at is set once the producer has stopped */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: `id` is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description RUN_NOT_FOUND: no job run has this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description RUN_STATE_CONFLICT: the run is not RUNNING */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    InternalRunsController_resume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job run id (job_run_id) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RUNNING again, in the background */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: `id` is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description RUN_NOT_FOUND: no job run has this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description RUN_STATE_CONFLICT (not PAUSED or INTERRUPTED) or CAMPAIGN_ALREADY_RUNNING (another run, or this one still stopping, holds the lock) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description SHUTTING_DOWN */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    InternalRunsController_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job run id (job_run_id) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description CANCELLED; a running producer stops as for a pause */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: `id` is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description RUN_NOT_FOUND: no job run has this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description RUN_STATE_CONFLICT: the run is not RUNNING or PAUSED */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

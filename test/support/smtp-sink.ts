@@ -7,6 +7,12 @@ export interface SmtpSink {
   accepted: () => number;
   /** Messages whose data arrived, accepted or not yet answered. */
   received: () => number;
+  /** The recipients of each accepted message, in the order they were accepted. */
+  recipients: () => string[];
+  /** While on, every RCPT TO is refused with `550 5.1.1 mailbox unavailable`. */
+  rejectRecipients: (on: boolean) => void;
+  /** Answers each message after `ms` from now on. */
+  setDelay: (ms: number) => void;
   close: () => Promise<void>;
 }
 
@@ -17,20 +23,28 @@ export interface SmtpSink {
 export async function startSmtpSink({ delayMs = 0, hang = false } = {}): Promise<SmtpSink> {
   let accepted = 0;
   let received = 0;
+  let rejecting = false;
+  let delay = delayMs;
+  const recipients: string[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
     closeTimeout: 200,
-    onData(stream, _session, callback) {
+    onRcptTo(_address, _session, callback) {
+      if (!rejecting) return callback();
+      callback(Object.assign(new Error('5.1.1 mailbox unavailable'), { responseCode: 550 }));
+    },
+    onData(stream, session, callback) {
       stream.resume();
       stream.on('end', () => {
         received++;
         if (hang) return;
         setTimeout(() => {
           accepted++;
+          recipients.push(...session.envelope.rcptTo.map((rcpt) => rcpt.address));
           callback();
-        }, delayMs);
+        }, delay);
       });
     },
   });
@@ -43,6 +57,13 @@ export async function startSmtpSink({ delayMs = 0, hang = false } = {}): Promise
     url: `smtp://127.0.0.1:${port}`,
     accepted: () => accepted,
     received: () => received,
+    recipients: () => [...recipients],
+    rejectRecipients: (on) => {
+      rejecting = on;
+    },
+    setDelay: (ms) => {
+      delay = ms;
+    },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -16,8 +16,9 @@ export class JobRunDto {
   trigger: string;
 
   @ApiProperty({
-    enum: ['RUNNING', 'DONE', 'FAILED', 'SKIPPED', 'INTERRUPTED'],
-    description: 'RUNNING only while its lock lease is live; INTERRUPTED: stopped by a shutdown',
+    enum: ['RUNNING', 'DONE', 'FAILED', 'SKIPPED', 'INTERRUPTED', 'PAUSED', 'CANCELLED'],
+    description:
+      'RUNNING only while its lock lease is live; INTERRUPTED: stopped by a shutdown; PAUSED, CANCELLED: by run control (GET /internal/jobs/runs/{id})',
   })
   status: string;
 

@@ -32,13 +32,38 @@ export class RunSegmentRequestDto {
   @IsOptional()
   @IsBoolean({ message: 'dry_run must be true or false' })
   dry_run?: boolean;
+
+  @ApiPropertyOptional({
+    default: true,
+    description: 'false: answer 202 once the run has started, and follow it at the Location (GET /internal/jobs/runs/{id})',
+  })
+  @IsOptional()
+  @IsBoolean({ message: 'wait must be true or false' })
+  wait?: boolean;
+}
+
+/** The 202 answer of run-segment with `wait: false`. */
+export class RunAcceptedDto {
+  @ApiProperty({ format: 'uuid' })
+  job_run_id: string;
+
+  @ApiProperty({ enum: ['RUNNING'] })
+  status: 'RUNNING';
+
+  @ApiProperty()
+  correlation_id: string;
 }
 
 export class RunSegmentResponseDto extends SendSummaryDto {
   @ApiProperty({ format: 'uuid' })
   job_run_id: string;
 
-  @ApiProperty({ enum: ['DONE'], description: 'A run that fails or is interrupted answers with an error naming the run' })
+  @ApiProperty({
+    enum: ['DONE', 'PAUSED', 'CANCELLED'],
+    description:
+      'PAUSED or CANCELLED: run control stopped it (stopped_reason says why; a PAUSED run can be resumed). ' +
+      'A run that fails or is interrupted answers with an error naming the run',
+  })
   status: string;
 
   @ApiProperty({ format: 'date-time', example: '2026-11-24T09:00:00.000Z' })
@@ -65,7 +90,9 @@ export class RunSegmentResponseDto extends SendSummaryDto {
   @ApiProperty({
     type: String,
     nullable: true,
-    description: 'Why the run ended before every eligible customer was handled; null when it went through them all',
+    description:
+      'Why the run ended before every eligible customer was handled (the send window closed, paused, cancelled); ' +
+      'null when it went through them all',
     example: null,
   })
   stopped_reason: string | null;
