@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { insertCustomers } from './support/customers';
@@ -179,6 +180,78 @@ describe('queue mode: one API process and two worker processes', () => {
     for (const entry of retryLines) {
       expect(entry).toMatchObject({ correlationId, runId: res.body.job_run_id });
     }
+  });
+
+  const runs = (api: ServiceProcess) => ({
+    post: async (path: string, body?: object) => {
+      const res = await fetch(`${api.url}${path}`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, any> };
+    },
+    /** Polls GET /internal/jobs/runs/{id} until `condition` holds; the run as it then was. */
+    until: async (id: string, what: string, condition: (run: Record<string, any>) => boolean) => {
+      let run: Record<string, any> = {};
+      await waitFor(`run ${id} ${what}`, async () => {
+        run = (await (await fetch(`${api.url}/internal/jobs/runs/${id}`, { headers: auth })).json()) as Record<string, any>;
+        return condition(run);
+      }, 60_000);
+      return run;
+    },
+  });
+
+  it('pauses a queue-mode run (waiting jobs are taken back) and resumes it: everyone once', async () => {
+    await insertCustomers(t.dataSource, { count: 200, daysAgo: 25, tag: 'pause' });
+    smtp.set({ accept: true, delayMs: 100 });
+    const api = await start(queueEnv({ APP_ROLE: 'api' }));
+    await start(queueEnv({ APP_ROLE: 'worker', WORKER_CONCURRENCY: '2' }));
+    const client = runs(api);
+
+    const started = await client.post('/internal/ai/smartengage/run-segment', { ...RUN_BODY, wait: false });
+    expect(started.status).toBe(202);
+    const id = started.body.job_run_id as string;
+    await waitFor('20 messages sent', () => Promise.resolve(smtp.accepted.length >= 20), 30_000);
+    expect((await client.post(`/internal/jobs/runs/${id}/pause`)).status).toBe(202);
+    const paused = await client.until(id, 'to stop paused', (run) => run.status === 'PAUSED' && run.finished_at !== null);
+    expect(paused.reason).toBe('paused by an operator');
+    expect(paused.sent).toBeLessThan(paused.total_eligible);
+    // Nothing more goes out: the jobs still waiting were taken back from the queue.
+    const sentAtPause = smtp.accepted.length;
+    await sleep(1_500);
+    expect(smtp.accepted.length).toBe(sentAtPause);
+    expect(paused.sent).toBe(sentAtPause);
+
+    expect((await client.post(`/internal/jobs/runs/${id}/resume`)).status).toBe(202);
+    const done = await client.until(id, 'to finish', (run) => run.status === 'DONE');
+    expect(done).toMatchObject({ sent: done.total_eligible, failed: 0, processed: done.total_eligible });
+    expect(smtp.perRecipient().size).toBe(done.total_eligible);
+    expect(Math.max(...smtp.perRecipient().values())).toBe(1);
+  });
+
+  it('auto-pauses a run whose deliveries are refused with 550, and resume completes it once the server accepts', async () => {
+    await insertCustomers(t.dataSource, { count: 200, daysAgo: 25, tag: 'refused' });
+    smtp.set({ reject: 550, message: 'mailbox unavailable' });
+    const api = await start(queueEnv({ APP_ROLE: 'api', AUTO_PAUSE_WINDOW: '20' }));
+    await start(queueEnv({ APP_ROLE: 'worker', WORKER_CONCURRENCY: '5' }));
+    const client = runs(api);
+
+    const res = await client.post('/internal/ai/smartengage/run-segment', RUN_BODY);
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('PAUSED');
+    expect(res.body.stopped_reason).toMatch(/^auto-paused: \d+ of the last 20 deliveries failed \(last error: .*550/);
+    const failed = res.body.failed as number;
+    expect(failed).toBeGreaterThanOrEqual(11);
+    expect(failed).toBeLessThan(res.body.total_eligible / 2);
+
+    smtp.set({ accept: true });
+    expect((await client.post(`/internal/jobs/runs/${res.body.job_run_id}/resume`)).status).toBe(202);
+    const done = await client.until(res.body.job_run_id, 'to finish', (run) => run.status === 'DONE');
+    // Those refused with 550 failed for good (their claim for the day stands); everyone else got one email.
+    expect(done).toMatchObject({ failed, sent: done.total_eligible - failed });
+    expect(smtp.perRecipient().size).toBe(done.total_eligible - failed);
+    expect(Math.max(...smtp.perRecipient().values())).toBe(1);
   });
 
   it('sends send-single and send-bulk through the workers too', async () => {
