@@ -106,7 +106,7 @@ describe('ops/: the Grafana dashboard and the Prometheus alert rules', () => {
 
   it('passes promtool: the rules check, and their unit tests (each alert fires, and stays quiet, as intended)', () => {
     const check = runTool('promtool', ['check', 'rules', RULES]);
-    expect(check).toEqual({ status: 0, output: expect.stringContaining('SUCCESS: 8 rules found') });
+    expect(check).toEqual({ status: 0, output: expect.stringContaining('SUCCESS: 9 rules found') });
     const unitTests = runTool('promtool', ['test', 'rules', RULE_TESTS]);
     expect(unitTests).toEqual({ status: 0, output: expect.stringContaining('SUCCESS') });
   });
@@ -116,6 +116,7 @@ describe('ops/: the Grafana dashboard and the Prometheus alert rules', () => {
     expect(rules.map((rule) => rule.name).sort()).toEqual([
       'SmartEngageCampaignDidNotRun',
       'SmartEngageCampaignFailed',
+      'SmartEngageCampaignPaused',
       'SmartEngageDependencyDown',
       'SmartEngageDown',
       'SmartEngageHttpErrorsHigh',

@@ -1,49 +1,12 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Redis from 'ioredis';
 import { insertCustomers } from './support/customers';
+import { EphemeralRedis } from './support/ephemeral-redis';
 import { freePort, runSegment, ServiceProcess, startService } from './support/service-process';
 import { ScriptedSmtpServer } from './support/scripted-smtp';
 import { createTestApp, resetDatabase, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
 
 jest.setTimeout(120_000);
-
-/** A Redis of the test's own (the machine's is shared), without persistence: a restart loses every key. */
-class EphemeralRedis {
-  private process?: ChildProcess;
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    this.process = spawn('redis-server', ['--port', String(this.port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], {
-      stdio: 'ignore',
-    });
-    await waitFor('redis-server to answer', async () => {
-      const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        return (await client.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        client.disconnect();
-      }
-    }, 10_000);
-  }
-
-  async kill(): Promise<void> {
-    if (!this.process || this.process.exitCode !== null || this.process.signalCode !== null) return;
-    const exited = once(this.process, 'exit');
-    this.process.kill('SIGKILL');
-    await exited;
-  }
-}
 
 describe('queue mode: Redis lost mid-run', () => {
   const smtp = new ScriptedSmtpServer();

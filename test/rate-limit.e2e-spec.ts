@@ -1,8 +1,9 @@
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { AddressInfo, createServer } from 'node:net';
 import { DEMO } from '../src/database/demo-seed';
+import { EphemeralRedis } from './support/ephemeral-redis';
 import { bookingToken, readOutboxMail } from './support/outbox';
+import { freePort } from './support/service-process';
 import { auth, createTestApp, PUBLIC_BASE_URL, resetDatabase, TestApp } from './support/test-app';
 
 /** A real Redis, as CI provides it (.ci/run). */
@@ -111,15 +112,20 @@ describe('public routes under load', () => {
       expect((await redis.keys(`${prefix}*`)).length).toBeGreaterThan(0);
     });
 
-    it('an unreachable Redis falls back to a per-instance limit, without errors', async () => {
-      const closed = createServer();
-      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
-      const port = (closed.address() as AddressInfo).port;
-      await new Promise<void>((resolve) => closed.close(() => resolve()));
-
-      const t = await createTestApp({ PUBLIC_RATE_LIMIT_PER_MINUTE: '3', REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_KEY_PREFIX: prefix });
-      apps.push(t);
-      expect(await statuses(() => t.http().get(`/r/${UNKNOWN_CODE}`), 4)).toEqual([404, 404, 404, 429]);
+    it('a Redis lost after boot falls back to a per-instance limit, without errors', async () => {
+      // A Redis of the test's own, so that it can go away; boot itself refuses an unreachable REDIS_URL.
+      const own = new EphemeralRedis(await freePort());
+      await own.start();
+      const t = await createTestApp({ PUBLIC_RATE_LIMIT_PER_MINUTE: '3', REDIS_URL: own.url, REDIS_KEY_PREFIX: prefix });
+      await own.kill();
+      try {
+        expect(await statuses(() => t.http().get(`/r/${UNKNOWN_CODE}`), 4)).toEqual([404, 404, 404, 429]);
+      } finally {
+        // Back before the app closes: its queue connections would otherwise wait for Redis.
+        await own.start();
+        await t.close();
+        await own.kill();
+      }
     });
   });
 

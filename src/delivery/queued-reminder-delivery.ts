@@ -75,6 +75,9 @@ export class QueuedReminderDelivery extends ReminderDelivery implements OnModule
     const ready = Promise.all([...Object.values(this.queues).map((q) => q.waitUntilReady()), ...[...this.events.values()].map((e) => e.waitUntilReady())]);
     const timedOut = sleep(BOOT_WAIT_MS, 'timeout' as const, { ref: false });
     if ((await Promise.race([ready, timedOut])) === 'timeout') {
+      // Boot stops here, and no shutdown hook will run: close the connections that would keep retrying.
+      const closing = Promise.all([...Object.values(this.queues), ...this.events.values()].map((c) => c.close().catch(() => undefined)));
+      await Promise.race([closing, sleep(1_000, undefined, { ref: false })]);
       throw new Error(
         `REDIS_URL ${redactedRedisUrl(this.config.redis.url ?? '')}: Redis did not answer within ${BOOT_WAIT_MS / 1000} s ` +
           `(deliveries go through it when REDIS_URL is set; unset REDIS_URL to deliver in-process)`,

@@ -7,16 +7,17 @@ const smtpError = (code: string, responseCode?: number) => Object.assign(new Err
 
 describe(classifyFailure.name, () => {
   it.each([
-    ['421 service not available', smtpError('EENVELOPE', 421)],
-    ['450 mailbox busy', smtpError('EENVELOPE', 450)],
-    ['451 local error', smtpError('EMESSAGE', 451)],
-    ['454 temporary authentication failure', smtpError('EAUTH', 454)],
-    ['a refused connection', smtpError('ECONNECTION')],
-    ['a socket error', smtpError('ESOCKET')],
-    ['a timeout', smtpError('ETIMEDOUT')],
-    ['a DNS failure', smtpError('EDNS')],
-  ])('retries email after %s', (_what, error) => {
-    expect(classifyFailure(Channel.Email, error)).toEqual({ transient: true });
+    ['421 service not available', smtpError('EENVELOPE', 421), true],
+    ['450 mailbox busy', smtpError('EENVELOPE', 450), false],
+    ['451 local error', smtpError('EMESSAGE', 451), false],
+    ['452 mailbox full', smtpError('EENVELOPE', 452), false],
+    ['454 temporary authentication failure', smtpError('EAUTH', 454), true],
+    ['a refused connection', smtpError('ECONNECTION'), true],
+    ['a socket error', smtpError('ESOCKET'), true],
+    ['a timeout', smtpError('ETIMEDOUT'), true],
+    ['a DNS failure', smtpError('EDNS'), true],
+  ])('retries email after %s (provider-wide: %s)', (_what, error, providerWide) => {
+    expect(classifyFailure(Channel.Email, error)).toEqual({ transient: true, providerWide });
   });
 
   it.each([
@@ -27,13 +28,13 @@ describe(classifyFailure.name, () => {
     ['a plain Error (a bug)', new Error('undefined is not a function')],
     ['a non-error', 'boom'],
   ])('fails email at once after %s', (_what, error) => {
-    expect(classifyFailure(Channel.Email, error)).toEqual({ transient: false });
+    expect(classifyFailure(Channel.Email, error)).toEqual({ transient: false, providerWide: false });
   });
 
   it('follows the SMS gateway error, with its Retry-After', () => {
-    expect(classifyFailure(Channel.Sms, new SmsDeliveryError('429', true, 429, 3000))).toEqual({ transient: true, retryAfterMs: 3000 });
-    expect(classifyFailure(Channel.Sms, new SmsDeliveryError('503', true, 503))).toEqual({ transient: true, retryAfterMs: undefined });
-    expect(classifyFailure(Channel.Sms, new SmsDeliveryError('400', false, 400))).toEqual({ transient: false, retryAfterMs: undefined });
+    expect(classifyFailure(Channel.Sms, new SmsDeliveryError('429', true, 429, 3000))).toEqual({ transient: true, retryAfterMs: 3000, providerWide: true });
+    expect(classifyFailure(Channel.Sms, new SmsDeliveryError('503', true, 503))).toEqual({ transient: true, retryAfterMs: undefined, providerWide: true });
+    expect(classifyFailure(Channel.Sms, new SmsDeliveryError('400', false, 400))).toEqual({ transient: false, retryAfterMs: undefined, providerWide: false });
     expect(classifyFailure(Channel.Sms, new Error('EACCES writing the outbox'))).toEqual({ transient: false });
   });
 });
