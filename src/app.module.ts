@@ -1,5 +1,6 @@
 import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AppShutdown } from './app-shutdown';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { AppLoggerModule } from './common/app-logger';
 import { CorrelationIdMiddleware } from './common/correlation-id.middleware';
@@ -35,6 +36,7 @@ export class AppModule implements NestModule {
         ...(role === 'worker' ? [] : [SmartEngageModule, JobsModule, EventsModule]),
       ],
       providers: [
+        AppShutdown,
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
       ],

@@ -12,15 +12,17 @@ export const DELIVERY_QUEUES: Record<Channel, string> = {
 export const DELIVERY_JOB_NAME = 'deliver';
 
 /**
- * Every job is removed once it finished: the outcome travels in the completion event and the row in
- * ai_messages is the record. A job that failed outright (every attempt threw) is kept a day for inspection.
- * Attempts here are for errors the delivery did not expect (the database unreachable): the delivery is
- * re-entrant, so running it again continues from the message's row. Provider retries are counted on the row.
+ * Every job is removed once it finished: the outcome travels in the completion event and the row in ai_messages
+ * is the record. A job that failed outright (every attempt threw) is removed too, its reason logged by the
+ * worker: a job added again under the same id (a resumed run) must run, and BullMQ ignores an add whose id
+ * still exists. Attempts here are for errors the delivery did not expect (the database unreachable): the
+ * delivery is re-entrant, so running it again continues from the message's row. Provider retries
+ * (DELIVERY_MAX_ATTEMPTS) are counted on the row, not here.
  */
 export const DELIVERY_JOB_OPTIONS: JobsOptions = {
   removeOnComplete: true,
-  removeOnFail: { age: 86_400, count: 10_000 },
-  attempts: 5,
+  removeOnFail: true,
+  attempts: 3,
   backoff: { type: 'exponential', delay: 2_000 },
 };
 

@@ -1,13 +1,13 @@
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { DeliveryFanOut } from '../messaging/delivery-fan-out';
+import { DeliveryFanOut } from './delivery-fan-out';
 import { InProcessReminderDelivery } from '../messaging/in-process-reminder-delivery';
 import { Channel } from '../messaging/message.types';
 import { MessagingModule } from '../messaging/messaging.module';
 import { ReminderDelivery } from '../messaging/reminder-delivery';
 import { DELIVERY_QUEUES, redisConnection } from './delivery-jobs';
-import { EmailDeliveryWorker, SmsDeliveryWorker } from './delivery.worker';
+import { DeliveryWorkers, EmailDeliveryWorker, SmsDeliveryWorker } from './delivery.worker';
 import { QueueErrorLog } from './queue-error-log';
 import { QueueJobsGauge } from './queue-jobs.gauge';
 import { QueuedReminderDelivery } from './queued-reminder-delivery';
@@ -42,8 +42,10 @@ export class DeliveryModule {
                 useFactory: (config: AppConfig) => ({
                   connection: redisConnection(config.redis.url!),
                   prefix: `${config.redis.keyPrefix}bull`,
-                  // Trim each queue's event stream: Redis memory stays flat however many jobs pass through.
-                  streams: { events: { maxLen: 10_000 } },
+                  // Each queue's event stream is trimmed, so Redis memory stays flat however many jobs pass through;
+                  // five times BullMQ's default gives a producer that lags (a GC pause, a slow network) some
+                  // seconds of history at 1,000 jobs/s before a completion is lost (the watchdog then re-adds).
+                  streams: { events: { maxLen: 50_000 } },
                 }),
               }),
               BullModule.registerQueue({ name: DELIVERY_QUEUES[Channel.Email] }, { name: DELIVERY_QUEUES[Channel.Sms] }),
@@ -52,12 +54,13 @@ export class DeliveryModule {
       ],
       providers: [
         DeliveryFanOut,
+        DeliveryWorkers,
         ...queueProviders,
         queued
           ? { provide: ReminderDelivery, useExisting: QueuedReminderDelivery }
           : { provide: ReminderDelivery, useExisting: InProcessReminderDelivery },
       ],
-      exports: [DeliveryFanOut, ReminderDelivery, ...(queued ? [QueuedReminderDelivery] : [])],
+      exports: [DeliveryFanOut, DeliveryWorkers, ReminderDelivery, ...(queued ? [QueuedReminderDelivery] : [])],
     };
   }
 }

@@ -1,5 +1,5 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { DelayedError, Job } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +13,7 @@ import { DeliveryOutcome } from '../messaging/reminder-delivery';
 import { Metric } from '../metrics/metric-names';
 import { DELIVERY_QUEUES, DeliveryJobData, fromJobData } from './delivery-jobs';
 import { QueueErrorLog } from './queue-error-log';
+import { QueuedReminderDelivery } from './queued-reminder-delivery';
 
 /**
  * Consumes one channel's delivery jobs: each runs the same per-customer step as in-process mode (claim → draft
@@ -24,8 +25,10 @@ import { QueueErrorLog } from './queue-error-log';
  * Shutdown: stops taking jobs, gives those in flight SHUTDOWN_GRACE_SECONDS, then settles what is still running
  * (queued → failed, sending → unknown), so no row is left `sending`.
  */
-abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstrap, OnModuleDestroy {
+abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstrap {
   private readonly logger: Logger;
+  /** Jobs this process is delivering now. */
+  private readonly active = new Set<Promise<unknown>>();
 
   constructor(
     private readonly channel: Channel,
@@ -34,18 +37,36 @@ abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstr
     private readonly config: AppConfig,
     private readonly latency: Histogram<string>,
     private readonly rateLimitWaits: Counter<string>,
+    private readonly queues: QueuedReminderDelivery,
+    workers: DeliveryWorkers,
   ) {
     super();
     this.logger = new Logger(`DeliveryWorker:${channel}`);
+    workers.add(this);
   }
 
   onApplicationBootstrap(): void {
     this.worker.on('error', (error) => this.errors.report(`${this.worker.name} worker`, error));
+    // Failed jobs are removed at once (a job added again under the same id must run); the reason stays here.
+    this.worker.on('failed', (job, error) =>
+      this.logger.error({ msg: `Delivery job ${job?.id} failed after ${job?.attemptsMade} attempt(s): ${error.message}`, err: error }),
+    );
     this.worker.concurrency = this.config.queue.workerConcurrency;
     void this.worker.run().catch((error: Error) => this.errors.report(`${this.worker.name} worker`, error));
   }
 
-  async process(job: Job<DeliveryJobData>, token?: string): Promise<DeliveryOutcome> {
+  process(job: Job<DeliveryJobData>, token?: string): Promise<DeliveryOutcome> {
+    const work = this.deliver(job, token);
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.active.add(settled);
+    void settled.then(() => this.active.delete(settled));
+    return work;
+  }
+
+  private async deliver(job: Job<DeliveryJobData>, token?: string): Promise<DeliveryOutcome> {
     const request = fromJobData(job.data, job.id!);
     const context = { runId: request.campaign?.jobRunId };
     return RequestContext.run(request.correlationId, () =>
@@ -61,7 +82,7 @@ abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstr
             // when the wait ends (each on its first attempt) cannot use up its attempts within one outage.
             this.rateLimitWaits.inc({ queue: this.worker.name });
             this.logger.warn(`Message ${job.id}: ${error.message}; every ${this.worker.name} worker waits as long`);
-            await this.worker.rateLimit(error.delayMs);
+            await this.queues.queue(this.channel).rateLimit(error.delayMs);
           } else {
             this.logger.warn(`Message ${job.id}: ${error.message}`);
           }
@@ -72,14 +93,39 @@ abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstr
     );
   }
 
-  /** Before the mailer closes (DeliveryModule is nearer the root than MessagingModule), so sends in flight finish. */
-  async onModuleDestroy(): Promise<void> {
-    const closing = this.worker.close();
-    const finished = await Promise.race([closing.then(() => true), sleep(this.config.shutdownGraceMs, false, { ref: false })]);
-    if (finished) return;
-    const settled = await this.delivery.settleInFlight();
-    this.logger.warn(`Deliveries still in flight after the grace; settled ${settled} message(s) (queued released, sending unknown)`);
-    await this.worker.close(true);
+  /**
+   * Called by AppShutdown (through DeliveryWorkers) while the mailer and the database are still open: takes no
+   * more jobs, gives those in flight the grace, then settles what is still running (queued → failed,
+   * sending → unknown) and closes without waiting for it. BullMQ hands such a job to another worker once its lock
+   * expires, and that worker's claim finds the settled row.
+   */
+  async stop(graceMs: number): Promise<void> {
+    await this.worker.pause(true);
+    const finished =
+      this.active.size === 0 ||
+      (await Promise.race([Promise.all(this.active).then(() => true), sleep(graceMs, false, { ref: false })]));
+    if (!finished) {
+      const settled = await this.delivery.settleInFlight();
+      this.logger.warn(`Deliveries still in flight after the grace; settled ${settled} message(s) (queued released, sending unknown)`);
+    }
+    await this.worker.close(!finished);
+  }
+}
+
+/**
+ * The delivery workers of this process (none in-process or with APP_ROLE=api), for AppShutdown to stop them
+ * first thing, while the mailer is still open.
+ */
+@Injectable()
+export class DeliveryWorkers {
+  private readonly workers: DeliveryWorker[] = [];
+
+  add(worker: DeliveryWorker): void {
+    this.workers.push(worker);
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.stop(graceMs)));
   }
 }
 
@@ -94,8 +140,10 @@ export class EmailDeliveryWorker extends DeliveryWorker {
     config: AppConfig,
     @InjectMetric(Metric.DeliveryQueueLatency) latency: Histogram<string>,
     @InjectMetric(Metric.DeliveryRateLimitWaits) rateLimitWaits: Counter<string>,
+    queues: QueuedReminderDelivery,
+    workers: DeliveryWorkers,
   ) {
-    super(Channel.Email, delivery, errors, config, latency, rateLimitWaits);
+    super(Channel.Email, delivery, errors, config, latency, rateLimitWaits, queues, workers);
   }
 }
 
@@ -107,7 +155,9 @@ export class SmsDeliveryWorker extends DeliveryWorker {
     config: AppConfig,
     @InjectMetric(Metric.DeliveryQueueLatency) latency: Histogram<string>,
     @InjectMetric(Metric.DeliveryRateLimitWaits) rateLimitWaits: Counter<string>,
+    queues: QueuedReminderDelivery,
+    workers: DeliveryWorkers,
   ) {
-    super(Channel.Sms, delivery, errors, config, latency, rateLimitWaits);
+    super(Channel.Sms, delivery, errors, config, latency, rateLimitWaits, queues, workers);
   }
 }

@@ -1,11 +1,10 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
-import { Logger } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { Metric } from '../metrics/metric-names';
 import { registerScrapedGauge, ScrapeCache } from '../metrics/scraped-gauge';
 import { Channel } from '../messaging/message.types';
 import { QueuedReminderDelivery } from './queued-reminder-delivery';
 
-const STATES = ['waiting', 'active', 'delayed', 'failed', 'prioritized'] as const;
+const STATES = ['waiting', 'active', 'delayed', 'prioritized'] as const;
 
 /** Queue mode: jobs in each delivery queue by state, read from Redis at scrape time (at most every 5 s). */
 @Injectable()
@@ -31,7 +30,7 @@ export class QueueJobsGauge implements OnModuleInit {
     const counts = this.counts;
     registerScrapedGauge({
       name: Metric.DeliveryQueueJobs,
-      help: 'Queue mode: delivery jobs in Redis by queue and state (waiting, active, delayed, failed, prioritized)',
+      help: 'Queue mode: delivery jobs in Redis by queue and state (waiting, active, delayed, prioritized)',
       labelNames: ['queue', 'state'],
       async collect() {
         for (const { queue, counts: byState } of (await counts.get()) ?? []) {

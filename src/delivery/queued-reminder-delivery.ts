@@ -1,13 +1,13 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Job, Queue, QueueEvents } from 'bullmq';
+import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
 import { Channel } from '../messaging/message.types';
 import { DeliveryOutcome, DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/reminder-delivery';
 import {
-  campaignMessageId,
   DELIVERY_JOB_NAME,
   DELIVERY_JOB_OPTIONS,
   DELIVERY_QUEUES,
@@ -49,6 +49,7 @@ export class QueuedReminderDelivery extends ReminderDelivery implements OnModule
   private readonly events = new Map<Channel, QueueEvents>();
   private readonly pending = new Map<string, Pending>();
   private watchdog?: NodeJS.Timeout;
+  private checking = false;
 
   constructor(
     @InjectQueue(DELIVERY_QUEUES[Channel.Email]) email: Queue,
@@ -87,8 +88,16 @@ export class QueuedReminderDelivery extends ReminderDelivery implements OnModule
     this.watchdog = setInterval(() => void this.checkPending(), WATCHDOG_INTERVAL_MS).unref();
   }
 
+  /**
+   * After AppShutdown gave the deliveries their grace: a caller still waiting gets an error rather than waiting
+   * forever (its message, if a worker holds it, ends in a known state all the same).
+   */
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.watchdog);
+    for (const [jobId, pending] of this.pending) {
+      this.pending.delete(jobId);
+      pending.reject(new Error('the service shut down before the delivery reported back'));
+    }
     await Promise.all([...this.events.values()].map((events) => events.close()));
   }
 
@@ -99,9 +108,8 @@ export class QueuedReminderDelivery extends ReminderDelivery implements OnModule
 
   async deliver(request: DeliveryRequest): Promise<DeliveryOutcome> {
     const { channel, signal } = request;
-    const messageId =
-      request.messageId ??
-      (request.campaign ? campaignMessageId(request.campaign.jobRunId, channel, request.customer.id) : randomUUID());
+    // Campaign requests come with their message id (derived from the run and the customer); others get one here.
+    const messageId = request.messageId ?? randomUUID();
     if (signal?.aborted) return notProcessed();
     const data = toJobData(request);
     const outcome = new Promise<DeliveryOutcome>((resolve, reject) => {
@@ -153,10 +161,9 @@ export class QueuedReminderDelivery extends ReminderDelivery implements OnModule
     const pending = this.pending.get(jobId);
     if (!pending) return;
     try {
-      // remove() refuses a job a worker holds (it is locked); then its outcome still arrives.
-      await this.queues[pending.channel].remove(jobId);
-      const state = await this.queues[pending.channel].getJobState(jobId);
-      if (state === 'unknown' && this.pending.get(jobId) === pending) {
+      // remove() refuses (answers 0) a job a worker holds: its outcome still arrives.
+      const removed = await this.queues[pending.channel].remove(jobId);
+      if (removed === 1 && this.pending.get(jobId) === pending) {
         this.pending.delete(jobId);
         pending.resolve(notProcessed());
       }
@@ -171,18 +178,28 @@ export class QueuedReminderDelivery extends ReminderDelivery implements OnModule
    * finds the message's row (same id) and answers from its state, so nothing is sent twice.
    */
   private async checkPending(): Promise<void> {
-    const due = [...this.pending.entries()].filter(([, p]) => Date.now() - p.addedAt >= WATCHDOG_INTERVAL_MS);
-    for (const [jobId, pending] of due) {
-      try {
-        const state = await this.queues[pending.channel].getJobState(jobId);
-        if (state !== 'unknown' || this.pending.get(jobId) !== pending) continue;
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const due = [...this.pending.entries()].filter(([, p]) => Date.now() - p.addedAt >= WATCHDOG_INTERVAL_MS);
+      if (due.length === 0) return;
+      // One round trip for all of them: does each job's hash still exist?
+      // BullMQ's client is ioredis (its connection options come from redisConnection()).
+      const client = (await this.queues[Channel.Email].client) as unknown as Redis;
+      const pipeline = client.pipeline();
+      for (const [jobId, pending] of due) pipeline.exists(this.queues[pending.channel].toKey(jobId));
+      const exists = (await pipeline.exec()) ?? [];
+      for (const [index, [jobId, pending]] of due.entries()) {
+        const [error, count] = exists[index] ?? [null, 1];
+        if (error || count !== 0 || this.pending.get(jobId) !== pending) continue;
         this.logger.warn(`Job ${jobId} is missing from Redis and never reported back: adding it again`);
         pending.addedAt = Date.now();
         await this.add(pending.channel, jobId, pending.data);
-      } catch (error) {
-        this.errors.report('watchdog', error as Error);
-        return;
       }
+    } catch (error) {
+      this.errors.report('watchdog', error as Error);
+    } finally {
+      this.checking = false;
     }
   }
 

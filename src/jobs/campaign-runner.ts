@@ -4,7 +4,8 @@ import { Counter } from 'prom-client';
 import { AppConfig } from '../config/app-config';
 import { finishWithin } from '../common/finish-within';
 import { RequestContext } from '../common/request-context';
-import { DeliveryFanOut, FanOutItem, FanOutResult } from '../messaging/delivery-fan-out';
+import { DeliveryFanOut, FanOutItem, FanOutResult } from '../delivery/delivery-fan-out';
+import { campaignMessageId } from '../delivery/delivery-jobs';
 import { SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { SegmentCriteria, SegmentRepository } from '../segmentation/segment.repository';
@@ -235,6 +236,9 @@ export class CampaignRunner {
         bypassFrequencyCap: false,
         correlationId,
         campaign,
+        // The same for the same run and customer: a customer handed over again (a resumed run, a job added
+        // again) continues the message's row instead of claiming another.
+        messageId: campaignMessageId(campaign.jobRunId, plan.channel, customer.id),
       },
     };
   }

@@ -3,7 +3,7 @@ import { Counter } from 'prom-client';
 import { AppConfig } from '../config/app-config';
 import { LockHolder } from '../database/lock-lease.repository';
 import { Lease, LockService } from '../database/lock.service';
-import { DeliveryFanOut } from '../messaging/delivery-fan-out';
+import { DeliveryFanOut } from '../delivery/delivery-fan-out';
 import { Channel, MessageType } from '../messaging/message.types';
 import { PromoCodeRepository } from '../smartengage/promo-code.repository';
 import { CampaignPreset } from './campaign-presets';
@@ -116,7 +116,7 @@ describe(CampaignService.name, () => {
 
     it('starts nothing once the service is shutting down', async () => {
       const { sut, mocks } = newTestService();
-      await mocks.shutdown.onModuleDestroy();
+      await mocks.shutdown.stop();
       expect(await sut.run(PLAN, JobTrigger.Manual)).toEqual({ kind: 'shutting_down' });
       expect(mocks.locks.tryLock).not.toHaveBeenCalled();
     });

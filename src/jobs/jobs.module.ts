@@ -36,5 +36,6 @@ import { ShutdownService } from './shutdown.service';
     RunsService,
     ShutdownService,
   ],
+  exports: [ShutdownService],
 })
 export class JobsModule {}

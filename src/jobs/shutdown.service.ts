@@ -1,7 +1,7 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
-import { DeliveryFanOut } from '../messaging/delivery-fan-out';
+import { DeliveryFanOut } from '../delivery/delivery-fan-out';
 
 /** The reason a run's signal carries when the process is stopping. */
 export class ShutdownError extends Error {
@@ -21,7 +21,7 @@ const RECORD_MARGIN_MS = 5_000;
  * database close.
  */
 @Injectable()
-export class ShutdownService implements OnModuleDestroy, BeforeApplicationShutdown {
+export class ShutdownService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Shutdown');
   private readonly controller = new AbortController();
   private readonly running = new Set<Promise<unknown>>();
@@ -52,10 +52,10 @@ export class ShutdownService implements OnModuleDestroy, BeforeApplicationShutdo
   }
 
   /**
-   * onModuleDestroy rather than beforeApplicationShutdown: Nest destroys the modules nearest the root first,
-   * so this runs before MessagingModule's mailer closes its SMTP pool, and messages in flight can finish.
+   * Called by AppShutdown, the first shutdown hook, so messages in flight can finish before the mailer closes
+   * its SMTP pool and the database its connections.
    */
-  async onModuleDestroy(): Promise<void> {
+  async stop(): Promise<void> {
     this.controller.abort(new ShutdownError());
     // Deliveries outside a run (send-single, send-bulk) stop too, and share this one grace.
     this.fanOut.beginShutdown();

@@ -4,7 +4,7 @@ import { AppException, ErrorCode } from '../common/app.exception';
 import { RequestContext } from '../common/request-context';
 import { Offer } from '../messaging/message-content';
 import { Channel, MessageType } from '../messaging/message.types';
-import { DeliveryFanOut, FanOutItem, FanOutOutcome } from '../messaging/delivery-fan-out';
+import { DeliveryFanOut, FanOutItem, FanOutOutcome } from '../delivery/delivery-fan-out';
 import { SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { CustomerRepository } from '../segmentation/customer.repository';

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { Channel, MessageType } from './message.types';
+import { Channel, MessageType } from '../messaging/message.types';
 import { DeliveryFanOut, FanOutItem } from './delivery-fan-out';
-import { DeliveryRequest, ReminderDelivery, SkipReason } from './reminder-delivery';
+import { DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/reminder-delivery';
 
 const GRACE_MS = 300;
 
@@ -54,7 +54,7 @@ describe('DeliveryFanOut', () => {
     sut.beginShutdown();
     await new Promise((resolve) => setTimeout(resolve, GRACE_MS));
     const started = Date.now();
-    await sut.onModuleDestroy();
+    await sut.stop();
 
     expect(Date.now() - started).toBeLessThan(GRACE_MS / 2);
     expect(mocks.delivery.settleInFlight).toHaveBeenCalledTimes(1);
@@ -66,7 +66,7 @@ describe('DeliveryFanOut', () => {
     void sut.deliverAll([item('a')], { concurrency: 1 });
 
     const started = Date.now();
-    await sut.onModuleDestroy();
+    await sut.stop();
 
     expect(Date.now() - started).toBeGreaterThanOrEqual(GRACE_MS - 20);
     expect(mocks.delivery.settleInFlight).toHaveBeenCalledTimes(1);

@@ -1,7 +1,8 @@
-import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
-import { DeliveryOutcome, DeliveryRequest, ReminderDelivery, SkipReason } from './reminder-delivery';
+import { DeliveryOutcome, DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/reminder-delivery';
 
 /** One customer of a fan-out: the request to deliver, or why the caller already knows to skip them. */
 export type FanOutItem = { customerId: string } & ({ request: DeliveryRequest } | { skip: SkipReason });
@@ -30,7 +31,7 @@ export interface FanOutOptions {
  * left `sending`.
  */
 @Injectable()
-export class DeliveryFanOut implements OnModuleDestroy {
+export class DeliveryFanOut {
   private readonly logger = new Logger(DeliveryFanOut.name);
   private readonly shutdown = new AbortController();
   private readonly running = new Set<Promise<unknown>>();
@@ -47,6 +48,8 @@ export class DeliveryFanOut implements OnModuleDestroy {
    */
   async deliverAll(items: readonly FanOutItem[], options: FanOutOptions): Promise<FanOutResult[]> {
     const signal = options.signal ? AbortSignal.any([this.shutdown.signal, options.signal]) : this.shutdown.signal;
+    // In queue mode every pending customer listens for the abort: a page of QUEUE_MAX_PENDING of them.
+    setMaxListeners(0, signal);
     const results = new Array<FanOutResult>(items.length);
     let next = 0;
     const worker = async () => {
@@ -88,8 +91,8 @@ export class DeliveryFanOut implements OnModuleDestroy {
   }
 
   /**
-   * Stops starting customers; the grace for those in flight counts from the first call. ShutdownService calls
-   * this as the application starts closing, so a campaign run's grace and the fan-out's are one and the same.
+   * Stops starting customers; the grace for those in flight counts from the first call. AppShutdown calls this
+   * as the application starts closing, so a campaign run's grace and the fan-out's are one and the same.
    */
   beginShutdown(): void {
     if (this.shutdown.signal.aborted) return;
@@ -98,10 +101,11 @@ export class DeliveryFanOut implements OnModuleDestroy {
   }
 
   /**
-   * onModuleDestroy: MessagingModule is destroyed before the mailer it imports closes its SMTP pool, so
-   * messages in flight can still go.
+   * Called by AppShutdown, the first shutdown hook, while the mailer and the database are still open: stops
+   * starting customers, waits for those in flight until the grace (counted from beginShutdown) is over, then
+   * has the delivery settle what is still running.
    */
-  async onModuleDestroy(): Promise<void> {
+  async stop(): Promise<void> {
     this.beginShutdown();
     if (this.running.size > 0) {
       const graceMs = Math.max(0, this.shutdownStartedAt + this.config.shutdownGraceMs - Date.now());
