@@ -323,8 +323,7 @@ async function runCampaign(
   let app: INestApplicationContext | null = null;
   try {
     if (queueRun) {
-      const profArgs = options.workerCpuProf ? ['--cpu-prof', `--cpu-prof-dir=${options.workerCpuProf}`] : [];
-      await queueRun.start(serviceEnv(benchUrl, sink.port, options), options.concurrency, profArgs);
+      await queueRun.start(serviceEnv(benchUrl, sink.port, options), options.concurrency, options.workerCpuProf);
       console.log(`  ${workers} worker process(es) up (pids ${queueRun.pids.join(', ')}), Redis key prefix ${queueRun.keyPrefix}`);
     }
     app = await bootApp(benchUrl, sink.port, options, {
@@ -397,7 +396,10 @@ async function runCampaign(
         `${received === counts.sent && written.sent === counts.sent ? 'both match sent' : 'MISMATCH with sent'}`,
     );
     const coreText = (value: number | null) => (value === null ? 'n/a' : value.toFixed(2));
-    const workerCores = queue ? `, ${queue.workers} worker(s) ${coreText(queue.workerCpuMs / (cpuAfter.at - cpuBefore.at))}` : '';
+    const span = cpuAfter.at - cpuBefore.at;
+    const workerCores = queue
+      ? `, ${queue.workers} worker(s) ${coreText(queue.workerCpuMs / span)}, Redis ${coreText(queue.redisCpuMs === null ? null : queue.redisCpuMs / span)}`
+      : '';
     console.log(
       `  CPU, in cores busy on average (2 on this machine): bench/app process${queue ? ' (producer)' : ''} ${coreText(cores.node)}${workerCores}, ` +
         `Postgres ${coreText(cores.postgres)}, SMTP sink ${coreText(sinkCores)}, whole machine ${coreText(cores.machine)}`,
@@ -410,7 +412,8 @@ async function runCampaign(
       const appCpuMs = cpuAfter.nodeMs - cpuBefore.nodeMs;
       console.log(
         `  workers: peak RSS (VmHWM) ${queue.workerPeakRssMb.map((mb) => `${mb.toFixed(0)} MB`).join(', ')}; ` +
-          `CPU per message ${(queue.workerCpuMs / counts.sent).toFixed(2)} ms in the workers + ${(appCpuMs / counts.sent).toFixed(2)} ms in the producer; ` +
+          `CPU per message ${(queue.workerCpuMs / counts.sent).toFixed(2)} ms in the workers + ${(appCpuMs / counts.sent).toFixed(2)} ms in the producer` +
+          `${queue.redisCpuMs === null ? '' : ` + ${(queue.redisCpuMs / counts.sent).toFixed(2)} ms in Redis`}; ` +
           `attempts ${Object.entries(queue.attempts).map(([outcome, n]) => `${outcome} ${fmt(n)}`).join(', ')}`,
       );
       console.log(
@@ -501,7 +504,9 @@ interface QueueSummary {
   rss_peak_mb: number;
   producer_rss_peak_mb: number;
   worker_rss_peak_mb: number;
+  /** Producer and workers together. */
   cpu_ms_per_message: number;
+  redis_cpu_ms_per_message: number | null;
 }
 
 function summariseQueueRun(run: CampaignFigures, inProcessPerS: number, limitPerS: number): QueueSummary {
@@ -520,12 +525,13 @@ function summariseQueueRun(run: CampaignFigures, inProcessPerS: number, limitPer
     producer_rss_peak_mb: Math.round(run.peakRss),
     worker_rss_peak_mb: Math.round(workerPeak),
     cpu_ms_per_message: round2((run.appCpuMs + queue.workerCpuMs) / run.sent),
+    redis_cpu_ms_per_message: queue.redisCpuMs === null ? null : round2(queue.redisCpuMs / run.sent),
   };
 }
 
 function printQueueTable(rows: QueueSummary[], inProcessPerS: number, limitPerS: number, inProcessRss: number): void {
   console.log(`Queue mode against one process (in-process ${fmt(inProcessPerS)} messages/s, send limit ${fmt(limitPerS)}/s, ${inProcessRss.toFixed(0)} MB RSS):`);
-  const header = ['workers', 'messages/s', 'ratio', 'vs 1 process', 'Redis peak MB (added)', 'p99 enqueue→sent ms', 'RSS peak MB producer / worker', 'CPU ms/msg'];
+  const header = ['workers', 'messages/s', 'ratio', 'vs 1 process', 'Redis peak MB (added)', 'p99 enqueue→sent ms', 'RSS peak MB producer / worker', 'CPU ms/msg (+ Redis)'];
   const lines = rows.map((row) => [
     String(row.workers),
     fmt(row.messages_per_s),
@@ -534,7 +540,7 @@ function printQueueTable(rows: QueueSummary[], inProcessPerS: number, limitPerS:
     `${row.redis_peak_mb.toFixed(1)} (${row.redis_added_mb.toFixed(1)})`,
     row.p99_enqueue_to_sent_ms === null ? 'n/a' : fmt(row.p99_enqueue_to_sent_ms),
     `${row.producer_rss_peak_mb} / ${row.worker_rss_peak_mb}`,
-    row.cpu_ms_per_message.toFixed(2),
+    `${row.cpu_ms_per_message.toFixed(2)}${row.redis_cpu_ms_per_message === null ? '' : ` (+ ${row.redis_cpu_ms_per_message.toFixed(2)})`}`,
   ]);
   const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => line[i].length)));
   for (const line of [header, ...lines]) console.log(`  ${line.map((cell, i) => cell.padStart(widths[i])).join('  ')}`);

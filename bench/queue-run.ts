@@ -1,9 +1,12 @@
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Channel } from '../src/messaging/message.types';
 import { Metric } from '../src/metrics/metric-names';
+import { summariseProfile } from './cpu-profile';
 import { deleteKeys, RedisMemorySampler } from './redis-memory';
-import { histogramQuantile, sumCounter, sumHistogramBuckets, WorkerProcess } from './worker-process';
+import { histogramQuantile, processCpuMs, sumCounter, sumHistogramBuckets, WorkerProcess } from './worker-process';
 
 /** What one queue-mode campaign cost besides the producer: Redis, the workers' latency, RSS and CPU. */
 export interface QueueFigures {
@@ -20,6 +23,8 @@ export interface QueueFigures {
   workerPeakRssMb: number[];
   /** CPU of all the workers together during the campaign. */
   workerCpuMs: number;
+  /** CPU of redis-server during the campaign (null when it is not a local process); Redis is shared. */
+  redisCpuMs: number | null;
 }
 
 /**
@@ -33,6 +38,9 @@ export class QueueRun {
   private readonly sampler: RedisMemorySampler;
   private workers: WorkerProcess[] = [];
   private cpuBefore = 0;
+  private redisPid: number | null = null;
+  private redisCpuBefore: number | null = null;
+  private profileDir: string | null = null;
 
   constructor(
     readonly redisUrl: string,
@@ -42,8 +50,13 @@ export class QueueRun {
     this.sampler = new RedisMemorySampler(this.redis);
   }
 
-  /** Starts the workers with the given service environment, and waits for each one's /health to answer 200. */
-  async start(env: Record<string, string>, workerConcurrency: number, nodeArgs: string[] = []): Promise<void> {
+  /**
+   * Starts the workers with the given service environment, and waits for each one's /health to answer 200.
+   * With `profileDir`, each runs with --cpu-prof and its profile (boot to exit) is summarised at close().
+   */
+  async start(env: Record<string, string>, workerConcurrency: number, profileDir: string | null = null): Promise<void> {
+    this.profileDir = profileDir;
+    const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '-r', join(__dirname, 'profile-exit.js')] : [];
     await this.redis.connect();
     const workerEnv = { ...env, REDIS_URL: this.redisUrl, REDIS_KEY_PREFIX: this.keyPrefix, WORKER_CONCURRENCY: String(workerConcurrency) };
     const started = await Promise.allSettled(Array.from({ length: this.count }, () => WorkerProcess.start(workerEnv, nodeArgs)));
@@ -57,12 +70,17 @@ export class QueueRun {
   }
 
   async beginCampaign(): Promise<void> {
+    const server = await this.redis.info('server');
+    this.redisPid = Number(/^process_id:(\d+)/m.exec(server)?.[1] ?? NaN) || null;
+    this.redisCpuBefore = this.redisCpuMs();
     this.cpuBefore = this.workerCpuMs();
     await this.sampler.start();
   }
 
   async endCampaign(): Promise<QueueFigures> {
     const workerCpuMs = this.workerCpuMs() - this.cpuBefore;
+    const redisCpuAfter = this.redisCpuMs();
+    const redisCpuMs = redisCpuAfter === null || this.redisCpuBefore === null ? null : redisCpuAfter - this.redisCpuBefore;
     await this.sampler.stop();
     const scrapes = await Promise.all(this.workers.map((worker) => worker.metrics()));
     const buckets = sumHistogramBuckets(scrapes, Metric.DeliveryQueueLatency, { channel: Channel.Email });
@@ -80,17 +98,42 @@ export class QueueRun {
       attempts,
       workerPeakRssMb: this.workers.map((worker) => worker.peakRssMb()),
       workerCpuMs,
+      redisCpuMs,
     };
   }
 
   /** Stops the workers and deletes this run's keys; safe to call after a failed start. */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.stop()));
+    if (this.profileDir) this.printProfiles(this.profileDir);
     if (this.redis.status === 'ready') {
       const deleted = await deleteKeys(this.redis, this.keyPrefix);
       console.log(`  Redis: deleted the run's ${deleted} keys under ${this.keyPrefix}`);
     }
     this.redis.disconnect();
+  }
+
+  private printProfiles(dir: string): void {
+    for (const pid of this.pids) {
+      // --cpu-prof names the file CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile.
+      const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile') && name.split('.')[3] === String(pid));
+      if (!file) {
+        console.log(`  worker ${pid}: no CPU profile in ${dir}`);
+        continue;
+      }
+      console.log(`CPU profile of worker ${pid} (boot to exit) in ${join(dir, file)}`);
+      summariseProfile(JSON.parse(readFileSync(join(dir, file), 'utf8'))).forEach((line) => console.log(line));
+    }
+  }
+
+  /** redis-server's CPU so far, when it runs on this machine (its process_id is one of ours to read). */
+  private redisCpuMs(): number | null {
+    if (this.redisPid === null) return null;
+    try {
+      return processCpuMs(this.redisPid);
+    } catch {
+      return null;
+    }
   }
 
   private workerCpuMs(): number {

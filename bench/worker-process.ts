@@ -64,9 +64,7 @@ export class WorkerProcess {
 
   /** CPU time the process used so far (user + system), in ms. */
   cpuMs(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+    return processCpuMs(this.pid);
   }
 
   /** GET /metrics, in the Prometheus text format. */
@@ -103,6 +101,13 @@ export class WorkerProcess {
     await this.stop();
     throw new Error(`a worker did not answer /health with 200 within ${START_TIMEOUT_MS / 1000} s (last: ${last}):\n${this.output}`);
   }
+}
+
+/** CPU time a process used so far (user + system), in ms, from /proc/<pid>/stat. */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
 }
 
 /** A Prometheus histogram's cumulative buckets, `le` → count, summed over several scrapes (one per worker). */
