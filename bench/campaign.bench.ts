@@ -15,12 +15,14 @@ import { runMigrationsUnderLock } from '../src/database/migrate';
 import { CAMPAIGN_PRESETS, CampaignPreset } from '../src/jobs/campaign-presets';
 import { CampaignService } from '../src/jobs/campaign.service';
 import { JobTrigger } from '../src/jobs/job-run.entity';
+import { Metric } from '../src/metrics/metric-names';
 import { Channel } from '../src/messaging/message.types';
 import { SegmentCriteria } from '../src/segmentation/segment.repository';
 import { loadBenchData, resetCampaignState } from './bench-data';
 import { CpuProfiler, summariseProfile } from './cpu-profile';
 import { DEAD_LLM_MODES, DeadLlmMode, startDeadLlm } from './dead-llm';
 import { coresBusy, cpuSnapshot, RssSampler } from './resource-monitor';
+import { QueueFigures, QueueRun } from './queue-run';
 import { measureSegmentation, stats } from './segmentation-bench';
 import { combineLimits, measureSendLimit, SendLimit } from './send-limit';
 import type { SinkReport, SinkRequest } from './smtp-sink';
@@ -48,7 +50,15 @@ const USAGE = `npm run bench:campaign -- [options]
                               (hang: accepts and never answers; refuse: nothing listens) and compare the rates;
                               OPENAI_DEADLINE_SECONDS / OPENAI_BREAKER_* / OPENAI_MAX_RETRIES pass through from the environment
   --rounds R                  with --dead-llm: R pairs of campaigns in alternating order (template, dead, dead, template, ...),
-                              so that other load on the machine weighs on both paths alike (default 1)`;
+                              so that other load on the machine weighs on both paths alike (default 1)
+  --queue                     after the in-process campaign, run it again in queue mode: this process is the producer
+                              (APP_ROLE=api, REDIS_URL set, a fresh REDIS_KEY_PREFIX) and --workers K worker processes
+                              (APP_ROLE=worker node dist/src/main.js, WORKER_CONCURRENCY = --concurrency) deliver
+  --workers K[,K...]          with --queue: worker processes, or a list for one queue campaign per count (default 1);
+                              QUEUE_MAX_PENDING passes through from the environment
+  --redis-url URL             with --queue: Redis to use (default $BENCH_REDIS_URL or redis://127.0.0.1:6379); the bench
+                              writes only under its own bench-<random>: prefix and deletes those keys afterwards
+  --worker-cpu-prof DIR       with --queue: start the workers with --cpu-prof, profiles written to DIR as they exit`;
 
 interface Options {
   customers: number;
@@ -65,6 +75,10 @@ interface Options {
   deadLlm: DeadLlmMode | null;
   rounds: number;
   database: string;
+  queue: boolean;
+  workers: number[];
+  redisUrl: string;
+  workerCpuProf: string | null;
 }
 
 function parseOptions(): Options {
@@ -84,6 +98,10 @@ function parseOptions(): Options {
       'dead-llm': { type: 'string' },
       database: { type: 'string', default: DEFAULT_DATABASE },
       rounds: { type: 'string', default: '1' },
+      queue: { type: 'boolean', default: false },
+      workers: { type: 'string', default: '1' },
+      'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379' },
+      'worker-cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -102,8 +120,14 @@ function parseOptions(): Options {
   }
   const database = values.database!;
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) throw new Error(`--database must be a lower-case SQL identifier, got ${database}`);
+  const workers = values.workers!.split(',').map((count) => positive('workers', count.trim(), 16));
+  if (!values.queue && (values.workers !== '1' || values['worker-cpu-prof'])) throw new Error('--workers and --worker-cpu-prof need --queue');
   return {
     database,
+    queue: values.queue!,
+    workers,
+    redisUrl: values['redis-url']!,
+    workerCpuProf: values['worker-cpu-prof'] ?? null,
     deadLlm: deadLlm as DeadLlmMode | null,
     rounds: positive('rounds', values.rounds!, 10),
     customers: positive('customers', values.customers!),
@@ -213,14 +237,15 @@ class SinkProcess {
   }
 }
 
-/** Boots the real application (no HTTP listener) against the bench database and the sink; the LLM only when given. */
+/** SMTP_URL of the sink: the service's pool, plus --smtp-options. */
 function sinkUrl(sinkPort: number, options: Options): string {
   const query = ['pool=true', options.smtpOptions].filter(Boolean).join('&');
   return `smtp://127.0.0.1:${sinkPort}?${query}`;
 }
 
-async function bootApp(benchUrl: string, sinkPort: number, options: Options, llmBaseUrl?: string): Promise<INestApplicationContext> {
-  const env: Record<string, string | undefined> = {
+/** The settings every process of the bench runs with: the bench database, the sink, no scheduler, quiet logs. */
+function serviceEnv(benchUrl: string, sinkPort: number, options: Options): Record<string, string> {
+  return {
     NODE_ENV: 'test',
     DATABASE_URL: benchUrl,
     MIGRATIONS_RUN: 'false',
@@ -230,8 +255,32 @@ async function bootApp(benchUrl: string, sinkPort: number, options: Options, llm
     ADMIN_API_KEYS: 'bench',
     JWT_SECRET: 'bench-jwt-secret-0123456789abcdef',
     LOG_LEVEL: 'warn',
+  };
+}
+
+/** Where a queue-mode run keeps its jobs: the bench's Redis, under a prefix of this run's own. */
+interface QueueTarget {
+  redisUrl: string;
+  keyPrefix: string;
+}
+
+/**
+ * Boots the real application (no HTTP listener) in this process. With `queue`, as queue mode's producer
+ * (APP_ROLE=api): the campaign adds jobs and worker processes deliver them.
+ */
+async function bootApp(
+  benchUrl: string,
+  sinkPort: number,
+  options: Options,
+  { llmBaseUrl, queue }: { llmBaseUrl?: string; queue?: QueueTarget } = {},
+): Promise<INestApplicationContext> {
+  const env: Record<string, string | undefined> = {
+    ...serviceEnv(benchUrl, sinkPort, options),
     OPENAI_API_KEY: llmBaseUrl ? 'bench-dead-llm-key' : undefined,
     OPENAI_BASE_URL: llmBaseUrl,
+    REDIS_URL: queue?.redisUrl,
+    REDIS_KEY_PREFIX: queue?.keyPrefix,
+    APP_ROLE: queue ? 'api' : undefined,
   };
   for (const [key, value] of Object.entries(env)) {
     if (value === undefined) delete process.env[key];
@@ -247,15 +296,20 @@ interface CampaignFigures {
   rowsPerS: number;
   peakRss: number;
   wall: number;
+  /** CPU this process used during the campaign, in ms. */
+  appCpuMs: number;
   /** With `sendLimit`: the raw send limit measured around this campaign, and the app's CPU per message in it. */
   limit?: SendLimit;
   cpuMsPerMessage?: number;
+  /** Queue mode: the producer is this process; the workers' side of the run. */
+  queue?: QueueFigures;
 }
 
 /**
  * One real campaign through the application, into the SMTP sink; with `llmBaseUrl`, drafts ask that LLM
  * first. `profile` writes the CPU profile of --cpu-profile. `sendLimit` also measures the raw send limit in the
- * same app, half before the campaign and half after, so a change in the machine's load hits both.
+ * same app, half before the campaign and half after, so a change in the machine's load hits both. `workers`
+ * runs it in queue mode: this process produces, that many worker processes deliver.
  */
 async function runCampaign(
   label: string,
@@ -263,14 +317,23 @@ async function runCampaign(
   sink: SinkProcess,
   options: Options,
   rss: RssSampler,
-  { llmBaseUrl, profile: profiled, sendLimit }: { llmBaseUrl?: string; profile: boolean; sendLimit?: boolean },
+  { llmBaseUrl, profile: profiled, sendLimit, workers }: { llmBaseUrl?: string; profile: boolean; sendLimit?: boolean; workers?: number },
 ): Promise<CampaignFigures> {
-  const app = await bootApp(benchUrl, sink.port, options, llmBaseUrl);
+  const queueRun = workers ? new QueueRun(options.redisUrl, workers) : null;
+  let app: INestApplicationContext | null = null;
   try {
+    if (queueRun) {
+      await queueRun.start(serviceEnv(benchUrl, sink.port, options), options.concurrency, options.workerCpuProf);
+      console.log(`  ${workers} worker process(es) up (pids ${queueRun.pids.join(', ')}), Redis key prefix ${queueRun.keyPrefix}`);
+    }
+    app = await bootApp(benchUrl, sink.port, options, {
+      llmBaseUrl,
+      queue: queueRun ? { redisUrl: queueRun.redisUrl, keyPrefix: queueRun.keyPrefix } : undefined,
+    });
     const campaigns = app.get(CampaignService);
     const appData = app.get(DataSource);
     const measureLimit = (messages: number) =>
-      measureSendLimit(app, sinkUrl(sink.port, options), { messages, concurrency: options.concurrency });
+      measureSendLimit(app!, sinkUrl(sink.port, options), { messages, concurrency: options.concurrency });
     const limitBefore = sendLimit ? await measureLimit(Math.ceil(options.sendLimitMessages / 2)) : null;
     global.gc?.();
     const rssAtStart = rss.phase();
@@ -278,6 +341,7 @@ async function runCampaign(
     const sinkBefore = await sink.stats();
     const profiler = profiled && options.cpuProfile ? new CpuProfiler() : null;
     await profiler?.start();
+    await queueRun?.beginCampaign();
 
     const started = performance.now();
     const progress = setInterval(() => {
@@ -299,6 +363,7 @@ async function runCampaign(
     }
     const wall = seconds(started);
     const cpuAfter = cpuSnapshot();
+    const queue = await queueRun?.endCampaign();
     const profile = profiler ? await profiler.stop(options.cpuProfile!) : null;
     const peakRss = rss.phasePeakMb;
 
@@ -331,11 +396,36 @@ async function runCampaign(
         `${received === counts.sent && written.sent === counts.sent ? 'both match sent' : 'MISMATCH with sent'}`,
     );
     const coreText = (value: number | null) => (value === null ? 'n/a' : value.toFixed(2));
+    const span = cpuAfter.at - cpuBefore.at;
+    const workerCores = queue
+      ? `, ${queue.workers} worker(s) ${coreText(queue.workerCpuMs / span)}, Redis ${coreText(queue.redisCpuMs === null ? null : queue.redisCpuMs / span)}`
+      : '';
     console.log(
-      `  CPU, in cores busy on average (2 on this machine): bench/app process ${coreText(cores.node)}, ` +
+      `  CPU, in cores busy on average (2 on this machine): bench/app process${queue ? ' (producer)' : ''} ${coreText(cores.node)}${workerCores}, ` +
         `Postgres ${coreText(cores.postgres)}, SMTP sink ${coreText(sinkCores)}, whole machine ${coreText(cores.machine)}`,
     );
-    console.log(`  RSS: ${rssAtStart.toFixed(0)} MB at the start of the campaign, ${peakRss.toFixed(0)} MB peak (${rss.overallPeakMb.toFixed(0)} MB peak over the whole bench)`);
+    console.log(
+      `  RSS: ${rssAtStart.toFixed(0)} MB at the start of the campaign, ${peakRss.toFixed(0)} MB peak` +
+        `${queue ? ' in the producer' : ''} (${rss.overallPeakMb.toFixed(0)} MB peak over the whole bench)`,
+    );
+    if (queue) {
+      const appCpuMs = cpuAfter.nodeMs - cpuBefore.nodeMs;
+      console.log(
+        `  workers: peak RSS (VmHWM) ${queue.workerPeakRssMb.map((mb) => `${mb.toFixed(0)} MB`).join(', ')}; ` +
+          `CPU per message ${(queue.workerCpuMs / counts.sent).toFixed(2)} ms in the workers + ${(appCpuMs / counts.sent).toFixed(2)} ms in the producer` +
+          `${queue.redisCpuMs === null ? '' : ` + ${(queue.redisCpuMs / counts.sent).toFixed(2)} ms in Redis`}; ` +
+          `attempts ${Object.entries(queue.attempts).map(([outcome, n]) => `${outcome} ${fmt(n)}`).join(', ')}`,
+      );
+      console.log(
+        `  Redis used_memory: ${queue.redisPeakMb.toFixed(1)} MB peak, ${queue.redisAddedMb.toFixed(1)} MB above its value before the campaign ` +
+          `(sampled every 250 ms; Redis is shared)`,
+      );
+      const p99 = queue.p99EnqueueToSentMs;
+      console.log(
+        `  enqueue → sent p99: ${p99 === null ? 'n/a' : `${fmt(p99)} ms`} over ${fmt(queue.latencyObservations)} sends ` +
+          `(the workers' ${Metric.DeliveryQueueLatency} buckets summed, interpolated inside its bucket: bucket resolution)`,
+      );
+    }
     if (profile) {
       console.log(`CPU profile of the campaign phase written to ${options.cpuProfile}`);
       summariseProfile(profile).forEach((line) => console.log(line));
@@ -360,9 +450,26 @@ async function runCampaign(
     if (received !== counts.sent || written.sent !== counts.sent) {
       throw new Error(`the sink received ${received} and ai_messages has ${written.sent} sent, but the run counted ${counts.sent}`);
     }
-    return { sent: counts.sent, messagesPerS, rowsPerS, peakRss, wall, ...limitFigures };
+    const appCpuMs = cpuAfter.nodeMs - cpuBefore.nodeMs;
+    return { sent: counts.sent, messagesPerS, rowsPerS, peakRss, wall, appCpuMs, queue, ...limitFigures };
   } finally {
-    await app.close().catch((error: unknown) => console.error(`closing the app: ${error}`));
+    // The producer first (it stops waiting for outcomes), then the workers, then the run's Redis keys.
+    await app?.close().catch((error: unknown) => console.error(`closing the app: ${error}`));
+    await queueRun?.close().catch((error: unknown) => console.error(`stopping the workers: ${error}`));
+  }
+}
+
+/** Undoes the last campaign, so the next one finds the same customers eligible. */
+async function resetBenchState(benchUrl: string): Promise<void> {
+  const dataSource = new DataSource(dataSourceOptions(benchUrl, 1));
+  await dataSource.initialize();
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.connect();
+    await resetCampaignState(runner);
+  } finally {
+    await runner.release();
+    await dataSource.destroy();
   }
 }
 
@@ -374,16 +481,7 @@ async function rerunCampaign(
   options: Options,
   rss: RssSampler,
 ): Promise<CampaignFigures> {
-  const dataSource = new DataSource(dataSourceOptions(benchUrl, 1));
-  await dataSource.initialize();
-  const runner = dataSource.createQueryRunner();
-  try {
-    await runner.connect();
-    await resetCampaignState(runner);
-  } finally {
-    await runner.release();
-    await dataSource.destroy();
-  }
+  await resetBenchState(benchUrl);
   if (!mode) return runCampaign('template', benchUrl, sink, options, rss, { profile: false });
   const llm = await startDeadLlm(mode);
   try {
@@ -391,6 +489,61 @@ async function rerunCampaign(
   } finally {
     await llm.close();
   }
+}
+
+/** One queue-mode run as the JSON line reports it. */
+interface QueueSummary {
+  workers: number;
+  messages_per_s: number;
+  ratio: number;
+  vs_one_process: number;
+  redis_peak_mb: number;
+  redis_added_mb: number;
+  p99_enqueue_to_sent_ms: number | null;
+  /** Max over the producer and every worker; then each side's own. */
+  rss_peak_mb: number;
+  producer_rss_peak_mb: number;
+  worker_rss_peak_mb: number;
+  /** Producer and workers together. */
+  cpu_ms_per_message: number;
+  redis_cpu_ms_per_message: number | null;
+}
+
+function summariseQueueRun(run: CampaignFigures, inProcessPerS: number, limitPerS: number): QueueSummary {
+  const queue = run.queue!;
+  const workerPeak = Math.max(...queue.workerPeakRssMb);
+  const round2 = (value: number) => Math.round(value * 100) / 100;
+  return {
+    workers: queue.workers,
+    messages_per_s: Math.round(run.messagesPerS),
+    ratio: round2(run.messagesPerS / limitPerS),
+    vs_one_process: round2(run.messagesPerS / inProcessPerS),
+    redis_peak_mb: round1(queue.redisPeakMb),
+    redis_added_mb: round1(queue.redisAddedMb),
+    p99_enqueue_to_sent_ms: queue.p99EnqueueToSentMs === null ? null : Math.round(queue.p99EnqueueToSentMs),
+    rss_peak_mb: Math.round(Math.max(run.peakRss, workerPeak)),
+    producer_rss_peak_mb: Math.round(run.peakRss),
+    worker_rss_peak_mb: Math.round(workerPeak),
+    cpu_ms_per_message: round2((run.appCpuMs + queue.workerCpuMs) / run.sent),
+    redis_cpu_ms_per_message: queue.redisCpuMs === null ? null : round2(queue.redisCpuMs / run.sent),
+  };
+}
+
+function printQueueTable(rows: QueueSummary[], inProcessPerS: number, limitPerS: number, inProcessRss: number): void {
+  console.log(`Queue mode against one process (in-process ${fmt(inProcessPerS)} messages/s, send limit ${fmt(limitPerS)}/s, ${inProcessRss.toFixed(0)} MB RSS):`);
+  const header = ['workers', 'messages/s', 'ratio', 'vs 1 process', 'Redis peak MB (added)', 'p99 enqueue→sent ms', 'RSS peak MB producer / worker', 'CPU ms/msg (+ Redis)'];
+  const lines = rows.map((row) => [
+    String(row.workers),
+    fmt(row.messages_per_s),
+    row.ratio.toFixed(2),
+    row.vs_one_process.toFixed(2),
+    `${row.redis_peak_mb.toFixed(1)} (${row.redis_added_mb.toFixed(1)})`,
+    row.p99_enqueue_to_sent_ms === null ? 'n/a' : fmt(row.p99_enqueue_to_sent_ms),
+    `${row.producer_rss_peak_mb} / ${row.worker_rss_peak_mb}`,
+    `${row.cpu_ms_per_message.toFixed(2)}${row.redis_cpu_ms_per_message === null ? '' : ` (+ ${row.redis_cpu_ms_per_message.toFixed(2)})`}`,
+  ]);
+  const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => line[i].length)));
+  for (const line of [header, ...lines]) console.log(`  ${line.map((cell, i) => cell.padStart(widths[i])).join('  ')}`);
 }
 
 async function main(): Promise<void> {
@@ -506,6 +659,16 @@ async function main(): Promise<void> {
         dead_llm_ratio: Math.round(ratio * 1000) / 1000,
       };
     }
+    // 5. With --queue, the same campaign in queue mode, once per worker count, against the in-process one above.
+    const queueFigures: QueueSummary[] = [];
+    if (options.queue) {
+      for (const workers of options.workers) {
+        await resetBenchState(benchUrl);
+        const run = await runCampaign(`queue mode, ${workers} worker process(es)`, benchUrl, sink, options, rss, { profile: false, workers });
+        queueFigures.push(summariseQueueRun(run, messagesPerS, limit!.perSecond));
+      }
+      printQueueTable(queueFigures, messagesPerS, limit!.perSecond, peakRss);
+    }
     console.log(
       JSON.stringify({
         ...segmentationFigures,
@@ -517,6 +680,9 @@ async function main(): Promise<void> {
         rows_per_s: Math.round(rowsPerS),
         peak_rss_mb: Math.round(peakRss),
         ...deadLlmFigures,
+        ...(options.queue
+          ? { workers: options.workers.length === 1 ? options.workers[0] : options.workers, queue: queueFigures }
+          : {}),
       }),
     );
   } finally {
