@@ -108,7 +108,9 @@ abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstr
       const settled = await this.delivery.settleInFlight();
       this.logger.warn(`Deliveries still in flight after the grace; settled ${settled} message(s) (queued released, sending unknown)`);
     }
-    await this.worker.close(!finished);
+    // Forced either way: our jobs are finished or settled, and a graceful close also waits for BullMQ's fetch
+    // loop, which can hang on a connection that is reconnecting (Redis just came back).
+    await this.worker.close(true);
   }
 }
 

@@ -98,7 +98,8 @@ export class QueuedReminderDelivery extends ReminderDelivery implements OnModule
       this.pending.delete(jobId);
       pending.reject(new Error('the service shut down before the delivery reported back'));
     }
-    await Promise.all([...this.events.values()].map((events) => events.close()));
+    const closing = Promise.all([...this.events.values()].map((events) => events.close().catch(() => undefined)));
+    await Promise.race([closing, sleep(2_000, undefined, { ref: false })]);
   }
 
   /** The queue a channel's deliveries go to (metrics and health read it too). */

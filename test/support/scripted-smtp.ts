@@ -37,6 +37,8 @@ export class ScriptedSmtpServer {
   url = '';
 
   async start(): Promise<this> {
+    // A client that dies mid-session (a worker killed by a test) resets its socket: expected, not a failure.
+    this.server.on('error', () => undefined);
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `smtp://127.0.0.1:${(this.server.server.address() as AddressInfo).port}`;
     return this;
