@@ -30,13 +30,12 @@ export class RedisHealthIndicator implements OnModuleDestroy {
     try {
       this.client ??= this.connect(url);
       // Between reconnect attempts the outage is known: say so without waiting for the next attempt.
-      if (this.client.status === 'reconnecting' || this.client.status === 'end') {
-        throw new Error(`not connected (${this.lastError})`);
-      }
+      if (this.client.status === 'reconnecting' || this.client.status === 'end') throw new Error('not connected');
       await withTimeout(this.client.ping(), 'Redis PING');
       return indicator.up();
     } catch (error) {
-      return indicator.down({ message: redact(errorMessage(error), [url, safePassword(url)]) });
+      const message = this.client?.status === 'ready' ? errorMessage(error) : `not connected (${this.lastError})`;
+      return indicator.down({ message: redact(message, [url, safePassword(url)]) });
     }
   }
 
