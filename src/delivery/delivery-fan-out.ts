@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { InFlight } from '../common/in-flight';
 import { AppConfig } from '../config/app-config';
 import { DeliveryOutcome, DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/reminder-delivery';
 
@@ -34,7 +34,7 @@ export interface FanOutOptions {
 export class DeliveryFanOut {
   private readonly logger = new Logger(DeliveryFanOut.name);
   private readonly shutdown = new AbortController();
-  private readonly running = new Set<Promise<unknown>>();
+  private readonly running = new InFlight();
   private shutdownStartedAt = 0;
 
   constructor(
@@ -55,7 +55,7 @@ export class DeliveryFanOut {
     const worker = async () => {
       while (next < items.length && !signal.aborted) {
         const index = next++;
-        results[index] = { customerId: items[index].customerId, outcome: await this.track(this.deliverItem(items[index], signal)) };
+        results[index] = { customerId: items[index].customerId, outcome: await this.running.track(this.deliverItem(items[index], signal)) };
         options.onResult?.(results[index]);
       }
     };
@@ -110,11 +110,7 @@ export class DeliveryFanOut {
     if (this.running.size > 0) {
       const graceMs = Math.max(0, this.shutdownStartedAt + this.config.shutdownGraceMs - Date.now());
       this.logger.log(`Shutting down: ${this.running.size} deliveries in flight get up to ${graceMs / 1000} s to finish`);
-      const finished = await Promise.race([
-        Promise.all(this.running).then(() => true),
-        sleep(graceMs, false, { ref: false }),
-      ]);
-      if (!finished) this.logger.warn(`${this.running.size} deliveries were still in flight after the grace`);
+      if (!(await this.running.settledWithin(graceMs))) this.logger.warn(`${this.running.size} deliveries were still in flight after the grace`);
     }
     const settled = await this.delivery.settleInFlight();
     if (settled > 0) this.logger.warn(`Settled ${settled} interrupted message(s): queued ones released, sending ones unknown`);
@@ -130,13 +126,4 @@ export class DeliveryFanOut {
     }
   }
 
-  private track<T>(work: Promise<T>): Promise<T> {
-    const settled = work.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.running.add(settled);
-    void settled.then(() => this.running.delete(settled));
-    return work;
-  }
 }

@@ -7,7 +7,7 @@ import { Channel } from '../messaging/message.types';
 import { MessagingModule } from '../messaging/messaging.module';
 import { ReminderDelivery } from '../messaging/reminder-delivery';
 import { DELIVERY_QUEUES, redisConnection } from './delivery-jobs';
-import { DeliveryWorkers, EmailDeliveryWorker, SmsDeliveryWorker } from './delivery.worker';
+import { DeliveryWorkerDeps, DeliveryWorkers, EmailDeliveryWorker, SmsDeliveryWorker } from './delivery.worker';
 import { QueueErrorLog } from './queue-error-log';
 import { QueueJobsGauge } from './queue-jobs.gauge';
 import { QueuedReminderDelivery } from './queued-reminder-delivery';
@@ -29,7 +29,7 @@ export interface DeliveryModeOptions {
 export class DeliveryModule {
   static forRoot({ queued, worker }: DeliveryModeOptions): DynamicModule {
     const queueProviders: Provider[] = queued
-      ? [QueuedReminderDelivery, QueueErrorLog, QueueJobsGauge, ...(worker ? [EmailDeliveryWorker, SmsDeliveryWorker] : [])]
+      ? [QueuedReminderDelivery, QueueErrorLog, QueueJobsGauge, ...(worker ? [DeliveryWorkerDeps, EmailDeliveryWorker, SmsDeliveryWorker] : [])]
       : [];
     return {
       module: DeliveryModule,

@@ -2,8 +2,8 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { DelayedError, Job } from 'bullmq';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Histogram } from 'prom-client';
+import { InFlight } from '../common/in-flight';
 import { AppConfig } from '../config/app-config';
 import { RequestContext } from '../common/request-context';
 import { RetryLater } from '../messaging/delivery-retry';
@@ -28,42 +28,29 @@ import { QueuedReminderDelivery } from './queued-reminder-delivery';
 abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstrap {
   private readonly logger: Logger;
   /** Jobs this process is delivering now. */
-  private readonly active = new Set<Promise<unknown>>();
+  private readonly active = new InFlight();
 
   constructor(
     private readonly channel: Channel,
-    private readonly delivery: InProcessReminderDelivery,
-    private readonly errors: QueueErrorLog,
-    private readonly config: AppConfig,
-    private readonly latency: Histogram<string>,
-    private readonly rateLimitWaits: Counter<string>,
-    private readonly queues: QueuedReminderDelivery,
-    workers: DeliveryWorkers,
+    private readonly deps: DeliveryWorkerDeps,
   ) {
     super();
     this.logger = new Logger(`DeliveryWorker:${channel}`);
-    workers.add(this);
+    deps.workers.add(this);
   }
 
   onApplicationBootstrap(): void {
-    this.worker.on('error', (error) => this.errors.report(`${this.worker.name} worker`, error));
+    this.worker.on('error', (error) => this.deps.errors.report(`${this.worker.name} worker`, error));
     // Failed jobs are removed at once (a job added again under the same id must run); the reason stays here.
     this.worker.on('failed', (job, error) =>
       this.logger.error({ msg: `Delivery job ${job?.id} failed after ${job?.attemptsMade} attempt(s): ${error.message}`, err: error }),
     );
-    this.worker.concurrency = this.config.queue.workerConcurrency;
-    void this.worker.run().catch((error: Error) => this.errors.report(`${this.worker.name} worker`, error));
+    this.worker.concurrency = this.deps.config.queue.workerConcurrency;
+    void this.worker.run().catch((error: Error) => this.deps.errors.report(`${this.worker.name} worker`, error));
   }
 
   process(job: Job<DeliveryJobData>, token?: string): Promise<DeliveryOutcome> {
-    const work = this.deliver(job, token);
-    const settled = work.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.active.add(settled);
-    void settled.then(() => this.active.delete(settled));
-    return work;
+    return this.active.track(this.deliver(job, token));
   }
 
   private async deliver(job: Job<DeliveryJobData>, token?: string): Promise<DeliveryOutcome> {
@@ -72,17 +59,17 @@ abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstr
     return RequestContext.run(request.correlationId, () =>
       RequestContext.with(context, async () => {
         try {
-          const outcome = await this.delivery.deliver({ ...request, deferRetries: true });
-          if (outcome.status === 'sent') this.latency.observe({ channel: this.channel }, (Date.now() - job.data.enqueuedAt) / 1000);
+          const outcome = await this.deps.delivery.deliver({ ...request, deferRetries: true });
+          if (outcome.status === 'sent') this.deps.latency.observe({ channel: this.channel }, (Date.now() - job.data.enqueuedAt) / 1000);
           return outcome;
         } catch (error) {
           if (!(error instanceof RetryLater)) throw error;
           if (error.providerWide) {
             // Every worker of the queue waits; this job also keeps its own growing backoff, so jobs fetched
             // when the wait ends (each on its first attempt) cannot use up its attempts within one outage.
-            this.rateLimitWaits.inc({ queue: this.worker.name });
+            this.deps.rateLimitWaits.inc({ queue: this.worker.name });
             this.logger.warn(`Message ${job.id}: ${error.message}; every ${this.worker.name} worker waits as long`);
-            await this.queues.queue(this.channel).rateLimit(error.delayMs);
+            await this.deps.queues.queue(this.channel).rateLimit(error.delayMs);
           } else {
             this.logger.warn(`Message ${job.id}: ${error.message}`);
           }
@@ -101,11 +88,9 @@ abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstr
    */
   async stop(graceMs: number): Promise<void> {
     await this.worker.pause(true);
-    const finished =
-      this.active.size === 0 ||
-      (await Promise.race([Promise.all(this.active).then(() => true), sleep(graceMs, false, { ref: false })]));
+    const finished = await this.active.settledWithin(graceMs);
     if (!finished) {
-      const settled = await this.delivery.settleInFlight();
+      const settled = await this.deps.delivery.settleInFlight();
       this.logger.warn(`Deliveries still in flight after the grace; settled ${settled} message(s) (queued released, sending unknown)`);
     }
     // Forced either way: our jobs are finished or settled, and a graceful close also waits for BullMQ's fetch
@@ -131,35 +116,33 @@ export class DeliveryWorkers {
   }
 }
 
+/** What every delivery worker needs, injected once for both (a @Processor class is needed per queue). */
+@Injectable()
+export class DeliveryWorkerDeps {
+  constructor(
+    readonly delivery: InProcessReminderDelivery,
+    readonly errors: QueueErrorLog,
+    readonly config: AppConfig,
+    @InjectMetric(Metric.DeliveryQueueLatency) readonly latency: Histogram<string>,
+    @InjectMetric(Metric.DeliveryRateLimitWaits) readonly rateLimitWaits: Counter<string>,
+    readonly queues: QueuedReminderDelivery,
+    readonly workers: DeliveryWorkers,
+  ) {}
+}
+
 /** Worker options are fixed here; concurrency is set from WORKER_CONCURRENCY before the worker starts. */
 const WORKER_OPTIONS = { autorun: false } as const;
 
 @Processor(DELIVERY_QUEUES[Channel.Email], WORKER_OPTIONS)
 export class EmailDeliveryWorker extends DeliveryWorker {
-  constructor(
-    delivery: InProcessReminderDelivery,
-    errors: QueueErrorLog,
-    config: AppConfig,
-    @InjectMetric(Metric.DeliveryQueueLatency) latency: Histogram<string>,
-    @InjectMetric(Metric.DeliveryRateLimitWaits) rateLimitWaits: Counter<string>,
-    queues: QueuedReminderDelivery,
-    workers: DeliveryWorkers,
-  ) {
-    super(Channel.Email, delivery, errors, config, latency, rateLimitWaits, queues, workers);
+  constructor(deps: DeliveryWorkerDeps) {
+    super(Channel.Email, deps);
   }
 }
 
 @Processor(DELIVERY_QUEUES[Channel.Sms], WORKER_OPTIONS)
 export class SmsDeliveryWorker extends DeliveryWorker {
-  constructor(
-    delivery: InProcessReminderDelivery,
-    errors: QueueErrorLog,
-    config: AppConfig,
-    @InjectMetric(Metric.DeliveryQueueLatency) latency: Histogram<string>,
-    @InjectMetric(Metric.DeliveryRateLimitWaits) rateLimitWaits: Counter<string>,
-    queues: QueuedReminderDelivery,
-    workers: DeliveryWorkers,
-  ) {
-    super(Channel.Sms, delivery, errors, config, latency, rateLimitWaits, queues, workers);
+  constructor(deps: DeliveryWorkerDeps) {
+    super(Channel.Sms, deps);
   }
 }

@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { InFlight } from '../common/in-flight';
 import { AppConfig } from '../config/app-config';
 import { DeliveryFanOut } from '../delivery/delivery-fan-out';
 
@@ -24,7 +24,7 @@ const RECORD_MARGIN_MS = 5_000;
 export class ShutdownService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Shutdown');
   private readonly controller = new AbortController();
-  private readonly running = new Set<Promise<unknown>>();
+  private readonly running = new InFlight();
   readonly graceMs: number;
 
   constructor(
@@ -41,14 +41,7 @@ export class ShutdownService implements BeforeApplicationShutdown {
 
   /** Runs `work` and makes the shutdown wait for it. */
   track<T>(work: () => Promise<T>): Promise<T> {
-    const promise = work();
-    const settled = promise.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.running.add(settled);
-    void settled.then(() => this.running.delete(settled));
-    return promise;
+    return this.running.track(work());
   }
 
   /**
@@ -62,10 +55,7 @@ export class ShutdownService implements BeforeApplicationShutdown {
     if (this.running.size === 0) return;
     const started = Date.now();
     this.logger.log(`Stopping ${this.running.size} job run(s); messages in flight get up to ${this.graceMs / 1000} s`);
-    const stopped = await Promise.race([
-      Promise.all(this.running).then(() => true),
-      sleep(this.graceMs + RECORD_MARGIN_MS, false, { ref: false }),
-    ]);
+    const stopped = await this.running.settledWithin(this.graceMs + RECORD_MARGIN_MS);
     if (stopped) {
       this.logger.log(`Job runs stopped, recorded and their locks released in ${Date.now() - started} ms`);
     } else {
