@@ -73,11 +73,12 @@ export class QueuedReminderDelivery extends ReminderDelivery implements OnModule
       events.on('failed', ({ jobId, failedReason }) => this.fail(jobId, failedReason));
       this.events.set(channel, events);
     }
-    const ready = Promise.all([...Object.values(this.queues).map((q) => q.waitUntilReady()), ...[...this.events.values()].map((e) => e.waitUntilReady())]);
+    const clients = [...Object.values(this.queues), ...this.events.values()];
+    const ready = Promise.all(clients.map((client) => client.waitUntilReady()));
     const timedOut = sleep(BOOT_WAIT_MS, 'timeout' as const, { ref: false });
     if ((await Promise.race([ready, timedOut])) === 'timeout') {
       // Boot stops here, and no shutdown hook will run: close the connections that would keep retrying.
-      const closing = Promise.all([...Object.values(this.queues), ...this.events.values()].map((c) => c.close().catch(() => undefined)));
+      const closing = Promise.all(clients.map((client) => client.close().catch(() => undefined)));
       await Promise.race([closing, sleep(1_000, undefined, { ref: false })]);
       throw new Error(
         `REDIS_URL ${redactedRedisUrl(this.config.redis.url ?? '')}: Redis did not answer within ${BOOT_WAIT_MS / 1000} s ` +
@@ -102,7 +103,7 @@ export class QueuedReminderDelivery extends ReminderDelivery implements OnModule
     await Promise.race([closing, sleep(2_000, undefined, { ref: false })]);
   }
 
-  /** The queue a channel's deliveries go to (metrics and health read it too). */
+  /** The queue a channel's deliveries go to (the queue gauge and the workers' provider-wide waits use it too). */
   queue(channel: Channel): Queue {
     return this.queues[channel];
   }
@@ -132,11 +133,6 @@ export class QueuedReminderDelivery extends ReminderDelivery implements OnModule
   /** Nothing runs here: the workers settle their own deliveries at shutdown. */
   settleInFlight(): Promise<number> {
     return Promise.resolve(0);
-  }
-
-  /** Jobs of this process's producers that have not finished: waiting in Redis or being delivered. */
-  get pendingCount(): number {
-    return this.pending.size;
   }
 
   private add(channel: Channel, messageId: string, data: DeliveryJobData): Promise<Job> {
