@@ -1,70 +1,18 @@
 import { mkdtempSync } from 'node:fs';
-import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SMTPServer } from 'smtp-server';
 import { DataSource } from 'typeorm';
 import { INTERRUPTED_BEFORE_SENDING, INTERRUPTED_WHILE_SENDING } from '../src/messaging/ai-message.repository';
 import { insertCustomers } from './support/customers';
 import { FakeOpenAiServer, GOOD_BODY, GOOD_SUBJECT } from './support/fake-openai.server';
+import { ScriptedSmtpServer } from './support/scripted-smtp';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { ADMIN_KEY, auth, createTestApp, JWT_SECRET, resetDatabase, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
 
 const RUN = '/internal/ai/smartengage/run-segment';
 const RUN_BODY = { send_window_start: 0, send_window_end: 24 };
-
-/**
- * A real SMTP server that counts a message as delivered only when it answers 250. While `hold(n)` is in effect,
- * messages after the n-th delivered one get no answer at all, as a mail server that is slow to reply.
- */
-class HoldingSmtpServer {
-  readonly delivered: string[] = [];
-  held = 0;
-  private holdAfter = Infinity;
-  private replyDelayMs = 0;
-  private readonly server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    closeTimeout: 100,
-    onData: (stream, session, callback) => {
-      stream.resume();
-      stream.on('end', () => {
-        if (this.delivered.length >= this.holdAfter) {
-          this.held++;
-          return;
-        }
-        setTimeout(() => {
-          this.delivered.push(...session.envelope.rcptTo.map((rcpt) => rcpt.address));
-          callback();
-        }, this.replyDelayMs);
-      });
-    },
-  });
-  url = '';
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `smtp://127.0.0.1:${(this.server.server.address() as AddressInfo).port}`;
-  }
-
-  /** Accept `count` messages, then answer none. */
-  hold(count: number): void {
-    this.holdAfter = count;
-  }
-
-  /** Accept everything, each after `ms`. */
-  acceptAll(ms = 0): void {
-    this.holdAfter = Infinity;
-    this.replyDelayMs = ms;
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 const byStatus = async (dataSource: DataSource): Promise<Record<string, number>> => {
   const rows: { status: string; n: number }[] = await dataSource.query(
@@ -94,7 +42,7 @@ const startRun = (service: ServiceProcess) =>
 
 
 describe('a delivery process killed between the claim and the send (in-process mode)', () => {
-  const smtp = new HoldingSmtpServer();
+  const smtp = new ScriptedSmtpServer();
   const llm = new FakeOpenAiServer();
   let t: TestApp | undefined;
   let killed: ServiceProcess | undefined;
@@ -117,7 +65,7 @@ describe('a delivery process killed between the claim and the send (in-process m
 
     // Two customers at a time. The mail server takes 5 messages and then stops answering (the 6th stays
     // `sending`); the LLM writes 6 drafts and then hangs (the 7th stays `queued`, being drafted).
-    smtp.hold(5);
+    smtp.set({ accept: true, holdAfter: 5 });
     llm.reply(...Array.from({ length: 6 }, () => ({ kind: 'json' as const, subject: GOOD_SUBJECT, body: GOOD_BODY })));
     llm.always({ kind: 'delay', ms: 600_000, then: { kind: 'json', subject: GOOD_SUBJECT, body: GOOD_BODY } });
     killed = await startServiceProcess({
@@ -146,7 +94,7 @@ describe('a delivery process killed between the claim and the send (in-process m
       `UPDATE ai_messages SET updated_at = now() - interval '11 minutes' WHERE delivery_status IN ('queued', 'sending')`,
     );
     await probe.close();
-    smtp.acceptAll();
+    smtp.set({ accept: true });
     t = await createTestApp({ SMTP_URL: smtp.url });
 
     const settled: { user_id: string; delivery_status: string; last_error: string | null }[] = await t.dataSource.query(
@@ -169,15 +117,14 @@ describe('a delivery process killed between the claim and the send (in-process m
     const res = await t.http().post(RUN).set(auth).send(RUN_BODY).expect(200);
     expect(res.body.sent).toBe(eligible - 5 - 1);
     expect(await byStatus(t.dataSource)).toEqual({ sent: eligible - 1, unknown: 1, failed: 1 });
-    const perRecipient = new Map<string, number>();
-    for (const address of smtp.delivered) perRecipient.set(address, (perRecipient.get(address) ?? 0) + 1);
-    expect(smtp.delivered).toHaveLength(eligible - 1);
+    const perRecipient = smtp.perRecipient();
+    expect(smtp.accepted).toHaveLength(eligible - 1);
     expect(Math.max(...perRecipient.values())).toBe(1);
   });
 });
 
 describe('a delivery process stopped with SIGTERM mid-run (in-process mode)', () => {
-  const smtp = new HoldingSmtpServer();
+  const smtp = new ScriptedSmtpServer();
   let t: TestApp;
 
   beforeAll(async () => {
@@ -193,7 +140,7 @@ describe('a delivery process stopped with SIGTERM mid-run (in-process mode)', ()
     await resetDatabase(t.dataSource);
     await t.dataSource.query('TRUNCATE job_runs');
     await insertCustomers(t.dataSource, { count: 60, daysAgo: 25, tag: 'sigterm' });
-    smtp.acceptAll(150);
+    smtp.set({ accept: true, delayMs: 150 });
     const service = await startServiceProcess({ env: serviceEnv(smtp.url, { CAMPAIGN_CONCURRENCY: '4' }) });
     try {
       startRun(service);
@@ -208,7 +155,7 @@ describe('a delivery process stopped with SIGTERM mid-run (in-process mode)', ()
       const counts = await byStatus(t.dataSource);
       expect(counts).toEqual({ sent: counts.sent });
       expect(counts.sent).toBeLessThan(63);
-      expect(smtp.delivered).toHaveLength(counts.sent);
+      expect(smtp.accepted).toHaveLength(counts.sent);
     } finally {
       service.signal('SIGKILL', { group: true });
     }

@@ -1,8 +1,11 @@
 import { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 
-/** What the server answers to the end of DATA: 250 (after `delayMs`), or an SMTP error reply. */
-export type SmtpBehaviour = { accept: true; delayMs?: number } | { reject: number; message: string };
+/**
+ * What the server answers to the end of DATA: 250 (after `delayMs`), or an SMTP error reply. With `holdAfter`, once
+ * that many messages were accepted it answers none at all, as a mail server that stops replying mid-send.
+ */
+export type SmtpBehaviour = { accept: true; delayMs?: number; holdAfter?: number } | { reject: number; message: string };
 
 /**
  * A real SMTP server whose answer can be changed while a test runs, and which records every message it accepted
@@ -13,6 +16,8 @@ export class ScriptedSmtpServer {
   readonly accepted: { to: string; at: number }[] = [];
   /** Replies other than 250 given so far. */
   rejected = 0;
+  /** Messages left without an answer (`holdAfter`). */
+  held = 0;
   private behaviour: SmtpBehaviour = { accept: true };
   private readonly server = new SMTPServer({
     authOptional: true,
@@ -26,6 +31,10 @@ export class ScriptedSmtpServer {
         if ('reject' in behaviour) {
           this.rejected++;
           return callback(Object.assign(new Error(behaviour.message), { responseCode: behaviour.reject }));
+        }
+        if (this.accepted.length >= (behaviour.holdAfter ?? Infinity)) {
+          this.held++;
+          return;
         }
         setTimeout(() => {
           for (const rcpt of session.envelope.rcptTo) this.accepted.push({ to: rcpt.address, at: Date.now() });
