@@ -17,7 +17,7 @@ import { CampaignService } from '../src/jobs/campaign.service';
 import { JobTrigger } from '../src/jobs/job-run.entity';
 import { Metric } from '../src/metrics/metric-names';
 import { Channel } from '../src/messaging/message.types';
-import { SegmentCriteria } from '../src/segmentation/segment.repository';
+import { EligibilityCriteria } from '../src/segmentation/eligible-customer.repository';
 import { loadBenchData, resetCampaignState } from './bench-data';
 import { CpuProfiler, summariseProfile } from './cpu-profile';
 import { DEAD_LLM_MODES, DeadLlmMode, startDeadLlm } from './dead-llm';
@@ -593,7 +593,7 @@ async function main(): Promise<void> {
     // 2. Segmentation, with the default campaign's criteria and the default frequency cap.
     const defaults = new AppConfig(validateEnvironment({}));
     const now = new Date();
-    const criteria: SegmentCriteria = {
+    const criteria: EligibilityCriteria = {
       channel: Channel.Email,
       bookedBefore: new Date(now.getTime() - CAMPAIGN_PRESETS[CampaignPreset.Default].bookingCadenceDays * DAY_MS),
       messagedBefore: new Date(now.getTime() - defaults.frequencyCap.windowDays * DAY_MS),

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { SegmentCriteria, SegmentCursor, SegmentRepository } from '../src/segmentation/segment.repository';
+import { EligibilityCriteria, EligibilityCursor, EligibleCustomerRepository } from '../src/segmentation/eligible-customer.repository';
 
 export interface SegmentationFigures {
   eligible: number;
@@ -26,8 +26,8 @@ export const stats = (values: number[]) => ({
   p95: [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * 0.95))],
 });
 
-/** The SQL and parameters SegmentRepository sends for one call, so EXPLAIN sees exactly that query. */
-async function capture(call: (repo: SegmentRepository) => Promise<unknown>): Promise<CapturedQuery> {
+/** The SQL and parameters EligibleCustomerRepository sends for one call, so EXPLAIN sees exactly that query. */
+async function capture(call: (repo: EligibleCustomerRepository) => Promise<unknown>): Promise<CapturedQuery> {
   let captured: CapturedQuery | null = null;
   const recorder = {
     query: async (sql: string, params: unknown[]) => {
@@ -35,8 +35,8 @@ async function capture(call: (repo: SegmentRepository) => Promise<unknown>): Pro
       return [{ count: 0 }];
     },
   } as unknown as DataSource;
-  await call(new SegmentRepository(recorder));
-  if (!captured) throw new Error('SegmentRepository sent no query');
+  await call(new EligibleCustomerRepository(recorder));
+  if (!captured) throw new Error('EligibleCustomerRepository sent no query');
   return captured;
 }
 
@@ -72,15 +72,15 @@ async function explain(dataSource: DataSource, label: string, query: CapturedQue
 }
 
 /**
- * Times SegmentRepository on the loaded data: countEligible `countRuns` times, then the first `pages`
+ * Times EligibleCustomerRepository on the loaded data: countEligible `countRuns` times, then the first `pages`
  * keyset pages of `pageSize`, each timed on its own; and EXPLAINs both queries once.
  */
 export async function measureSegmentation(
   dataSource: DataSource,
-  criteria: SegmentCriteria,
+  criteria: EligibilityCriteria,
   options: { countRuns: number; pages: number; pageSize: number },
 ): Promise<SegmentationFigures> {
-  const repo = new SegmentRepository(dataSource);
+  const repo = new EligibleCustomerRepository(dataSource);
   const countMs: number[] = [];
   let eligible = 0;
   for (let run = 0; run < options.countRuns; run++) {
@@ -91,8 +91,8 @@ export async function measureSegmentation(
 
   const pageMs: number[] = [];
   let pageRows = 0;
-  let cursor: SegmentCursor | null = null;
-  let secondCursor: SegmentCursor | null = null;
+  let cursor: EligibilityCursor | null = null;
+  let secondCursor: EligibilityCursor | null = null;
   for (let page = 0; page < options.pages; page++) {
     const started = performance.now();
     const { customers, next } = await repo.page(criteria, cursor, options.pageSize);

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../src/database/data-source-options';
-import { SegmentRepository } from '../src/segmentation/segment.repository';
+import { EligibleCustomerRepository } from '../src/segmentation/eligible-customer.repository';
 import { insertCustomers } from './support/customers';
 import { PgBouncer, startPgBouncer } from './support/pgbouncer';
 import { runSegment, ServiceProcess, startService } from './support/service-process';
@@ -123,7 +123,7 @@ describe.each(['direct', 'through PgBouncer'])('Postgres connections terminated 
     await insertCustomers(t.dataSource, { count: 60, daysAgo: 25, tag: 'terminated' });
     // Between the first and second page nothing is in flight: lock the table there, so the page read
     // waits on it, then terminate every backend of the service while it waits.
-    const segments = t.app.get(SegmentRepository);
+    const segments = t.app.get(EligibleCustomerRepository);
     const readPage = segments.page.bind(segments);
     let pagesRead = 0;
     const pageSpy = jest.spyOn(segments, 'page').mockImplementation(async (...args) => {

@@ -3,7 +3,7 @@ import { CronTime } from 'cron';
 import { DEMO } from '../src/database/demo-seed';
 import { CampaignService } from '../src/jobs/campaign.service';
 import { localHour } from '../src/common/local-time';
-import { SegmentRepository } from '../src/segmentation/segment.repository';
+import { EligibleCustomerRepository } from '../src/segmentation/eligible-customer.repository';
 import { insertCustomers, messagesPerCustomer } from './support/customers';
 import { PgBouncer, startPgBouncer } from './support/pgbouncer';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
@@ -147,7 +147,7 @@ describe.each(['direct', 'through PgBouncer'])('campaign (%s)', (route) => {
       const hour = localHour(new Date(lastSecond), 'Asia/Dhaka');
       const window = { send_window_start: hour, send_window_end: hour + 1, batch_size: 10 };
       jest.useFakeTimers({ doNotFake: REAL_TIMERS, now: lastSecond });
-      const segments = t.app.get(SegmentRepository);
+      const segments = t.app.get(EligibleCustomerRepository);
       const readPage = segments.page.bind(segments);
       let pagesRead = 0;
       const pageSpy = jest.spyOn(segments, 'page').mockImplementation(async (...args) => {
@@ -255,7 +255,7 @@ describe.each(['direct', 'through PgBouncer'])('campaign (%s)', (route) => {
     });
 
     it('retries a failed run with doubling backoff and records every attempt', async () => {
-      const segments = t.app.get(SegmentRepository);
+      const segments = t.app.get(EligibleCustomerRepository);
       const count = jest.spyOn(segments, 'countEligible');
       count.mockRejectedValueOnce(new Error('connection reset')).mockRejectedValueOnce(new Error('connection reset'));
       try {

@@ -2,7 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { DeliveryFanOut } from './delivery-fan-out';
-import { InProcessReminderDelivery } from '../messaging/in-process-reminder-delivery';
+import { ReminderDeliveryStep } from '../messaging/reminder-delivery-step';
 import { Channel } from '../messaging/message.types';
 import { MessagingModule } from '../messaging/messaging.module';
 import { ReminderDelivery } from '../messaging/reminder-delivery';
@@ -58,7 +58,7 @@ export class DeliveryModule {
         ...queueProviders,
         queued
           ? { provide: ReminderDelivery, useExisting: QueuedReminderDelivery }
-          : { provide: ReminderDelivery, useExisting: InProcessReminderDelivery },
+          : { provide: ReminderDelivery, useExisting: ReminderDeliveryStep },
       ],
       exports: [DeliveryFanOut, DeliveryWorkers, ReminderDelivery, ...(queued ? [QueuedReminderDelivery] : [])],
     };

@@ -7,7 +7,7 @@ import { InFlight } from '../common/in-flight';
 import { AppConfig } from '../config/app-config';
 import { RequestContext } from '../common/request-context';
 import { RetryLater } from '../messaging/delivery-retry';
-import { InProcessReminderDelivery } from '../messaging/in-process-reminder-delivery';
+import { ReminderDeliveryStep } from '../messaging/reminder-delivery-step';
 import { Channel } from '../messaging/message.types';
 import { DeliveryOutcome } from '../messaging/reminder-delivery';
 import { Metric } from '../metrics/metric-names';
@@ -120,7 +120,7 @@ export class DeliveryWorkers {
 @Injectable()
 export class DeliveryWorkerDeps {
   constructor(
-    readonly delivery: InProcessReminderDelivery,
+    readonly delivery: ReminderDeliveryStep,
     readonly errors: QueueErrorLog,
     readonly config: AppConfig,
     @InjectMetric(Metric.DeliveryQueueLatency) readonly latency: Histogram<string>,

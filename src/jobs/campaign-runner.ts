@@ -8,7 +8,7 @@ import { DeliveryFanOut, FanOutItem, FanOutResult } from '../delivery/delivery-f
 import { campaignMessageId } from '../delivery/delivery-jobs';
 import { SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
-import { SegmentCriteria, SegmentRepository } from '../segmentation/segment.repository';
+import { EligibilityCriteria, EligibleCustomerRepository } from '../segmentation/eligible-customer.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
 import { CampaignPlan, CampaignReport, CustomerResult, RESULT_LIMIT } from './campaign.types';
 import { JobRunStatus, ResumeState } from './job-run.entity';
@@ -21,8 +21,8 @@ import { isWithinHours, localDay } from '../common/local-time';
 const DAY_MS = 86_400_000;
 const PROGRESS_LOG_INTERVAL_MS = 5_000;
 
-/** One segment of a run: a fresh run, or a resumed one with its row's start, counts and resume state. */
-export interface RunSegment {
+/** One attempt at a run: a fresh run, or a resumed one with its row's start, counts and resume state. */
+export interface RunAttempt {
   plan: CampaignPlan;
   jobRunId: string;
   correlationId: string;
@@ -45,7 +45,7 @@ export class CampaignRunner {
   private readonly logger = new Logger(CampaignRunner.name);
 
   constructor(
-    private readonly segments: SegmentRepository,
+    private readonly eligibleCustomers: EligibleCustomerRepository,
     private readonly services: ServiceRepository,
     private readonly fanOut: DeliveryFanOut,
     private readonly jobRuns: JobRunRepository,
@@ -54,12 +54,12 @@ export class CampaignRunner {
   ) {}
 
   /** Every line logged during the run, deliveries included, carries its job_runs id as `runId`. */
-  run(segment: RunSegment): Promise<CampaignReport> {
-    return RequestContext.with({ runId: segment.jobRunId }, () => this.runInContext(segment));
+  run(attempt: RunAttempt): Promise<CampaignReport> {
+    return RequestContext.with({ runId: attempt.jobRunId }, () => this.runInContext(attempt));
   }
 
-  private async runInContext(segment: RunSegment): Promise<CampaignReport> {
-    const { plan, jobRunId, correlationId, resume } = segment;
+  private async runInContext(attempt: RunAttempt): Promise<CampaignReport> {
+    const { plan, jobRunId, correlationId, resume } = attempt;
     const startedAt = new Date();
     const counts: RunCounts = resume ? { ...resume.counts } : { totalEligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0 };
     const results: CustomerResult[] = [];
@@ -67,7 +67,7 @@ export class CampaignRunner {
       this.jobRuns,
       {
         jobRunId,
-        leaseToken: segment.leaseToken,
+        leaseToken: attempt.leaseToken,
         autoPause: this.config.campaign.autoPause,
         onAutoPause: (reason) => {
           this.autoPauses.inc();
@@ -78,7 +78,7 @@ export class CampaignRunner {
       resume?.state.campaignDay ?? localDay(startedAt, this.config.campaign.timeZone),
       resume?.state,
     );
-    const stop = AbortSignal.any([segment.stop, control.signal]);
+    const stop = AbortSignal.any([attempt.stop, control.signal]);
     let recorded = false;
     // A dry run counts customers as processed without an outcome. Once the row is written, stragglers
     // past the grace no longer change the counts it reports. A customer the delivery layer did not process
@@ -111,7 +111,7 @@ export class CampaignRunner {
     try {
       // A resumed run keeps the criteria of its start, so the customers it pages through are the same ones.
       const criteria = this.criteria(plan, resume?.startedAt ?? startedAt);
-      if (!resume) counts.totalEligible = await this.segments.countEligible(criteria);
+      if (!resume) counts.totalEligible = await this.eligibleCustomers.countEligible(criteria);
       this.logger.log({
         msg: `Campaign ${resume ? 'resumed' : 'started'}: ${counts.totalEligible} eligible customers (${plan.preset})`,
         eligible: counts.totalEligible,
@@ -137,7 +137,7 @@ export class CampaignRunner {
           await this.jobRuns.finish(control.write(), JobRunStatus.Done, stopped);
           return report('DONE', stopped);
         }
-        const { customers, next } = await this.segments.page(criteria, control.pageCursor, pageSize);
+        const { customers, next } = await this.eligibleCustomers.page(criteria, control.pageCursor, pageSize);
         const page = customers.filter((customer) => !control.wasCounted(customer.id));
 
         if (plan.dryRun) {
@@ -203,7 +203,7 @@ export class CampaignRunner {
     return [final, finalError];
   }
 
-  private criteria(plan: CampaignPlan, now: Date): SegmentCriteria {
+  private criteria(plan: CampaignPlan, now: Date): EligibilityCriteria {
     const { maxMessages, windowDays } = this.config.frequencyCap;
     return {
       channel: plan.channel,

@@ -12,7 +12,7 @@ import { MessageType } from '../messaging/message.types';
 import { Metric } from '../metrics/metric-names';
 import { PromoCodeRepository } from '../smartengage/promo-code.repository';
 import { CAMPAIGN_PRESETS, CampaignPreset } from './campaign-presets';
-import { CampaignRunner, RunSegment } from './campaign-runner';
+import { CampaignRunner, RunAttempt } from './campaign-runner';
 import {
   CAMPAIGN_JOB_NAME,
   CAMPAIGN_JOB_TYPE,
@@ -155,14 +155,14 @@ export class CampaignService {
   }
 
   /**
-   * Takes the campaign lock (not for a dry run), writes the row with `open` and runs the segment in the
+   * Takes the campaign lock (not for a dry run), writes the row with `open` and runs the attempt in the
    * background, tracked from before its row is written so a shutdown in between waits for it. Answers once
    * the row is written, or at once when the lock is held.
    */
   private async launch(
     dryRun: boolean,
     open: (lease: Lease | null) => Promise<JobRunEntity>,
-    segment: (row: JobRunEntity, leaseToken: string | null, stop: AbortSignal) => RunSegment,
+    attempt: (row: JobRunEntity, leaseToken: string | null, stop: AbortSignal) => RunAttempt,
   ): Promise<{ acquired: true; row: JobRunEntity; report: Promise<CampaignReport> } | { acquired: false; holder: LockHolder | null }> {
     let opened: (row: JobRunEntity) => void = () => undefined;
     const written = new Promise<JobRunEntity>((resolve) => (opened = resolve));
@@ -170,7 +170,7 @@ export class CampaignService {
       const row = await open(lease);
       opened(row);
       const stop = lease ? AbortSignal.any([this.shutdown.signal, lease.signal]) : this.shutdown.signal;
-      return this.runner.run(segment(row, lease?.token ?? null, stop));
+      return this.runner.run(attempt(row, lease?.token ?? null, stop));
     };
     const work: Promise<TryLockResult<CampaignReport>> = this.shutdown.track(() =>
       dryRun

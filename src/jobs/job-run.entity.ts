@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import { SegmentCursor } from '../segmentation/segment.repository';
+import { EligibilityCursor } from '../segmentation/eligible-customer.repository';
 
 export enum JobRunStatus {
   /** Only while the lease it runs under is live; a RUNNING row with a dead lease is settled as FAILED. */
@@ -27,7 +27,7 @@ export enum JobRunStatus {
  */
 export interface ResumeState {
   campaignDay: string;
-  cursor: SegmentCursor | null;
+  cursor: EligibilityCursor | null;
   counted: string[];
 }
 

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { SegmentCursor } from '../segmentation/segment.repository';
+import { EligibilityCursor } from '../segmentation/eligible-customer.repository';
 import { JobRunStatus, ResumeState } from './job-run.entity';
 import { JobRunRepository, ProducerWrite, RunCounts } from './job-run.repository';
 
@@ -67,7 +67,7 @@ export class RunControl {
   private readonly controller = new AbortController();
   private readonly window: FailureWindow;
   private readonly counted: Set<string>;
-  private cursor: SegmentCursor | null;
+  private cursor: EligibilityCursor | null;
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> = Promise.resolve();
@@ -78,7 +78,7 @@ export class RunControl {
     private readonly settings: RunControlSettings,
     private readonly counts: RunCounts,
     private readonly campaignDay: string,
-    from: { cursor: SegmentCursor | null; counted: string[] } = { cursor: null, counted: [] },
+    from: { cursor: EligibilityCursor | null; counted: string[] } = { cursor: null, counted: [] },
   ) {
     this.window = new FailureWindow(settings.autoPause.window, settings.autoPause.failureRatio);
     this.cursor = from.cursor;
@@ -90,7 +90,7 @@ export class RunControl {
   }
 
   /** Where the page in progress is read from. */
-  get pageCursor(): SegmentCursor | null {
+  get pageCursor(): EligibilityCursor | null {
     return this.cursor;
   }
 
@@ -122,7 +122,7 @@ export class RunControl {
   }
 
   /** The next page starts after `next`; nobody of it is counted yet. */
-  nextPage(next: SegmentCursor): void {
+  nextPage(next: EligibilityCursor): void {
     this.cursor = next;
     this.counted.clear();
   }

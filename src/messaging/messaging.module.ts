@@ -10,7 +10,7 @@ import { AiMessageRepository } from './ai-message.repository';
 import { DeepLinkService } from './deep-link.service';
 import { DraftingService } from './drafting.service';
 import { EmailSender } from './email.sender';
-import { InProcessReminderDelivery } from './in-process-reminder-delivery';
+import { ReminderDeliveryStep } from './reminder-delivery-step';
 import { LlmCircuitBreaker } from './llm-circuit-breaker';
 import { LlmCircuitGauge } from './llm-circuit.gauge';
 import { MessageComposer } from './message-composer';
@@ -64,8 +64,8 @@ import { TemplateProseGenerator } from './template-prose.generator';
     SmsSender,
     StaleMessageSweeper,
     TemplateProseGenerator,
-    InProcessReminderDelivery,
+    ReminderDeliveryStep,
   ],
-  exports: [InProcessReminderDelivery, DeepLinkService, AiMessageRepository, LlmCircuitBreaker],
+  exports: [ReminderDeliveryStep, DeepLinkService, AiMessageRepository, LlmCircuitBreaker],
 })
 export class MessagingModule {}

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CustomerProfile } from './customer-profile';
 
-export interface SegmentCriteria {
+export interface EligibilityCriteria {
   /** Customers must be reachable on it: an email address, or a phone number for SMS. */
   channel: 'EMAIL' | 'SMS';
   /** Last booking at least this long ago. */
@@ -17,7 +17,7 @@ export interface SegmentCriteria {
  * Position after the last row of a page: pages are read by (last_booking_at, id). The timestamp is
  * kept as Postgres' own text: a JS Date would drop the microseconds and repeat rows.
  */
-export interface SegmentCursor {
+export interface EligibilityCursor {
   lastBookingAt: string;
   id: string;
 }
@@ -25,13 +25,13 @@ export interface SegmentCursor {
 export interface SegmentPage {
   customers: CustomerProfile[];
   /** Where the next page starts; null after the last page. */
-  next: SegmentCursor | null;
+  next: EligibilityCursor | null;
 }
 
 // Every predicate but the cursor. The email form matches the partial index customers_segment_idx;
 // SMS campaigns (rarer) check the phone number on users. has_email and is_valid_phone_number() follow the
 // rules of contact-address.ts, so nobody is selected whom delivery would then skip.
-const eligible = (channel: SegmentCriteria['channel']) => `
+const eligible = (channel: EligibilityCriteria['channel']) => `
   c.opted_out_at IS NULL
   AND ${channel === 'SMS' ? 'EXISTS (SELECT 1 FROM users p WHERE p.id = c.id AND is_valid_phone_number(p.phone))' : 'c.has_email'}
   AND c.last_booking_at <= $1
@@ -40,10 +40,10 @@ const eligible = (channel: SegmentCriteria['channel']) => `
 
 /** Finds customers due for a reminder, by keyset pages, never all at once. */
 @Injectable()
-export class SegmentRepository {
+export class EligibleCustomerRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async countEligible(criteria: SegmentCriteria): Promise<number> {
+  async countEligible(criteria: EligibilityCriteria): Promise<number> {
     const [{ count }] = await this.dataSource.query(
       `SELECT count(*)::int AS count FROM customers c WHERE ${eligible(criteria.channel)}`,
       params(criteria),
@@ -51,7 +51,7 @@ export class SegmentRepository {
     return count;
   }
 
-  async page(criteria: SegmentCriteria, after: SegmentCursor | null, size: number): Promise<SegmentPage> {
+  async page(criteria: EligibilityCriteria, after: EligibilityCursor | null, size: number): Promise<SegmentPage> {
     const rows: ProfileRow[] = await this.dataSource.query(
       `SELECT c.id, u.name, u.email, u.phone, c.last_booking_at, c.last_booking_service_id, c.total_bookings,
               c.opted_out_at, c.last_booking_at::text AS cursor_at
@@ -89,4 +89,4 @@ interface ProfileRow {
   cursor_at: string;
 }
 
-const params = (criteria: SegmentCriteria) => [criteria.bookedBefore, criteria.now, criteria.messagedBefore];
+const params = (criteria: EligibilityCriteria) => [criteria.bookedBefore, criteria.now, criteria.messagedBefore];

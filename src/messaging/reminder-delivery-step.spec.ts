@@ -5,7 +5,7 @@ import { AiMessageEntity } from './ai-message.entity';
 import { AiMessageRepository, INTERRUPTED_WHILE_SENDING } from './ai-message.repository';
 import { DeepLinkService } from './deep-link.service';
 import { Draft, DraftingService } from './drafting.service';
-import { InProcessReminderDelivery } from './in-process-reminder-delivery';
+import { ReminderDeliveryStep } from './reminder-delivery-step';
 import { DispatchResult, MessageDispatcher } from './message-dispatcher';
 import { Channel, DeliveryStatus, GeneratorKind, MessageType } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
@@ -79,11 +79,11 @@ function newTestDelivery() {
   const metrics = { generated: jest.fn(), sent: jest.fn(), skipped: jest.fn(), settled: jest.fn() } as unknown as jest.Mocked<MessagingMetrics>;
   // Never within the SMS quiet hours, whatever time the spec runs.
   const config = new AppConfig(validateEnvironment({ SMS_QUIET_HOURS_START: '0', SMS_QUIET_HOURS_END: '0' }));
-  const sut = new InProcessReminderDelivery(messages, drafting, links, dispatcher, metrics, config);
+  const sut = new ReminderDeliveryStep(messages, drafting, links, dispatcher, metrics, config);
   return { sut, mocks: { messages, drafting, dispatcher, metrics } };
 }
 
-describe(InProcessReminderDelivery.name, () => {
+describe(ReminderDeliveryStep.name, () => {
   beforeEach(() => {
     jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
     jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);

@@ -45,8 +45,8 @@ interface Claimed {
 
 /** Runs the whole per-customer step in this process. */
 @Injectable()
-export class InProcessReminderDelivery extends ReminderDelivery {
-  private readonly logger = new Logger(InProcessReminderDelivery.name);
+export class ReminderDeliveryStep extends ReminderDelivery {
+  private readonly logger = new Logger(ReminderDeliveryStep.name);
   /** Messages claimed here and not finished yet, for settleInFlight. */
   private readonly inFlight = new Set<string>();
 
