@@ -14,6 +14,8 @@ import { EngagementOncePerMinute1732841000000 } from '../../migrations/173284100
 import { RecipientAddresses1732842000000 } from '../../migrations/1732842000000-RecipientAddresses';
 import { DeliveryStates1732924800000 } from '../../migrations/1732924800000-DeliveryStates';
 import { RunControl1733011200000 } from '../../migrations/1733011200000-RunControl';
+import { Experiments1733097600000 } from '../../migrations/1733097600000-Experiments';
+import { ExperimentAssignmentEntity, ExperimentEntity } from '../experiments/experiment.entity';
 import { MessageEventEntity } from '../events/message-event.entity';
 import { JobRunEntity } from '../jobs/job-run.entity';
 
@@ -26,6 +28,8 @@ export const ENTITIES = [
   AiMessageEntity,
   JobRunEntity,
   MessageEventEntity,
+  ExperimentEntity,
+  ExperimentAssignmentEntity,
 ];
 
 /** Listed explicitly so the same code runs from ts-jest and from dist/. */
@@ -40,4 +44,5 @@ export const MIGRATIONS = [
   RecipientAddresses1732842000000,
   DeliveryStates1732924800000,
   RunControl1733011200000,
+  Experiments1733097600000,
 ];
