@@ -11,6 +11,7 @@ import { DeliveryModule } from './delivery/delivery.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { EventsModule } from './events/events.module';
+import { ExperimentsModule } from './experiments/experiments.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { SmartEngageModule } from './smartengage/smartengage.module';
@@ -33,7 +34,7 @@ export class AppModule implements NestModule {
         MetricsModule,
         HealthModule,
         DeliveryModule.forRoot({ queued: Boolean(env.REDIS_URL), worker: role !== 'api' }),
-        ...(role === 'worker' ? [] : [SmartEngageModule, JobsModule, EventsModule]),
+        ...(role === 'worker' ? [] : [SmartEngageModule, ExperimentsModule, JobsModule, EventsModule]),
       ],
       providers: [
         AppShutdown,

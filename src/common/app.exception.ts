@@ -37,6 +37,10 @@ export enum ErrorCode {
   ShuttingDown = 'SHUTTING_DOWN',
   Internal = 'INTERNAL_ERROR',
   MessageNotFound = 'MESSAGE_NOT_FOUND',
+  ExperimentNotFound = 'EXPERIMENT_NOT_FOUND',
+  ExperimentExists = 'EXPERIMENT_EXISTS',
+  /** A send names an experiment that was stopped: it takes no new customers. */
+  ExperimentStopped = 'EXPERIMENT_STOPPED',
 }
 
 export interface FieldError {

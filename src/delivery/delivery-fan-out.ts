@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { InFlight } from '../common/in-flight';
 import { AppConfig } from '../config/app-config';
 import { DeliveryOutcome, DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/reminder-delivery';
+import { precheck } from '../messaging/reminder-delivery-step';
 
 /** One customer of a fan-out: the request to deliver, or why the caller already knows to skip them. */
 export type FanOutItem = { customerId: string } & ({ request: DeliveryRequest } | { skip: SkipReason });
@@ -15,6 +16,15 @@ export interface FanOutResult {
   outcome: FanOutOutcome;
 }
 
+/**
+ * How a send that names an experiment treats each customer it would message: null holds the customer out (no
+ * message, no job, no frequency-cap slot), else the request with their arm's overrides. The first call for a
+ * customer records their arm.
+ */
+export interface ExperimentSplit {
+  apply(request: DeliveryRequest): Promise<DeliveryRequest | null>;
+}
+
 export interface FanOutOptions {
   /** Customers in flight at once. */
   concurrency: number;
@@ -22,6 +32,8 @@ export interface FanOutOptions {
   signal?: AbortSignal;
   /** Called as each customer finishes, in completion order; never for customers that did not start. */
   onResult?: (result: FanOutResult) => void;
+  /** The experiment the send names: applied here, so every send path (bulk, campaign, queue mode) splits alike. */
+  experiment?: ExperimentSplit;
 }
 
 /**
@@ -55,7 +67,10 @@ export class DeliveryFanOut {
     const worker = async () => {
       while (next < items.length && !signal.aborted) {
         const index = next++;
-        results[index] = { customerId: items[index].customerId, outcome: await this.running.track(this.deliverItem(items[index], signal)) };
+        results[index] = {
+          customerId: items[index].customerId,
+          outcome: await this.running.track(this.deliverItem(items[index], signal, options.experiment)),
+        };
         options.onResult?.(results[index]);
       }
     };
@@ -116,10 +131,17 @@ export class DeliveryFanOut {
     if (settled > 0) this.logger.warn(`Settled ${settled} interrupted message(s): queued ones released, sending ones unknown`);
   }
 
-  private async deliverItem(item: FanOutItem, signal: AbortSignal): Promise<FanOutOutcome> {
+  private async deliverItem(item: FanOutItem, signal: AbortSignal, experiment?: ExperimentSplit): Promise<FanOutOutcome> {
     if ('skip' in item) return { status: 'skipped', reason: item.skip };
     try {
-      return await this.delivery.deliver({ ...item.request, signal });
+      let request = item.request;
+      // Only customers who would be messaged are assigned (the delivery skips the others, with its reason).
+      if (experiment && !precheck(request, this.config)) {
+        const split = await experiment.apply(request);
+        if (!split) return { status: 'skipped', reason: SkipReason.Holdout };
+        request = split;
+      }
+      return await this.delivery.deliver({ ...request, signal });
     } catch (error) {
       this.logger.error({ msg: 'Customer failed', customerId: item.customerId, err: error });
       return { status: 'error', error: error instanceof Error ? error.message : String(error) };

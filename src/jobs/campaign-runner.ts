@@ -16,6 +16,7 @@ import { Metric } from '../metrics/metric-names';
 import { RunControl, RunStoppedError } from './run-control';
 import { JobRunRepository, RunCounts } from './job-run.repository';
 import { ShutdownError } from './shutdown.service';
+import { ExperimentsService } from '../experiments/experiments.service';
 import { isWithinHours, localDay } from '../common/local-time';
 
 const DAY_MS = 86_400_000;
@@ -49,6 +50,7 @@ export class CampaignRunner {
     private readonly services: ServiceRepository,
     private readonly fanOut: DeliveryFanOut,
     private readonly jobRuns: JobRunRepository,
+    private readonly experiments: ExperimentsService,
     private readonly config: AppConfig,
     @InjectMetric(Metric.CampaignAutoPauses) private readonly autoPauses: Counter<string>,
   ) {}
@@ -122,6 +124,8 @@ export class CampaignRunner {
       control.start();
 
       const campaign = { day: control.write().resumeState.campaignDay, jobRunId };
+      // A resumed run keeps its experiment even if it was stopped meanwhile: its assigned customers keep their arm.
+      const experiment = plan.experiment ? await this.experiments.split(plan.experiment, plan.channel, { allowStopped: true }) : undefined;
       const { pageSize, concurrency } = this.fanOut.campaignPace(plan.batchSize);
       let lastLog = Date.now();
       const serviceCache = new Map<string, ServiceInfo>();
@@ -147,7 +151,7 @@ export class CampaignRunner {
           const items = page.map((customer) => this.item(customer, services, plan, correlationId, campaign));
           control.handed(items.length);
           void control.beat(); // shows the page's customers as in flight now, not at the next tick
-          const deliveries = this.fanOut.deliverAll(items, { concurrency, signal: stop, onResult: record });
+          const deliveries = this.fanOut.deliverAll(items, { concurrency, signal: stop, onResult: record, experiment });
           if (!(await finishWithin(deliveries, stop, this.config.shutdownGraceMs))) {
             this.logger.warn(`Campaign ${jobRunId}: messages still in flight after the grace are not counted`);
           }

@@ -13,6 +13,7 @@ import { CampaignPlan, CampaignReport } from './campaign.types';
 import { JobRunEntity, JobTrigger } from './job-run.entity';
 import { JobRunRepository } from './job-run.repository';
 import { ShutdownService } from './shutdown.service';
+import { ExperimentsService } from '../experiments/experiments.service';
 
 const LIVE: LockHolder = {
   holder: 'replica-a:7',
@@ -30,6 +31,7 @@ const PLAN: CampaignPlan = {
   dryRun: false,
   messageType: MessageType.Reminder,
   channel: Channel.Email,
+  experiment: null,
 };
 
 const row = (id: string, leaseToken: string | null) => ({ id, leaseToken, holder: 'replica-b:9' }) as JobRunEntity;
@@ -54,7 +56,7 @@ function newTestService() {
   const shutdown = new ShutdownService({ shutdownGraceMs: 0 } as AppConfig, fanOut);
   const config = { campaign: { timeZone: 'Asia/Dhaka', maxAttempts: 3, retryBackoffMs: 0 } } as AppConfig;
   const runsTotal = { inc: jest.fn() } as unknown as Counter<string>;
-  const sut = new CampaignService(runner, locks, jobRuns, {} as PromoCodeRepository, shutdown, config, runsTotal);
+  const sut = new CampaignService(runner, locks, jobRuns, {} as PromoCodeRepository, shutdown, {} as ExperimentsService, config, runsTotal);
   jest.spyOn(sut, 'plan').mockResolvedValue(PLAN);
   return { sut, mocks: { runner, locks, jobRuns, shutdown } };
 }

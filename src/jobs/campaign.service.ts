@@ -11,6 +11,7 @@ import { Lease, LockService, TryLockResult } from '../database/lock.service';
 import { MessageType } from '../messaging/message.types';
 import { Metric } from '../metrics/metric-names';
 import { PromoCodeRepository } from '../smartengage/promo-code.repository';
+import { ExperimentsService } from '../experiments/experiments.service';
 import { CAMPAIGN_PRESETS, CampaignPreset } from './campaign-presets';
 import { CampaignRunner, RunAttempt } from './campaign-runner';
 import {
@@ -44,6 +45,7 @@ export class CampaignService {
     private readonly jobRuns: JobRunRepository,
     private readonly promos: PromoCodeRepository,
     private readonly shutdown: ShutdownService,
+    private readonly experiments: ExperimentsService,
     private readonly config: AppConfig,
     @InjectMetric(Metric.CampaignRuns) private readonly runsTotal: Counter<string>,
   ) {}
@@ -67,6 +69,9 @@ export class CampaignService {
         { field: 'send_window_start', message: 'send_window_start must be before send_window_end' },
       ]);
     }
+    const channel = request.channel ?? settings.channel;
+    // Checked now, so an unknown or stopped experiment refuses the run before anyone is messaged.
+    if (request.experiment) await this.experiments.split(request.experiment, channel);
     return {
       preset,
       bookingCadenceDays: request.bookingCadenceDays ?? settings.bookingCadenceDays,
@@ -75,7 +80,8 @@ export class CampaignService {
       batchSize: request.batchSize ?? settings.batchSize,
       dryRun: request.dryRun ?? false,
       messageType: MessageType.Reminder,
-      channel: request.channel ?? settings.channel,
+      channel,
+      experiment: request.experiment ?? null,
     };
   }
 
@@ -204,7 +210,7 @@ export class CampaignService {
     if (promoCode && !offer) {
       throw AppException.conflict(ErrorCode.RunStateConflict, `run ${row.id} cannot resume: its promo code ${promoCode} is no longer active`);
     }
-    return { ...stored, offer };
+    return { ...stored, experiment: stored.experiment ?? null, offer };
   }
 
   /** Who holds the campaign lock and the run under it; settles RUNNING rows whose lease is gone. */

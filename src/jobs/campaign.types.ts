@@ -21,6 +21,8 @@ export interface CampaignRequest {
   batchSize?: number;
   dryRun?: boolean;
   channel?: Channel;
+  /** Key of a running experiment to split the run's customers by. */
+  experiment?: string;
 }
 
 /** A run's settings, resolved and validated. */
@@ -33,6 +35,8 @@ export interface CampaignPlan {
   dryRun: boolean;
   messageType: MessageType;
   channel: Channel;
+  /** The experiment the run splits its customers by; null for none. */
+  experiment: string | null;
 }
 
 export interface CustomerResult {

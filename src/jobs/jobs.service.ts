@@ -39,6 +39,7 @@ export class JobsService {
       sendWindowEnd: request.send_window_end,
       batchSize: request.batch_size,
       dryRun: request.dry_run,
+      experiment: request.experiment,
       channel: request.channel === undefined ? undefined : request.channel === 'SMS' ? Channel.Sms : Channel.Email,
     });
     const started = await this.campaigns.start(plan, JobTrigger.Manual);

@@ -56,7 +56,7 @@ export class DraftingService {
     let fallbackReason: string | null = null;
     let violations: SafetyViolation[] | null = null;
 
-    if (this.llm.enabled) {
+    if (this.llm.enabled && context.generator !== GeneratorKind.Template) {
       try {
         const result = await this.llm.write(proseInputFrom(context));
         const checked = this.composeAndCheck(result, context);

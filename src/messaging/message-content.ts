@@ -14,6 +14,8 @@ export interface MessageContext {
   serviceEmoji: string;
   daysSinceLastBooking: number;
   tone: Tone;
+  /** The writer a send asks for (an experiment's variant): `template` never calls the LLM. */
+  generator?: GeneratorKind;
   messageType: MessageType;
   offer: Offer | null;
   ttlHours: number;

@@ -68,19 +68,9 @@ export class ReminderDeliveryStep extends ReminderDelivery {
 
   private async claimAndSend(request: DeliveryRequest): Promise<DeliveryOutcome> {
     const { customer, service, offer, channel } = request;
-    const recipient = channel === Channel.Sms ? customer.phone : customer.email;
-    if (customer.optedOutAt) return this.skip(SkipReason.OptedOut);
-    if (!recipient) {
-      return this.skip(channel === Channel.Sms ? SkipReason.NoPhoneNumber : SkipReason.NoEmailAddress);
-    }
-    // Before the claim: a bad address leaves no row behind and does not count against the cap.
-    if (channel === Channel.Sms ? !isValidPhoneNumber(recipient) : !isValidEmailAddress(recipient)) {
-      return this.skip(channel === Channel.Sms ? SkipReason.InvalidPhoneNumber : SkipReason.InvalidEmailAddress);
-    }
-    if (!customer.lastBookingAt) return this.skip(SkipReason.NoBookingHistory);
-    if (channel === Channel.Sms && isWithinHours(new Date(), this.config.campaign.timeZone, this.config.sms.quietHours)) {
-      return this.skip(SkipReason.SmsQuietHours);
-    }
+    const skip = precheck(request, this.config);
+    if (skip) return this.skip(skip);
+    const recipient = (channel === Channel.Sms ? customer.phone : customer.email)!;
 
     const messageId = request.messageId ?? randomUUID();
     const promoCode = offer?.promoCode ?? null;
@@ -88,7 +78,7 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       { sub: customer.id, message_id: messageId, service_id: service.id, promo_code: promoCode, scope: TokenScope.Booking },
       request.ttlHours,
     );
-    const tone = toneFor(customer.totalBookings);
+    const tone = request.tone ?? toneFor(customer.totalBookings);
     const claim = await this.messages.claim({
       id: messageId,
       userId: customer.id,
@@ -106,7 +96,7 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       jobRunId: request.campaign?.jobRunId ?? null,
     });
     if (claim !== 'claimed' && claim !== 'exists') return this.skip(SKIP_FOR_CLAIM[claim]);
-    const claimed = { messageId, recipient, tone, link, lastBookingAt: customer.lastBookingAt };
+    const claimed = { messageId, recipient, tone, link, lastBookingAt: customer.lastBookingAt! };
     return RequestContext.with({ messageId }, () => this.continueClaimed(request, claim, claimed));
   }
 
@@ -152,6 +142,7 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       serviceEmoji: service.emoji,
       daysSinceLastBooking: Math.max(0, Math.floor((Date.now() - lastBookingAt.getTime()) / DAY_MS)),
       tone,
+      generator: request.generator,
       messageType: request.messageType,
       offer,
       ttlHours: request.ttlHours,
@@ -251,6 +242,25 @@ export class ReminderDeliveryStep extends ReminderDelivery {
     this.logger.warn({ msg: `Message failed: ${reason} (${error})`, reason });
     return { status: 'failed', messageId, reason, error };
   }
+}
+
+/**
+ * The checks before the claim, on what the request already carries: a customer who fails one is never messaged
+ * (and, under an experiment, never assigned). A bad address leaves no row behind and does not count against the cap.
+ */
+export function precheck(request: DeliveryRequest, config: AppConfig): SkipReason | null {
+  const { customer, channel } = request;
+  const recipient = channel === Channel.Sms ? customer.phone : customer.email;
+  if (customer.optedOutAt) return SkipReason.OptedOut;
+  if (!recipient) return channel === Channel.Sms ? SkipReason.NoPhoneNumber : SkipReason.NoEmailAddress;
+  if (channel === Channel.Sms ? !isValidPhoneNumber(recipient) : !isValidEmailAddress(recipient)) {
+    return channel === Channel.Sms ? SkipReason.InvalidPhoneNumber : SkipReason.InvalidEmailAddress;
+  }
+  if (!customer.lastBookingAt) return SkipReason.NoBookingHistory;
+  if (channel === Channel.Sms && isWithinHours(new Date(), config.campaign.timeZone, config.sms.quietHours)) {
+    return SkipReason.SmsQuietHours;
+  }
+  return null;
 }
 
 function sent(messageId: string, draft: DraftRecord, outboxPath?: string): DeliveryOutcome {

@@ -1,7 +1,7 @@
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { ServiceInfo } from '../segmentation/service.repository';
 import { Offer } from './message-content';
-import { Channel, GeneratorKind, MessageType } from './message.types';
+import { Channel, GeneratorKind, MessageType, Tone } from './message.types';
 
 export interface DeliveryRequest {
   customer: CustomerProfile;
@@ -12,6 +12,10 @@ export interface DeliveryRequest {
   ttlHours: number;
   bypassFrequencyCap: boolean;
   correlationId: string;
+  /** The voice to write in (an experiment's variant); chosen from the booking history when absent. */
+  tone?: Tone;
+  /** Who writes the prose (an experiment's variant); the LLM when configured, when absent. */
+  generator?: GeneratorKind;
   /** Set by the daily campaign: claims are unique per customer, campaign day and channel. */
   campaign?: { day: string; jobRunId: string };
   /**
@@ -41,6 +45,8 @@ export enum SkipReason {
   NoBookingHistory = 'no_booking_history',
   NotDue = 'not_due',
   AlreadyMessagedToday = 'already_messaged_today',
+  /** In the holdout of the experiment the send names: deliberately not messaged. */
+  Holdout = 'holdout',
   /** The service was shutting down before this customer's turn came. */
   ShuttingDown = 'shutting_down',
 }

@@ -21,6 +21,7 @@ export const Metric = {
   CampaignLatestRunStatus: 'ai_campaign_latest_run_status',
   CampaignLatestRunCustomers: 'ai_campaign_latest_run_customers',
   CampaignLatestRunStart: 'ai_campaign_latest_run_start_timestamp_seconds',
+  ExperimentCustomers: 'smartengage_experiment_customers',
   HealthUp: 'smartengage_health_up',
   DbPoolConnections: 'smartengage_db_pool_connections',
   DbPoolWaiting: 'smartengage_db_pool_waiting_requests',

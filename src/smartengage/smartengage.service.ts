@@ -12,11 +12,13 @@ import { ServiceInfo, ServiceRepository } from '../segmentation/service.reposito
 import { CustomerResultDto, SendBulkRequestDto, SendBulkResponseDto } from './dto/send-bulk.dto';
 import { SendSingleRequestDto, SendSingleResponseDto } from './dto/send-single.dto';
 import { PromoCodeRepository } from './promo-code.repository';
+import { ExperimentsService } from '../experiments/experiments.service';
 
 const DAY_MS = 86_400_000;
 const DEFAULT_BATCH_SIZE = 10;
 
-const SKIP_ERRORS: Record<SkipReason, { code: ErrorCode; status: HttpStatus; message: (id: string) => string }> = {
+/** send-single names no experiment, so it never meets the holdout. */
+const SKIP_ERRORS: Record<Exclude<SkipReason, SkipReason.Holdout>, { code: ErrorCode; status: HttpStatus; message: (id: string) => string }> = {
   [SkipReason.OptedOut]: {
     code: ErrorCode.CustomerOptedOut,
     status: HttpStatus.CONFLICT,
@@ -89,6 +91,7 @@ export class SmartEngageService {
     private readonly services: ServiceRepository,
     private readonly promos: PromoCodeRepository,
     private readonly fanOut: DeliveryFanOut,
+    private readonly experiments: ExperimentsService,
     private readonly config: AppConfig,
   ) {}
 
@@ -115,6 +118,7 @@ export class SmartEngageService {
     });
     if (outcome.status === 'error') throw new Error(outcome.error);
     if (outcome.status === 'skipped') {
+      if (outcome.reason === SkipReason.Holdout) throw new Error('send-single names no experiment');
       const error = SKIP_ERRORS[outcome.reason];
       throw new AppException(error.code, error.message(customer.id), error.status);
     }
@@ -154,6 +158,7 @@ export class SmartEngageService {
     const eligible = request.customer_ids.filter((id) => profiles.has(id) && due(profiles.get(id)!));
 
     const channel = toChannel(request.channel);
+    const experiment = request.experiment ? await this.experiments.split(request.experiment, channel) : undefined;
     const items = request.customer_ids.map((customerId): FanOutItem => {
       const customer = profiles.get(customerId);
       if (!customer) return { customerId, skip: SkipReason.CustomerNotFound };
@@ -168,7 +173,7 @@ export class SmartEngageService {
       };
     });
     const concurrency = request.batch_size ?? DEFAULT_BATCH_SIZE;
-    const outcomes = (await this.fanOut.deliverAll(items, { concurrency })).map((r) => toBulkResult(r.customerId, r.outcome));
+    const outcomes = (await this.fanOut.deliverAll(items, { concurrency, experiment })).map((r) => toBulkResult(r.customerId, r.outcome));
 
     const count = (kind: BulkOutcome['kind']) => outcomes.filter((o) => o.kind === kind).length;
     const [sent, failed, skipped] = [count('sent'), count('failed'), count('skipped')];

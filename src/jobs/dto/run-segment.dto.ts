@@ -3,6 +3,7 @@ import { IsBoolean, IsEnum, IsOptional } from 'class-validator';
 import { Field } from '../../common/dto-fields';
 import { SendSummaryDto } from '../../smartengage/dto/send-bulk.dto';
 import { CampaignPreset } from '../campaign-presets';
+import { ExperimentKeyField } from '../../experiments/dto/experiment.dto';
 
 export class RunSegmentRequestDto {
   @Field.optionalInt('booking_cadence_days', 1, 365, { example: 21, description: 'Preset default: 21 (aggressive 14, gentle 28)' })
@@ -27,6 +28,9 @@ export class RunSegmentRequestDto {
 
   @Field.channel({ default: undefined, description: "Defaults to the preset's channel (email; sms for the sms preset)" })
   channel?: 'EMAIL' | 'SMS';
+
+  @ExperimentKeyField()
+  experiment?: string;
 
   @ApiPropertyOptional({ default: false, description: 'List who would be messaged; send nothing' })
   @IsOptional()

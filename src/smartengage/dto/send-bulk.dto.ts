@@ -3,6 +3,7 @@ import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsOptional
 import { Transform } from 'class-transformer';
 import { Field, lowerCase, UUID_SHAPE } from '../../common/dto-fields';
 import { MessageType } from '../../messaging/message.types';
+import { ExperimentKeyField } from '../../experiments/dto/experiment.dto';
 
 export const MAX_BULK_CUSTOMERS = 1000;
 
@@ -52,6 +53,9 @@ export class SendBulkRequestDto {
 
   @Field.channel()
   channel?: 'EMAIL' | 'SMS';
+
+  @ExperimentKeyField()
+  experiment?: string;
 }
 
 /** One customer's outcome in a bulk send or a campaign run. */
@@ -68,7 +72,7 @@ export class CustomerResultDto {
   @ApiPropertyOptional({
     example: 'frequency_capped',
     description:
-      'Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, invalid_email_address, invalid_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview)',
+      'Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, invalid_email_address, invalid_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, holdout (held out by the experiment the send names), safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview)',
   })
   reason?: string;
 }
