@@ -60,6 +60,7 @@ describe('experimentResults', () => {
     expect(empty.arms.every((a) => a.assigned === 0 && a.conversion_rate === null && a.conversion_rate_ci === null)).toBe(true);
     expect(empty.srm_p_value).toBeNull();
     expect(empty.best_variant).toBeNull();
+    expect(empty.verdict).toEqual(['no customers assigned yet']);
 
     const zero = experimentResults({
       holdoutPercent: 10,

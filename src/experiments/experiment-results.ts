@@ -95,13 +95,13 @@ export function experimentResults({ holdoutPercent, variants, counts }: ResultsI
       : null;
 
   const verdict: string[] = [];
-  if (srmWarning) verdict.push(srmWarning);
-  if (holdout) {
+  if (names.every((name) => countsOf(name).assigned === 0)) verdict.push('no customers assigned yet');
+  else if (srmWarning) verdict.push(srmWarning);
+  if (holdout && verdict[0] !== 'no customers assigned yet') {
     for (const arm of arms.filter((a) => a.name !== HOLDOUT)) verdict.push(againstHoldout(arm, holdout, proportion(arm.name)));
   }
   const ranking = rankVariants(variants.map((v) => v.name), proportion);
   if (ranking) verdict.push(ranking.sentence);
-  if (verdict.length === 0) verdict.push('no customers assigned yet');
   return {
     arms,
     srm_p_value: srm === null ? null : round(srm),

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, QueryFailedError, Repository } from 'typeorm';
+import { DataSource, Repository } from 'typeorm';
 import { ExperimentEntity } from './experiment.entity';
 
 export type NewExperiment = Pick<ExperimentEntity, 'key' | 'description' | 'holdoutPercent' | 'variants' | 'attributionDays' | 'channel'>;
@@ -24,12 +24,15 @@ export class ExperimentRepository {
 
   /** The new row, or null when the key is taken. */
   async create(experiment: NewExperiment): Promise<ExperimentEntity | null> {
-    try {
-      return await this.experiments.save(this.experiments.create({ ...experiment, stoppedAt: null }));
-    } catch (error) {
-      if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === '23505') return null;
-      throw error;
-    }
+    const inserted = await this.experiments
+      .createQueryBuilder()
+      .insert()
+      .values({ ...experiment, stoppedAt: null })
+      .orIgnore()
+      .returning('id')
+      .execute();
+    const id = (inserted.raw as Array<{ id: string }>)[0]?.id;
+    return id ? this.experiments.findOneByOrFail({ id }) : null;
   }
 
   findByKey(key: string): Promise<ExperimentEntity | null> {
