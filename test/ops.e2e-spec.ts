@@ -147,6 +147,7 @@ describe('ops/: the Grafana dashboard and the Prometheus alert rules', () => {
       'LLM & safety',
       'HTTP',
       'Database',
+      'Experiments',
     ]);
     const ids = dashboard.panels.map((panel) => panel.id);
     expect(new Set(ids).size).toBe(ids.length);
@@ -187,7 +188,14 @@ describe('ops/: the Grafana dashboard and the Prometheus alert rules', () => {
   it('has data in every panel once Prometheus has scraped a campaign run', async () => {
     await resetDatabase(t.dataSource);
     await t.dataSource.query('TRUNCATE job_runs');
-    const run = await t.http().post('/internal/ai/smartengage/run-segment').set(auth).send({ send_window_start: 0, send_window_end: 24 });
+    // The run names an experiment, so the Experiments row has customers to show.
+    const experiment = `ops-${Date.now()}`;
+    await t.http().post('/admin/smartengage/experiments').set(auth).send({ key: experiment, holdout_percent: 0, variants: [{ name: 'only', weight: 1 }] }).expect(201);
+    const run = await t
+      .http()
+      .post('/internal/ai/smartengage/run-segment')
+      .set(auth)
+      .send({ send_window_start: 0, send_window_end: 24, experiment });
     expect(run.body).toMatchObject({ status: 'DONE', total_eligible: 3, failed: 3 }); // the SMTP server is unreachable
     await t.http().get('/unsubscribe/not-a-token-0123456789').expect(400);
 

@@ -35,7 +35,8 @@ export class MessagingMetrics implements OnModuleInit {
     }
     for (const generator of Object.values(GeneratorKind)) generationDuration.zero({ generator });
     for (const reason of [...Object.values(LlmFailure), SAFETY_REJECTED]) fallbacks.inc({ reason }, 0);
-    for (const reason of Object.values(SkipReason)) skips.inc({ reason }, 0);
+    // A held-out customer never reaches the per-customer step: smartengage_experiment_customers counts them.
+    for (const reason of Object.values(SkipReason)) if (reason !== SkipReason.Holdout) skips.inc({ reason }, 0);
     for (const rule of Object.values(SafetyRule)) safetyRejections.inc({ rule }, 0);
   }
 

@@ -76,6 +76,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/smartengage/experiments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every experiment, newest first */
+        get: operations["ExperimentsController_list"];
+        put?: never;
+        /** Create an experiment: a holdout that gets no message and variants that change it */
+        post: operations["ExperimentsController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/smartengage/experiments/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One experiment */
+        get: operations["ExperimentsController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/smartengage/experiments/{key}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop assigning customers; assignments made keep their arm, and the results stay */
+        post: operations["ExperimentsController_stop"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/smartengage/experiments/{key}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Conversion per arm, uplift over the holdout with intervals and p-values, the sample-ratio check, a verdict */
+        get: operations["ExperimentsController_results"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/internal/ai/smartengage/run-segment": {
         parameters: {
             query?: never;
@@ -411,6 +480,11 @@ export interface components {
              * @enum {string}
              */
             channel?: "email" | "sms";
+            /**
+             * @description Key of a running experiment: its holdout gets no message, its variants override the send
+             * @example reminder-worth-it
+             */
+            experiment?: string;
         };
         CustomerResultDto: {
             /** Format: uuid */
@@ -419,7 +493,7 @@ export interface components {
             /** Format: uuid */
             message_id?: string;
             /**
-             * @description Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, invalid_email_address, invalid_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview)
+             * @description Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, invalid_email_address, invalid_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, holdout (held out by the experiment the send names), safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview)
              * @example frequency_capped
              */
             reason?: string;
@@ -445,6 +519,161 @@ export interface components {
              * @enum {string}
              */
             status: "completed" | "completed_with_errors";
+        };
+        VariantDto: {
+            /**
+             * @description Unique within the experiment; not `holdout`
+             * @example premium
+             */
+            name: string;
+            /**
+             * @description Share of the non-holdout customers, relative to the other variants
+             * @example 1
+             */
+            weight: number;
+            /**
+             * @description Who writes the prose; the send's default when absent
+             * @enum {string}
+             */
+            generator?: "template" | "openai";
+            /**
+             * @description An active promo code; null sends none; the send's code when absent
+             * @example VIP20
+             */
+            promo_code?: string | null;
+            /**
+             * @description The message's voice; chosen from the booking history when absent
+             * @enum {string}
+             */
+            tone?: "welcoming" | "premium" | "friendly";
+        };
+        CreateExperimentDto: {
+            /** @example reminder-worth-it */
+            key: string;
+            /** @example Does the reminder cause bookings, and which tone works best? */
+            description?: string;
+            /**
+             * @description Customers who get no message, in percent
+             * @example 10
+             */
+            holdout_percent: number;
+            variants: components["schemas"]["VariantDto"][];
+            /**
+             * @description Bookings within this many days of the assignment convert
+             * @default 7
+             */
+            attribution_days?: number;
+            /**
+             * @description Only sends on this channel may name the experiment; any when absent
+             * @example email
+             * @enum {string}
+             */
+            channel?: "email" | "sms";
+        };
+        VariantResponseDto: {
+            /** @example premium */
+            name: string;
+            /** @example 1 */
+            weight: number;
+            /** @enum {string} */
+            generator?: "template" | "openai";
+            promo_code?: string | null;
+            /** @enum {string} */
+            tone?: "welcoming" | "premium" | "friendly";
+        };
+        ExperimentResponseDto: {
+            /** @example reminder-worth-it */
+            key: string;
+            description: string | null;
+            /** @example 10 */
+            holdout_percent: number;
+            variants: components["schemas"]["VariantResponseDto"][];
+            /** @example 7 */
+            attribution_days: number;
+            /** @enum {string|null} */
+            channel: "EMAIL" | "SMS" | null;
+            /** @enum {string} */
+            status: "running" | "stopped";
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            stopped_at: string | null;
+        };
+        ExperimentListDto: {
+            experiments: components["schemas"]["ExperimentResponseDto"][];
+        };
+        IntervalDto: {
+            /** @example 0.0281 */
+            lower: number;
+            /** @example 0.0418 */
+            upper: number;
+        };
+        ArmResultDto: {
+            /**
+             * @description `holdout`, or a variant name
+             * @example premium
+             */
+            name: string;
+            /** @example 1000 */
+            assigned: number;
+            /**
+             * @description Assigned customers sent a message within the attribution window
+             * @example 985
+             */
+            messaged: number;
+            /** @example 120 */
+            clicked: number;
+            /**
+             * @description Customers with a non-cancelled booking within attribution_days of their assignment
+             * @example 50
+             */
+            converted: number;
+            /** @example 0.05 */
+            conversion_rate: number | null;
+            /** @description 95% Wilson interval */
+            conversion_rate_ci: components["schemas"]["IntervalDto"] | null;
+            /**
+             * @description Variants: rate minus the holdout rate (0.02 is 2 points)
+             * @example 0.02
+             */
+            absolute_uplift?: number | null;
+            /** @description 95%, unpooled standard error */
+            absolute_uplift_ci?: components["schemas"]["IntervalDto"] | null;
+            /**
+             * @description Variants: rate / holdout rate - 1
+             * @example 0.667
+             */
+            relative_uplift?: number | null;
+            /** @description 95%, delta method */
+            relative_uplift_ci?: components["schemas"]["IntervalDto"] | null;
+            /**
+             * @description Two-sided two-proportion z-test against the holdout
+             * @example 0.022
+             */
+            p_value?: number | null;
+        };
+        ExperimentResultsDto: {
+            /** @example reminder-worth-it */
+            key: string;
+            /** @enum {string} */
+            status: "running" | "stopped";
+            /** @example 7 */
+            attribution_days: number;
+            arms: components["schemas"]["ArmResultDto"][];
+            /** @description Pearson chi-square of the assigned counts against the configured split */
+            srm_p_value: number | null;
+            /** @description Set when srm_p_value < 0.001: do not trust the uplift */
+            srm_warning: string | null;
+            /** @example premium */
+            best_variant: string | null;
+            /** @description Whether the best variant beats the runner-up significantly */
+            best_beats_runner_up: boolean | null;
+            /**
+             * @example [
+             *       "premium converts 2.1 points better than no message (95% CI 0.4 to 3.8, p = 0.014)"
+             *     ]
+             */
+            verdict: string[];
         };
         RunSegmentRequestDto: {
             /**
@@ -483,6 +712,11 @@ export interface components {
              * @enum {string}
              */
             channel?: "email" | "sms";
+            /**
+             * @description Key of a running experiment: its holdout gets no message, its variants override the send
+             * @example reminder-worth-it
+             */
+            experiment?: string;
             /**
              * @description List who would be messaged; send nothing
              * @default false
@@ -1202,6 +1436,282 @@ export interface operations {
                 headers: {
                     /** @description Seconds until requests are accepted again */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    ExperimentsController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentListDto"];
+                };
+            };
+            /** @description Invalid body or key; `errors` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    ExperimentsController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateExperimentDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentResponseDto"];
+                };
+            };
+            /** @description Invalid body or key; `errors` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description An experiment with this key exists (EXPERIMENT_EXISTS) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    ExperimentsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentResponseDto"];
+                };
+            };
+            /** @description Invalid body or key; `errors` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unknown key (EXPERIMENT_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    ExperimentsController_stop: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentResponseDto"];
+                };
+            };
+            /** @description Invalid body or key; `errors` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unknown key (EXPERIMENT_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    ExperimentsController_results: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentResultsDto"];
+                };
+            };
+            /** @description Invalid body or key; `errors` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Unknown key (EXPERIMENT_NOT_FOUND) */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
