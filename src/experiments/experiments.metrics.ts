@@ -5,7 +5,7 @@ import { registerScrapedGauge, ScrapeCache, unregisterScrapedGauge } from '../me
 import { ExperimentRepository } from './experiment.repository';
 
 /** Scrapes closer together than this share one query. */
-const CACHE_MS = 15_000;
+const CACHE_MS = 5_000;
 
 /**
  * `smartengage_experiment_customers{experiment, arm, outcome}`: customers assigned to each arm of every running
