@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
 import { DEMO } from '../src/database/demo-seed';
 import { armOf, bucketOf, HOLDOUT } from '../src/experiments/experiment-hash';
 import { FakeOpenAiServer } from './support/fake-openai.server';
 import { insertCustomers } from './support/customers';
-import { startService, ServiceProcess } from './support/service-process';
+import { runSegment, startService, ServiceProcess } from './support/service-process';
 import { SmtpSink, startSmtpSink } from './support/smtp-sink';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 
@@ -293,5 +294,70 @@ describe('experiments', () => {
       for (const [id, before] of recorded2) expect(after.get(id)!.assigned_at).toEqual(before.assigned_at);
       expect(heldOut(second)).toEqual(sample.filter((id) => after.get(id)!.arm === HOLDOUT).sort());
     }, 300_000);
+  });
+
+  /**
+   * Queue mode: the API process assigns (in its fan-out, before any job is added) and two worker processes
+   * deliver. Workers never assign, so their determinism is the producer's; this checks that the holdout gets no
+   * job and that a variant's overrides travel in the job to whichever worker runs it.
+   */
+  describe('in queue mode', () => {
+    const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const prefix = `se-test-${randomUUID().slice(0, 8)}:`;
+    const processes: ServiceProcess[] = [];
+    afterAll(async () => {
+      await Promise.all(processes.map((p) => p.stop()));
+      const redis = new Redis(REDIS_URL);
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    });
+
+    it('adds no job for the holdout, and the workers send each variant as it says', async () => {
+      const key = uniqueKey('queue');
+      const variants = [
+        { name: 'premium', weight: 1, tone: 'premium', generator: 'template' },
+        { name: 'offer', weight: 1, tone: 'friendly', generator: 'template', promo_code: 'WEEKEND20' },
+      ];
+      await create({ key, holdout_percent: 20, variants }).expect(201);
+      const ids = await insertCustomers(t.dataSource, { count: 1000, daysAgo: 30, tag: `queue-${key}` });
+      const env = { REDIS_URL, REDIS_KEY_PREFIX: prefix, SMTP_URL: smtp.url };
+      const started = await Promise.all([
+        startService({ ...env, APP_ROLE: 'api' }),
+        startService({ ...env, APP_ROLE: 'worker' }),
+        startService({ ...env, APP_ROLE: 'worker' }),
+      ]);
+      processes.push(...started);
+      const before = smtp.accepted();
+
+      const res = await runSegment(started[0], { experiment: key, send_window_start: 0, send_window_end: 24, batch_size: 500 });
+      expect(res.status).toBe(200);
+      const all = [...ids, DEMO.customers.regular, DEMO.customers.vip, DEMO.customers.newcomer];
+      const expected = new Map(all.map((id) => [id, armOf(bucketOf(key, id), 20, variants)]));
+      const holdout = all.filter((id) => expected.get(id) === HOLDOUT);
+      expect(res.body).toMatchObject({ status: 'DONE', sent: all.length - holdout.length, skipped: holdout.length, failed: 0 });
+      const recorded = await assignments(key);
+      for (const id of all) expect(recorded.get(id)!.arm).toBe(expected.get(id));
+
+      expect(smtp.accepted() - before).toBe(all.length - holdout.length);
+      const rows: Array<{ user_id: string; tone: string; promo_code: string | null }> = await t.dataSource.query(
+        'SELECT user_id, tone, promo_code FROM ai_messages WHERE user_id = ANY($1)',
+        [all],
+      );
+      expect(rows).toHaveLength(all.length - holdout.length);
+      for (const row of rows) {
+        const arm = expected.get(row.user_id);
+        expect([arm, row.tone, row.promo_code]).toEqual(arm === 'premium' ? ['premium', 'premium', null] : ['offer', 'friendly', 'WEEKEND20']);
+      }
+      // Both workers took part.
+      const sentBy = async (service: ServiceProcess) => {
+        const text = await (await fetch(`${service.url}/metrics`)).text();
+        const line = text.split('\n').find((l) => l.startsWith('ai_delivery_attempts_total{') && l.includes('outcome="sent"') && l.includes('channel="EMAIL"'));
+        return line ? Number(line.split(' ').pop()) : 0;
+      };
+      const shares = await Promise.all(started.slice(1).map(sentBy));
+      expect(shares[0] + shares[1]).toBe(all.length - holdout.length);
+      expect(Math.min(...shares)).toBeGreaterThan(0);
+    }, 180_000);
   });
 });
