@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { Channel, MessageType } from '../messaging/message.types';
+import { Channel, GeneratorKind, MessageType, Tone } from '../messaging/message.types';
 import { DeliveryFanOut, FanOutItem } from './delivery-fan-out';
 import { DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/reminder-delivery';
 
@@ -70,5 +70,44 @@ describe('DeliveryFanOut', () => {
 
     expect(Date.now() - started).toBeGreaterThanOrEqual(GRACE_MS - 20);
     expect(mocks.delivery.settleInFlight).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('DeliveryFanOut with an experiment', () => {
+  beforeAll(() => Logger.overrideLogger(false));
+
+  const customer = (id: string, email: string | null) =>
+    ({ id, email, phone: null, optedOutAt: null, lastBookingAt: new Date('2026-11-01T00:00:00Z'), totalBookings: 2 }) as DeliveryRequest['customer'];
+  const withCustomer = (id: string, email: string | null = `${id}@example.com`): FanOutItem => ({
+    customerId: id,
+    request: { channel: Channel.Email, messageType: MessageType.Reminder, customer: customer(id, email) } as DeliveryRequest,
+  });
+
+  it('skips the holdout without delivering, delivers a variant with its overrides, and assigns only who would be messaged', async () => {
+    const { sut, mocks } = newTestFanOut();
+    mocks.delivery.deliver.mockImplementation(async (request) => ({
+      status: 'sent',
+      messageId: request.customer.id,
+      generator: request.generator!,
+      fallbackReason: null,
+      subject: String(request.tone),
+    }));
+    const apply = jest.fn(async (request: DeliveryRequest) =>
+      request.customer.id === 'held' ? null : { ...request, tone: Tone.Premium, generator: GeneratorKind.Template },
+    );
+
+    const results = await sut.deliverAll([withCustomer('held'), withCustomer('variant'), withCustomer('no-address', null)], {
+      concurrency: 1,
+      experiment: { apply },
+    });
+
+    expect(results.map((r) => r.outcome)).toEqual([
+      { status: 'skipped', reason: SkipReason.Holdout },
+      { status: 'sent', messageId: 'variant', generator: GeneratorKind.Template, fallbackReason: null, subject: Tone.Premium },
+      expect.anything(),
+    ]);
+    // The customer without an address is not assigned; the delivery skips them with its own reason.
+    expect(apply.mock.calls.map(([request]) => request.customer.id)).toEqual(['held', 'variant']);
+    expect(mocks.delivery.deliver.mock.calls.map(([request]) => request.customer.id)).toEqual(['variant', 'no-address']);
   });
 });
