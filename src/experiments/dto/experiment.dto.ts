@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
@@ -23,14 +24,17 @@ const KEY_MESSAGE = 'must be a slug: lower-case letters and digits, words joined
 
 /** The `experiment` field of run-segment and send-bulk. */
 export function ExperimentKeyField() {
-  return (target: object, property: string) => {
-    ApiPropertyOptional({ example: 'reminder-worth-it', description: 'Key of a running experiment: its holdout gets no message, its variants override the send' })(target, property);
-    IsOptional()(target, property);
-    Transform(lowerCase)(target, property);
-    IsString({ message: 'experiment must be an experiment key' })(target, property);
-    Matches(EXPERIMENT_KEY, { message: `experiment ${KEY_MESSAGE}` })(target, property);
-    MaxLength(64, { message: `experiment ${KEY_MESSAGE}` })(target, property);
-  };
+  return applyDecorators(
+    ApiPropertyOptional({
+      example: 'reminder-worth-it',
+      description: 'Key of a running experiment: its holdout gets no message, its variants override the send',
+    }),
+    IsOptional(),
+    Transform(lowerCase),
+    IsString({ message: 'experiment must be an experiment key' }),
+    Matches(EXPERIMENT_KEY, { message: `experiment ${KEY_MESSAGE}` }),
+    MaxLength(64, { message: `experiment ${KEY_MESSAGE}` }),
+  );
 }
 
 export class VariantDto {
