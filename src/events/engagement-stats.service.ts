@@ -14,7 +14,7 @@ export class EngagementStatsService {
     const to = query.to ? new Date(query.to) : new Date();
     const from = query.from ? new Date(query.from) : new Date(to.getTime() - DEFAULT_PERIOD_MS);
     if (from.getTime() >= to.getTime()) {
-      throw AppException.badRequest(ErrorCode.ValidationFailed, 'invalid request: from must be before to', [
+      throw new AppException(ErrorCode.ValidationFailed, 'invalid request: from must be before to', [
         { field: 'from', message: 'from must be before to' },
       ]);
     }

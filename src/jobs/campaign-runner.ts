@@ -16,9 +16,8 @@ import { Metric } from '../metrics/metric-names';
 import { RunControl, RunStoppedError } from './run-control';
 import { JobRunRepository, RunCounts } from './job-run.repository';
 import { ShutdownError } from './shutdown.service';
-import { isWithinHours, localDay } from '../common/local-time';
+import { DAY_MS, isWithinHours, localDay } from '../common/local-time';
 
-const DAY_MS = 86_400_000;
 const PROGRESS_LOG_INTERVAL_MS = 5_000;
 
 /** One attempt at a run: a fresh run, or a resumed one with its row's start, counts and resume state. */

@@ -5,7 +5,7 @@ import { LockHolder } from '../database/lock-lease.repository';
 import { Lease, LockService } from '../database/lock.service';
 import { DeliveryFanOut } from '../delivery/delivery-fan-out';
 import { Channel, MessageType } from '../messaging/message.types';
-import { PromoCodeRepository } from '../smartengage/promo-code.repository';
+import { OfferService } from '../smartengage/offer.service';
 import { CampaignPreset } from './campaign-presets';
 import { CampaignRunner } from './campaign-runner';
 import { CampaignService } from './campaign.service';
@@ -54,7 +54,7 @@ function newTestService() {
   const shutdown = new ShutdownService({ shutdownGraceMs: 0 } as AppConfig, fanOut);
   const config = { campaign: { timeZone: 'Asia/Dhaka', maxAttempts: 3, retryBackoffMs: 0 } } as AppConfig;
   const runsTotal = { inc: jest.fn() } as unknown as Counter<string>;
-  const sut = new CampaignService(runner, locks, jobRuns, {} as PromoCodeRepository, shutdown, config, runsTotal);
+  const sut = new CampaignService(runner, locks, jobRuns, {} as OfferService, shutdown, config, runsTotal);
   jest.spyOn(sut, 'plan').mockResolvedValue(PLAN);
   return { sut, mocks: { runner, locks, jobRuns, shutdown } };
 }

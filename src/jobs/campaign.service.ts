@@ -10,7 +10,7 @@ import { LockHolder } from '../database/lock-lease.repository';
 import { Lease, LockService, TryLockResult } from '../database/lock.service';
 import { MessageType } from '../messaging/message.types';
 import { Metric } from '../metrics/metric-names';
-import { PromoCodeRepository } from '../smartengage/promo-code.repository';
+import { OfferService } from '../smartengage/offer.service';
 import { CAMPAIGN_PRESETS, CampaignPreset } from './campaign-presets';
 import { CampaignRunner, RunAttempt } from './campaign-runner';
 import {
@@ -42,7 +42,7 @@ export class CampaignService {
     private readonly runner: CampaignRunner,
     private readonly locks: LockService,
     private readonly jobRuns: JobRunRepository,
-    private readonly promos: PromoCodeRepository,
+    private readonly offers: OfferService,
     private readonly shutdown: ShutdownService,
     private readonly config: AppConfig,
     @InjectMetric(Metric.CampaignRuns) private readonly runsTotal: Counter<string>,
@@ -52,18 +52,13 @@ export class CampaignService {
     const preset = request.preset ?? CampaignPreset.Default;
     const settings = CAMPAIGN_PRESETS[preset];
     const promoCode = request.promoCode === undefined ? settings.promoCode : request.promoCode;
-    const offer = promoCode ? await this.promos.findActiveOffer(promoCode) : null;
-    if (promoCode && !offer) {
-      throw AppException.badRequest(ErrorCode.UnknownPromoCode, `promo_code ${promoCode} is not an active promo code`, [
-        { field: 'promo_code', message: `${promoCode} is not an active promo code` },
-      ]);
-    }
+    const offer = await this.offers.resolve(promoCode);
     const sendWindow = {
       startHour: request.sendWindowStart ?? this.config.campaign.sendWindow.startHour,
       endHour: request.sendWindowEnd ?? this.config.campaign.sendWindow.endHour,
     };
     if (sendWindow.startHour >= sendWindow.endHour) {
-      throw AppException.badRequest(ErrorCode.ValidationFailed, 'send_window_start must be before send_window_end', [
+      throw new AppException(ErrorCode.ValidationFailed, 'send_window_start must be before send_window_end', [
         { field: 'send_window_start', message: 'send_window_start must be before send_window_end' },
       ]);
     }
@@ -200,9 +195,9 @@ export class CampaignService {
   /** The plan a run was started with, from its params; its promo code must still be active. */
   private async storedPlan(row: JobRunEntity): Promise<CampaignPlan> {
     const { offer: promoCode, ...stored } = row.params as unknown as Omit<CampaignPlan, 'offer'> & { offer: string | null };
-    const offer = promoCode ? await this.promos.findActiveOffer(promoCode) : null;
+    const offer = promoCode ? await this.offers.findActive(promoCode) : null;
     if (promoCode && !offer) {
-      throw AppException.conflict(ErrorCode.RunStateConflict, `run ${row.id} cannot resume: its promo code ${promoCode} is no longer active`);
+      throw new AppException(ErrorCode.RunStateConflict, `run ${row.id} cannot resume: its promo code ${promoCode} is no longer active`);
     }
     return { ...stored, offer };
   }

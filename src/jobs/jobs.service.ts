@@ -9,7 +9,7 @@ import { JobHistoryQueryDto, JobHistoryResponseDto, JobRunDto, JobStatusResponse
 import { RunAcceptedDto, RunSegmentRequestDto, RunSegmentResponseDto } from './dto/run-segment.dto';
 import { JobTrigger, JobRunEntity } from './job-run.entity';
 import { JobRunRepository } from './job-run.repository';
-import { campaignLocked } from './run-errors';
+import { campaignLocked, instanceShuttingDown } from './run-errors';
 
 /** run-segment's answer: the run's report when it was waited for, or the started run. */
 export type RunSegmentAnswer = { kind: 'done'; body: RunSegmentResponseDto } | { kind: 'accepted'; body: RunAcceptedDto };
@@ -45,14 +45,12 @@ export class JobsService {
     if (started.kind === 'locked') throw campaignLocked(started.holder);
     if (started.kind === 'window_closed') {
       const { startHour, endHour } = plan.sendWindow;
-      throw AppException.conflict(
+      throw new AppException(
         ErrorCode.SendWindowClosed,
         `the send window ${startHour}:00-${endHour}:00 (${this.config.campaign.timeZone}) is closed; it is ${started.localHour}:00 there`,
       );
     }
-    if (started.kind === 'shutting_down') {
-      throw AppException.unavailable(ErrorCode.ShuttingDown, 'this instance is shutting down; try again on another one');
-    }
+    if (started.kind === 'shutting_down') throw instanceShuttingDown();
     if (request.wait === false) {
       void started.report.catch(() => undefined); // the runner records and logs its own failures
       return {
@@ -62,14 +60,14 @@ export class JobsService {
     }
     const report = await started.report;
     if (report.status === 'INTERRUPTED') {
-      throw AppException.unavailable(
+      throw new AppException(
         ErrorCode.CampaignInterrupted,
         `campaign run ${report.jobRunId} was interrupted after ${report.counts.processed} customers because the service ` +
           'is shutting down; running it again resumes it',
       );
     }
     if (report.status === 'FAILED') {
-      throw AppException.failed(
+      throw new AppException(
         ErrorCode.CampaignFailed,
         `campaign run ${report.jobRunId} failed after ${report.counts.processed} customers; running it again resumes it`,
       );

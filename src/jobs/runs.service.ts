@@ -5,7 +5,7 @@ import { CampaignService } from './campaign.service';
 import { RunDto } from './dto/run.dto';
 import { JobRunEntity, JobRunStatus } from './job-run.entity';
 import { JobRunRepository } from './job-run.repository';
-import { campaignLocked, runNotFound, runStateConflict } from './run-errors';
+import { campaignLocked, instanceShuttingDown, runNotFound, runStateConflict } from './run-errors';
 
 export const OPERATOR_PAUSE = 'paused by an operator';
 export const OPERATOR_CANCEL = 'cancelled by an operator';
@@ -42,14 +42,14 @@ export class RunsService {
       throw runStateConflict(id, row.status, 'resumed', 'PAUSED or INTERRUPTED');
     }
     if (!row.resumeState) {
-      throw AppException.conflict(ErrorCode.RunStateConflict, `run ${id} is ${row.status} but saved no position to resume from`);
+      throw new AppException(ErrorCode.RunStateConflict, `run ${id} is ${row.status} but saved no position to resume from`);
     }
     const resumed = await this.campaigns.resume(row);
     switch (resumed.kind) {
       case 'locked':
         throw campaignLocked(resumed.holder);
       case 'shutting_down':
-        throw AppException.unavailable(ErrorCode.ShuttingDown, 'this instance is shutting down; try again on another one');
+        throw instanceShuttingDown();
       case 'changed': {
         const now = await this.find(id);
         throw runStateConflict(id, now.status, 'resumed', 'PAUSED or INTERRUPTED');
