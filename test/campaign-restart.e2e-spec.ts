@@ -4,6 +4,7 @@ import { insertCustomers, messagesPerCustomer } from './support/customers';
 import { PgBouncer, startPgBouncer } from './support/pgbouncer';
 import { ServiceProcess, startService } from './support/service-process';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
+import { testDatabaseUrl } from './support/test-config';
 
 // These specs boot the service as child processes: seconds each, far more on a loaded machine.
 jest.setTimeout(90_000);
@@ -18,7 +19,7 @@ describe.each(['direct', 'through PgBouncer'])('a campaign run killed halfway (%
 
   beforeAll(async () => {
     if (route !== 'direct') bouncer = await startPgBouncer();
-    t = await createTestApp({ CAMPAIGN_SCHEDULER_ENABLED: 'false', DATABASE_URL: bouncer?.url ?? process.env.DATABASE_URL });
+    t = await createTestApp({ CAMPAIGN_SCHEDULER_ENABLED: 'false', DATABASE_URL: bouncer?.url ?? testDatabaseUrl() });
   });
   afterAll(async () => {
     service?.child.kill('SIGKILL');
@@ -33,7 +34,7 @@ describe.each(['direct', 'through PgBouncer'])('a campaign run killed halfway (%
     const eligible = 403;
 
     service = await startService({
-      DATABASE_URL: bouncer?.url ?? process.env.DATABASE_URL!,
+      DATABASE_URL: bouncer?.url ?? testDatabaseUrl(),
       CAMPAIGN_CONCURRENCY: '2',
       LOCK_LEASE_TTL_SECONDS: String(LEASE_TTL_SECONDS),
     });

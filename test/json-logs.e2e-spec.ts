@@ -11,6 +11,7 @@ import { DeepLinkService } from '../src/messaging/deep-link.service';
 import { bookingToken, readOutboxMail } from './support/outbox';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { ADMIN_KEY, JWT_SECRET, PUBLIC_BASE_URL, resetDatabase } from './support/test-app';
+import { testDatabaseUrl } from './support/test-config';
 
 interface LogLine {
   level: string;
@@ -35,10 +36,10 @@ describe('logs of the built service in production', () => {
   let databasePassword: string;
 
   beforeAll(async () => {
-    dataSource = await new DataSource(dataSourceOptions(process.env.DATABASE_URL!, 2)).initialize();
+    dataSource = await new DataSource(dataSourceOptions(testDatabaseUrl(), 2)).initialize();
     await resetDatabase(dataSource);
     // A password in the URL shows whether the service ever logs it (the test server trusts local connections).
-    const databaseUrl = new URL(process.env.DATABASE_URL!);
+    const databaseUrl = new URL(testDatabaseUrl());
     databasePassword = databaseUrl.password || (databaseUrl.password = 'pg-password-never-logged');
     outboxDir = mkdtempSync(join(tmpdir(), 'smartengage-logs-'));
     service = await startServiceProcess({
