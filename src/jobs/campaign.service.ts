@@ -22,6 +22,7 @@ import {
   CampaignRequest,
   CampaignResume,
   CampaignStart,
+  LiveRun,
 } from './campaign.types';
 import { JobRunEntity, JobTrigger } from './job-run.entity';
 import { JobRunRepository, NewRun, RunCounts } from './job-run.repository';
@@ -32,7 +33,8 @@ import { isWithinHours, localHour } from '../common/local-time';
 /**
  * Starts campaign runs: resolves the plan, checks the send window, takes the campaign lock (one run at a
  * time across replicas), records every trigger in job_runs, and retries failed scheduled runs. A run row
- * is RUNNING only while the lease it runs under is live; rows left by a dead process are settled as FAILED.
+ * is RUNNING only while the lease it runs under is live; rows left by a dead process are settled as FAILED (by
+ * the next run, under the lock, or by AbandonedRunSweeper).
  */
 @Injectable()
 export class CampaignService {
@@ -202,15 +204,22 @@ export class CampaignService {
     return { ...stored, offer };
   }
 
-  /** Who holds the campaign lock and the run under it; settles RUNNING rows whose lease is gone. */
-  async liveRun(): Promise<{ lock: LockHolder | null; run: JobRunEntity | null }> {
+  /**
+   * Who holds the campaign lock, the run under it, and the RUNNING rows whose lease is gone (their process died;
+   * the sweeper or the next run closes them). Only reads.
+   */
+  async liveRun(): Promise<LiveRun> {
     // Rows before the lease: a run takes its lease before writing its row, so a row read here whose lease
     // is missing below is dead, never one that is only starting.
     const rows = await this.jobRuns.findRunning(CAMPAIGN_JOB_NAME);
     const lock = await this.locks.holderOf(LockId.DailyCampaign);
     const run = rows.find((row) => lock !== null && row.leaseToken === lock.token) ?? null;
-    await this.settle(rows.filter((row) => row !== run));
-    return { lock, run };
+    return { lock, run, abandoned: rows.filter((row) => row !== run) };
+  }
+
+  /** The sweeper's pass: closes RUNNING rows whose lease is gone as FAILED. */
+  async settleAbandonedRuns(): Promise<void> {
+    await this.settle((await this.liveRun()).abandoned);
   }
 
   /** Under the lock: every other RUNNING row was left by a process that died. */

@@ -76,3 +76,13 @@ export type CampaignStart =
 
 /** `changed`: the run left PAUSED/INTERRUPTED while the lock was being taken (cancelled, or resumed elsewhere). */
 export type CampaignResume = { kind: 'started'; row: JobRunEntity } | NotStarted | { kind: 'changed' };
+
+/**
+ * The campaign lock's holder, the run under it, and RUNNING rows whose lease is gone: abandoned by a process that
+ * died, shown as FAILED until the sweeper or the next run closes them.
+ */
+export interface LiveRun {
+  lock: LockHolder | null;
+  run: JobRunEntity | null;
+  abandoned: JobRunEntity[];
+}

@@ -4,6 +4,7 @@ import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { CampaignService } from './campaign.service';
 import { RunDto } from './dto/run.dto';
 import { JobRunEntity, JobRunStatus } from './job-run.entity';
+import { asSeen, toRunDto } from './job-run.mapper';
 import { JobRunRepository } from './job-run.repository';
 import { campaignLocked, instanceShuttingDown, runNotFound, runStateConflict } from './run-errors';
 
@@ -22,9 +23,11 @@ export class RunsService {
     private readonly campaigns: CampaignService,
   ) {}
 
+  /** The run as it is; one whose process died reads FAILED (abandoned) before anything closed its row. */
   async get(id: string): Promise<RunDto> {
-    await this.campaigns.liveRun(); // settles runs whose process died, so no dead run reads RUNNING here
-    return this.describe(await this.find(id));
+    const row = await this.find(id);
+    const { abandoned } = await this.campaigns.liveRun();
+    return this.describe(asSeen(row, abandoned));
   }
 
   pause(id: string): Promise<RunDto> {
@@ -80,18 +83,6 @@ export class RunsService {
 
   private async describe(run: JobRunEntity): Promise<RunDto> {
     const { active, retrying, unknown } = await this.messages.countInFlightOfRun(run.id);
-    return {
-      job_run_id: run.id,
-      status: run.status,
-      reason: run.error,
-      started_at: run.startedAt.toISOString(),
-      finished_at: run.finishedAt?.toISOString() ?? null,
-      total_eligible: run.totalEligible,
-      processed: run.processed,
-      sent: run.sent,
-      failed: run.failed,
-      skipped: run.skipped,
-      progress: { waiting: Math.max(0, run.inFlight - active - retrying), active, retrying, unknown },
-    };
+    return toRunDto(run, { waiting: Math.max(0, run.inFlight - active - retrying), active, retrying, unknown });
   }
 }
