@@ -3,7 +3,6 @@ import { Counter } from 'prom-client';
 import { AppConfig } from '../config/app-config';
 import { LockHolder } from '../database/lock-lease.repository';
 import { Lease, LockService } from '../database/lock.service';
-import { DeliveryFanOut } from '../delivery/delivery-fan-out';
 import { Channel, MessageType } from '../messaging/message.types';
 import { OfferService } from '../smartengage/offer.service';
 import { CampaignPreset } from './campaign-presets';
@@ -50,8 +49,7 @@ function newTestService() {
     start: jest.fn().mockResolvedValue({ id: 'r1' }),
     skipped: jest.fn().mockResolvedValue(undefined),
   } as unknown as jest.Mocked<JobRunRepository>;
-  const fanOut = { beginShutdown: () => undefined } as unknown as DeliveryFanOut;
-  const shutdown = new ShutdownService({ shutdownGraceMs: 0 } as AppConfig, fanOut);
+  const shutdown = new ShutdownService({ shutdownGraceMs: 0 } as AppConfig);
   const config = { campaign: { timeZone: 'Asia/Dhaka', maxAttempts: 3, retryBackoffMs: 0 } } as AppConfig;
   const runsTotal = { inc: jest.fn() } as unknown as Counter<string>;
   const sut = new CampaignService(runner, locks, jobRuns, {} as OfferService, shutdown, config, runsTotal);

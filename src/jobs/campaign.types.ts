@@ -1,3 +1,4 @@
+import { CustomerResult } from '../delivery/delivery-fan-out';
 import { Offer } from '../messaging/message-content';
 import { Channel, MessageType } from '../messaging/message.types';
 import { CampaignPreset } from './campaign-presets';
@@ -33,13 +34,6 @@ export interface CampaignPlan {
   dryRun: boolean;
   messageType: MessageType;
   channel: Channel;
-}
-
-export interface CustomerResult {
-  customerId: string;
-  success: boolean;
-  messageId?: string;
-  reason?: string;
 }
 
 export interface CampaignReport {

@@ -3,7 +3,7 @@ import { AppConfig } from '../config/app-config';
 import { DAY_MS } from '../common/local-time';
 import { RequestContext } from '../common/request-context';
 import { Channel, MessageType } from '../messaging/message.types';
-import { DeliveryFanOut, FanOutItem, FanOutOutcome } from '../delivery/delivery-fan-out';
+import { customerResult, DeliveryFanOut, FanOutItem, FanOutResult, ResultCount } from '../delivery/delivery-fan-out';
 import { SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { CustomerRepository } from '../segmentation/customer.repository';
@@ -95,9 +95,9 @@ export class SmartEngageService {
       };
     });
     const concurrency = request.batch_size ?? DEFAULT_BATCH_SIZE;
-    const outcomes = (await this.fanOut.deliverAll(items, { concurrency })).map((r) => toBulkResult(r.customerId, r.outcome));
+    const outcomes = (await this.fanOut.deliverAll(items, { concurrency })).map(toBulkResult);
 
-    const count = (kind: BulkOutcome['kind']) => outcomes.filter((o) => o.kind === kind).length;
+    const count = (kind: ResultCount) => outcomes.filter((o) => o.count === kind).length;
     const [sent, failed, skipped] = [count('sent'), count('failed'), count('skipped')];
     const results = outcomes.map((o) => o.result);
     this.logger.log({
@@ -132,23 +132,16 @@ function describe(type: MessageType): string {
 
 const toChannel = (channel: 'EMAIL' | 'SMS' | undefined): Channel => (channel === 'SMS' ? Channel.Sms : Channel.Email);
 
-interface BulkOutcome {
-  kind: 'sent' | 'failed' | 'skipped';
-  result: CustomerResultDto;
-}
-
-function toBulkResult(customerId: string, outcome: FanOutOutcome): BulkOutcome {
-  switch (outcome.status) {
-    case 'error':
-      return { kind: 'failed', result: { customer_id: customerId, success: false, reason: 'internal_error' } };
-    case 'sent':
-      return { kind: 'sent', result: { customer_id: customerId, success: true, message_id: outcome.messageId } };
-    case 'failed':
-      return {
-        kind: 'failed',
-        result: { customer_id: customerId, success: false, message_id: outcome.messageId, reason: outcome.reason },
-      };
-    case 'skipped':
-      return { kind: 'skipped', result: { customer_id: customerId, success: false, reason: outcome.reason } };
-  }
+/** send-bulk's line for a customer, from the one reading of an outcome (customerResult). */
+function toBulkResult(fanOut: FanOutResult): { count: ResultCount; result: CustomerResultDto } {
+  const { count, result } = customerResult(fanOut);
+  return {
+    count,
+    result: {
+      customer_id: result.customerId,
+      success: result.success,
+      ...(result.messageId ? { message_id: result.messageId } : {}),
+      ...(result.reason ? { reason: result.reason } : {}),
+    },
+  };
 }
