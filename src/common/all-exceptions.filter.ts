@@ -13,7 +13,7 @@ interface ErrorBody {
 }
 
 /** The one table from error code to HTTP status: modules throw codes, only this filter knows statuses. */
-export const HTTP_STATUS: Record<ErrorCode, HttpStatus> = {
+const HTTP_STATUS: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.ValidationFailed]: HttpStatus.BAD_REQUEST,
   [ErrorCode.MalformedJson]: HttpStatus.BAD_REQUEST,
   [ErrorCode.MalformedBody]: HttpStatus.BAD_REQUEST,

@@ -4,7 +4,7 @@ import { JobRunStatus, ResumeState } from './job-run.entity';
 import { JobRunRepository, ProducerWrite, RunCounts } from './job-run.repository';
 
 /** How often a running producer writes its progress and reads back whether it was paused or cancelled. */
-export const RUN_CONTROL_POLL_MS = 1_000;
+const RUN_CONTROL_POLL_MS = 1_000;
 /** The last error quoted in an auto-pause reason is cut to this length. */
 const REASON_ERROR_LENGTH = 200;
 

@@ -8,8 +8,8 @@ import { asSeen, toRunDto } from './job-run.mapper';
 import { JobRunRepository } from './job-run.repository';
 import { campaignLocked, instanceShuttingDown, runNotFound, runStateConflict } from './run-errors';
 
-export const OPERATOR_PAUSE = 'paused by an operator';
-export const OPERATOR_CANCEL = 'cancelled by an operator';
+const OPERATOR_PAUSE = 'paused by an operator';
+const OPERATOR_CANCEL = 'cancelled by an operator';
 
 /**
  * Run control: a run's live state, and pause / resume / cancel. Pause and cancel only change the row; the
