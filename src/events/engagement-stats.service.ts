@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { AppException, ErrorCode } from '../common/app.exception';
+import { DAY_MS } from '../common/local-time';
 import { EngagementStatsQueryDto, EngagementStatsResponseDto } from './dto/engagement-stats.dto';
 import { EngagementStatsRepository } from './engagement-stats.repository';
 
-const DEFAULT_PERIOD_MS = 30 * 86_400_000;
+const DEFAULT_PERIOD_MS = 30 * DAY_MS;
 
 /** Sends, clicks and bookings per kind of message: which tones and promos convert. */
 @Injectable()
