@@ -55,6 +55,11 @@ const ANSWERED_AS: Partial<Record<ErrorCode, ErrorCode>> = {
   [ErrorCode.InvalidUnsubscribeToken]: ErrorCode.InvalidToken,
 };
 
+/** The status and the code an error body carries for a module exception's code. */
+export function answerTo(code: ErrorCode): { statusCode: HttpStatus; code: ErrorCode } {
+  return { statusCode: HTTP_STATUS[code], code: ANSWERED_AS[code] ?? code };
+}
+
 /** Nest's own HTTP exceptions (unknown route, throttler, body limits) carry a status; this names its code. */
 const CODE_FOR_STATUS: Record<number, ErrorCode> = {
   [HttpStatus.BAD_REQUEST]: ErrorCode.ValidationFailed,
@@ -86,8 +91,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   private toBody(exception: unknown, request: Request): ErrorBody {
     if (exception instanceof AppException) {
-      const code = ANSWERED_AS[exception.code] ?? exception.code;
-      return { statusCode: HTTP_STATUS[exception.code], code, message: exception.message, errors: exception.errors };
+      return { ...answerTo(exception.code), message: exception.message, errors: exception.errors };
     }
     if (isBodyParserError(exception)) return bodyParserErrorBody(exception, request);
     if (exception instanceof HttpException) {
