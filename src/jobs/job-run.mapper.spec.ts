@@ -3,8 +3,8 @@ import { asSeen } from './job-run.mapper';
 import { ABANDONED_RUN_ERROR } from './job-run.repository';
 
 const heartbeatAt = new Date('2026-11-24T09:03:10Z');
-const run = (id: string, status: JobRunStatus) =>
-  ({ id, status, error: null, startedAt: new Date('2026-11-24T09:00:00Z'), finishedAt: null, heartbeatAt }) as JobRunEntity;
+const run = (id: string, status: JobRunStatus, leaseToken = 'lease-1') =>
+  ({ id, status, leaseToken, error: null, startedAt: new Date('2026-11-24T09:00:00Z'), finishedAt: null, heartbeatAt }) as JobRunEntity;
 
 describe('asSeen', () => {
   it('shows an abandoned RUNNING row as the FAILED row it becomes, ending at its last heartbeat, without changing it', () => {
@@ -19,5 +19,8 @@ describe('asSeen', () => {
     expect(asSeen(live, [run('other', JobRunStatus.Running)])).toBe(live);
     // A row that left RUNNING after the lease check (paused, or closed) is read as it is now.
     expect(asSeen(paused, [run('paused', JobRunStatus.Running)])).toBe(paused);
+    // Paused and resumed under a new lease since: running again, not dead.
+    const resumed = run('resumed', JobRunStatus.Running, 'lease-2');
+    expect(asSeen(resumed, [run('resumed', JobRunStatus.Running, 'lease-1')])).toBe(resumed);
   });
 });

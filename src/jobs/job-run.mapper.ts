@@ -5,10 +5,13 @@ import { ABANDONED_RUN_ERROR } from './job-run.repository';
 
 /**
  * A row as readers see it: a RUNNING row whose lease is gone reads as the FAILED (abandoned) row it becomes when
- * the sweeper or the next run closes it, ending at its last heartbeat. Nothing is written here.
+ * the sweeper or the next run closes it, ending at its last heartbeat. Nothing is written here. Read `abandoned`
+ * before the row: a row closed in between then reads as it is, and one running again under a new lease (paused,
+ * then resumed) no longer matches.
  */
 export function asSeen(row: JobRunEntity, abandoned: readonly JobRunEntity[]): JobRunEntity {
-  if (row.status !== JobRunStatus.Running || !abandoned.some((dead) => dead.id === row.id)) return row;
+  const dead = abandoned.some((run) => run.id === row.id && run.leaseToken === row.leaseToken);
+  if (row.status !== JobRunStatus.Running || !dead) return row;
   return { ...row, status: JobRunStatus.Failed, error: ABANDONED_RUN_ERROR, finishedAt: row.heartbeatAt };
 }
 

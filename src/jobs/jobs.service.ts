@@ -106,9 +106,8 @@ export class JobsService {
   }
 
   async history(query: JobHistoryQueryDto): Promise<JobHistoryResponseDto> {
-    // Rows before the lease check, as liveRun reads them: a dead run reads FAILED, never RUNNING.
+    const { abandoned } = await this.campaigns.liveRun(); // before the rows (asSeen): a dead run reads FAILED
     const runs = await this.jobRuns.history(query.type, query.limit ?? DEFAULT_HISTORY_LIMIT);
-    const { abandoned } = await this.campaigns.liveRun();
     return { runs: runs.map((run) => toJobRunDto(asSeen(run, abandoned))) };
   }
 }

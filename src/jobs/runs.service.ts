@@ -25,9 +25,8 @@ export class RunsService {
 
   /** The run as it is; one whose process died reads FAILED (abandoned) before anything closed its row. */
   async get(id: string): Promise<RunDto> {
-    const row = await this.find(id);
-    const { abandoned } = await this.campaigns.liveRun();
-    return this.describe(asSeen(row, abandoned));
+    const { abandoned } = await this.campaigns.liveRun(); // before the row (asSeen)
+    return this.describe(asSeen(await this.find(id), abandoned));
   }
 
   pause(id: string): Promise<RunDto> {
