@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { BookingStatus } from '../segmentation/booking.entity';
-import { Channel, DeliveryStatus, MessageType, Tone } from '../messaging/message.types';
+import { DeliveryStatus } from '../messaging/delivery-status';
+import { Channel, MessageType, Tone } from '../messaging/message.types';
 import { EventType } from './message-event.entity';
 
 /** How long after a message a booking still counts as its conversion. */

@@ -1,7 +1,7 @@
 import { AiMessageEntity } from '../messaging/ai-message.entity';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { TokenScope } from '../messaging/deep-link.service';
-import { DeliveryStatus } from '../messaging/message.types';
+import { DeliveryStatus } from '../messaging/delivery-status';
 import { CustomerRepository } from '../segmentation/customer.repository';
 import { EventsMetrics } from './events.metrics';
 import { EventsService } from './events.service';

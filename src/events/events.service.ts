@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AiMessageEntity } from '../messaging/ai-message.entity';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { BookingTokenClaims, TokenScope } from '../messaging/deep-link.service';
-import { DeliveryStatus } from '../messaging/message.types';
+import { DeliveryStatus } from '../messaging/delivery-status';
 import { CustomerRepository } from '../segmentation/customer.repository';
 import { AppException, ErrorCode } from '../common/app.exception';
 import { MAX_CLOCK_SKEW_MS, MessageEventResponseDto, RecordEventRequestDto } from './dto/record-event.dto';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { DeliveryStatus } from '../messaging/message.types';
+import { DeliveryStatus } from '../messaging/delivery-status';
 import { EventSource, EventType } from './message-event.entity';
 
 export interface NewMessageEvent {

@@ -5,7 +5,8 @@ import { DataSource, Repository } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { groupCommit } from '../database/group-commit';
 import { AiMessageEntity, SafetyViolationRecord } from './ai-message.entity';
-import { Channel, DeliveryStatus, GeneratorKind, MessageType, Tone } from './message.types';
+import { DeliveryStatus } from './delivery-status';
+import { Channel, GeneratorKind, MessageType, Tone } from './message.types';
 
 export interface ClaimRequest {
   id: string;

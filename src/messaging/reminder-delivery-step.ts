@@ -11,7 +11,8 @@ import { displayName } from './display-name';
 import { Draft, DraftRejectedError, DraftingService } from './drafting.service';
 import { MessageContext } from './message-content';
 import { DispatchResult, MessageDispatcher } from './message-dispatcher';
-import { Channel, DeliveryStatus, GeneratorKind, Tone, toneFor } from './message.types';
+import { DeliveryStatus } from './delivery-status';
+import { Channel, GeneratorKind, Tone, toneFor } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
 import { DeliveryOutcome, DeliveryRequest, FailureReason, ReminderDelivery, SkipReason } from './reminder-delivery';
 

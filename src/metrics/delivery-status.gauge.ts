@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import { DeliveryStatus } from '../messaging/message.types';
+import { DeliveryStatus } from '../messaging/delivery-status';
 import { DeliveryStatusRepository } from './delivery-status.repository';
 import { Metric } from './metric-names';
 import { registerScrapedGauge, ScrapeCache, unregisterScrapedGauge } from './scraped-gauge';
