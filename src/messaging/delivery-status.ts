@@ -41,6 +41,9 @@ export enum StatusChange {
   Unsubscribe = 'unsubscribe',
 }
 
+/** The changes a reader's event makes (Events applies them through AiMessageRepository.advance). */
+export type EngagementChange = StatusChange.Open | StatusChange.Click | StatusChange.Book | StatusChange.Unsubscribe;
+
 export interface Transition {
   change: StatusChange;
   from: readonly DeliveryStatus[];
