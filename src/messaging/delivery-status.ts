@@ -1,7 +1,7 @@
 /**
  * The one declaration of a message's delivery states and of the moves between them. Every writer of
  * ai_messages.delivery_status applies a `StatusChange` through AiMessageRepository, whose SQL takes its
- * from-lists from here; docs/architecture.md draws this table (checked by test/docs.e2e-spec.ts).
+ * from-lists from here; docs/architecture.md draws this table (checked by test/readme.e2e-spec.ts).
  */
 export enum DeliveryStatus {
   /** Claimed, not handed to the channel (again, after a failed attempt that will be retried). */
