@@ -7,6 +7,7 @@ import { insertCustomers } from './support/customers';
 import { runSegment, startService, ServiceProcess } from './support/service-process';
 import { SmtpSink, startSmtpSink } from './support/smtp-sink';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
+import { testRedisUrl } from './support/test-config';
 
 const ROUTE = '/admin/smartengage/experiments';
 const uniqueKey = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
@@ -302,7 +303,7 @@ describe('experiments', () => {
    * job and that a variant's overrides travel in the job to whichever worker runs it.
    */
   describe('in queue mode', () => {
-    const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const REDIS_URL = testRedisUrl();
     const prefix = `se-test-${randomUUID().slice(0, 8)}:`;
     const processes: ServiceProcess[] = [];
     afterAll(async () => {

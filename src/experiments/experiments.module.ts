@@ -9,7 +9,7 @@ import { ExperimentsService } from './experiments.service';
 
 /**
  * Holdouts and A/B variants of the reminder. Global: send-bulk (SmartEngage) and campaign runs (Jobs) take a
- * split from ExperimentsService, while Experiments reads promo codes through SmartEngage's repository.
+ * split from ExperimentsService, while Experiments checks promo codes through SmartEngage's OfferService.
  */
 @Global()
 @Module({

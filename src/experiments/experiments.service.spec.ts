@@ -1,7 +1,7 @@
 import { AppException } from '../common/app.exception';
 import { Channel, GeneratorKind, MessageType, Tone } from '../messaging/message.types';
 import { DeliveryRequest } from '../messaging/reminder-delivery';
-import { PromoCodeRepository } from '../smartengage/promo-code.repository';
+import { OfferService } from '../smartengage/offer.service';
 import { armOf, bucketOf } from './experiment-hash';
 import { ExperimentEntity } from './experiment.entity';
 import { ExperimentRepository } from './experiment.repository';
@@ -44,11 +44,11 @@ function newTestService(row: ExperimentEntity | null = experiment()) {
     findByKey: jest.fn().mockResolvedValue(row),
     assign: jest.fn(async (_id: string, _customer: string, arm: string, _bucket: number): Promise<{ arm: string; created: boolean } | null> => ({ arm, created: true })),
   };
-  const promos: jest.Mocked<Pick<PromoCodeRepository, 'findActiveOffer'>> = {
-    findActiveOffer: jest.fn(async (code: string) => (code === 'VIP20' ? { promoCode: 'VIP20', discountPercent: 20 } : null)),
+  const offers: jest.Mocked<Pick<OfferService, 'findActive'>> = {
+    findActive: jest.fn(async (code: string) => (code === 'VIP20' ? { promoCode: 'VIP20', discountPercent: 20 } : null)),
   };
-  const sut = new ExperimentsService(repository as unknown as ExperimentRepository, promos as unknown as PromoCodeRepository);
-  return { sut, mocks: { repository, promos } };
+  const sut = new ExperimentsService(repository as unknown as ExperimentRepository, offers as unknown as OfferService);
+  return { sut, mocks: { repository, offers } };
 }
 
 describe(ExperimentsService.name, () => {
@@ -79,18 +79,18 @@ describe(ExperimentsService.name, () => {
   });
 
   it('refuses an unknown experiment (404), a stopped one (409) unless resuming, and another channel (400)', async () => {
-    await expect(newTestService(null).sut.split('nope', Channel.Email)).rejects.toMatchObject({ status: 404, code: 'EXPERIMENT_NOT_FOUND' });
+    await expect(newTestService(null).sut.split('nope', Channel.Email)).rejects.toMatchObject({ code: 'EXPERIMENT_NOT_FOUND' });
     const stopped = newTestService(experiment({ stoppedAt: new Date() })).sut;
-    await expect(stopped.split('worth-it', Channel.Email)).rejects.toMatchObject({ status: 409, code: 'EXPERIMENT_STOPPED' });
+    await expect(stopped.split('worth-it', Channel.Email)).rejects.toMatchObject({ code: 'EXPERIMENT_STOPPED' });
     await expect(stopped.split('worth-it', Channel.Email, { allowStopped: true })).resolves.toBeDefined();
     const sms = newTestService(experiment({ channel: Channel.Sms })).sut;
     const error = await sms.split('worth-it', Channel.Email).catch((e: AppException) => e);
-    expect(error).toMatchObject({ status: 400, errors: [{ field: 'experiment' }] });
+    expect(error).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ field: 'experiment' }] });
   });
 
   it('refuses a split whose variant promo code is no longer active', async () => {
     const { sut, mocks } = newTestService();
-    mocks.promos.findActiveOffer.mockResolvedValue(null);
-    await expect(sut.split('worth-it', Channel.Email)).rejects.toMatchObject({ status: 400, errors: [{ field: 'experiment' }] });
+    mocks.offers.findActive.mockResolvedValue(null);
+    await expect(sut.split('worth-it', Channel.Email)).rejects.toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ field: 'experiment' }] });
   });
 });

@@ -3,7 +3,7 @@ import { ExperimentSplit } from '../delivery/delivery-fan-out';
 import { Offer } from '../messaging/message-content';
 import { Channel } from '../messaging/message.types';
 import { DeliveryRequest } from '../messaging/reminder-delivery';
-import { PromoCodeRepository } from '../smartengage/promo-code.repository';
+import { OfferService } from '../smartengage/offer.service';
 import {
   CreateExperimentDto,
   ExperimentListDto,
@@ -22,7 +22,7 @@ import { ExperimentRepository } from './experiment.repository';
 export class ExperimentsService {
   constructor(
     private readonly experiments: ExperimentRepository,
-    private readonly promos: PromoCodeRepository,
+    private readonly offers: OfferService,
   ) {}
 
   async create(dto: CreateExperimentDto): Promise<ExperimentResponseDto> {
@@ -76,22 +76,22 @@ export class ExperimentsService {
     if (experiment.channel && experiment.channel !== channel) {
       throw invalidExperimentField('experiment', `experiment ${key} is for ${experiment.channel} sends; this send is ${channel}`);
     }
-    const offers = new Map<string, Offer | null>();
+    const variantOffers = new Map<string, Offer | null>();
     for (const variant of experiment.variants) {
       if (variant.promoCode === undefined) continue;
-      const offer = variant.promoCode === null ? null : await this.promos.findActiveOffer(variant.promoCode);
+      const offer = variant.promoCode === null ? null : await this.offers.findActive(variant.promoCode);
       if (variant.promoCode !== null && !offer) {
         throw invalidExperimentField('experiment', `experiment ${key}: variant ${variant.name}'s promo code ${variant.promoCode} is no longer active`);
       }
-      offers.set(variant.name, offer);
+      variantOffers.set(variant.name, offer);
     }
-    return { apply: (request) => this.apply(experiment, offers, request) };
+    return { apply: (request) => this.apply(experiment, variantOffers, request) };
   }
 
   /** The customer's arm, recorded the first time: null for the holdout, else the request with the arm's overrides. */
   private async apply(
     experiment: ExperimentEntity,
-    offers: Map<string, Offer | null>,
+    variantOffers: Map<string, Offer | null>,
     request: DeliveryRequest,
   ): Promise<DeliveryRequest | null> {
     const bucket = bucketOf(experiment.key, request.customer.id);
@@ -103,7 +103,7 @@ export class ExperimentsService {
     if (!variant) return request;
     return {
       ...request,
-      offer: offers.has(variant.name) ? offers.get(variant.name)! : request.offer,
+      offer: variantOffers.has(variant.name) ? variantOffers.get(variant.name)! : request.offer,
       tone: variant.tone ?? request.tone,
       generator: variant.generator ?? request.generator,
     };
@@ -123,7 +123,7 @@ export class ExperimentsService {
       if (variant.name === HOLDOUT) throw invalidExperimentField(`${field}.name`, `${field}.name must not be holdout: that arm is the experiment's own`);
       if (seen.has(variant.name)) throw invalidExperimentField(`${field}.name`, `${field}.name ${variant.name} is used by another variant`);
       seen.add(variant.name);
-      if (variant.promo_code && !(await this.promos.findActiveOffer(variant.promo_code))) {
+      if (variant.promo_code && !(await this.offers.findActive(variant.promo_code))) {
         throw invalidExperimentField(`${field}.promo_code`, `${field}.promo_code ${variant.promo_code} is not an active promo code`);
       }
       valid.push({

@@ -8,10 +8,12 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   have been messaged under it; `bucket` is GrowthBook's version-2 hash of (key, customer id) in [0, 10000);
  * - experiment_assignment_outcomes: per assignment, whether a message went out, was clicked, and whether the
  *   customer booked (not cancelled) within `attribution_days` of the assignment. A view, so Experiments reads
- *   the other modules' tables through one reviewed definition instead of SQL of its own.
+ *   the other modules' tables through one reviewed definition instead of SQL of its own: Messaging's
+ *   `message_sends` (a message counts as sent as the engagement stats count it: not failed, answer known) and
+ *   Segmentation's `kept_bookings`, both from 1733097600000-TableOwners.
  */
-export class Experiments1733097600000 implements MigrationInterface {
-  name = 'Experiments1733097600000';
+export class Experiments1733184000000 implements MigrationInterface {
+  name = 'Experiments1733184000000';
 
   async up(db: QueryRunner): Promise<void> {
     await db.query(`
@@ -39,23 +41,22 @@ export class Experiments1733097600000 implements MigrationInterface {
       CREATE VIEW experiment_assignment_outcomes AS
       SELECT a.experiment_id, a.customer_id, a.arm, a.assigned_at,
              EXISTS (
-               SELECT 1 FROM ai_messages m
-                WHERE m.user_id = a.customer_id
-                  AND m.created_at >= a.assigned_at
-                  AND m.created_at < a.assigned_at + e.attribution_days * interval '1 day'
-                  AND m.delivery_status IN ('sent', 'delivered', 'opened', 'clicked', 'booked', 'unsubscribed')
+               SELECT 1 FROM message_sends s
+                WHERE s.customer_id = a.customer_id
+                  AND NOT s.outcome_unknown
+                  AND s.sent_at >= a.assigned_at
+                  AND s.sent_at < a.assigned_at + e.attribution_days * interval '1 day'
              ) AS messaged,
              EXISTS (
-               SELECT 1 FROM ai_messages m
-                 JOIN message_events ev ON ev.message_id = m.id AND ev.event_type = 'message_clicked'
-                WHERE m.user_id = a.customer_id
-                  AND m.created_at >= a.assigned_at
-                  AND m.created_at < a.assigned_at + e.attribution_days * interval '1 day'
+               SELECT 1 FROM message_sends s
+                 JOIN message_events ev ON ev.message_id = s.id AND ev.event_type = 'message_clicked'
+                WHERE s.customer_id = a.customer_id
+                  AND s.sent_at >= a.assigned_at
+                  AND s.sent_at < a.assigned_at + e.attribution_days * interval '1 day'
              ) AS clicked,
              EXISTS (
-               SELECT 1 FROM bookings b
+               SELECT 1 FROM kept_bookings b
                 WHERE b.customer_id = a.customer_id
-                  AND b.status <> 'cancelled'
                   AND b.booked_at >= a.assigned_at
                   AND b.booked_at < a.assigned_at + e.attribution_days * interval '1 day'
              ) AS converted
