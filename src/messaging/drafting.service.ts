@@ -4,9 +4,9 @@ import { SafetyFilterService } from '../safety/safety-filter.service';
 import { SafetyPolicy, SafetyRule, SafetyViolation } from '../safety/safety.types';
 import { GENERIC_NAME } from './display-name';
 import { MessageComposer } from './message-composer';
-import { ComposedMessage, MessageContext, proseInputFrom, ProseResult } from './message-content';
+import { ComposedMessage, LlmUsage, MessageContext, proseInputFrom, ProseResult } from './message-content';
 import { GeneratorKind } from './message.types';
-import { LlmFailure, LlmGenerationError, OpenAiProseGenerator } from './openai-prose.generator';
+import { LlmFailure, LlmGenerationError, OpenAiProseGenerator, WriteOptions } from './openai-prose.generator';
 import { SmsComposer } from './sms-composer';
 import { TemplateProseGenerator } from './template-prose.generator';
 
@@ -20,7 +20,10 @@ export interface Draft {
   /** What the safety filter found in a rejected draft. */
   violations: SafetyViolation[] | null;
   generationSeconds: number;
-  tokensUsed?: number;
+  /** The LLM's model, prompt version and tokens, when it wrote the prose. */
+  model?: string;
+  promptVersion?: string;
+  usage?: LlmUsage;
   /** Parts the SMS takes, for SMS drafts. */
   smsSegments?: number;
 }
@@ -50,7 +53,7 @@ export class DraftingService {
     private readonly config: AppConfig,
   ) {}
 
-  async draft(context: MessageContext): Promise<Draft> {
+  async draft(context: MessageContext, options: WriteOptions = {}): Promise<Draft> {
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
     let fallbackReason: string | null = null;
@@ -58,7 +61,7 @@ export class DraftingService {
 
     if (this.llm.enabled) {
       try {
-        const result = await this.llm.write(proseInputFrom(context));
+        const result = await this.llm.write(proseInputFrom(context), options);
         const checked = this.composeAndCheck(result, context);
         if (checked.violations.length === 0) {
           return { ...checked.draft, fallbackReason: null, violations: null, generationSeconds: elapsed() };
@@ -69,8 +72,8 @@ export class DraftingService {
       } catch (error) {
         if (!(error instanceof LlmGenerationError)) throw error;
         fallbackReason = error.reason;
-        // An open circuit would log once per customer; the breaker logs when it opens and closes.
-        const log = error.reason === LlmFailure.CircuitOpen ? 'debug' : 'warn';
+        // An open circuit or a spent budget would log once per customer; the breaker logs when it opens and closes.
+        const log = error.reason === LlmFailure.CircuitOpen || error.reason === LlmFailure.Budget ? 'debug' : 'warn';
         this.logger[log](`LLM draft unavailable (${error.reason}: ${error.message}); using the template`);
       }
     }
@@ -120,7 +123,7 @@ export class DraftingService {
     const message = this.composer.compose(result.prose, context);
     const verdict = this.safety.check({ subject: message.subject, text: message.text }, this.policyFor(context));
     return {
-      draft: { message, generator: result.generator, tokensUsed: result.tokensUsed },
+      draft: { message, generator: result.generator, model: result.model, promptVersion: result.promptVersion, usage: result.usage },
       violations: verdict.violations,
     };
   }

@@ -11,7 +11,9 @@ import { DeepLinkService } from './deep-link.service';
 import { DraftingService } from './drafting.service';
 import { EmailSender } from './email.sender';
 import { ReminderDeliveryStep } from './reminder-delivery-step';
+import { LlmBudget } from './llm-budget';
 import { LlmCircuitBreaker } from './llm-circuit-breaker';
+import { LlmMetrics } from './llm.metrics';
 import { LlmCircuitGauge } from './llm-circuit.gauge';
 import { MessageComposer } from './message-composer';
 import { MessageDispatcher } from './message-dispatcher';
@@ -54,8 +56,10 @@ import { TemplateProseGenerator } from './template-prose.generator';
     DeepLinkService,
     DraftingService,
     EmailSender,
+    LlmBudget,
     LlmCircuitBreaker,
     LlmCircuitGauge,
+    LlmMetrics,
     MessageComposer,
     MessageDispatcher,
     MessagingMetrics,

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { isWithinHours } from '../common/local-time';
 import { RequestContext } from '../common/request-context';
+import { Slots } from '../common/slots';
 import { isValidEmailAddress, isValidPhoneNumber } from '../segmentation/contact-address';
 import { AiMessageEntity } from './ai-message.entity';
 import { AiMessageRepository, ClaimOutcome, DraftRecord, INTERRUPTED_WHILE_SENDING } from './ai-message.repository';
@@ -10,7 +11,7 @@ import { BookingLink, DeepLinkService, TokenScope } from './deep-link.service';
 import { displayName } from './display-name';
 import { Draft, DraftRejectedError, DraftingService } from './drafting.service';
 import { MessageContext } from './message-content';
-import { DispatchResult, MessageDispatcher } from './message-dispatcher';
+import { Dispatch, DispatchResult, MessageDispatcher } from './message-dispatcher';
 import { Channel, DeliveryStatus, GeneratorKind, Tone, toneFor } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
 import { DeliveryOutcome, DeliveryRequest, FailureReason, ReminderDelivery, SkipReason } from './reminder-delivery';
@@ -49,6 +50,12 @@ export class ReminderDeliveryStep extends ReminderDelivery {
   private readonly logger = new Logger(ReminderDeliveryStep.name);
   /** Messages claimed here and not finished yet, for settleInFlight. */
   private readonly inFlight = new Set<string>();
+  /**
+   * With an LLM, email customers waiting for a draft hold no send slot: the fan-out (or the email worker) takes
+   * OPENAI_CONCURRENCY more customers at once, and their sends stay at CAMPAIGN_CONCURRENCY (WORKER_CONCURRENCY in
+   * a worker) here.
+   */
+  private readonly sendSlots: Slots | null;
 
   constructor(
     private readonly messages: AiMessageRepository,
@@ -59,6 +66,9 @@ export class ReminderDeliveryStep extends ReminderDelivery {
     private readonly config: AppConfig,
   ) {
     super();
+    this.sendSlots = config.openai.apiKey
+      ? new Slots(config.redis.url ? config.queue.workerConcurrency : config.campaign.concurrency)
+      : null;
   }
 
   /** Lines logged on the way carry the customer's id as a field, and the message's once its row is claimed. */
@@ -167,7 +177,7 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       draft =
         channel === Channel.Sms
           ? this.drafting.draftSms(context, this.config.sms.maxSegments)
-          : await this.drafting.draft(context);
+          : await this.drafting.draft(context, { notAfter: request.campaign?.windowClosesAt });
     } catch (error) {
       if (!(error instanceof DraftRejectedError)) throw error;
       await this.messages.markFailed(messageId, error.message);
@@ -182,7 +192,7 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       safetyViolations: draft.violations,
       smsSegments: draft.smsSegments ?? null,
     };
-    const result = await this.dispatcher.dispatch({
+    const result = await this.send({
       messageId,
       channel,
       recipient,
@@ -204,7 +214,7 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       const attempts = await this.messages.touchSending(row.id);
       if (attempts !== null) {
         const { id: messageId, recipient, channel } = row;
-        const result = await this.dispatcher.dispatch({
+        const result = await this.send({
           messageId,
           channel,
           recipient,
@@ -224,6 +234,16 @@ export class ReminderDeliveryStep extends ReminderDelivery {
     const current = (await this.messages.findById(row.id)) ?? row;
     const reason = current.deliveryStatus === DeliveryStatus.Unknown ? FailureReason.DeliveryUnknown : FailureReason.DeliveryFailed;
     return this.fail(request, row.id, reason, current.lastError ?? current.deliveryStatus);
+  }
+
+  private async send(dispatch: Dispatch): Promise<DispatchResult> {
+    // SMS are never LLM-drafted: nothing waits for a draft there, so nothing to bound.
+    const release = dispatch.channel === Channel.Email ? await this.sendSlots?.acquire() : undefined;
+    try {
+      return await this.dispatcher.dispatch(dispatch);
+    } finally {
+      release?.();
+    }
   }
 
   private outcome(request: DeliveryRequest, messageId: string, draft: DraftRecord, result: DispatchResult): DeliveryOutcome {
