@@ -5,6 +5,7 @@ import { DataSource, Repository } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { groupCommit } from '../database/group-commit';
 import { AiMessageEntity, SafetyViolationRecord } from './ai-message.entity';
+import { LlmUsage, Prose } from './message-content';
 import { Channel, DeliveryStatus, GeneratorKind, MessageType, Tone } from './message.types';
 
 export interface ClaimRequest {
@@ -36,6 +37,18 @@ export interface DraftRecord {
   fallbackReason: string | null;
   safetyViolations: SafetyViolationRecord[] | null;
   smsSegments: number | null;
+}
+
+/** A draft as first written, stored before the send: a retry sends it again rather than drafting anew. */
+export interface StoredDraft {
+  prose: Prose;
+  generator: GeneratorKind;
+  fallbackReason: string | null;
+  safetyViolations: SafetyViolationRecord[] | null;
+  /** The LLM's model, prompt version and usage; null for templates. */
+  model: string | null;
+  promptVersion: string | null;
+  usage: LlmUsage | null;
 }
 
 /** How an attempt ended: `queued` when it will be retried. */
@@ -236,6 +249,31 @@ export class AiMessageRepository {
     });
     const moved = new Set(changed.map((row) => row.id));
     return changes.map((change) => moved.has(change.id));
+  }
+
+  /** Stores the draft of a `queued` message that has none yet; false when it already had one or moved on. */
+  async storeDraft(id: string, draft: StoredDraft): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE ai_messages
+          SET prose_subject = $2, prose_body = $3, generator = $4, fallback_reason = $5, safety_violations = $6::jsonb,
+              llm_model = $7, prompt_version = $8, prompt_tokens = $9, cached_tokens = $10, completion_tokens = $11,
+              updated_at = now()
+        WHERE id = $1 AND delivery_status = 'queued' AND prose_body IS NULL`,
+      [
+        id,
+        draft.prose.subject,
+        draft.prose.body,
+        draft.generator,
+        draft.fallbackReason,
+        draft.safetyViolations ? jsonParameter(draft.safetyViolations) : null,
+        draft.model,
+        draft.promptVersion,
+        draft.usage?.input ?? null,
+        draft.usage?.cachedInput ?? null,
+        draft.usage?.output ?? null,
+      ],
+    );
+    return rowCount === 1;
   }
 
   /** A claim whose draft was rejected: nothing was sent. */
