@@ -23,12 +23,11 @@ export class LlmMetrics {
   ) {
     this.price = config.openai.pricePerMtok;
     // Series that exist from the start, so the first increase after a restart shows in rate().
-    if (config.openai.apiKey) {
-      const model = config.openai.model;
-      for (const kind of Object.values(KINDS)) tokens.inc({ model, kind }, 0);
-      cost.inc({ model }, 0);
-      rateLimits.inc({ model }, 0);
-    }
+    const model = config.openai.model;
+    for (const kind of Object.values(KINDS)) tokens.inc({ model, kind }, 0);
+    cost.inc({ model }, 0);
+    rateLimits.inc({ model }, 0);
+    duration.zero({ model });
     waits.inc(0);
     waitSeconds.inc(0);
   }
