@@ -23,10 +23,17 @@ export class Slots {
     }
     if (maxWaitMs <= 0) return Promise.resolve(null);
     return new Promise((resolve) => {
-      const waiter = { grant: () => resolve(this.releaser()) };
+      let timer: NodeJS.Timeout | undefined;
+      const waiter = {
+        grant: () => {
+          clearTimeout(timer);
+          resolve(this.releaser());
+        },
+      };
       this.waiting.push(waiter);
       if (Number.isFinite(maxWaitMs)) {
-        setTimeout(() => {
+        // Unref'd: a waiter does not hold a shutdown open.
+        timer = setTimeout(() => {
           const index = this.waiting.indexOf(waiter);
           if (index < 0) return;
           this.waiting.splice(index, 1);

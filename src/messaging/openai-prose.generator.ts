@@ -176,7 +176,8 @@ export class OpenAiProseGenerator {
           if (deadlineAt !== null) throw new LlmGenerationError(LlmFailure.RateLimited, 'the LLM budget had no turn left within the deadline');
           throw new LlmGenerationError(LlmFailure.Budget, `the LLM budget's next turn is ${Math.round(turn.waitMs / 1000)} s away, after the send window closes`);
         }
-        if (turn.waitMs > 0) await sleep(turn.waitMs);
+        // Unref'd: a customer waiting for its turn (up to the window's close) does not hold a shutdown open.
+        if (turn.waitMs > 0) await sleep(turn.waitMs, undefined, { ref: false });
         if (attempt === 0 && (!slotFree || turn.waitMs > 0)) this.metrics.waited(Date.now() - waitStarted);
         deadlineAt ??= Date.now() + this.deadlineMs;
         let outcome: { data: Completion; response: Response };
@@ -187,7 +188,9 @@ export class OpenAiProseGenerator {
           // Our turn was spent either way; a 429 also holds everyone back until the provider's reset.
           if (error instanceof OpenAI.RateLimitError) await this.budget.pause(holdBackMs(error.headers, true, estimate) ?? 0);
           if (!retryable(error) || attempt >= this.maxRetries || Date.now() >= deadlineAt) throw toLlmError(error, this.deadlineMs);
-          if (!(error instanceof OpenAI.RateLimitError)) await sleep(Math.min(retryDelayMs(attempt + 1, RETRY_BACKOFF_MS), Math.max(0, deadlineAt - Date.now())));
+          if (!(error instanceof OpenAI.RateLimitError)) {
+            await sleep(Math.min(retryDelayMs(attempt + 1, RETRY_BACKOFF_MS), Math.max(0, deadlineAt - Date.now())), undefined, { ref: false });
+          }
           continue;
         }
         const { data, response } = outcome;
