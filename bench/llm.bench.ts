@@ -8,6 +8,7 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../src/app.module';
 import { AppConfig } from '../src/config/app-config';
+import { validateEnvironment } from '../src/config/environment';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import { seedDemoData } from '../src/database/demo-seed';
 import { runMigrationsUnderLock } from '../src/database/migrate';
@@ -75,7 +76,9 @@ async function main(): Promise<void> {
 
     await fake.start();
     fake.enforce({ rpm, latencyMs });
-    Object.assign(process.env, {
+    // This process's environment with the bench's settings on top, as a value; in-process budget (no Redis).
+    const raw: Record<string, string | undefined> = {
+      ...process.env,
       NODE_ENV: 'test',
       DATABASE_URL: benchUrl.toString(),
       MIGRATIONS_RUN: 'false',
@@ -90,17 +93,17 @@ async function main(): Promise<void> {
       OPENAI_CONCURRENCY: String(concurrency),
       OPENAI_DEADLINE_SECONDS: String(Math.max(15, Math.ceil((latencyMs * 3) / 1000))),
       OPENAI_TIMEOUT_SECONDS: String(Math.max(20, Math.ceil((latencyMs * 2) / 1000))),
-    });
-    delete process.env.REDIS_URL;
+    };
+    delete raw.REDIS_URL;
+    const config = new AppConfig(validateEnvironment(raw));
     console.log(
       `LLM campaign: ${customers} customers (+3 demo), server ${rpm} RPM at ${latencyMs} ms, ` +
         `OPENAI_RPM ${budget || 'not set'}, OPENAI_CONCURRENCY ${concurrency}`,
     );
 
-    const app = await NestFactory.createApplicationContext(AppModule.forRoot(), { logger: ['error', 'warn'] });
+    const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error', 'warn'] });
     try {
       const campaigns = app.get(CampaignService);
-      const config = app.get(AppConfig);
       const started = performance.now();
       const plan = await campaigns.plan({ sendWindowStart: 0, sendWindowEnd: 24, batchSize: 1000, channel: Channel.Email });
       const outcome = await campaigns.run(plan, JobTrigger.Manual);
