@@ -174,6 +174,8 @@ describe('validateEnvironment', () => {
   it.each([
     ['REDIS_URL', 'http://127.0.0.1:6379'],
     ['REDIS_URL', 'localhost:6379'],
+    ['REDIS_URL', 'redis://127.0.0.1:6379/cache'],
+    ['REDIS_URL', 'redis://127.0.0.1:6379/1/2'],
     ['PUBLIC_RATE_LIMIT_PER_MINUTE', '0'],
     ['PUBLIC_RATE_LIMIT_PER_MINUTE', 'lots'],
     ['TRUST_PROXY', 'the load balancer'],

@@ -497,6 +497,9 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   if (env.CAMPAIGN_SEND_WINDOW_START >= env.CAMPAIGN_SEND_WINDOW_END) {
     problems.push('CAMPAIGN_SEND_WINDOW_START must be before CAMPAIGN_SEND_WINDOW_END');
   }
+  if (env.REDIS_URL && !/^\/?(\d{1,5})?$/.test(urlPath(env.REDIS_URL))) {
+    problems.push('REDIS_URL: its path must be a database index such as /0, or nothing');
+  }
   if (env.APP_ROLE !== 'all' && !env.REDIS_URL) {
     problems.push(`APP_ROLE=${env.APP_ROLE} needs REDIS_URL: api and worker processes share their deliveries through Redis`);
   }
@@ -550,6 +553,14 @@ function isTrustProxy(value: string): boolean {
     if (family === 0) return false;
     return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
   });
+}
+
+function urlPath(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return '';
+  }
 }
 
 function isTimeZone(zone: string): boolean {
