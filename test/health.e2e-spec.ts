@@ -36,13 +36,15 @@ async function startSilentServer(): Promise<{ port: number; close: () => Promise
 }
 
 /** A real SMTP server that advertises AUTH on a plain connection and accepts only SMTP_USER/SMTP_PASSWORD. */
-async function startSmtpServer(): Promise<{ port: number; close: () => Promise<void> }> {
+async function startSmtpServer(): Promise<{ port: number; logins: () => number; close: () => Promise<void> }> {
+  let logins = 0;
   const server = new SMTPServer({
     disabledCommands: ['STARTTLS'],
     allowInsecureAuth: true,
     logger: false,
     closeTimeout: 200,
     onAuth(auth, _session, callback) {
+      logins++;
       if (auth.username === SMTP_USER && auth.password === SMTP_PASSWORD) return callback(null, { user: auth.username });
       callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
     },
@@ -52,7 +54,7 @@ async function startSmtpServer(): Promise<{ port: number; close: () => Promise<v
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.server.address() as AddressInfo;
-  return { port, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { port, logins: () => logins, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 /** Answers GET /v1/models like OpenAI: 200 for OPENAI_KEY, 401 for any other key, 404 elsewhere. */
@@ -127,6 +129,16 @@ describe('GET /health', () => {
       const app = await boot({ SMTP_URL: smtpUrl(smtp.port) });
       const res = await health(app, 200);
       expect(res.body.details).toEqual({ database: { status: 'up' }, smtp: { status: 'up' } });
+    });
+
+    it('logs in at most once for 200 concurrent requests, and rate-limits them like the other public routes', async () => {
+      const app = await boot({ SMTP_URL: smtpUrl(smtp.port) });
+      const before = smtp.logins();
+      const statuses = await Promise.all(Array.from({ length: 200 }, () => app.http().get('/health').then((res) => res.status)));
+      expect(smtp.logins() - before).toBeLessThanOrEqual(1);
+      // PUBLIC_RATE_LIMIT_PER_MINUTE (120) per client and route; the rest is told to wait.
+      expect(statuses.filter((status) => status === 200)).toHaveLength(120);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(80);
     });
 
     it('answers 503 with smtp down when nothing listens on the port', async () => {

@@ -1,10 +1,15 @@
-import { Controller, Get, UseFilters } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, UseFilters, UseGuards } from '@nestjs/common';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ThrottlerGuard } from '@nestjs/throttler';
 import { HealthCheck, HealthCheckResult } from '@nestjs/terminus';
 import { HealthCheckFailedFilter } from './health-check-failed.filter';
+import { RATE_LIMITED_RESPONSE } from '../rate-limit/rate-limit.module';
 import { HealthService } from './health.service';
 
+/** Public, so rate-limited like the other public routes; a load balancer's probe rate stays far inside the limit. */
 @ApiTags('public')
+@ApiResponse(RATE_LIMITED_RESPONSE)
+@UseGuards(ThrottlerGuard)
 @Controller('health')
 export class HealthController {
   constructor(private readonly health: HealthService) {}

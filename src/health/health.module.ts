@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { MessagingModule } from '../messaging/messaging.module';
+import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { HealthController } from './health.controller';
 import { HealthGauge } from './health.gauge';
 import { HealthService } from './health.service';
@@ -10,7 +11,7 @@ import { SmtpHealthIndicator } from './smtp.health';
 
 /** GET /health: is the service ready, and which dependency is not? The same checks as a metric. */
 @Module({
-  imports: [TerminusModule.forRoot(), MessagingModule],
+  imports: [TerminusModule.forRoot(), MessagingModule, RateLimitModule],
   controllers: [HealthController],
   providers: [HealthService, HealthGauge, SmtpHealthIndicator, LlmHealthIndicator, RedisHealthIndicator],
 })

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HealthCheckResult, HealthCheckService, HealthIndicatorResult, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { CachedCheck, EXTERNAL_CHECK_MAX_AGE_MS, INTERNAL_CHECK_MAX_AGE_MS } from './cached-check';
 import { HEALTH_TIMEOUT_MS } from './health-timeout';
 import { LlmHealthIndicator } from './llm.health';
 import { RedisHealthIndicator } from './redis.health';
@@ -10,6 +11,8 @@ type Check = (key: string) => Promise<HealthIndicatorResult>;
 /** The database always; SMTP, the LLM API and Redis only when they are configured. */
 @Injectable()
 export class HealthService {
+  private readonly cached = new Map<string, CachedCheck<HealthIndicatorResult>>();
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly database: TypeOrmHealthIndicator,
@@ -39,11 +42,18 @@ export class HealthService {
 
   private checks(): Record<string, Check> {
     const checks: Record<string, Check> = {
-      database: (key) => this.database.pingCheck(key, { timeout: HEALTH_TIMEOUT_MS }),
+      database: this.cachedCheck('database', INTERNAL_CHECK_MAX_AGE_MS, (key) => this.database.pingCheck(key, { timeout: HEALTH_TIMEOUT_MS })),
     };
-    if (this.smtp.configured) checks.smtp = (key) => this.smtp.check(key);
+    if (this.smtp.configured) checks.smtp = this.cachedCheck('smtp', EXTERNAL_CHECK_MAX_AGE_MS, (key) => this.smtp.check(key));
+    // Caches its call to the provider itself, so the circuit breaker's state it reports stays current.
     if (this.llm.configured) checks.llm = (key) => this.llm.check(key);
-    if (this.redis.configured) checks.redis = (key) => this.redis.check(key);
+    if (this.redis.configured) checks.redis = this.cachedCheck('redis', INTERNAL_CHECK_MAX_AGE_MS, (key) => this.redis.check(key));
     return checks;
+  }
+
+  private cachedCheck(key: string, maxAgeMs: number, check: Check): Check {
+    let cached = this.cached.get(key);
+    if (!cached) this.cached.set(key, (cached = new CachedCheck(() => check(key), maxAgeMs)));
+    return () => cached.get();
   }
 }
