@@ -368,7 +368,7 @@ export class EnvironmentVariables {
 
   /**
    * What this process does: `all` (HTTP API, scheduler and a delivery worker), `api` (HTTP API and scheduler; the
-   * deliveries go to the queue for workers elsewhere) or `worker` (only consumes deliveries; serves /health and
+   * deliveries go to the queue for workers elsewhere) or `worker` (only consumes deliveries; serves /health/* and
    * /metrics). `api` and `worker` need REDIS_URL.
    */
   @IsOptional()
