@@ -6,6 +6,7 @@ import { insertCustomers } from './support/customers';
 import { PgBouncer, startPgBouncer } from './support/pgbouncer';
 import { runSegment, ServiceProcess, startService } from './support/service-process';
 import { SmtpSink, startSmtpSink } from './support/smtp-sink';
+import { startTcpRelay, TcpRelay } from './support/tcp-relay';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
 
@@ -166,5 +167,52 @@ describe.each(['direct', 'through PgBouncer'])('Postgres connections terminated 
     // The service carries on with fresh connections: the next run sends to the rest.
     const again = await t.http().post(RUN).set(auth).send(ALWAYS_OPEN).expect(200);
     expect(again.body.sent).toBe(63 - 20);
+  });
+});
+
+describe('the database refusing connections mid-run', () => {
+  let relay: TcpRelay;
+  let smtp: SmtpSink;
+  let t: TestApp;
+  let db: DataSource;
+
+  beforeAll(async () => {
+    relay = await startTcpRelay(process.env.DATABASE_URL!);
+    smtp = await startSmtpSink({ delayMs: 50 });
+    t = await createTestApp({ CAMPAIGN_CONCURRENCY: '4', DATABASE_URL: relay.url, SMTP_URL: smtp.url });
+    db = await new DataSource(dataSourceOptions(process.env.DATABASE_URL!, 2)).initialize();
+  });
+  afterAll(async () => {
+    await relay.restore();
+    await t.close();
+    await db.destroy();
+    await smtp.close();
+    await relay.close();
+  });
+
+  it('answers CAMPAIGN_FAILED after N customers, and the row, once the database is back, says the same: FAILED, N processed, not abandoned', async () => {
+    await resetDatabase(db);
+    await db.query('TRUNCATE job_runs');
+    await insertCustomers(db, { count: 200, daysAgo: 25, tag: 'refused' });
+
+    const answer = t.http().post(RUN).set(auth).send({ ...ALWAYS_OPEN, batch_size: 20 });
+    const response = answer.then((res) => res);
+    await waitFor('30 messages accepted', () => smtp.accepted() >= 30, 60_000);
+    await relay.cut();
+    const res = await response;
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // still refusing after the answer
+    await relay.restore();
+
+    expect(res.status).toBe(500);
+    expect(res.body.code).toBe('CAMPAIGN_FAILED');
+    const [, runId, processed] = /campaign run (\S+) failed after (\d+) customers/.exec(res.body.message)!;
+    await waitFor('the run to record its end', async () => {
+      const [row] = await db.query('SELECT status FROM job_runs WHERE id = $1', [runId]);
+      return row.status !== 'RUNNING';
+    }, 30_000);
+    const [row] = await db.query('SELECT status, error, processed, sent, failed, skipped FROM job_runs WHERE id = $1', [runId]);
+    expect(row).toMatchObject({ status: 'FAILED', processed: Number(processed) });
+    expect(row.error).not.toMatch(/abandoned/);
+    expect(row.processed).toBe(row.sent + row.failed + row.skipped);
   });
 });

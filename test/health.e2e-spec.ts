@@ -2,6 +2,7 @@ import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo, createServer as createTcpServer, Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { ServiceProcess, startService } from './support/service-process';
+import { startTcpRelay, TcpRelay } from './support/tcp-relay';
 import { createTestApp, TestApp } from './support/test-app';
 
 const SMTP_USER = 'mailer';
@@ -80,32 +81,6 @@ async function startModelsApi(): Promise<{ baseUrl: string; requests: IncomingHt
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** A TCP relay to Postgres that the test can cut: every connection through it is dropped and new ones refused. */
-async function startDatabaseRelay(databaseUrl: string): Promise<{ url: string; cut: () => Promise<void>; close: () => Promise<void> }> {
-  const target = new URL(databaseUrl);
-  const sockets = new Set<Socket>();
-  const server = createTcpServer((client) => {
-    const upstream = new Socket();
-    upstream.connect(Number(target.port || 5432), target.hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => undefined);
-    }
-    client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const url = new URL(databaseUrl);
-  url.hostname = '127.0.0.1';
-  url.port = String((server.address() as AddressInfo).port);
-  const cut = async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()) && sockets.forEach((socket) => socket.destroy()));
-  };
-  return { url: url.toString(), cut, close: () => (server.listening ? cut() : Promise.resolve()) };
 }
 
 describe('GET /health', () => {
@@ -318,7 +293,7 @@ describe('GET /health', () => {
 
 describe("a load balancer's view of the built service", () => {
   let service: ServiceProcess | undefined;
-  let relay: Awaited<ReturnType<typeof startDatabaseRelay>> | undefined;
+  let relay: TcpRelay | undefined;
   afterEach(async () => {
     await service?.stop();
     await relay?.close();
@@ -340,7 +315,7 @@ describe("a load balancer's view of the built service", () => {
   });
 
   it('takes it out when the database is down (ready 503 naming it) and leaves it alive (live 200)', async () => {
-    relay = await startDatabaseRelay(process.env.DATABASE_URL!);
+    relay = await startTcpRelay(process.env.DATABASE_URL!);
     service = await startService({ DATABASE_URL: relay.url });
     expect((await get('/health/ready')).status).toBe(200);
 

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { Counter } from 'prom-client';
 import { AppConfig } from '../config/app-config';
@@ -14,12 +15,15 @@ import { CampaignPlan, CampaignReport, CustomerResult, RESULT_LIMIT } from './ca
 import { JobRunStatus, ResumeState } from './job-run.entity';
 import { Metric } from '../metrics/metric-names';
 import { RunControl, RunStoppedError } from './run-control';
-import { JobRunRepository, RunCounts } from './job-run.repository';
+import { JobRunRepository, ProducerWrite, RunCounts } from './job-run.repository';
 import { ShutdownError } from './shutdown.service';
 import { isWithinHours, localDay } from '../common/local-time';
 
 const DAY_MS = 86_400_000;
 const PROGRESS_LOG_INTERVAL_MS = 5_000;
+/** How often, and how long, a run whose failure could not be recorded tries again. */
+const RECORD_FAILURE_RETRY_MS = 2_000;
+const RECORD_FAILURE_PATIENCE_MS = 10 * 60_000;
 
 /** One attempt at a run: a fresh run, or a resumed one with its row's start, counts and resume state. */
 export interface RunAttempt {
@@ -174,9 +178,7 @@ export class CampaignRunner {
       this.logger.error({ msg: `Campaign failed: ${message}`, err: error });
       recorded = true;
       await control.close();
-      await this.jobRuns.finish(control.write(), JobRunStatus.Failed, message).catch((writeError: unknown) =>
-        this.logger.error({ msg: 'Campaign: could not record the failure (status settles it later)', err: writeError }),
-      );
+      await this.recordFailure(control.write(), message);
       return report('FAILED', message);
     }
   }
@@ -201,6 +203,34 @@ export class CampaignRunner {
     const said = reason instanceof RunStoppedError ? `${finalError}, after ${counts.processed} customers` : finalError;
     this.logger.warn(`Campaign ${id} ${said} (${counts.sent} sent, ${counts.failed} failed, ${counts.skipped} skipped)`);
     return [final, finalError];
+  }
+
+  /**
+   * Records the failed end with the counts the answer gives. A run fails most often because the database went
+   * away, and then the record cannot land at once: it is tried again every few seconds until the database is
+   * back, so the row ends as the answer said (not RUNNING with the last heartbeat's counts, later settled as
+   * "abandoned" by a replica that sees its lease expired while this process is alive).
+   */
+  private async recordFailure(write: ProducerWrite, message: string): Promise<void> {
+    try {
+      await this.jobRuns.finish(write, JobRunStatus.Failed, message);
+      return;
+    } catch (error) {
+      this.logger.error({ msg: `Campaign ${write.id}: could not record the failure yet; trying again until the database answers`, err: error });
+    }
+    void (async () => {
+      for (let waited = 0; waited < RECORD_FAILURE_PATIENCE_MS; waited += RECORD_FAILURE_RETRY_MS) {
+        await sleep(RECORD_FAILURE_RETRY_MS, undefined, { ref: false });
+        try {
+          await this.jobRuns.finish(write, JobRunStatus.Failed, message);
+          this.logger.warn(`Campaign ${write.id}: recorded its failure once the database answered again`);
+          return;
+        } catch {
+          // still unreachable
+        }
+      }
+      this.logger.error(`Campaign ${write.id}: gave up recording its failure; its lease expiry closes the row`);
+    })();
   }
 
   private criteria(plan: CampaignPlan, now: Date): EligibilityCriteria {
