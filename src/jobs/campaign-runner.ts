@@ -7,7 +7,9 @@ import { finishWithin } from '../common/finish-within';
 import { RequestContext } from '../common/request-context';
 import { DeliveryFanOut, FanOutItem, FanOutResult } from '../delivery/delivery-fan-out';
 import { campaignMessageId } from '../delivery/delivery-jobs';
-import { SkipReason } from '../messaging/reminder-delivery';
+import { AiMessageRepository } from '../messaging/ai-message.repository';
+import { DeliveryStatus } from '../messaging/message.types';
+import { FailureReason, SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { EligibilityCriteria, EligibleCustomerRepository } from '../segmentation/eligible-customer.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
@@ -15,11 +17,13 @@ import { CampaignPlan, CampaignReport, CustomerResult, RESULT_LIMIT } from './ca
 import { JobRunStatus, ResumeState } from './job-run.entity';
 import { Metric } from '../metrics/metric-names';
 import { RunControl, RunStoppedError } from './run-control';
-import { JobRunRepository, ProducerWrite, RunCounts } from './job-run.repository';
+import { JobRunRepository, RunCounts } from './job-run.repository';
 import { ShutdownError } from './shutdown.service';
 import { isWithinHours, localDay } from '../common/local-time';
 
 const DAY_MS = 86_400_000;
+/** Statuses of a message that has not gone out (or may not have). */
+const NOT_OUT = new Set([DeliveryStatus.Queued, DeliveryStatus.Sending, DeliveryStatus.Unknown, DeliveryStatus.Failed]);
 const PROGRESS_LOG_INTERVAL_MS = 5_000;
 /** How often, and how long, a run whose failure could not be recorded tries again. */
 const RECORD_FAILURE_RETRY_MS = 2_000;
@@ -53,6 +57,7 @@ export class CampaignRunner {
     private readonly services: ServiceRepository,
     private readonly fanOut: DeliveryFanOut,
     private readonly jobRuns: JobRunRepository,
+    private readonly messages: AiMessageRepository,
     private readonly config: AppConfig,
     @InjectMetric(Metric.CampaignAutoPauses) private readonly autoPauses: Counter<string>,
   ) {}
@@ -65,7 +70,9 @@ export class CampaignRunner {
   private async runInContext(attempt: RunAttempt): Promise<CampaignReport> {
     const { plan, jobRunId, correlationId, resume } = attempt;
     const startedAt = new Date();
-    const counts: RunCounts = resume ? { ...resume.counts } : { totalEligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0 };
+    const counts: RunCounts = resume ? { ...resume.counts } : { totalEligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0, unknown: 0 };
+    // Customers whose delivery threw: counted failed until their rows say otherwise (see followRows).
+    const unresolved = new Set<string>();
     const results: CustomerResult[] = [];
     const control = new RunControl(
       this.jobRuns,
@@ -96,7 +103,10 @@ export class CampaignRunner {
         'outcome' in result ? toCustomerResult(result) : [{ customerId: result.customerId, success: false, reason: 'dry_run' }, null];
       counts.processed++;
       if (outcome) counts[outcome]++;
-      if (outcome === 'sent' || outcome === 'failed') control.delivered(outcome === 'failed', failureOf(result));
+      if (outcome && outcome !== 'skipped') control.delivered(outcome !== 'sent', failureOf(result));
+      if ('outcome' in result && result.outcome.status === 'error') {
+        unresolved.add(campaignMessageId(jobRunId, plan.channel, result.customerId));
+      }
       if (results.length < RESULT_LIMIT) results.push(customerResult);
     };
     const report = (status: CampaignReport['status'], error?: string): CampaignReport => ({
@@ -138,6 +148,7 @@ export class CampaignRunner {
           this.logger.warn({ msg: `Campaign ${stopped}`, ...counts });
           recorded = true;
           await control.close();
+          await this.followRows(counts, unresolved);
           await this.jobRuns.finish(control.write(), JobRunStatus.Done, stopped);
           return report('DONE', stopped);
         }
@@ -168,6 +179,7 @@ export class CampaignRunner {
       }
       recorded = true;
       await control.close();
+      await this.followRows(counts, unresolved);
       if (stop.aborted) return report(...(await this.recordStop(control, stop.reason)));
       const done = await this.jobRuns.finish(control.write(), JobRunStatus.Done);
       this.logProgress(counts, startedAt);
@@ -178,7 +190,7 @@ export class CampaignRunner {
       this.logger.error({ msg: `Campaign failed: ${message}`, err: error });
       recorded = true;
       await control.close();
-      await this.recordFailure(control.write(), message);
+      await this.recordFailure(control, unresolved, message);
       return report('FAILED', message);
     }
   }
@@ -211,26 +223,54 @@ export class CampaignRunner {
    * back, so the row ends as the answer said (not RUNNING with the last heartbeat's counts, later settled as
    * "abandoned" by a replica that sees its lease expired while this process is alive).
    */
-  private async recordFailure(write: ProducerWrite, message: string): Promise<void> {
+  private async recordFailure(control: RunControl, unresolved: Set<string>, message: string): Promise<void> {
+    const { id, counts } = control.write();
+    const record = async () => {
+      await this.followRows(counts, unresolved);
+      await this.jobRuns.finish(control.write(), JobRunStatus.Failed, message);
+    };
     try {
-      await this.jobRuns.finish(write, JobRunStatus.Failed, message);
+      await record();
       return;
     } catch (error) {
-      this.logger.error({ msg: `Campaign ${write.id}: could not record the failure yet; trying again until the database answers`, err: error });
+      this.logger.error({ msg: `Campaign ${id}: could not record the failure yet; trying again until the database answers`, err: error });
     }
     void (async () => {
       for (let waited = 0; waited < RECORD_FAILURE_PATIENCE_MS; waited += RECORD_FAILURE_RETRY_MS) {
         await sleep(RECORD_FAILURE_RETRY_MS, undefined, { ref: false });
         try {
-          await this.jobRuns.finish(write, JobRunStatus.Failed, message);
-          this.logger.warn(`Campaign ${write.id}: recorded its failure once the database answered again`);
+          await record();
+          this.logger.warn(`Campaign ${id}: recorded its failure once the database answered again`);
           return;
         } catch {
           // still unreachable
         }
       }
-      this.logger.error(`Campaign ${write.id}: gave up recording its failure; its lease expiry closes the row`);
+      this.logger.error(`Campaign ${id}: gave up recording its failure; its lease expiry closes the row`);
     })();
+  }
+
+  /**
+   * A delivery that threw (its database write failed, say) says nothing of its message: the email may have been
+   * accepted before the write failed. Its row does: one that went out counts as sent, one left `sending` or
+   * settled `unknown` as unknown, anything else stays failed. When the rows cannot be read, the counts stay.
+   */
+  private async followRows(counts: RunCounts, unresolved: Set<string>): Promise<void> {
+    if (unresolved.size === 0) return;
+    try {
+      for (const [id, status] of await this.messages.deliveryStatusesOf([...unresolved])) {
+        if (NOT_OUT.has(status)) {
+          if (status !== DeliveryStatus.Sending && status !== DeliveryStatus.Unknown) continue;
+          counts.unknown++;
+        } else {
+          counts.sent++;
+        }
+        counts.failed--;
+        unresolved.delete(id);
+      }
+    } catch (error) {
+      this.logger.warn(`Could not read the rows of ${unresolved.size} customer(s) whose delivery threw; counted as failed: ${String(error)}`);
+    }
   }
 
   private criteria(plan: CampaignPlan, now: Date): EligibilityCriteria {
@@ -304,12 +344,14 @@ function failureOf(result: FanOutResult | { dryRun: true }): string | undefined 
   return outcome.status === 'failed' || outcome.status === 'error' ? outcome.error : undefined;
 }
 
-function toCustomerResult({ customerId, outcome }: FanOutResult): [CustomerResult, 'sent' | 'failed' | 'skipped'] {
+function toCustomerResult({ customerId, outcome }: FanOutResult): [CustomerResult, 'sent' | 'failed' | 'skipped' | 'unknown'] {
   switch (outcome.status) {
     case 'sent':
       return [{ customerId, success: true, messageId: outcome.messageId }, 'sent'];
-    case 'failed':
-      return [{ customerId, success: false, messageId: outcome.messageId, reason: outcome.reason }, 'failed'];
+    case 'failed': {
+      const kind = outcome.reason === FailureReason.DeliveryUnknown ? 'unknown' : 'failed';
+      return [{ customerId, success: false, messageId: outcome.messageId, reason: outcome.reason }, kind];
+    }
     case 'skipped':
       return [{ customerId, success: false, reason: outcome.reason }, 'skipped'];
     case 'error':

@@ -129,6 +129,7 @@ function toRunSegmentResponse(report: CampaignReport): RunSegmentResponseDto {
     sent: report.counts.sent,
     failed: report.counts.failed,
     skipped: report.counts.skipped,
+    unknown: report.counts.unknown,
     results: report.results.map((r) => ({
       customer_id: r.customerId,
       success: r.success,
@@ -161,6 +162,7 @@ function toJobRunDto(run: JobRunEntity): JobRunDto {
     sent: run.sent,
     failed: run.failed,
     skipped: run.skipped,
+    unknown: run.unknown,
     progress_percent: run.totalEligible > 0 ? Math.round((run.processed / run.totalEligible) * 1000) / 10 : null,
     error: run.error,
     holder: run.holder,

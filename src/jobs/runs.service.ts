@@ -91,6 +91,7 @@ export class RunsService {
       sent: run.sent,
       failed: run.failed,
       skipped: run.skipped,
+      unknown: run.unknown,
       progress: { waiting: Math.max(0, run.inFlight - active - retrying), active, retrying, unknown },
     };
   }

@@ -340,6 +340,16 @@ export class AiMessageRepository {
     return rows[0];
   }
 
+  /** The delivery status of each of these messages that has a row. */
+  async deliveryStatusesOf(ids: string[]): Promise<Map<string, DeliveryStatus>> {
+    if (ids.length === 0) return new Map();
+    const { rows } = await this.pool.query<{ id: string; delivery_status: DeliveryStatus }>(
+      'SELECT id, delivery_status FROM ai_messages WHERE id = ANY($1::uuid[])',
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.id, row.delivery_status]));
+  }
+
   findById(id: string): Promise<AiMessageEntity | null> {
     return this.messages.findOneBy({ id });
   }

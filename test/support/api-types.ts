@@ -549,6 +549,8 @@ export interface components {
             correlation_id: string;
             /** Format: uuid */
             job_run_id: string;
+            /** @description Customers whose message may or may not have gone out (its row is `unknown`): not failed */
+            unknown: number;
             /**
              * @description PAUSED or CANCELLED: run control stopped it (stopped_reason says why; a PAUSED run can be resumed). A run that fails or is interrupted answers with an error naming the run
              * @enum {string}
@@ -658,6 +660,8 @@ export interface components {
             sent: number;
             failed: number;
             skipped: number;
+            /** @description Customers whose message may or may not have gone out (its row is `unknown`): not failed */
+            unknown: number;
             /** @description Percent of eligible customers processed so far */
             progress_percent: number | null;
             error: string | null;
@@ -742,11 +746,13 @@ export interface components {
              */
             finished_at: string | null;
             total_eligible: number;
-            /** @description sent + failed + skipped */
+            /** @description sent + failed + skipped + unknown */
             processed: number;
             sent: number;
             failed: number;
             skipped: number;
+            /** @description Customers whose message may or may not have gone out (its row is `unknown`): not failed */
+            unknown: number;
             progress: components["schemas"]["RunProgressDto"];
         };
         RecordEventRequestDto: {
