@@ -43,7 +43,7 @@ describe('queue mode: Redis lost mid-run', () => {
     await sleep(3_000);
     const health = await fetch(`${worker.url}/health/ready`);
     expect(health.status).toBe(503);
-    const report = await health.json();
+    const report = (await health.json()) as { error: Record<string, unknown> };
     expect(JSON.stringify(report)).toMatch(/"redis":\{"message":"not connected[^"]*","status":"down"\}/);
     // A worker's readiness includes its queue connection; it stays alive meanwhile.
     expect(report.error.queue).toEqual({ status: 'down', message: expect.stringMatching(/worker('s Redis connection is| is not running)/) });
