@@ -7,7 +7,7 @@ import { CachedCheck, EXTERNAL_CHECK_MAX_AGE_MS } from './cached-check';
 import { HEALTH_TIMEOUT_MS } from './health-timeout';
 import { errorMessageWithCause, errorName, redact } from './redact';
 
-export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
+const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
 /**
  * Can we reach the OpenAI-compatible API with our key? `GET {base}/models` answering 2xx means yes.
