@@ -8,7 +8,7 @@ import { RequestContext } from '../common/request-context';
 import { CustomerResult, customerResult, DeliveryFanOut, FanOutItem, FanOutResult } from '../delivery/delivery-fan-out';
 import { campaignMessageId } from '../delivery/delivery-jobs';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
-import { DeliveryStatus } from '../messaging/message.types';
+import { DeliveryStatus, SENT_OR_LATER } from '../messaging/delivery-status';
 import { FailureReason, SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { EligibilityCriteria, EligibleCustomerRepository } from '../segmentation/eligible-customer.repository';
@@ -21,8 +21,6 @@ import { JobRunRepository, RunCounts } from './job-run.repository';
 import { ShutdownError } from './shutdown.service';
 import { DAY_MS, isWithinHours, localDay } from '../common/local-time';
 
-/** Statuses of a message that has not gone out (or may not have). */
-const NOT_OUT = new Set([DeliveryStatus.Queued, DeliveryStatus.Sending, DeliveryStatus.Unknown, DeliveryStatus.Failed]);
 const PROGRESS_LOG_INTERVAL_MS = 5_000;
 /** How often, and how long, a run whose failure could not be recorded tries again. */
 const RECORD_FAILURE_RETRY_MS = 2_000;
@@ -261,12 +259,9 @@ export class CampaignRunner {
     if (unresolved.size === 0) return;
     try {
       for (const [id, status] of await this.messages.deliveryStatusesOf([...unresolved])) {
-        if (NOT_OUT.has(status)) {
-          if (status !== DeliveryStatus.Sending && status !== DeliveryStatus.Unknown) continue;
-          counts.unknown++;
-        } else {
-          counts.sent++;
-        }
+        if (SENT_OR_LATER.has(status)) counts.sent++;
+        else if (status === DeliveryStatus.Sending || status === DeliveryStatus.Unknown) counts.unknown++;
+        else continue;
         counts.failed--;
         unresolved.delete(id);
       }
