@@ -2,6 +2,7 @@ import { Controller, Get, Header, Param, Redirect, StreamableFile, UseGuards } f
 import { ThrottlerGuard } from '@nestjs/throttler';
 import { ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto';
+import { IgnoresUndeclaredQuery } from '../common/undeclared-query';
 import { RATE_LIMITED_RESPONSE } from '../rate-limit/rate-limit.module';
 import { TrackingService } from './tracking.service';
 
@@ -17,6 +18,7 @@ const CODE_PARAM = {
 /** Public tracking links carried by messages; they need no credentials and reveal nothing. */
 @ApiTags('public')
 @ApiResponse(RATE_LIMITED_RESPONSE)
+@IgnoresUndeclaredQuery()
 @UseGuards(ThrottlerGuard)
 @Controller()
 export class TrackingController {
