@@ -14,6 +14,7 @@ import { EngagementOncePerMinute1732841000000 } from '../../migrations/173284100
 import { RecipientAddresses1732842000000 } from '../../migrations/1732842000000-RecipientAddresses';
 import { DeliveryStates1732924800000 } from '../../migrations/1732924800000-DeliveryStates';
 import { RunControl1733011200000 } from '../../migrations/1733011200000-RunControl';
+import { SmsRepliesAndMachineOpens1733060000000 } from '../../migrations/1733060000000-SmsRepliesAndMachineOpens';
 import { MessageEventEntity } from '../events/message-event.entity';
 import { JobRunEntity } from '../jobs/job-run.entity';
 
@@ -40,4 +41,5 @@ export const MIGRATIONS = [
   RecipientAddresses1732842000000,
   DeliveryStates1732924800000,
   RunControl1733011200000,
+  SmsRepliesAndMachineOpens1733060000000,
 ];

@@ -13,6 +13,8 @@ export interface EngagementGroup {
   promoCode: string | null;
   channel: Channel;
   sent: number;
+  opened: number;
+  machineOpened: number;
   clicked: number;
   booked: number;
   unknown: number;
@@ -24,6 +26,8 @@ interface GroupRow {
   promo_code: string | null;
   channel: Channel;
   sent: number;
+  opened: number;
+  machine_opened: number;
   clicked: number;
   booked: number;
   unknown: number;
@@ -34,7 +38,8 @@ export class EngagementStatsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Messages sent in [from, to), by type, tone, promo and channel: how many were sent, clicked at least once,
+   * Messages sent in [from, to), by type, tone, promo and channel: how many were sent, opened by a reader, only
+   * fetched by a mail proxy (machine opens and no reader's open), clicked at least once,
    * and followed by a non-cancelled booking of their customer within CONVERSION_WINDOW_DAYS; and how many were
    * handed over in the period by a process that died before the channel answered (`unknown`, sent_at being
    * the hand-over), which count in none of the others.
@@ -43,6 +48,11 @@ export class EngagementStatsRepository {
     const rows: GroupRow[] = await this.dataSource.query(
       `SELECT m.message_type, m.tone, m.promo_code, m.channel,
               count(*) FILTER (WHERE m.delivery_status <> $7)::int AS sent,
+              count(*) FILTER (WHERE m.delivery_status <> $7 AND EXISTS (
+                SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.event_type = $8))::int AS opened,
+              count(*) FILTER (WHERE m.delivery_status <> $7 AND EXISTS (
+                SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.event_type = $9) AND NOT EXISTS (
+                SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.event_type = $8))::int AS machine_opened,
               count(*) FILTER (WHERE m.delivery_status <> $7 AND EXISTS (
                 SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.event_type = $4))::int AS clicked,
               count(*) FILTER (WHERE m.delivery_status <> $7 AND EXISTS (
@@ -63,6 +73,8 @@ export class EngagementStatsRepository {
         BookingStatus.Cancelled,
         CONVERSION_WINDOW_DAYS,
         DeliveryStatus.Unknown,
+        EventType.MessageOpened,
+        EventType.MachineOpen,
       ],
     );
     return rows.map((row) => ({
@@ -71,6 +83,8 @@ export class EngagementStatsRepository {
       promoCode: row.promo_code,
       channel: row.channel,
       sent: row.sent,
+      opened: row.opened,
+      machineOpened: row.machine_opened,
       clicked: row.clicked,
       booked: row.booked,
       unknown: row.unknown,

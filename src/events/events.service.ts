@@ -13,6 +13,8 @@ import { MessageEvent, MessageEventRepository } from './message-event.repository
 
 /** The delivery status each event moves its message up to (never down). */
 const STATUS_AFTER: Partial<Record<EventType, DeliveryStatus>> = {
+  // A mail proxy fetched the pixel: the message arrived, nobody is known to have read it.
+  [EventType.MachineOpen]: DeliveryStatus.Delivered,
   [EventType.MessageOpened]: DeliveryStatus.Opened,
   [EventType.MessageClicked]: DeliveryStatus.Clicked,
   [EventType.BookingStarted]: DeliveryStatus.Clicked,
@@ -74,15 +76,19 @@ export class EventsService {
       source,
       occurredAt,
     });
-    await this.applyEffects(message, eventType);
+    await this.applyEffects(message, eventType, source);
     if (inserted) this.metrics.recorded(eventType, source);
     return { event, duplicate: !inserted };
   }
 
-  private async applyEffects(message: Pick<AiMessageEntity, 'id' | 'userId'>, eventType: EventType): Promise<void> {
+  private async applyEffects(
+    message: Pick<AiMessageEntity, 'id' | 'userId'>,
+    eventType: EventType,
+    source: EventSource,
+  ): Promise<void> {
     if (eventType === EventType.Unsubscribed) {
       await this.events.markUnsubscribed(message.id);
-      await this.customers.optOut(message.userId, 'event');
+      await this.customers.optOut(message.userId, source === EventSource.SmsReply ? 'sms_reply' : 'event');
       return;
     }
     const target = STATUS_AFTER[eventType];
