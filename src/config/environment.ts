@@ -418,7 +418,7 @@ export class EnvironmentVariables {
   @Matches(/^[A-Za-z0-9:_.-]{1,64}$/, { message: 'REDIS_KEY_PREFIX must be 1-64 letters, digits or :_.-' })
   REDIS_KEY_PREFIX = 'smartengage:';
 
-  /** Requests one client (IP) may make per minute to each public route: /events, /unsubscribe/, the SMS webhook. */
+  /** Requests one client (IP) may make per minute to each public route: /events, /unsubscribe/. */
   @IsOptional()
   @Transform(toInt)
   @IsInt({ message: 'PUBLIC_RATE_LIMIT_PER_MINUTE must be a whole number' })

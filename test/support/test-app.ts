@@ -48,7 +48,7 @@ export async function createTestApp(env: Record<string, string | undefined> = {}
   try {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot()] }).compile();
     // The service's own logger (pino, LOG_LEVEL=warn), as main.ts installs it.
-    const app = moduleRef.createNestApplication({ bufferLogs: true });
+    const app = moduleRef.createNestApplication({ bufferLogs: true, rawBody: true });
     app.useLogger(app.get(Logger));
     setupApp(app);
     await app.init();

@@ -16,7 +16,7 @@ function dateTimeProblem(value: unknown): string | null {
 }
 
 /** An ISO-8601 date-time with a zone, not more than MAX_CLOCK_SKEW_MS in the future. */
-function IsEventTime(options?: ValidationOptions): PropertyDecorator {
+export function IsEventTime(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
       name: 'isEventTime',
