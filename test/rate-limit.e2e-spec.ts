@@ -81,6 +81,21 @@ describe('public routes under load', () => {
     });
   });
 
+  describe('the click redirect has its own limit (CLICK_RATE_LIMIT_PER_MINUTE)', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await createTestApp({ PUBLIC_RATE_LIMIT_PER_MINUTE: '2', CLICK_RATE_LIMIT_PER_MINUTE: '4' });
+    });
+    afterAll(() => t.close());
+
+    it('allows 4 clicks and 2 unsubscribe pages a minute from one client', async () => {
+      expect(await statuses(() => t.http().get(`/r/${UNKNOWN_CODE}`), 5)).toEqual([404, 404, 404, 404, 429]);
+      const refused = await t.http().get(`/r/${UNKNOWN_CODE}`);
+      expect(refused.body.message).toMatch(/^too many requests: at most 4 a minute from one client/);
+      expect(await statuses(() => t.http().get('/unsubscribe/not-a-token'), 3)).toEqual([400, 400, 429]);
+    });
+  });
+
   describe('behind a trusted proxy (TRUST_PROXY=loopback)', () => {
     let t: TestApp;
     beforeAll(async () => {
