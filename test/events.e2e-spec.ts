@@ -384,12 +384,14 @@ describe('Events and tracking', () => {
     const GOOGLE_PROXY = 'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)';
     const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148';
 
-    it('a proxy fetch right after the send is a machine_open (delivered); the stats show it apart from readers\' opens', async () => {
+    it('a proxy fetch right after the send is a machine_open; the stats show it apart from readers\' opens', async () => {
       const apple = await send(DEMO.customers.regular);
       const gmail = await send(DEMO.customers.vip);
       const reader = await send(DEMO.customers.newcomer);
       const open = (sent: Sent, agent: string) =>
         t.http().get(openPath(sent.messageId)).set('User-Agent', agent).expect(200).expect('Content-Type', 'image/gif');
+      // Its process died before the mail server answered: the prefetch proves it arrived.
+      await t.dataSource.query(`UPDATE ai_messages SET delivery_status = 'unknown' WHERE id = $1`, [apple.messageId]);
       await open(apple, APPLE_PREFETCH);
       await open(gmail, GOOGLE_PROXY);
       await open(reader, IPHONE);
@@ -399,8 +401,8 @@ describe('Events and tracking', () => {
       expect(await typesOf(gmail)).toEqual(['machine_open']);
       expect(await typesOf(reader)).toEqual(['message_opened']);
       expect([await statusOf(apple.messageId), await statusOf(gmail.messageId), await statusOf(reader.messageId)]).toEqual([
-        'delivered',
-        'delivered',
+        'sent',
+        'sent',
         'opened',
       ]);
 

@@ -13,8 +13,8 @@ import { MessageEvent, MessageEventRepository } from './message-event.repository
 
 /** The delivery status each event moves its message up to (never down). */
 const STATUS_AFTER: Partial<Record<EventType, DeliveryStatus>> = {
-  // A mail proxy fetched the pixel: the message arrived, nobody is known to have read it.
-  [EventType.MachineOpen]: DeliveryStatus.Delivered,
+  // A mail proxy fetched the pixel: the message arrived (an `unknown` one was sent), nobody is known to have read it.
+  [EventType.MachineOpen]: DeliveryStatus.Sent,
   [EventType.MessageOpened]: DeliveryStatus.Opened,
   [EventType.MessageClicked]: DeliveryStatus.Clicked,
   [EventType.BookingStarted]: DeliveryStatus.Clicked,

@@ -6,7 +6,7 @@ export enum EventType {
   BookingStarted = 'booking_started',
   BookingCompleted = 'booking_completed',
   Unsubscribed = 'unsubscribed',
-  /** The open pixel fetched by a mail proxy right after the send (Apple's privacy prefetch, Google's image proxy): delivered, not read. */
+  /** The open pixel fetched by a mail proxy right after the send (Apple's privacy prefetch, Google's image proxy): arrived, not read. */
   MachineOpen = 'machine_open',
 }
 
