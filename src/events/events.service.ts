@@ -101,7 +101,7 @@ function assertNotBeforeSend(message: AiMessageEntity, occurredAt: Date): void {
   const sentAt = message.sentAt ?? message.createdAt;
   if (occurredAt.getTime() >= sentAt.getTime() - MAX_CLOCK_SKEW_MS) return;
   const problem = `occurred_at must not be before the message was sent (${sentAt.toISOString()})`;
-  throw AppException.badRequest(ErrorCode.ValidationFailed, `invalid request: ${problem}`, [{ field: 'occurred_at', message: problem }]);
+  throw new AppException(ErrorCode.ValidationFailed, `invalid request: ${problem}`, [{ field: 'occurred_at', message: problem }]);
 }
 
 function toResponse(event: MessageEvent, duplicate: boolean): MessageEventResponseDto {

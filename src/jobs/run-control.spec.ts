@@ -67,7 +67,7 @@ describe(RunControl.name, () => {
     expect(sut.wasCounted('c1')).toBe(true);
     sut.nextPage({ lastBookingAt: '2026-10-02 09:00:00+00', id: 'c9' });
     expect(sut.wasCounted('c1')).toBe(false);
-    expect(sut.write().resumeState).toMatchObject({ cursor: { id: 'c9' }, counted: [] });
+    expect(sut.snapshot().resumeState).toMatchObject({ cursor: { id: 'c9' }, counted: [] });
   });
 
   it('auto-pauses once, with the failures and the last error in the reason, and records it on its own row', async () => {

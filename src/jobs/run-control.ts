@@ -4,7 +4,7 @@ import { JobRunStatus, ResumeState } from './job-run.entity';
 import { JobRunRepository, ProducerWrite, RunCounts } from './job-run.repository';
 
 /** How often a running producer writes its progress and reads back whether it was paused or cancelled. */
-export const RUN_CONTROL_POLL_MS = 1_000;
+const RUN_CONTROL_POLL_MS = 1_000;
 /** The last error quoted in an auto-pause reason is cut to this length. */
 const REASON_ERROR_LENGTH = 200;
 
@@ -63,7 +63,7 @@ export interface RunControlSettings {
  * RUNNING (paused or cancelled from any replica) or the window tripped; the window starts empty on resume.
  */
 export class RunControl {
-  private readonly logger = new Logger('CampaignRunner');
+  private readonly logger = new Logger(RunControl.name);
   private readonly controller = new AbortController();
   private readonly window: FailureWindow;
   private readonly counted: Set<string>;
@@ -144,7 +144,7 @@ export class RunControl {
   beat(): Promise<void> {
     this.beating = this.beating.then(async () => {
       try {
-        const row = await this.jobRuns.heartbeat(this.write());
+        const row = await this.jobRuns.heartbeat(this.snapshot());
         if (row && row.status !== JobRunStatus.Running && !this.controller.signal.aborted) {
           this.controller.abort(new RunStoppedError(row.status, row.error ?? `the run is ${row.status}`));
         }
@@ -161,8 +161,8 @@ export class RunControl {
     await Promise.all([this.beating, this.autoPaused]);
   }
 
-  /** What the producer writes: counts, customers in flight and where to resume. */
-  write(): ProducerWrite {
+  /** Where the producer is now, as its row records it: counts, customers in flight and where to resume. */
+  snapshot(): ProducerWrite {
     const resumeState: ResumeState = { campaignDay: this.campaignDay, cursor: this.cursor, counted: [...this.counted] };
     return {
       id: this.settings.jobRunId,

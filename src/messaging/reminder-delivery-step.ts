@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
-import { isWithinHours } from '../common/local-time';
+import { DAY_MS, isWithinHours } from '../common/local-time';
 import { RequestContext } from '../common/request-context';
 import { isValidEmailAddress, isValidPhoneNumber } from '../segmentation/contact-address';
 import { AiMessageEntity } from './ai-message.entity';
@@ -15,7 +15,6 @@ import { Channel, DeliveryStatus, GeneratorKind, Tone, toneFor } from './message
 import { MessagingMetrics } from './messaging.metrics';
 import { DeliveryOutcome, DeliveryRequest, FailureReason, ReminderDelivery, SkipReason } from './reminder-delivery';
 
-const DAY_MS = 86_400_000;
 
 const SKIP_FOR_CLAIM: Record<Exclude<ClaimOutcome, 'claimed' | 'exists'>, SkipReason> = {
   customer_not_found: SkipReason.CustomerNotFound,

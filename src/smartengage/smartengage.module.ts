@@ -5,6 +5,7 @@ import { MessagingModule } from '../messaging/messaging.module';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SegmentationModule } from '../segmentation/segmentation.module';
 import { AdminSmartEngageController } from './admin-smartengage.controller';
+import { OfferService } from './offer.service';
 import { OptOutService } from './opt-out.service';
 import { PromoCodeEntity } from './promo-code.entity';
 import { PromoCodeRepository } from './promo-code.repository';
@@ -18,7 +19,7 @@ import { UnsubscribeController } from './unsubscribe.controller';
 @Module({
   imports: [TypeOrmModule.forFeature([PromoCodeEntity]), SegmentationModule, MessagingModule, EventsModule, RateLimitModule],
   controllers: [AdminSmartEngageController, UnsubscribeController, SmsReplyController],
-  providers: [SmartEngageService, OptOutService, PromoCodeRepository, SmsReplyService, SmsSignatureGuard],
-  exports: [PromoCodeRepository],
+  providers: [SmartEngageService, OptOutService, OfferService, PromoCodeRepository, SmsReplyService, SmsSignatureGuard],
+  exports: [OfferService],
 })
 export class SmartEngageModule {}

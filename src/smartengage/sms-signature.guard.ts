@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
-import { invalidSignature, webhookDisabled } from './sms-reply.exceptions';
+import { invalidSignature, webhookDisabled } from './smartengage.exceptions';
 
 export const TIMESTAMP_HEADER = 'x-smartengage-timestamp';
 export const SIGNATURE_HEADER = 'x-smartengage-signature';

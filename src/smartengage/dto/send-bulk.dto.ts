@@ -4,7 +4,7 @@ import { Transform } from 'class-transformer';
 import { Field, lowerCase, UUID_SHAPE } from '../../common/dto-fields';
 import { MessageType } from '../../messaging/message.types';
 
-export const MAX_BULK_CUSTOMERS = 1000;
+const MAX_BULK_CUSTOMERS = 1000;
 
 export class SendBulkRequestDto {
   @ApiProperty({
