@@ -1,7 +1,6 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../src/database/data-source-options';
-import { MIGRATIONS } from '../src/database/entities';
+import { dataSourceOptions, MIGRATIONS } from '../src/database/data-source-options';
 import { runMigrationsUnderLock } from '../src/database/migrate';
 import { PgBouncer, startPgBouncer } from './support/pgbouncer';
 import { testDatabaseUrl } from './support/test-config';

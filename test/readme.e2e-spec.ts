@@ -5,6 +5,7 @@ import { answerTo } from '../src/common/all-exceptions.filter';
 import { ErrorCode } from '../src/common/app.exception';
 import { EnvironmentVariables } from '../src/config/environment';
 import { DEMO } from '../src/database/demo-seed';
+import { mermaidStateDiagram } from '../src/messaging/delivery-status';
 import { Metric } from '../src/metrics/metric-names';
 import {
   anchors,
@@ -78,6 +79,11 @@ describe('README and docs/ stay true to the code', () => {
     const rows = tableRows(section(readDoc('docs/operations.md'), 'Metrics'));
     const documented = rows.map(([name]) => codeSpans(name)[0]);
     expect([...documented].sort()).toEqual(Object.values(Metric).sort());
+  });
+
+  it('draws the message state machine as src/messaging/delivery-status.ts declares it', () => {
+    const drawn = /^```mermaid\n([\s\S]*?)\n```$/m.exec(section(readDoc('docs/architecture.md'), 'Message states'));
+    expect(drawn?.[1]).toBe(mermaidStateDiagram());
   });
 });
 

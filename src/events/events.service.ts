@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AiMessageEntity } from '../messaging/ai-message.entity';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { BookingTokenClaims, TokenScope } from '../messaging/deep-link.service';
-import { DeliveryStatus } from '../messaging/message.types';
+import { EngagementChange, StatusChange } from '../messaging/delivery-status';
 import { CustomerRepository } from '../segmentation/customer.repository';
 import { AppException, ErrorCode } from '../common/app.exception';
 import { MAX_CLOCK_SKEW_MS, MessageEventResponseDto, RecordEventRequestDto } from './dto/record-event.dto';
@@ -11,14 +11,15 @@ import { EventsMetrics } from './events.metrics';
 import { EventSource, EventType } from './message-event.entity';
 import { MessageEvent, MessageEventRepository } from './message-event.repository';
 
-/** The delivery status each event moves its message up to (never down). */
-const STATUS_AFTER: Partial<Record<EventType, DeliveryStatus>> = {
+/** How each event moves its message's delivery status (Messaging's state machine says from where). */
+const CHANGE_FOR: Record<EventType, EngagementChange> = {
   // A mail proxy fetched the pixel: the message arrived (an `unknown` one was sent), nobody is known to have read it.
-  [EventType.MachineOpen]: DeliveryStatus.Sent,
-  [EventType.MessageOpened]: DeliveryStatus.Opened,
-  [EventType.MessageClicked]: DeliveryStatus.Clicked,
-  [EventType.BookingStarted]: DeliveryStatus.Clicked,
-  [EventType.BookingCompleted]: DeliveryStatus.Booked,
+  [EventType.MachineOpen]: StatusChange.Sent,
+  [EventType.MessageOpened]: StatusChange.Open,
+  [EventType.MessageClicked]: StatusChange.Click,
+  [EventType.BookingStarted]: StatusChange.Click,
+  [EventType.BookingCompleted]: StatusChange.Book,
+  [EventType.Unsubscribed]: StatusChange.Unsubscribe,
 };
 
 /** What a click token may record: what following the link and looking at the booking page amount to. */
@@ -86,13 +87,10 @@ export class EventsService {
     eventType: EventType,
     source: EventSource,
   ): Promise<void> {
+    await this.messages.advance(message.id, CHANGE_FOR[eventType]);
     if (eventType === EventType.Unsubscribed) {
-      await this.events.markUnsubscribed(message.id);
       await this.customers.optOut(message.userId, source === EventSource.SmsReply ? 'sms_reply' : 'event');
-      return;
     }
-    const target = STATUS_AFTER[eventType];
-    if (target) await this.events.advanceDeliveryStatus(message.id, target);
   }
 }
 

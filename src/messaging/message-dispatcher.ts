@@ -4,7 +4,8 @@ import { AppConfig } from '../config/app-config';
 import { AiMessageRepository, DraftRecord, INTERRUPTED_BEFORE_SENDING } from './ai-message.repository';
 import { classifyFailure, RetryLater, retryDelayMs } from './delivery-retry';
 import { EmailSender } from './email.sender';
-import { Channel, DeliveryStatus } from './message.types';
+import { DeliveryStatus } from './delivery-status';
+import { Channel } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
 import { SmsSender } from './sms.sender';
 

@@ -6,7 +6,8 @@ import { RequestContext } from '../common/request-context';
 import { LockId } from '../database/lock-ids';
 import { LockService } from '../database/lock.service';
 import { AiMessageRepository } from './ai-message.repository';
-import { Channel, DeliveryStatus } from './message.types';
+import { DeliveryStatus } from './delivery-status';
+import { Channel } from './message.types';
 import { MessageDispatcher } from './message-dispatcher';
 import { MessagingMetrics } from './messaging.metrics';
 
