@@ -6,7 +6,7 @@ import { finishWithin } from '../common/finish-within';
 import { RequestContext } from '../common/request-context';
 import { CustomerResult, customerResult, DeliveryFanOut, FanOutItem, FanOutResult } from '../delivery/delivery-fan-out';
 import { campaignMessageId } from '../delivery/delivery-jobs';
-import { SkipReason } from '../messaging/reminder-delivery';
+import { DeliveryRequest, SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { EligibilityCriteria, EligibleCustomerRepository } from '../segmentation/eligible-customer.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
@@ -16,7 +16,7 @@ import { Metric } from '../metrics/metric-names';
 import { RunControl, RunStoppedError } from './run-control';
 import { JobRunRepository, RunCounts } from './job-run.repository';
 import { ShutdownError } from './shutdown.service';
-import { DAY_MS, isWithinHours, localDay } from '../common/local-time';
+import { DAY_MS, isWithinHours, localDay, rangeEndsAt } from '../common/local-time';
 
 const PROGRESS_LOG_INTERVAL_MS = 5_000;
 
@@ -122,7 +122,9 @@ export class CampaignRunner {
       await control.beat();
       control.start();
 
-      const campaign = { day: control.snapshot().resumeState.campaignDay, jobRunId };
+      // LLM drafts whose budget turn would come after the window closes get the template at once (llm_budget).
+      const windowClosesAt = rangeEndsAt(new Date(), this.config.campaign.timeZone, plan.sendWindow).getTime();
+      const campaign = { day: control.snapshot().resumeState.campaignDay, jobRunId, windowClosesAt };
       const { pageSize, concurrency } = this.fanOut.campaignPace(plan.batchSize);
       let lastLog = Date.now();
       const serviceCache = new Map<string, ServiceInfo>();
@@ -221,7 +223,7 @@ export class CampaignRunner {
     services: Map<string, ServiceInfo>,
     plan: CampaignPlan,
     correlationId: string,
-    campaign: { day: string; jobRunId: string },
+    campaign: NonNullable<DeliveryRequest['campaign']>,
   ): FanOutItem {
     const service = customer.lastBookingServiceId ? services.get(customer.lastBookingServiceId) : undefined;
     if (!service) return { customerId: customer.id, skip: SkipReason.NoBookingHistory };
