@@ -1,7 +1,5 @@
 import { EnvironmentVariables } from './environment';
-
-/** Used only outside production, where JWT_SECRET is required; the boot log warns about it. */
-export const DEVELOPMENT_JWT_SECRET = 'smartengage-development-secret-not-for-production';
+import { DEVELOPMENT_JWT_SECRET } from './secret-strength';
 
 /**
  * Typed, validated configuration, built once at boot and injected by class.

@@ -2,6 +2,7 @@ import { Controller, Get, Header, Headers, Ip, Param, Redirect, StreamableFile, 
 import { SkipThrottle, ThrottlerGuard } from '@nestjs/throttler';
 import { ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto';
+import { IgnoresUndeclaredQuery } from '../common/undeclared-query';
 import { CLICK_RATE_LIMITED_RESPONSE, ClickRateLimit } from '../rate-limit/rate-limit.module';
 import { TrackingService } from './tracking.service';
 
@@ -16,6 +17,7 @@ const CODE_PARAM = {
 
 /** Public tracking links carried by messages; they need no credentials and reveal nothing. */
 @ApiTags('public')
+@IgnoresUndeclaredQuery()
 @UseGuards(ThrottlerGuard)
 @Controller()
 export class TrackingController {

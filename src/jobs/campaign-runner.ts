@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { Counter } from 'prom-client';
 import { AppConfig } from '../config/app-config';
@@ -6,7 +7,9 @@ import { finishWithin } from '../common/finish-within';
 import { RequestContext } from '../common/request-context';
 import { CustomerResult, customerResult, DeliveryFanOut, FanOutItem, FanOutResult } from '../delivery/delivery-fan-out';
 import { campaignMessageId } from '../delivery/delivery-jobs';
-import { DeliveryRequest, SkipReason } from '../messaging/reminder-delivery';
+import { AiMessageRepository } from '../messaging/ai-message.repository';
+import { DeliveryStatus, SENT_OR_LATER } from '../messaging/delivery-status';
+import { DeliveryRequest, FailureReason, SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { EligibilityCriteria, EligibleCustomerRepository } from '../segmentation/eligible-customer.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
@@ -19,6 +22,9 @@ import { ShutdownError } from './shutdown.service';
 import { DAY_MS, isWithinHours, localDay, rangeEndsAt } from '../common/local-time';
 
 const PROGRESS_LOG_INTERVAL_MS = 5_000;
+/** How often, and how long, a run whose failure could not be recorded tries again. */
+const RECORD_FAILURE_RETRY_MS = 2_000;
+const RECORD_FAILURE_PATIENCE_MS = 10 * 60_000;
 
 /** One attempt at a run: a fresh run, or a resumed one with its row's start, counts and resume state. */
 export interface RunAttempt {
@@ -48,6 +54,7 @@ export class CampaignRunner {
     private readonly services: ServiceRepository,
     private readonly fanOut: DeliveryFanOut,
     private readonly jobRuns: JobRunRepository,
+    private readonly messages: AiMessageRepository,
     private readonly config: AppConfig,
     @InjectMetric(Metric.CampaignAutoPauses) private readonly autoPauses: Counter<string>,
   ) {}
@@ -60,7 +67,9 @@ export class CampaignRunner {
   private async runInContext(attempt: RunAttempt): Promise<CampaignReport> {
     const { plan, jobRunId, correlationId, resume } = attempt;
     const startedAt = new Date();
-    const counts: RunCounts = resume ? { ...resume.counts } : { totalEligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0 };
+    const counts: RunCounts = resume ? { ...resume.counts } : { totalEligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0, unknown: 0 };
+    // Customers whose delivery threw: counted failed until their rows say otherwise (see followRows).
+    const unresolved = new Set<string>();
     const results: CustomerResult[] = [];
     const control = new RunControl(
       this.jobRuns,
@@ -92,8 +101,12 @@ export class CampaignRunner {
           ? customerResult(result)
           : { count: null, result: { customerId: result.customerId, success: false, reason: 'dry_run' } };
       counts.processed++;
-      if (count) counts[count]++;
-      if (count === 'sent' || count === 'failed') control.delivered(count === 'failed', failureOf(result));
+      const kind = count === 'failed' && isUnknown(result) ? 'unknown' : count;
+      if (kind) counts[kind]++;
+      if (kind && kind !== 'skipped') control.delivered(kind !== 'sent', failureOf(result));
+      if ('outcome' in result && result.outcome.status === 'error') {
+        unresolved.add(campaignMessageId(jobRunId, plan.channel, result.customerId));
+      }
       if (results.length < RESULT_LIMIT) results.push(line);
     };
     const report = (status: CampaignReport['status'], error?: string): CampaignReport => ({
@@ -137,6 +150,7 @@ export class CampaignRunner {
           this.logger.warn({ msg: `Campaign ${stopped}`, ...counts });
           recorded = true;
           await control.close();
+          await this.followRows(counts, unresolved);
           await this.jobRuns.finish(control.snapshot(), JobRunStatus.Done, stopped);
           return report('DONE', stopped);
         }
@@ -167,6 +181,7 @@ export class CampaignRunner {
       }
       recorded = true;
       await control.close();
+      await this.followRows(counts, unresolved);
       if (stop.aborted) return report(...(await this.recordStop(control, stop.reason)));
       const done = await this.jobRuns.finish(control.snapshot(), JobRunStatus.Done);
       this.logProgress(counts, startedAt);
@@ -177,9 +192,7 @@ export class CampaignRunner {
       this.logger.error({ msg: `Campaign failed: ${message}`, err: error });
       recorded = true;
       await control.close();
-      await this.jobRuns.finish(control.snapshot(), JobRunStatus.Failed, message).catch((writeError: unknown) =>
-        this.logger.error({ msg: 'Campaign: could not record the failure (status settles it later)', err: writeError }),
-      );
+      await this.recordFailure(control, unresolved, message);
       return report('FAILED', message);
     }
   }
@@ -204,6 +217,59 @@ export class CampaignRunner {
     const said = reason instanceof RunStoppedError ? `${finalError}, after ${counts.processed} customers` : finalError;
     this.logger.warn(`Campaign ${id} ${said} (${counts.sent} sent, ${counts.failed} failed, ${counts.skipped} skipped)`);
     return [final, finalError];
+  }
+
+  /**
+   * Records the failed end with the counts the answer gives. A run fails most often because the database went
+   * away, and then the record cannot land at once: it is tried again every few seconds until the database is
+   * back, so the row ends as the answer said (not RUNNING with the last heartbeat's counts, later settled as
+   * "abandoned" by a replica that sees its lease expired while this process is alive).
+   */
+  private async recordFailure(control: RunControl, unresolved: Set<string>, message: string): Promise<void> {
+    const { id, counts } = control.snapshot();
+    const record = async () => {
+      await this.followRows(counts, unresolved);
+      await this.jobRuns.finish(control.snapshot(), JobRunStatus.Failed, message);
+    };
+    try {
+      await record();
+      return;
+    } catch (error) {
+      this.logger.error({ msg: `Campaign ${id}: could not record the failure yet; trying again until the database answers`, err: error });
+    }
+    void (async () => {
+      for (let waited = 0; waited < RECORD_FAILURE_PATIENCE_MS; waited += RECORD_FAILURE_RETRY_MS) {
+        await sleep(RECORD_FAILURE_RETRY_MS, undefined, { ref: false });
+        try {
+          await record();
+          this.logger.warn(`Campaign ${id}: recorded its failure once the database answered again`);
+          return;
+        } catch {
+          // still unreachable
+        }
+      }
+      this.logger.error(`Campaign ${id}: gave up recording its failure; its lease expiry closes the row`);
+    })();
+  }
+
+  /**
+   * A delivery that threw (its database write failed, say) says nothing of its message: the email may have been
+   * accepted before the write failed. Its row does: one that went out counts as sent, one left `sending` or
+   * settled `unknown` as unknown, anything else stays failed. When the rows cannot be read, the counts stay.
+   */
+  private async followRows(counts: RunCounts, unresolved: Set<string>): Promise<void> {
+    if (unresolved.size === 0) return;
+    try {
+      for (const [id, status] of await this.messages.deliveryStatusesOf([...unresolved])) {
+        if (SENT_OR_LATER.has(status)) counts.sent++;
+        else if (status === DeliveryStatus.Sending || status === DeliveryStatus.Unknown) counts.unknown++;
+        else continue;
+        counts.failed--;
+        unresolved.delete(id);
+      }
+    } catch (error) {
+      this.logger.warn(`Could not read the rows of ${unresolved.size} customer(s) whose delivery threw; counted as failed: ${String(error)}`);
+    }
   }
 
   private criteria(plan: CampaignPlan, now: Date): EligibilityCriteria {
@@ -275,4 +341,9 @@ function failureOf(result: FanOutResult | { dryRun: true }): string | undefined 
   if (!('outcome' in result)) return undefined;
   const { outcome } = result;
   return outcome.status === 'failed' || outcome.status === 'error' ? outcome.error : undefined;
+}
+
+/** A delivery whose row ended `unknown`: the message may have gone out, so it is not counted as failed. */
+function isUnknown(result: FanOutResult | { dryRun: true }): boolean {
+  return 'outcome' in result && result.outcome.status === 'failed' && result.outcome.reason === FailureReason.DeliveryUnknown;
 }

@@ -11,6 +11,8 @@ export interface RunCounts {
   sent: number;
   failed: number;
   skipped: number;
+  /** May or may not have gone out; not failed. */
+  unknown: number;
 }
 
 export interface NewRun {
@@ -92,11 +94,11 @@ export class JobRunRepository {
   async heartbeat(write: ProducerWrite): Promise<RunState | null> {
     const [rows]: [RunState[], number] = await this.runs.query(
       `UPDATE job_runs
-          SET total_eligible = $3, processed = $4, sent = $5, failed = $6, skipped = $7, in_flight = $8,
+          SET total_eligible = $3, processed = $4, sent = $5, failed = $6, skipped = $7, in_flight = $8, unknown = $11,
               resume_state = $9, heartbeat_at = $10
         WHERE id = $1 AND status = 'RUNNING' AND lease_token IS NOT DISTINCT FROM $2::uuid
     RETURNING status, error`,
-      [...producerParams(write), new Date()],
+      [...producerParams(write), new Date(), write.counts.unknown],
     );
     if (rows.length > 0) return rows[0];
     const row = await this.runs.findOne({ where: { id: write.id }, select: { status: true, error: true } });
@@ -119,11 +121,11 @@ export class JobRunRepository {
             SET status = CASE WHEN status = 'RUNNING' THEN $10 ELSE status END,
                 error = CASE WHEN status = 'RUNNING' THEN $11 ELSE error END,
                 total_eligible = $3, processed = $4, sent = $5, failed = $6, skipped = $7, in_flight = $8,
-                resume_state = $9, finished_at = $12, heartbeat_at = $12
+                resume_state = $9, finished_at = $12, heartbeat_at = $12, unknown = $13
           WHERE id = $1 AND status IN ('RUNNING', 'PAUSED', 'CANCELLED')
             AND lease_token IS NOT DISTINCT FROM $2::uuid AND finished_at IS NULL
       RETURNING status, error`,
-        [...producerParams(write), status, error ?? null, now],
+        [...producerParams(write), status, error ?? null, now, write.counts.unknown],
       ),
     );
     return rows[0] ?? null;

@@ -407,6 +407,16 @@ export class AiMessageRepository {
     return rows[0];
   }
 
+  /** The delivery status of each of these messages that has a row. */
+  async deliveryStatusesOf(ids: string[]): Promise<Map<string, DeliveryStatus>> {
+    if (ids.length === 0) return new Map();
+    const { rows } = await this.pool.query<{ id: string; delivery_status: DeliveryStatus }>(
+      'SELECT id, delivery_status FROM ai_messages WHERE id = ANY($1::uuid[])',
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.id, row.delivery_status]));
+  }
+
   /** Messages per delivery status, for the ai_messages_delivery_status gauge. */
   async countByStatus(): Promise<Map<string, number>> {
     const { rows } = await this.pool.query<{ status: string; count: number }>(

@@ -11,8 +11,8 @@ const MINUTE = `date_trunc('minute', occurred_at AT TIME ZONE 'UTC')`;
  * - a reply's unsubscribe is stored once per message: gateways deliver at least once, customers repeat STOP;
  * - users_phone_idx: a reply names its customer by phone number only.
  */
-export class SmsRepliesAndMachineOpens1733184000000 implements MigrationInterface {
-  name = 'SmsRepliesAndMachineOpens1733184000000';
+export class SmsRepliesAndMachineOpens1733270400000 implements MigrationInterface {
+  name = 'SmsRepliesAndMachineOpens1733270400000';
 
   async up(db: QueryRunner): Promise<void> {
     await db.query(`
