@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Pool } from 'pg';
-import { DataSource, In, Repository } from 'typeorm';
+import { DataSource, In, IsNull, Not, Repository } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { groupCommit } from '../database/group-commit';
 import { AiMessageEntity, SafetyViolationRecord } from './ai-message.entity';
@@ -427,5 +427,13 @@ export class AiMessageRepository {
 
   findById(id: string): Promise<AiMessageEntity | null> {
     return this.messages.findOneBy({ id });
+  }
+
+  /** The customer's latest SMS handed to the gateway: the one a reply answers (ai_messages_user_created_idx). */
+  findLatestSentSms(customerId: string): Promise<AiMessageEntity | null> {
+    return this.messages.findOne({
+      where: { userId: customerId, channel: Channel.Sms, sentAt: Not(IsNull()) },
+      order: { createdAt: 'DESC' },
+    });
   }
 }

@@ -113,6 +113,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/sms/inbound": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A reply to an SMS: STOP, UNSUBSCRIBE, END or বন্ধ opts the sender out of every channel
+         * @description Signed with SMS_INBOUND_SECRET: X-SmartEngage-Signature is `sha256=` and the hex HMAC-SHA256 of `<X-SmartEngage-Timestamp>.<raw body>`. Without SMS_INBOUND_SECRET the route answers 404.
+         */
+        post: operations["SmsReplyController_inbound"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/smartengage/experiments": {
         parameters: {
             query?: never;
@@ -345,7 +365,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Open-tracking pixel (`/o/<code>.gif`): records message_opened, answers a 1×1 GIF */
+        /**
+         * Open-tracking pixel (`/o/<code>.gif`): records message_opened (machine_open for a mail proxy's prefetch), answers a 1×1 GIF
+         * @description Never refused: past OPEN_RECORD_LIMIT_PER_MINUTE opens from one IP in a minute the GIF is served and nothing recorded.
+         */
         get: operations["TrackingController_open"];
         put?: never;
         post?: never;
@@ -556,6 +579,37 @@ export interface components {
              * @enum {string}
              */
             status: "completed" | "completed_with_errors";
+        };
+        SmsReplyRequestDto: {
+            /**
+             * @description The sender, in E.164
+             * @example +8801712345678
+             */
+            from: string;
+            /**
+             * @description The reply. STOP, UNSUBSCRIBE, END or বন্ধ (case and spacing ignored) opt the sender out; anything else is acknowledged and dropped
+             * @example STOP
+             */
+            text: string;
+            /**
+             * Format: date-time
+             * @description When the gateway received it; defaults to the signature timestamp. At most 5 minutes in the future.
+             * @example 2025-11-26T10:15:00Z
+             */
+            received_at?: string;
+            /**
+             * @description The gateway's id of the reply; logged, for tracing
+             * @example gw-7f3a9c
+             */
+            gateway_message_id?: string;
+        };
+        SmsReplyResponseDto: {
+            /**
+             * @description recorded: the sender was opted out; duplicate: this reply was recorded before, nothing changed; ignored: not an opt-out keyword, or a number that belongs to no customer
+             * @example recorded
+             * @enum {string}
+             */
+            outcome: "recorded" | "duplicate" | "ignored";
         };
         VariantDto: {
             /**
@@ -1028,12 +1082,12 @@ export interface components {
              * @example message_clicked
              * @enum {string}
              */
-            event_type: "message_opened" | "message_clicked" | "booking_started" | "booking_completed" | "unsubscribed";
+            event_type: "message_opened" | "message_clicked" | "booking_started" | "booking_completed" | "unsubscribed" | "machine_open";
             /**
              * @example email
              * @enum {string}
              */
-            source: "email" | "sms";
+            source: "email" | "sms" | "sms_reply";
             /**
              * Format: date-time
              * @example 2025-11-26T10:15:00.000Z
@@ -1068,6 +1122,16 @@ export interface components {
              * @example 120
              */
             sent: number;
+            /**
+             * @description Messages a reader opened (the open pixel fetched by a mail client, not a proxy prefetch)
+             * @example 41
+             */
+            opened: number;
+            /**
+             * @description Messages whose only opens are machine opens: the pixel fetched by a mail proxy (Apple's privacy prefetch, Google's image proxy) within a minute of the send. They arrived; nobody is known to have read them (not in opened)
+             * @example 52
+             */
+            machine_opened: number;
             /**
              * @description Messages clicked at least once
              * @example 30
@@ -1688,6 +1752,71 @@ export interface operations {
                 headers: {
                     /** @description Seconds until requests are accepted again */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    SmsReplyController_inbound: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description sha256=<hex HMAC-SHA256 with SMS_INBOUND_SECRET over timestamp + "." + the raw body> */
+                "X-SmartEngage-Signature": string;
+                /** @description Unix seconds; at most 5 minutes from now */
+                "X-SmartEngage-Timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsReplyRequestDto"];
+            };
+        };
+        responses: {
+            /** @description Acknowledged, whatever the reply said */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsReplyResponseDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a field is missing or malformed (signed requests only) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong signature, or a timestamp more than 5 minutes off */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description NOT_FOUND: SMS_INBOUND_SECRET is not set */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -2556,7 +2685,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute */
+            /** @description TOO_MANY_REQUESTS: more than CLICK_RATE_LIMIT_PER_MINUTE clicks from this client in a minute */
             429: {
                 headers: {
                     /** @description Seconds until requests are accepted again */
@@ -2581,7 +2710,9 @@ export interface operations {
     TrackingController_open: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                "user-agent": string;
+            };
             path: {
                 /** @description The code of the message in its link: 22 base64url characters (not derivable from the message id), optionally followed by .gif */
                 code: string;
@@ -2590,7 +2721,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Always the GIF, for unknown codes too */
+            /** @description Always the GIF, for unknown codes and past the recording limit too */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2602,17 +2733,6 @@ export interface operations {
             /** @description MALFORMED_JSON or VALIDATION_FAILED: a body that is not JSON, or a path parameter that does not decode */
             400: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute */
-            429: {
-                headers: {
-                    /** @description Seconds until requests are accepted again */
-                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -12,8 +12,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   `message_sends` (a message counts as sent as the engagement stats count it: not failed, answer known) and
  *   Segmentation's `kept_bookings`, both from 1733097600000-TableOwners.
  */
-export class Experiments1733270400000 implements MigrationInterface {
-  name = 'Experiments1733270400000';
+export class Experiments1733356800000 implements MigrationInterface {
+  name = 'Experiments1733356800000';
 
   async up(db: QueryRunner): Promise<void> {
     await db.query(`
