@@ -192,12 +192,12 @@ describe('queue mode: one API process and two worker processes', () => {
       return { status: res.status, body: (await res.json()) as Record<string, any> };
     },
     /** Polls GET /internal/jobs/runs/{id} until `condition` holds; the run as it then was. */
-    until: async (id: string, what: string, condition: (run: Record<string, any>) => boolean) => {
+    until: async (id: string, what: string, condition: (run: Record<string, any>) => boolean, timeoutMs = 60_000) => {
       let run: Record<string, any> = {};
       await waitFor(`run ${id} ${what}`, async () => {
         run = (await (await fetch(`${api.url}/internal/jobs/runs/${id}`, { headers: auth })).json()) as Record<string, any>;
         return condition(run);
-      }, 60_000);
+      }, timeoutMs);
       return run;
     },
   });
@@ -280,6 +280,37 @@ describe('queue mode: one API process and two worker processes', () => {
     const [row] = await t.dataSource.query('SELECT delivery_status, attempts FROM ai_messages WHERE id = $1', [sent.message_id]);
     expect(row).toEqual({ delivery_status: 'sent', attempts: 1 });
   });
+
+  it('leaves a message waiting for its retry past STALE_CLAIM_MINUTES queued: a greylisting server, everyone once, none failed', async () => {
+    await insertCustomers(t.dataSource, { count: 20, daysAgo: 25, tag: 'greylisting' });
+    smtp.greylisted.clear();
+    smtp.set({ accept: true, greylist: true });
+    // The first retry comes 90-180 s after the 451 (half to all of the backoff), well past the 1-minute stale mark.
+    const env = queueEnv({ STALE_CLAIM_MINUTES: '1', DELIVERY_RETRY_BACKOFF_MS: '180000' });
+    const api = await start({ ...env, APP_ROLE: 'api' });
+    await start({ ...env, APP_ROLE: 'worker' });
+    const client = runs(api);
+
+    const started = await client.post('/internal/ai/smartengage/run-segment', { ...RUN_BODY, wait: false });
+    expect(started.status).toBe(202);
+    const id = started.body.job_run_id as string;
+    const eligible = (await client.until(id, 'to count its customers', (run) => run.total_eligible > 0)).total_eligible as number;
+    await waitFor('every customer greylisted once', async () => (await byStatus(t.dataSource)).queued === eligible && smtp.greylisted.size === eligible, 30_000);
+    const [{ last }] = await t.dataSource.query(`SELECT max(updated_at) AS last FROM ai_messages`);
+    expect(smtp.accepted).toHaveLength(0);
+
+    // Once every row is older than STALE_CLAIM_MINUTES, a process that boots sweeps at once, before it answers.
+    await sleep(Math.max(0, new Date(last).getTime() + 62_000 - Date.now()));
+    const sweeper = await start({ ...env, APP_ROLE: 'api', LOG_LEVEL: 'log' });
+    expect(sweeper.output()).toMatch(new RegExp(`${eligible} stale queued message\\(s\\) still have their job in the queue`));
+    expect(await byStatus(t.dataSource)).toEqual({ queued: eligible });
+
+    const done = await client.until(id, 'to finish', (run) => run.status === 'DONE', 240_000);
+    expect(done).toMatchObject({ sent: eligible, failed: 0 });
+    expect(await byStatus(t.dataSource)).toEqual({ sent: eligible });
+    expect(smtp.perRecipient().size).toBe(eligible);
+    expect(Math.max(...smtp.perRecipient().values())).toBe(1);
+  }, 300_000);
 
   it('lets a worker stopped with SIGTERM finish what it holds, and leaves no message sending', async () => {
     await insertCustomers(t.dataSource, { count: 300, daysAgo: 25, tag: 'term' });

@@ -60,8 +60,17 @@ export interface RunMessageCounts {
   unknown: number;
 }
 
-/** Which interrupted rows to settle: those unchanged since `staleBefore`, or these ids (at shutdown). */
-export type InterruptedScope = { staleBefore: Date } | { ids: string[] };
+/**
+ * Which interrupted rows to settle: those unchanged since `staleBefore`, or these ids (at shutdown). With
+ * `releaseOnly`, a stale `queued` row is released only if it is one of these (queue mode: rows whose job is gone).
+ */
+export type InterruptedScope = { staleBefore: Date; releaseOnly?: string[] } | { ids: string[] };
+
+/** A `queued` row unchanged since the sweeper's cut-off: its job id and the queue it went to. */
+export interface StaleQueued {
+  id: string;
+  channel: Channel;
+}
 
 /** The channels of the rows settled: queued → failed, and sending → unknown. */
 export interface SettledRows {
@@ -265,14 +274,15 @@ export class AiMessageRepository {
   async settleInterrupted(scope: InterruptedScope, unknownChannels: Channel[]): Promise<SettledRows> {
     const [where, value] =
       'ids' in scope ? ['id = ANY($1::uuid[])', scope.ids] : ['updated_at < $1', scope.staleBefore];
+    const releaseOnly = 'ids' in scope ? null : (scope.releaseOnly ?? null);
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
       const released = await client.query<{ user_id: string; channel: Channel }>(
         `UPDATE ai_messages SET delivery_status = 'failed', last_error = $2, campaign_day = NULL, updated_at = now()
-          WHERE delivery_status = 'queued' AND ${where}
+          WHERE delivery_status = 'queued' AND ${where} AND ($3::uuid[] IS NULL OR id = ANY($3::uuid[]))
       RETURNING user_id, channel`,
-        [value, INTERRUPTED_BEFORE_SENDING],
+        [value, INTERRUPTED_BEFORE_SENDING, releaseOnly],
       );
       const userIds = [...new Set(released.rows.map((row) => row.user_id))];
       if (userIds.length > 0) await client.query(`${REFRESH_LAST_MESSAGE_AT} WHERE c.id = ANY($1::uuid[])`, [userIds]);
@@ -290,6 +300,15 @@ export class AiMessageRepository {
     } finally {
       client.release();
     }
+  }
+
+  /** `queued` rows unchanged since `staleBefore`, oldest first, at most `limit` (over ai_messages_delivery_status_idx). */
+  async findStaleQueued(staleBefore: Date, limit: number): Promise<StaleQueued[]> {
+    const { rows } = await this.pool.query<StaleQueued>(
+      `SELECT id, channel FROM ai_messages WHERE delivery_status = 'queued' AND updated_at < $1 ORDER BY updated_at LIMIT $2`,
+      [staleBefore, limit],
+    );
+    return rows;
   }
 
   /**
