@@ -1,5 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InFlight } from '../common/in-flight';
 import { AppConfig } from '../config/app-config';
 import { DeliveryOutcome, DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/reminder-delivery';
@@ -13,6 +15,14 @@ export type FanOutOutcome = DeliveryOutcome | { status: 'error'; error: string }
 export interface FanOutResult {
   customerId: string;
   outcome: FanOutOutcome;
+}
+
+/** Queue mode: no outcome within SEND_WAIT_SECONDS; the message is delivered when a worker takes its job. */
+export type StillQueued = { status: 'queued'; messageId: string };
+
+export interface AnsweredResult {
+  customerId: string;
+  outcome: FanOutOutcome | StillQueued;
 }
 
 export interface FanOutOptions {
@@ -46,7 +56,33 @@ export class DeliveryFanOut {
    * Delivers to every item, at most `concurrency` at a time; one result per item, in input order. Items that did
    * not start because the service is shutting down (or `signal` aborted) are skipped as `shutting_down`.
    */
-  async deliverAll(items: readonly FanOutItem[], options: FanOutOptions): Promise<FanOutResult[]> {
+  deliverAll(items: readonly FanOutItem[], options: FanOutOptions): Promise<FanOutResult[]> {
+    return this.start(items, options).done;
+  }
+
+  /**
+   * send-single and send-bulk: as deliverAll, but in queue mode the answer comes within SEND_WAIT_SECONDS. A
+   * customer whose outcome has not come back by then (no worker running, a retry waiting) is answered `queued`
+   * with its message id, fixed here for that, and delivered all the same when a worker takes the job. The
+   * workers bound the work in queue mode, so up to QUEUE_MAX_PENDING jobs are added at once.
+   */
+  async deliverAnswering(items: readonly FanOutItem[], concurrency: number): Promise<AnsweredResult[]> {
+    if (!this.config.redis.url) return this.deliverAll(items, { concurrency });
+    const { maxPending, sendWaitMs } = this.config.queue;
+    const withIds = items.map((item) => ('request' in item ? { ...item, request: { ...item.request, messageId: item.request.messageId ?? randomUUID() } } : item));
+    const { results, done } = this.start(withIds, { concurrency: Math.max(concurrency, maxPending) });
+    const waited = new AbortController();
+    await Promise.race([done, sleep(sendWaitMs, undefined, { signal: waited.signal }).catch(() => undefined)]);
+    waited.abort();
+    return withIds.map((item, index) => {
+      if (results[index]) return results[index];
+      const messageId = 'request' in item ? item.request.messageId! : '';
+      return { customerId: item.customerId, outcome: { status: 'queued', messageId } };
+    });
+  }
+
+  /** Starts the fan-out: `results` fills in as customers finish; `done` resolves with all of them. */
+  private start(items: readonly FanOutItem[], options: FanOutOptions): { results: FanOutResult[]; done: Promise<FanOutResult[]> } {
     const signal = options.signal ? AbortSignal.any([this.shutdown.signal, options.signal]) : this.shutdown.signal;
     // In queue mode every pending customer listens for the abort: a page of QUEUE_MAX_PENDING of them.
     setMaxListeners(0, signal);
@@ -59,11 +95,13 @@ export class DeliveryFanOut {
         options.onResult?.(results[index]);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(options.concurrency, items.length) }, worker));
-    for (let i = next; i < items.length; i++) {
-      results[i] = { customerId: items[i].customerId, outcome: { status: 'skipped', reason: SkipReason.ShuttingDown } };
-    }
-    return results;
+    const done = Promise.all(Array.from({ length: Math.min(options.concurrency, items.length) }, worker)).then(() => {
+      for (let i = next; i < items.length; i++) {
+        results[i] = { customerId: items[i].customerId, outcome: { status: 'skipped', reason: SkipReason.ShuttingDown } };
+      }
+      return results;
+    });
+    return { results, done };
   }
 
   /**

@@ -4,6 +4,7 @@ import { MessagingModule } from '../messaging/messaging.module';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SegmentationModule } from '../segmentation/segmentation.module';
 import { AdminSmartEngageController } from './admin-smartengage.controller';
+import { MessageStatusService } from './message-status.service';
 import { OptOutService } from './opt-out.service';
 import { PromoCodeEntity } from './promo-code.entity';
 import { PromoCodeRepository } from './promo-code.repository';
@@ -14,7 +15,7 @@ import { UnsubscribeController } from './unsubscribe.controller';
 @Module({
   imports: [TypeOrmModule.forFeature([PromoCodeEntity]), SegmentationModule, MessagingModule, RateLimitModule],
   controllers: [AdminSmartEngageController, UnsubscribeController],
-  providers: [SmartEngageService, OptOutService, PromoCodeRepository],
+  providers: [SmartEngageService, MessageStatusService, OptOutService, PromoCodeRepository],
   exports: [PromoCodeRepository],
 })
 export class SmartEngageModule {}

@@ -4,7 +4,7 @@ import { AppException, ErrorCode } from '../common/app.exception';
 import { RequestContext } from '../common/request-context';
 import { Offer } from '../messaging/message-content';
 import { Channel, MessageType } from '../messaging/message.types';
-import { DeliveryFanOut, FanOutItem, FanOutOutcome } from '../delivery/delivery-fan-out';
+import { AnsweredResult, DeliveryFanOut, FanOutItem } from '../delivery/delivery-fan-out';
 import { SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { CustomerRepository } from '../segmentation/customer.repository';
@@ -100,20 +100,39 @@ export class SmartEngageService {
     const offer = await this.resolveOffer(request.promo_code);
 
     const channel = toChannel(request.channel);
-    const outcome = await this.fanOut.deliverOne({
-      customerId: customer.id,
-      request: {
-        customer,
-        service,
-        offer,
-        messageType: request.message_type,
-        channel,
-        ttlHours: request.ttl_hours ?? this.config.links.defaultTtlHours,
-        bypassFrequencyCap: false,
-        correlationId,
-      },
-    });
+    const [{ outcome }] = await this.fanOut.deliverAnswering(
+      [
+        {
+          customerId: customer.id,
+          request: {
+            customer,
+            service,
+            offer,
+            messageType: request.message_type,
+            channel,
+            ttlHours: request.ttl_hours ?? this.config.links.defaultTtlHours,
+            bypassFrequencyCap: false,
+            correlationId,
+          },
+        },
+      ],
+      1,
+    );
     if (outcome.status === 'error') throw new Error(outcome.error);
+    const answer = (messageId: string) => ({
+      success: true,
+      message_id: messageId,
+      customer_id: customer.id,
+      correlation_id: correlationId,
+      channel,
+      ...(offer ? { promo_code: offer.promoCode } : {}),
+    });
+    if (outcome.status === 'queued') {
+      this.logger.warn({ msg: `No worker reported back within the wait: ${request.message_type} left queued`, messageId: outcome.messageId });
+      const waited = this.config.queue.sendWaitMs / 1000;
+      const message = `${describe(request.message_type)} queued: no worker reported back within ${waited} s; it is sent when one takes it`;
+      return { ...answer(outcome.messageId), status: 'queued', message };
+    }
     if (outcome.status === 'skipped') {
       const error = SKIP_ERRORS[outcome.reason];
       throw new AppException(error.code, error.message(customer.id), error.status);
@@ -126,15 +145,7 @@ export class SmartEngageService {
       );
     }
     this.logger.log({ msg: `Sent ${request.message_type}`, messageId: outcome.messageId, customerId: customer.id });
-    return {
-      success: true,
-      message_id: outcome.messageId,
-      customer_id: customer.id,
-      correlation_id: correlationId,
-      channel,
-      ...(offer ? { promo_code: offer.promoCode } : {}),
-      message: `${describe(request.message_type)}${offer ? ' with promo' : ''} sent successfully`,
-    };
+    return { ...answer(outcome.messageId), status: 'sent', message: `${describe(request.message_type)}${offer ? ' with promo' : ''} sent successfully` };
   }
 
   async sendBulk(request: SendBulkRequestDto): Promise<SendBulkResponseDto> {
@@ -168,23 +179,25 @@ export class SmartEngageService {
       };
     });
     const concurrency = request.batch_size ?? DEFAULT_BATCH_SIZE;
-    const outcomes = (await this.fanOut.deliverAll(items, { concurrency })).map((r) => toBulkResult(r.customerId, r.outcome));
+    const outcomes = (await this.fanOut.deliverAnswering(items, concurrency)).map(toBulkResult);
 
     const count = (kind: BulkOutcome['kind']) => outcomes.filter((o) => o.kind === kind).length;
-    const [sent, failed, skipped] = [count('sent'), count('failed'), count('skipped')];
+    const [sent, failed, skipped, queued] = [count('sent'), count('failed'), count('skipped'), count('queued')];
     const results = outcomes.map((o) => o.result);
     this.logger.log({
-      msg: `Bulk ${request.message_type}: ${sent} sent, ${failed} failed, ${skipped} skipped`,
+      msg: `Bulk ${request.message_type}: ${sent} sent, ${failed} failed, ${skipped} skipped, ${queued} still queued`,
       sent,
       failed,
       skipped,
+      queued,
     });
     return {
-      status: failed > 0 ? 'completed_with_errors' : 'completed',
+      status: queued > 0 ? 'queued' : failed > 0 ? 'completed_with_errors' : 'completed',
       total_eligible: eligible.length,
       sent,
       failed,
       skipped,
+      queued,
       results,
       duration_seconds: Math.round(Date.now() - started) / 1000,
       correlation_id: correlationId,
@@ -222,12 +235,14 @@ function describe(type: MessageType): string {
 const toChannel = (channel: 'EMAIL' | 'SMS' | undefined): Channel => (channel === 'SMS' ? Channel.Sms : Channel.Email);
 
 interface BulkOutcome {
-  kind: 'sent' | 'failed' | 'skipped';
+  kind: 'sent' | 'failed' | 'skipped' | 'queued';
   result: CustomerResultDto;
 }
 
-function toBulkResult(customerId: string, outcome: FanOutOutcome): BulkOutcome {
+function toBulkResult({ customerId, outcome }: AnsweredResult): BulkOutcome {
   switch (outcome.status) {
+    case 'queued':
+      return { kind: 'queued', result: { customer_id: customerId, success: false, message_id: outcome.messageId, reason: 'queued' } };
     case 'error':
       return { kind: 'failed', result: { customer_id: customerId, success: false, reason: 'internal_error' } };
     case 'sent':
