@@ -312,6 +312,53 @@ describe('queue mode: one API process and two worker processes', () => {
     expect(Math.max(...smtp.perRecipient().values())).toBe(1);
   }, 300_000);
 
+  it('answers send-single and send-bulk 202 queued within SEND_WAIT_SECONDS with no worker, and delivers them once one starts', async () => {
+    const api = await start(queueEnv({ APP_ROLE: 'api', SEND_WAIT_SECONDS: '2' }));
+    const headers = { ...auth, 'Content-Type': 'application/json' };
+    const post = async (path: string, body: object) => {
+      const started = Date.now();
+      const res = await fetch(`${api.url}/admin/smartengage/${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+      return { res, body: (await res.json()) as Record<string, any>, seconds: (Date.now() - started) / 1000 };
+    };
+    const single = await post('send-single', { customer_id: DEMO_CUSTOMER, message_type: 'reminder' });
+    expect(single.res.status).toBe(202);
+    expect(single.seconds).toBeGreaterThanOrEqual(2);
+    expect(single.seconds).toBeLessThan(6);
+    expect(single.body).toMatchObject({ success: true, status: 'queued', customer_id: DEMO_CUSTOMER, channel: 'EMAIL' });
+    const messageId = single.body.message_id as string;
+    expect(single.res.headers.get('location')).toBe(`/admin/smartengage/messages/${messageId}`);
+
+    const bulk = await post('send-bulk', { customer_ids: BULK_CUSTOMERS, message_type: 'reminder' });
+    expect(bulk.res.status).toBe(202);
+    expect(bulk.seconds).toBeLessThan(6);
+    expect(bulk.body).toMatchObject({ status: 'queued', sent: 0, failed: 0, queued: BULK_CUSTOMERS.length });
+    const bulkIds = (bulk.body.results as { customer_id: string; reason: string; message_id: string }[]).map((result) => {
+      expect(result.reason).toBe('queued');
+      return result.message_id;
+    });
+    expect(new Set([messageId, ...bulkIds]).size).toBe(3);
+
+    // GET /admin/smartengage/messages/{id}: unauthenticated, bad id, unknown id, then the waiting message.
+    const get = (id: string, withAuth = true) => fetch(`${api.url}/admin/smartengage/messages/${id}`, { headers: withAuth ? auth : {} });
+    expect((await get(messageId, false)).status).toBe(401);
+    const bad = await get('not-a-uuid');
+    expect([bad.status, ((await bad.json()) as { code: string }).code]).toEqual([400, 'VALIDATION_FAILED']);
+    const unknown = await get(randomUUID());
+    expect([unknown.status, ((await unknown.json()) as { code: string }).code]).toEqual([404, 'MESSAGE_NOT_FOUND']);
+    const waiting = await get(messageId);
+    expect(waiting.status).toBe(200);
+    expect(await waiting.json()).toMatchObject({ message_id: messageId, customer_id: DEMO_CUSTOMER, channel: 'EMAIL', status: 'queued', attempts: 0, last_error: null, sent_at: null });
+    expect(smtp.accepted).toHaveLength(0);
+
+    // A worker comes: every message waiting goes out, once.
+    await start(queueEnv({ APP_ROLE: 'worker' }));
+    const status = async (id: string) => ((await (await get(id)).json()) as { status: string }).status;
+    await waitFor('the three messages sent', async () => (await Promise.all([messageId, ...bulkIds].map(status))).every((s) => s === 'sent'), 30_000);
+    expect(await (await get(messageId)).json()).toMatchObject({ status: 'sent', attempts: 1, last_error: null, sent_at: expect.any(String) });
+    expect(smtp.perRecipient().size).toBe(3);
+    expect(Math.max(...smtp.perRecipient().values())).toBe(1);
+  });
+
   it('lets a worker stopped with SIGTERM finish what it holds, and leaves no message sending', async () => {
     await insertCustomers(t.dataSource, { count: 300, daysAgo: 25, tag: 'term' });
     smtp.set({ accept: true, delayMs: 300 });

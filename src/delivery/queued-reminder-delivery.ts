@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
 import { StaleQueued } from '../messaging/ai-message.repository';
-import { DeliveryJobProbe } from '../messaging/delivery-job-probe';
+import { DeliveryJobProbe, WaitingJob } from '../messaging/delivery-job-probe';
 import { Channel } from '../messaging/message.types';
 import { DeliveryOutcome, DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/reminder-delivery';
 import {
@@ -141,6 +141,14 @@ export class QueuedReminderDelivery extends ReminderDelivery implements Delivery
   async jobsInQueue(messages: readonly StaleQueued[]): Promise<Set<string>> {
     const exists = await this.existing(messages.map(({ id, channel }) => [id, channel]));
     return new Set(messages.filter((_, index) => exists[index]).map(({ id }) => id));
+  }
+
+  async findJob(id: string): Promise<WaitingJob | null> {
+    for (const channel of [Channel.Email, Channel.Sms]) {
+      const job = (await this.queues[channel].getJob(id)) as Job<DeliveryJobData> | undefined;
+      if (job) return { id, channel, customerId: job.data.request.customer.id, enqueuedAt: new Date(job.data.enqueuedAt) };
+    }
+    return null;
   }
 
   /** One round trip: does each job's hash still exist? (An error answers true: nothing is done about it.) */

@@ -1,16 +1,20 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { AppException, ErrorCode } from '../common/app.exception';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
+import { DeliveryJobProbe } from '../messaging/delivery-job-probe';
 import { MessageStatusDto } from './dto/message-status.dto';
 
 /** A message's state for operators: where a send answered `queued` went next. */
 @Injectable()
 export class MessageStatusService {
-  constructor(private readonly messages: AiMessageRepository) {}
+  constructor(
+    private readonly messages: AiMessageRepository,
+    @Optional() private readonly queue?: DeliveryJobProbe,
+  ) {}
 
   async get(id: string): Promise<MessageStatusDto> {
     const row = await this.messages.findById(id);
-    if (!row) throw AppException.notFound(ErrorCode.MessageNotFound, `message ${id} does not exist`);
+    if (!row) return this.waiting(id);
     return {
       message_id: row.id,
       customer_id: row.userId,
@@ -21,6 +25,24 @@ export class MessageStatusService {
       created_at: row.createdAt.toISOString(),
       updated_at: row.updatedAt.toISOString(),
       sent_at: row.sentAt?.toISOString() ?? null,
+    };
+  }
+
+  /** Queue mode: the worker writes the row when it takes the job, so a job no worker took yet is the message. */
+  private async waiting(id: string): Promise<MessageStatusDto> {
+    const job = await this.queue?.findJob(id);
+    if (!job) throw AppException.notFound(ErrorCode.MessageNotFound, `message ${id} does not exist`);
+    const enqueuedAt = job.enqueuedAt.toISOString();
+    return {
+      message_id: id,
+      customer_id: job.customerId,
+      channel: job.channel,
+      status: 'queued',
+      attempts: 0,
+      last_error: null,
+      created_at: enqueuedAt,
+      updated_at: enqueuedAt,
+      sent_at: null,
     };
   }
 }
