@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Client } from 'pg';
 import { DEMO } from '../src/database/demo-seed';
-import { readServerState, SHARED_ROOT } from '../src/database/embedded-postgres';
+import { embeddedDatabaseUrl, readServerState, SHARED_ROOT } from '../src/database/embedded-postgres';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { waitFor } from './support/wait';
 
@@ -54,6 +54,12 @@ describe.each(users())('npm start with nothing configured, as $name, from a priv
   };
   const embeddedDir = () => join(app, '.data', 'postgres');
   const dataDir = () => readServerState(embeddedDir())!.dataDir;
+  /** The server's URL as server.json and the stored password give it, on `database`. */
+  const databaseUrl = (database = 'smartengage') => {
+    const url = new URL(embeddedDatabaseUrl(embeddedDir())!);
+    url.pathname = `/${database}`;
+    return url.toString();
+  };
 
   beforeAll(() => {
     home = mkdtempSync(join(tmpdir(), 'smartengage-first-run-')); // mode 0700, like /root
@@ -94,6 +100,15 @@ describe.each(users())('npm start with nothing configured, as $name, from a priv
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ success: true, channel: 'EMAIL' });
 
+      // The cluster has its own password, readable by its owner only; the old fixed one is refused.
+      const passwordFile = join(dirname(dataDir()), 'password');
+      expect(statSync(passwordFile).mode & 0o777).toBe(0o600);
+      expect(new URL(databaseUrl()).password).not.toBe('smartengage');
+      await expect(serverAnswers(databaseUrl('postgres'))).resolves.toBe(true);
+      const legacy = new URL(databaseUrl('postgres'));
+      legacy.password = 'smartengage';
+      await expect(serverAnswers(legacy.toString())).resolves.toBe(false);
+
       // The log says where the data is, and server.json agrees.
       expect(service.output()).toContain(`data in ${dataDir()}`);
       if (user.uid === undefined && process.getuid?.() === 0) {
@@ -129,14 +144,14 @@ describe.each(users())('npm start with nothing configured, as $name, from a priv
       // The service stops its database after its own shutdown, then exits as a Ctrl-C'd program does.
       await expect(first.exited).resolves.toEqual({ code: null, signal: 'SIGINT' });
       expect(first.output()).toContain('Shutting down on SIGINT');
-      await expect(serverAnswers(port)).resolves.toBe(false);
+      await expect(serverAnswers(urlOnPort(databaseUrl('postgres'), port))).resolves.toBe(false);
       expect(existsSync(join(dataDir(), 'postmaster.pid'))).toBe(false);
 
       const again = await start();
       expect(await sentMessages()).toBe(1);
       again.signal('SIGTERM');
       await expect(again.exited).resolves.toEqual({ code: null, signal: 'SIGTERM' });
-      await expect(serverAnswers(readServerState(embeddedDir())!.port)).resolves.toBe(false);
+      await expect(serverAnswers(databaseUrl('postgres'))).resolves.toBe(false);
     },
     BOOT_TIMEOUT_MS,
   );
@@ -149,7 +164,8 @@ describe.each(users())('npm start with nothing configured, as $name, from a priv
       killed.signal('SIGKILL', { group: true }); // the service and its database, as a crash or an OOM kill would
       await killed.exited;
       killCluster(dataDir());
-      await waitFor('the killed database to stop answering', async () => !(await serverAnswers(port)), 15_000);
+      const url = urlOnPort(databaseUrl('postgres'), port);
+      await waitFor('the killed database to stop answering', async () => !(await serverAnswers(url)), 15_000);
       // The pid in postmaster.pid now belongs to another live program, as after a reboot or in a container.
       const pidFile = join(dataDir(), 'postmaster.pid');
       expect(existsSync(pidFile)).toBe(true);
@@ -164,9 +180,32 @@ describe.each(users())('npm start with nothing configured, as $name, from a priv
     BOOT_TIMEOUT_MS,
   );
 
+  it(
+    'gives a cluster made with the old fixed password its own password at its next start, keeping the data',
+    async () => {
+      const client = new Client({ connectionString: databaseUrl('postgres') });
+      await client.connect();
+      await client.query(`ALTER ROLE postgres PASSWORD 'smartengage'`);
+      await client.end();
+      for (const service of running.filter(({ child }) => child.exitCode === null && child.signalCode === null)) {
+        service.signal('SIGINT', { group: true });
+        await service.exited;
+      }
+      rmSync(join(dirname(dataDir()), 'password'));
+
+      const service = await start();
+      expect(service.output()).toContain('it now has its own');
+      const rotated = new URL(databaseUrl());
+      expect(rotated.password).not.toBe('smartengage');
+      expect(await sentMessages()).toBe(1);
+      rotated.password = 'smartengage';
+      await expect(serverAnswers(rotated.toString())).resolves.toBe(false);
+    },
+    BOOT_TIMEOUT_MS,
+  );
+
   async function sentMessages(): Promise<number> {
-    const { port } = readServerState(embeddedDir())!;
-    const client = new Client({ connectionString: `postgres://postgres:smartengage@127.0.0.1:${port}/smartengage` });
+    const client = new Client({ connectionString: databaseUrl() });
     await client.connect();
     try {
       const { rows } = await client.query(`SELECT count(*)::int AS n FROM ai_messages WHERE delivery_status = 'sent'`);
@@ -186,8 +225,14 @@ function killCluster(dataDir: string): void {
   }
 }
 
-async function serverAnswers(port: number): Promise<boolean> {
-  const client = new Client({ connectionString: `postgres://postgres:smartengage@127.0.0.1:${port}/postgres` });
+function urlOnPort(url: string, port: number): string {
+  const moved = new URL(url);
+  moved.port = String(port);
+  return moved.toString();
+}
+
+async function serverAnswers(url: string): Promise<boolean> {
+  const client = new Client({ connectionString: url });
   client.on('error', () => undefined);
   try {
     await client.connect();

@@ -22,7 +22,13 @@ import { Client } from 'pg';
 
 const DATABASE = 'smartengage';
 const SUPERUSER = 'postgres';
-const PASSWORD = 'smartengage';
+/** The fixed password of clusters made before each got its own; such a cluster's is rotated at its next start. */
+const LEGACY_PASSWORD = 'smartengage';
+/**
+ * The cluster's superuser password, readable by its owner only, in the directory that holds the cluster's data
+ * directory: beside server.json, or beside the cluster under SHARED_ROOT, so it lives as long as the cluster does.
+ */
+const PASSWORD_FILE = 'password';
 const START_TIMEOUT_MS = 60_000;
 
 /**
@@ -55,8 +61,9 @@ interface Binaries {
   home: string;
 }
 
-const urlFor = (port: number) => `postgres://${SUPERUSER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`;
-const adminUrlFor = (port: number) => `postgres://${SUPERUSER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+const urlFor = (port: number, password: string, database = DATABASE) =>
+  `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+const adminUrlFor = (port: number, password: string) => urlFor(port, password, 'postgres');
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 // The binary packages are ES modules; keep a real import() even though we compile to CommonJS.
@@ -81,22 +88,26 @@ export async function startEmbeddedPostgres(
     const runAs = serverUser();
     const binaries = reachableBinaries(await locateBinaries(), runAs, log);
     const dataDir = clusterDirectory(root, runAs);
-    const live = await livePostmaster(dataDir);
+    const initialised = existsSync(join(dataDir, 'PG_VERSION'));
+    let password = readPassword(dataDir) ?? (initialised ? LEGACY_PASSWORD : storeNewPassword(dataDir));
+    const live = await livePostmaster(dataDir, password);
     if (live) {
+      password = await rotateLegacyPassword(dataDir, live, password, log);
       writeState(root, { port: live, dataDir });
       log(`Using the embedded Postgres already running on port ${live} (data in ${dataDir})`);
-      return { url: urlFor(live), dataDir, stop: async () => undefined };
+      return { url: urlFor(live, password), dataDir, stop: async () => undefined };
     }
-    if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    if (!initialised) {
       log(`Initialising an embedded Postgres cluster in ${dataDir}`);
-      initialiseCluster(binaries, dataDir, runAs);
+      initialiseCluster(binaries, dataDir, runAs, password);
     }
     const port = await freePort();
-    const server = await startServer(binaries, dataDir, port, runAs, join(root, 'postgres.log'));
-    await ensureDatabase(port);
+    const server = await startServer(binaries, dataDir, port, password, runAs, join(root, 'postgres.log'));
+    password = await rotateLegacyPassword(dataDir, port, password, log);
+    await ensureDatabase(port, password);
     writeState(root, { port, dataDir });
     log(`Embedded Postgres listening on 127.0.0.1:${port} (data in ${dataDir}, log in ${join(root, 'postgres.log')})`);
-    return { url: urlFor(port), dataDir, stop: () => stopServer(server) };
+    return { url: urlFor(port, password), dataDir, stop: () => stopServer(server) };
   });
 }
 
@@ -109,15 +120,73 @@ export function readServerState(dir: string): EmbeddedServerState | null {
   }
 }
 
+/**
+ * The URL of the running embedded server of `dir` (its superuser, the smartengage database), or null when
+ * server.json or the password is missing. For tools and tests that connect beside the service.
+ */
+export function embeddedDatabaseUrl(dir: string): string | null {
+  const state = readServerState(dir);
+  const password = state && readPassword(state.dataDir);
+  return state && password ? urlFor(state.port, password) : null;
+}
+
 function writeState(root: string, state: EmbeddedServerState): void {
   writeFileSync(join(root, 'server.json'), JSON.stringify(state));
 }
 
+const passwordFile = (dataDir: string) => join(dirname(dataDir), PASSWORD_FILE);
+
+function readPassword(dataDir: string): string | null {
+  try {
+    return readFileSync(passwordFile(dataDir), 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** Written aside and renamed into place, so the file holds the whole password or is absent. */
+function storePassword(dataDir: string, password: string): void {
+  mkdirSync(dirname(dataDir), { recursive: true });
+  const staging = `${passwordFile(dataDir)}.${process.pid}.tmp`;
+  writeFileSync(staging, `${password}\n`, { mode: 0o600 });
+  renameSync(staging, passwordFile(dataDir));
+}
+
+/** A random password for a new cluster, stored before initdb uses it. */
+function storeNewPassword(dataDir: string): string {
+  const password = randomBytes(24).toString('base64url');
+  storePassword(dataDir, password);
+  return password;
+}
+
+/** A cluster still on the old fixed password gets a random one, once; every other cluster keeps its own. */
+async function rotateLegacyPassword(
+  dataDir: string,
+  port: number,
+  password: string,
+  log: (line: string) => void,
+): Promise<string> {
+  if (password !== LEGACY_PASSWORD || readPassword(dataDir)) return password;
+  const fresh = randomBytes(24).toString('base64url');
+  const admin = new Client({ connectionString: adminUrlFor(port, password) });
+  await admin.connect();
+  try {
+    // base64url has no quote or backslash, so the literal needs no escaping.
+    await admin.query(`ALTER ROLE ${SUPERUSER} PASSWORD '${fresh}'`);
+  } finally {
+    await admin.end();
+  }
+  storePassword(dataDir, fresh);
+  log(`The embedded Postgres had the old fixed password; it now has its own, in ${passwordFile(dataDir)}`);
+  return fresh;
+}
+
 async function joinRunningServer(root: string, log: (line: string) => void): Promise<EmbeddedDatabase | null> {
   const state = readServerState(root);
-  if (!state || !(await reachable(urlFor(state.port), state.dataDir))) return null;
+  const password = state && readPassword(state.dataDir);
+  if (!state || !password || !(await reachable(urlFor(state.port, password), state.dataDir))) return null;
   log(`Using the embedded Postgres already running on port ${state.port} (data in ${state.dataDir})`);
-  return { url: urlFor(state.port), dataDir: state.dataDir, stop: async () => undefined };
+  return { url: urlFor(state.port, password), dataDir: state.dataDir, stop: async () => undefined };
 }
 
 /** Serialises starts of one checkout's cluster across processes (two `npm start`s at once). */
@@ -246,7 +315,7 @@ function openUp(path: string): void {
  * The port of a server already running on `dataDir` (its postmaster.pid names a live postgres), or null. A stale
  * postmaster.pid, whose pid is dead or now belongs to another program, is removed so the next start is not refused.
  */
-async function livePostmaster(dataDir: string): Promise<number | null> {
+async function livePostmaster(dataDir: string, password: string): Promise<number | null> {
   const pidFile = join(dataDir, 'postmaster.pid');
   let lines: string[];
   try {
@@ -258,10 +327,13 @@ async function livePostmaster(dataDir: string): Promise<number | null> {
   const port = Number(lines[3]);
   if (pid > 0 && isPostgresOn(pid, dataDir)) {
     for (const end = Date.now() + 10_000; Date.now() < end; await sleep(250)) {
-      if (port > 0 && (await reachable(adminUrlFor(port), dataDir))) return port;
+      if (port > 0 && (await reachable(adminUrlFor(port, password), dataDir))) return port;
     }
     // Never remove a live server's pid file: it is all that keeps a second server off the same data.
-    throw new Error(`The embedded Postgres (pid ${pid}) runs on ${dataDir} but does not answer; see its log`);
+    throw new Error(
+      `The embedded Postgres (pid ${pid}) runs on ${dataDir} but does not answer or refuses the password ` +
+        `stored beside server.json; see its log`,
+    );
   }
   unlinkSync(pidFile);
   return null;
@@ -277,12 +349,12 @@ function isPostgresOn(pid: number, dataDir: string): boolean {
   }
 }
 
-function initialiseCluster(binaries: Binaries, dataDir: string, runAs: OsUser | undefined): void {
+function initialiseCluster(binaries: Binaries, dataDir: string, runAs: OsUser | undefined, password: string): void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
   if (runAs) chownSync(dataDir, runAs.uid, runAs.gid);
   const passwordFile = join(dirname(dataDir), `.pwfile-${randomBytes(6).toString('hex')}`);
-  writeFileSync(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
   if (runAs) chownSync(passwordFile, runAs.uid, runAs.gid);
   try {
     const result = spawnSync(
@@ -309,6 +381,7 @@ async function startServer(
   binaries: Binaries,
   dataDir: string,
   port: number,
+  password: string,
   runAs: OsUser | undefined,
   logFile: string,
 ): Promise<ChildProcess> {
@@ -329,10 +402,13 @@ async function startServer(
   server.once('exit', () => process.removeListener('exit', stopOnExit));
 
   const deadline = Date.now() + START_TIMEOUT_MS;
-  while (!(await reachable(adminUrlFor(port), dataDir))) {
+  while (!(await reachable(adminUrlFor(port, password), dataDir))) {
     if (exited || Date.now() > deadline) {
       server.kill('SIGKILL');
-      throw new Error(`The embedded Postgres did not start; see ${logFile}:\n${tail(logFile, 10)}`);
+      throw new Error(
+        `The embedded Postgres did not start or refused the password stored beside server.json; ` +
+          `see ${logFile}:\n${tail(logFile, 10)}`,
+      );
     }
     await sleep(100);
   }
@@ -347,8 +423,8 @@ function stopServer(server: ChildProcess): Promise<void> {
   });
 }
 
-async function ensureDatabase(port: number): Promise<void> {
-  const admin = new Client({ connectionString: adminUrlFor(port) });
+async function ensureDatabase(port: number, password: string): Promise<void> {
+  const admin = new Client({ connectionString: adminUrlFor(port, password) });
   await admin.connect();
   try {
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
