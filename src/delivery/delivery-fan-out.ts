@@ -4,6 +4,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InFlight } from '../common/in-flight';
 import { AppConfig } from '../config/app-config';
+import { FanOutSlots } from './fan-out-slots';
 import { DeliveryOutcome, DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/reminder-delivery';
 
 /** One customer of a fan-out: the request to deliver, or why the caller already knows to skip them. */
@@ -32,6 +33,8 @@ export interface FanOutOptions {
   signal?: AbortSignal;
   /** Called as each customer finishes, in completion order; never for customers that did not start. */
   onResult?: (result: FanOutResult) => void;
+  /** Shared with other fan-outs (a campaign's pages): a customer starts only once it holds a slot. */
+  slots?: FanOutSlots;
 }
 
 /**
@@ -88,10 +91,20 @@ export class DeliveryFanOut {
     setMaxListeners(0, signal);
     const results = new Array<FanOutResult>(items.length);
     let next = 0;
+    const { slots } = options;
     const worker = async () => {
       while (next < items.length && !signal.aborted) {
+        if (slots && !(await slots.acquire(signal))) break;
+        if (next >= items.length || signal.aborted) {
+          slots?.release();
+          break;
+        }
         const index = next++;
-        results[index] = { customerId: items[index].customerId, outcome: await this.running.track(this.deliverItem(items[index], signal)) };
+        try {
+          results[index] = { customerId: items[index].customerId, outcome: await this.running.track(this.deliverItem(items[index], signal)) };
+        } finally {
+          slots?.release();
+        }
         options.onResult?.(results[index]);
       }
     };
@@ -111,6 +124,7 @@ export class DeliveryFanOut {
    * on Redis memory) and reads pages that large.
    */
   campaignPace(batchSize: number): { pageSize: number; concurrency: number } {
+    // The run shares `concurrency` slots across its pages (FanOutSlots), so the next page starts as the last drains.
     if (this.config.redis.url) {
       const { maxPending } = this.config.queue;
       return { pageSize: Math.max(batchSize, maxPending), concurrency: maxPending };
