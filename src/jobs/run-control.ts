@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { ResumableStop } from '../messaging/reminder-delivery';
 import { EligibilityCursor } from '../segmentation/eligible-customer.repository';
 import { JobRunStatus, ResumeState } from './job-run.entity';
 import { JobRunRepository, ProducerWrite, RunCounts } from './job-run.repository';
@@ -15,14 +16,20 @@ export const PROGRESS_WRITE_MS = 3_000;
 /** The last error quoted in an auto-pause reason is cut to this length. */
 const REASON_ERROR_LENGTH = 200;
 
-/** The reason a run's signal carries when run control stopped it: its row is (or becomes) `status`. */
-export class RunStoppedError extends Error {
+/**
+ * The reason a run's signal carries when run control stopped it: its row is (or becomes) `status`. A paused run
+ * is resumed with the same message ids, so a delivery waiting for its retry is left for the resume.
+ */
+export class RunStoppedError extends Error implements ResumableStop {
+  readonly resumable: boolean;
+
   constructor(
     readonly status: JobRunStatus,
     reason: string,
   ) {
     super(reason);
     this.name = 'RunStoppedError';
+    this.resumable = status === JobRunStatus.Paused;
   }
 }
 
