@@ -11,6 +11,8 @@ import { SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { EligibilityCriteria, EligibleCustomerRepository } from '../segmentation/eligible-customer.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
+import { CustomerRepository } from '../segmentation/customer.repository';
+import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { CampaignPlan, CampaignReport, CustomerResult, RESULT_LIMIT } from './campaign.types';
 import { JobRunStatus, ResumeState } from './job-run.entity';
 import { Metric } from '../metrics/metric-names';
@@ -48,6 +50,8 @@ export class CampaignRunner {
   constructor(
     private readonly eligibleCustomers: EligibleCustomerRepository,
     private readonly services: ServiceRepository,
+    private readonly customers: CustomerRepository,
+    private readonly messages: AiMessageRepository,
     private readonly fanOut: DeliveryFanOut,
     private readonly jobRuns: JobRunRepository,
     private readonly config: AppConfig,
@@ -134,6 +138,9 @@ export class CampaignRunner {
       let lastLog = Date.now();
       const serviceCache = new Map<string, ServiceInfo>();
       let cursor = control.resumeCursor;
+      if (resume && !plan.dryRun) {
+        inFlight = this.retryWaiting(control, plan, correlationId, campaign, { concurrency, slots, signal: stop, record });
+      }
       let more = true;
       while (more && !stop.aborted) {
         // The window is checked before every page, not only at the start: a long run stops when it closes
@@ -199,6 +206,35 @@ export class CampaignRunner {
       );
       return report('FAILED', message);
     }
+  }
+
+  /**
+   * A resumed run first delivers again to the customers whose message was waiting for its retry when it stopped
+   * (paused): the claim took them out of the eligible customers, so no page has them. Same message ids: each
+   * continues from its `queued` row, its attempts counted.
+   */
+  private async retryWaiting(
+    control: RunControl,
+    plan: CampaignPlan,
+    correlationId: string,
+    campaign: { day: string; jobRunId: string },
+    pace: { concurrency: number; slots: FanOutSlots; signal: AbortSignal; record: (page: RunPage, result: FanOutResult) => void },
+  ): Promise<void> {
+    const waiting = (await this.messages.findQueuedCustomersOfRun(campaign.jobRunId)).filter((id) => !control.wasCounted(id));
+    if (waiting.length === 0) return;
+    this.logger.log(`Campaign ${campaign.jobRunId}: ${waiting.length} message(s) were waiting for a retry; retrying them`);
+    const customers = await this.customers.findProfiles(waiting);
+    const services = await this.servicesFor(customers, new Map());
+    const page = control.sidePage(waiting);
+    const items = customers.map((customer) => this.item(customer, services, plan, correlationId, campaign));
+    control.handed(page, items.length);
+    const { concurrency, slots, signal, record } = pace;
+    await finishWithin(
+      this.fanOut.deliverAll(items, { concurrency, slots, signal, onResult: (result) => record(page, result) }),
+      signal,
+      this.config.shutdownGraceMs,
+    );
+    control.pageDone(page, !signal.aborted);
   }
 
   /**

@@ -102,6 +102,8 @@ export class RunControl {
   private readonly counted: Set<string>;
   /** Pages read and not retired yet, oldest first. */
   private readonly pages: RunPage[] = [];
+  /** Customers delivered outside the pages (those a resumed run retries): in flight, never a resume point. */
+  private readonly sidePages: RunPage[] = [];
   private cursor: EligibilityCursor | null;
   /** Changes to the counts and resume state, and how many of them the row has (-1: write at the first beat). */
   private changes = 0;
@@ -148,6 +150,16 @@ export class RunControl {
   pageRead(customerIds: readonly string[], next: EligibilityCursor | null): RunPage {
     const page = new RunPage(customerIds, next);
     this.pages.push(page);
+    return page;
+  }
+
+  /**
+   * Customers outside the segment's pages: a resumed run's messages still waiting for their retry (their claim
+   * took them out of the eligible customers). Counted like the others, never moving the resume point.
+   */
+  sidePage(customerIds: readonly string[]): RunPage {
+    const page = new RunPage(customerIds, null);
+    this.sidePages.push(page);
     return page;
   }
 
@@ -226,7 +238,7 @@ export class RunControl {
       id: this.settings.jobRunId,
       leaseToken: this.settings.leaseToken,
       counts: this.counts,
-      inFlight: this.pages.reduce((sum, page) => sum + (page.done ? 0 : page.handed - page.finished), 0),
+      inFlight: [...this.pages, ...this.sidePages].reduce((sum, page) => sum + (page.done ? 0 : page.handed - page.finished), 0),
       resumeState,
     };
   }

@@ -359,6 +359,15 @@ export class AiMessageRepository {
     return rows[0];
   }
 
+  /** The customers of a run whose message is still `queued` (waiting for a retry when the run stopped). */
+  async findQueuedCustomersOfRun(jobRunId: string): Promise<string[]> {
+    const { rows } = await this.pool.query<{ user_id: string }>(
+      `SELECT user_id FROM ai_messages WHERE job_run_id = $1 AND delivery_status = 'queued'`,
+      [jobRunId],
+    );
+    return rows.map((row) => row.user_id);
+  }
+
   findById(id: string): Promise<AiMessageEntity | null> {
     return this.messages.findOneBy({ id });
   }
