@@ -77,10 +77,11 @@ export class DeliveryFanOut {
     const waited = new AbortController();
     await Promise.race([done, sleep(sendWaitMs, undefined, { signal: waited.signal }).catch(() => undefined)]);
     waited.abort();
-    return withIds.map((item, index) => {
+    return withIds.map((item, index): AnsweredResult => {
       if (results[index]) return results[index];
-      const messageId = 'request' in item ? item.request.messageId! : '';
-      return { customerId: item.customerId, outcome: { status: 'queued', messageId } };
+      const { customerId } = item;
+      if ('skip' in item) return { customerId, outcome: { status: 'skipped', reason: item.skip } };
+      return { customerId, outcome: { status: 'queued', messageId: item.request.messageId! } };
     });
   }
 
