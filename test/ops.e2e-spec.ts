@@ -107,7 +107,7 @@ describe('ops/: the Grafana dashboard and the Prometheus alert rules', () => {
 
   it('passes promtool: the rules check, and their unit tests (each alert fires, and stays quiet, as intended)', () => {
     const check = runTool('promtool', ['check', 'rules', RULES]);
-    expect(check).toEqual({ status: 0, output: expect.stringContaining('SUCCESS: 9 rules found') });
+    expect(check).toEqual({ status: 0, output: expect.stringContaining('SUCCESS: 10 rules found') });
     const unitTests = runTool('promtool', ['test', 'rules', RULE_TESTS]);
     expect(unitTests).toEqual({ status: 0, output: expect.stringContaining('SUCCESS') });
   });
@@ -123,6 +123,7 @@ describe('ops/: the Grafana dashboard and the Prometheus alert rules', () => {
       'SmartEngageHttpErrorsHigh',
       'SmartEngageLlmFallbackRatioHigh',
       'SmartEngageLlmUnreachable',
+      'SmartEngageQueueWithoutWorkers',
       'SmartEngageSendFailureRatioHigh',
     ]);
     for (const rule of rules) {
