@@ -297,11 +297,14 @@ async function bootApp(
     REDIS_KEY_PREFIX: queue?.keyPrefix,
     APP_ROLE: queue ? 'api' : undefined,
   };
+  // This process's environment with the bench's settings on top (undefined: unset), as a value.
+  const raw: Record<string, string | undefined> = { ...process.env };
   for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
+    if (value === undefined) delete raw[key];
+    else raw[key] = value;
   }
-  return NestFactory.createApplicationContext(AppModule.forRoot(), { logger: ['error', 'warn'] });
+  const config = new AppConfig(validateEnvironment(raw));
+  return NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error', 'warn'] });
 }
 
 /** Figures of one campaign run. */

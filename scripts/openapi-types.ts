@@ -29,7 +29,7 @@ async function buildDocument(): Promise<OpenAPIObject> {
   const { validateEnvironment } = await import('../src/config/environment');
   const { createOpenApiDocument } = await import('../src/setup-app');
   const config = new AppConfig(validateEnvironment(process.env));
-  const app = await NestFactory.create(AppModule.forRoot(), { preview: true, logger: false, abortOnError: false });
+  const app = await NestFactory.create(AppModule.forRoot(config), { preview: true, logger: false, abortOnError: false });
   return createOpenApiDocument(app, config.links.publicBaseUrl);
 }
 

@@ -5,8 +5,8 @@ import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { AppLoggerModule } from './common/app-logger';
 import { CorrelationIdMiddleware } from './common/correlation-id.middleware';
 import { createValidationPipe } from './common/validation';
+import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
-import { EnvironmentVariables, validateEnvironment } from './config/environment';
 import { DeliveryModule } from './delivery/delivery.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
@@ -18,21 +18,22 @@ import { SmartEngageModule } from './smartengage/smartengage.module';
 /**
  * The application, composed for this process's APP_ROLE: `all` and `api` serve the whole HTTP API and run the
  * scheduler; `worker` only consumes deliveries (with /health and /metrics). REDIS_URL decides whether
- * deliveries run in-process or through the queue (DeliveryModule).
+ * deliveries run in-process or through the queue (DeliveryModule). `config` is the one validated configuration,
+ * its database URL resolved (main.ts; tests pass their own).
  */
 @Module({})
 export class AppModule implements NestModule {
-  static forRoot(env: EnvironmentVariables = validateEnvironment(process.env)): DynamicModule {
-    const role = env.APP_ROLE;
+  static forRoot(config: AppConfig): DynamicModule {
+    const role = config.queue.role;
     return {
       module: AppModule,
       imports: [
-        AppConfigModule,
+        AppConfigModule.forRoot(config),
         AppLoggerModule,
         DatabaseModule,
         MetricsModule,
         HealthModule,
-        DeliveryModule.forRoot({ queued: Boolean(env.REDIS_URL), worker: role !== 'api' }),
+        DeliveryModule.forRoot({ queued: Boolean(config.redis.url), worker: role !== 'api' }),
         ...(role === 'worker' ? [] : [SmartEngageModule, JobsModule, EventsModule]),
       ],
       providers: [

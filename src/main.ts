@@ -11,15 +11,16 @@ import { seedDemoData } from './database/demo-seed';
 import { setupApp } from './setup-app';
 
 async function bootstrap(): Promise<void> {
+  // The environment is read and validated here, once; everything else gets the AppConfig built from it.
   const env = validateEnvironment(process.env);
-  const embedded = await resolveDatabase(env);
+  const { url, embedded } = await resolveDatabase(env);
+  const config = new AppConfig({ ...env, DATABASE_URL: url });
 
   // Nest's own lines are held until the app logger (AppLoggerModule: JSON or pretty, per LOG_FORMAT) exists.
-  const app = await NestFactory.create(AppModule.forRoot(env), { bufferLogs: true });
+  const app = await NestFactory.create(AppModule.forRoot(config), { bufferLogs: true });
   app.useLogger(app.get(PinoNestLogger));
   setupApp(app);
   await app.init(); // runs migrations (DatabaseModule) before the demo seed below
-  const config = app.get(AppConfig);
   const log = new Logger('Bootstrap');
   if (embedded) {
     await seedDemoData(app.get(DataSource));

@@ -8,6 +8,7 @@ import { runSegment, ServiceProcess, startService } from './support/service-proc
 import { SmtpSink, startSmtpSink } from './support/smtp-sink';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
+import { testDatabaseUrl } from './support/test-config';
 
 // These specs boot the service as child processes: seconds each, far more on a loaded machine.
 jest.setTimeout(90_000);
@@ -22,7 +23,7 @@ describe('SIGTERM during a campaign (a child process)', () => {
   let service: ServiceProcess | undefined;
 
   beforeAll(async () => {
-    db = await new DataSource(dataSourceOptions(process.env.DATABASE_URL!, 2)).initialize();
+    db = await new DataSource(dataSourceOptions(testDatabaseUrl(), 2)).initialize();
   });
   afterAll(async () => {
     await db.destroy();
@@ -107,8 +108,8 @@ describe.each(['direct', 'through PgBouncer'])('Postgres connections terminated 
 
   beforeAll(async () => {
     if (route !== 'direct') bouncer = await startPgBouncer();
-    t = await createTestApp({ CAMPAIGN_CONCURRENCY: '4', DATABASE_URL: bouncer?.url ?? process.env.DATABASE_URL });
-    fault = new Client({ connectionString: process.env.DATABASE_URL, application_name: 'e2e-fault' });
+    t = await createTestApp({ CAMPAIGN_CONCURRENCY: '4', DATABASE_URL: bouncer?.url ?? testDatabaseUrl() });
+    fault = new Client({ connectionString: testDatabaseUrl(), application_name: 'e2e-fault' });
     await fault.connect();
   });
   afterAll(async () => {

@@ -5,6 +5,7 @@ import { insertCustomers, messagesPerCustomer } from './support/customers';
 import { PgBouncer, startPgBouncer } from './support/pgbouncer';
 import { runSegment, ServiceProcess, startService } from './support/service-process';
 import { auth, resetDatabase } from './support/test-app';
+import { testDatabaseUrl } from './support/test-config';
 
 // These specs boot the service as child processes: seconds each, far more on a loaded machine.
 jest.setTimeout(90_000);
@@ -41,7 +42,7 @@ describe('the campaign lock through PgBouncer in transaction mode, two applicati
 
   beforeAll(async () => {
     bouncer = await startPgBouncer();
-    db = await new DataSource(dataSourceOptions(process.env.DATABASE_URL!, 2)).initialize();
+    db = await new DataSource(dataSourceOptions(testDatabaseUrl(), 2)).initialize();
     const env = { DATABASE_URL: bouncer.url, CAMPAIGN_CONCURRENCY: '2', LOCK_LEASE_TTL_SECONDS: String(LEASE_TTL_SECONDS) };
     [a, b] = await Promise.all([startService(env), startService(env)]);
   });

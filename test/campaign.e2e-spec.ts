@@ -7,6 +7,7 @@ import { EligibleCustomerRepository } from '../src/segmentation/eligible-custome
 import { insertCustomers, messagesPerCustomer } from './support/customers';
 import { PgBouncer, startPgBouncer } from './support/pgbouncer';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
+import { testDatabaseUrl } from './support/test-config';
 
 const RUN = '/internal/ai/smartengage/run-segment';
 const ALWAYS_OPEN = { send_window_start: 0, send_window_end: 24 };
@@ -21,7 +22,7 @@ const REAL_TIMERS: NonNullable<FakeTimersConfig['doNotFake']> = [
 describe.each(['direct', 'through PgBouncer'])('campaign (%s)', (route) => {
   let bouncer: PgBouncer | undefined;
   const appWith = (env: Record<string, string> = {}) =>
-    createTestApp({ ...env, DATABASE_URL: bouncer?.url ?? process.env.DATABASE_URL });
+    createTestApp({ ...env, DATABASE_URL: bouncer?.url ?? testDatabaseUrl() });
   beforeAll(async () => {
     if (route !== 'direct') bouncer = await startPgBouncer();
   });

@@ -10,6 +10,7 @@ import { ScriptedSmtpServer } from './support/scripted-smtp';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { ADMIN_KEY, auth, createTestApp, JWT_SECRET, resetDatabase, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
+import { testDatabaseUrl } from './support/test-config';
 
 const RUN = '/internal/ai/smartengage/run-segment';
 const RUN_BODY = { send_window_start: 0, send_window_end: 24 };
@@ -23,7 +24,7 @@ const byStatus = async (dataSource: DataSource): Promise<Record<string, number>>
 
 const serviceEnv = (smtpUrl: string, extra: Record<string, string> = {}) => ({
   NODE_ENV: 'test',
-  DATABASE_URL: process.env.DATABASE_URL,
+  DATABASE_URL: testDatabaseUrl(),
   ADMIN_API_KEYS: ADMIN_KEY,
   JWT_SECRET,
   SMTP_URL: smtpUrl,

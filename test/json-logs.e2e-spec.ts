@@ -12,6 +12,7 @@ import { DeepLinkService } from '../src/messaging/deep-link.service';
 import { bookingToken, readOutboxMail } from './support/outbox';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { ADMIN_KEY, JWT_SECRET, PUBLIC_BASE_URL, resetDatabase } from './support/test-app';
+import { testDatabaseUrl } from './support/test-config';
 
 interface LogLine {
   level: string;
@@ -36,11 +37,11 @@ describe('logs of the built service in production', () => {
   let databasePassword: string;
 
   beforeAll(async () => {
-    dataSource = await new DataSource(dataSourceOptions(process.env.DATABASE_URL!, 2)).initialize();
+    dataSource = await new DataSource(dataSourceOptions(testDatabaseUrl(), 2)).initialize();
     await resetDatabase(dataSource);
     // A password in the URL shows whether the service ever logs it: the embedded server's own (random per
     // cluster), or a random one for a server that trusts local connections. Neither can occur in a log by chance.
-    const databaseUrl = new URL(process.env.DATABASE_URL!);
+    const databaseUrl = new URL(testDatabaseUrl());
     databasePassword = databaseUrl.password || (databaseUrl.password = `pg-${randomBytes(16).toString('hex')}`);
     outboxDir = mkdtempSync(join(tmpdir(), 'smartengage-logs-'));
     service = await startServiceProcess({

@@ -9,7 +9,8 @@ import {
   INTERRUPTED_BEFORE_SENDING,
   INTERRUPTED_WHILE_SENDING,
 } from '../src/messaging/ai-message.repository';
-import { Channel, DeliveryStatus, GeneratorKind, MessageType, Tone } from '../src/messaging/message.types';
+import { DeliveryStatus } from '../src/messaging/delivery-status';
+import { Channel, GeneratorKind, MessageType, Tone } from '../src/messaging/message.types';
 import { insertCustomers } from './support/customers';
 import { createTestApp, resetDatabase, TestApp } from './support/test-app';
 

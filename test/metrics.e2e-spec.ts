@@ -3,8 +3,8 @@ import { getMetricsFromIterator, PromData, PromHistogramData, PromLabels, PromMe
 import { DEMO } from '../src/database/demo-seed';
 import { localHour } from '../src/common/local-time';
 import { CAMPAIGN_STATE_CACHE_MS } from '../src/jobs/campaign.metrics';
-import { DELIVERY_STATUS_CACHE_MS } from '../src/metrics/delivery-status.gauge';
-import { DeliveryStatus } from '../src/messaging/message.types';
+import { DELIVERY_STATUS_CACHE_MS } from '../src/messaging/delivery-status.gauge';
+import { DeliveryStatus } from '../src/messaging/delivery-status';
 import { runTool } from './support/prometheus';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 

@@ -1,19 +1,19 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../src/database/data-source-options';
-import { MIGRATIONS } from '../src/database/entities';
+import { dataSourceOptions, MIGRATIONS } from '../src/database/data-source-options';
 import { runMigrationsUnderLock } from '../src/database/migrate';
 import { PgBouncer, startPgBouncer } from './support/pgbouncer';
+import { testDatabaseUrl } from './support/test-config';
 
 describe('migrations at boot through PgBouncer in transaction mode', () => {
-  const url = new URL(process.env.DATABASE_URL!);
+  const url = new URL(testDatabaseUrl());
   const database = `${url.pathname.slice(1)}_migrations`;
   let bouncer: PgBouncer;
   let admin: Client;
 
   beforeAll(async () => {
     bouncer = await startPgBouncer();
-    admin = new Client({ connectionString: process.env.DATABASE_URL });
+    admin = new Client({ connectionString: testDatabaseUrl() });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${database}`);
   });

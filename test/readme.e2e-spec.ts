@@ -1,9 +1,11 @@
 import { getMetadataStorage } from 'class-validator';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
+import { answerTo } from '../src/common/all-exceptions.filter';
 import { ErrorCode } from '../src/common/app.exception';
 import { EnvironmentVariables } from '../src/config/environment';
 import { DEMO } from '../src/database/demo-seed';
+import { mermaidStateDiagram } from '../src/messaging/delivery-status';
 import { Metric } from '../src/metrics/metric-names';
 import {
   anchors,
@@ -61,17 +63,27 @@ describe('README and docs/ stay true to the code', () => {
     expect(wrongDefaults).toEqual([]);
   });
 
-  it('lists every error code with its HTTP status, and no others', () => {
+  it('lists every error code with the HTTP statuses the exception filter answers it with, and no others', () => {
     const rows = tableRows(section(readDoc('docs/api.md'), 'Error codes'));
     for (const [status] of rows) expect(status).toMatch(/^\d{3}(, \d{3})*$/);
-    const documented = rows.flatMap(([, codes]) => codeSpans(codes));
-    expect([...documented].sort()).toEqual(Object.values(ErrorCode).sort());
+    const documented = rows.flatMap(([status, codes]) => codeSpans(codes).map((code) => `${code} ${status}`));
+    const statuses = new Map<string, Set<number>>();
+    for (const { code, statusCode } of Object.values(ErrorCode).map(answerTo)) {
+      statuses.set(code, (statuses.get(code) ?? new Set()).add(statusCode));
+    }
+    const answered = [...statuses].map(([code, set]) => `${code} ${[...set].sort().join(', ')}`);
+    expect([...documented].sort()).toEqual(answered.sort());
   });
 
   it('describes every metric the service exports, and no others', () => {
     const rows = tableRows(section(readDoc('docs/operations.md'), 'Metrics'));
     const documented = rows.map(([name]) => codeSpans(name)[0]);
     expect([...documented].sort()).toEqual(Object.values(Metric).sort());
+  });
+
+  it('draws the message state machine as src/messaging/delivery-status.ts declares it', () => {
+    const drawn = /^```mermaid\n([\s\S]*?)\n```$/m.exec(section(readDoc('docs/architecture.md'), 'Message states'));
+    expect(drawn?.[1]).toBe(mermaidStateDiagram());
   });
 });
 

@@ -1,4 +1,4 @@
-import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
@@ -23,19 +23,15 @@ export class AdminApiKeyGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<Request>();
     if (this.keys.length === 0) {
       if (LOOPBACK.has(request.socket.remoteAddress ?? '')) return true;
-      throw new AppException(
-        ErrorCode.Forbidden,
-        'admin routes are open to loopback clients only while ADMIN_API_KEYS is unset',
-        HttpStatus.FORBIDDEN,
-      );
+      throw new AppException(ErrorCode.Forbidden, 'admin routes are open to loopback clients only while ADMIN_API_KEYS is unset');
     }
     const match = /^Bearer\s+(\S+)$/i.exec(request.header('authorization') ?? '');
     if (!match) {
-      throw new AppException(ErrorCode.Unauthorized, 'missing Authorization: Bearer <admin API key>', HttpStatus.UNAUTHORIZED);
+      throw new AppException(ErrorCode.Unauthorized, 'missing Authorization: Bearer <admin API key>');
     }
     const offered = digest(match[1]);
     if (!this.keys.some((key) => timingSafeEqual(key, offered))) {
-      throw new AppException(ErrorCode.Unauthorized, 'the admin API key is not valid', HttpStatus.UNAUTHORIZED);
+      throw new AppException(ErrorCode.Unauthorized, 'the admin API key is not valid');
     }
     return true;
   }

@@ -9,8 +9,8 @@ export async function withDataSource(task: (dataSource: DataSource, log: Logger)
   const log = new Logger('cli');
   try {
     const env = validateEnvironment(process.env);
-    const embedded = await resolveDatabase(env);
-    const dataSource = await new DataSource(dataSourceOptions(env.DATABASE_URL!, 2)).initialize();
+    const { url, embedded } = await resolveDatabase(env);
+    const dataSource = await new DataSource(dataSourceOptions(url, 2)).initialize();
     try {
       await task(dataSource, log);
     } finally {

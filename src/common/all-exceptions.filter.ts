@@ -3,7 +3,6 @@ import type { Request, Response } from 'express';
 import { AppException, ErrorCode, FieldError } from './app.exception';
 import { assignCorrelationId } from './correlation-id.middleware';
 import { RequestContext } from './request-context';
-import { ValidationFailedException } from './validation';
 
 interface ErrorBody {
   statusCode: number;
@@ -13,6 +12,55 @@ interface ErrorBody {
   correlationId?: string;
 }
 
+/** The one table from error code to HTTP status: modules throw codes, only this filter knows statuses. */
+const HTTP_STATUS: Record<ErrorCode, HttpStatus> = {
+  [ErrorCode.ValidationFailed]: HttpStatus.BAD_REQUEST,
+  [ErrorCode.MalformedJson]: HttpStatus.BAD_REQUEST,
+  [ErrorCode.MalformedBody]: HttpStatus.BAD_REQUEST,
+  [ErrorCode.UnknownPromoCode]: HttpStatus.BAD_REQUEST,
+  [ErrorCode.InvalidUnsubscribeToken]: HttpStatus.BAD_REQUEST,
+  [ErrorCode.Unauthorized]: HttpStatus.UNAUTHORIZED,
+  [ErrorCode.InvalidToken]: HttpStatus.UNAUTHORIZED,
+  [ErrorCode.Forbidden]: HttpStatus.FORBIDDEN,
+  [ErrorCode.InsufficientScope]: HttpStatus.FORBIDDEN,
+  [ErrorCode.NotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.CustomerNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.ServiceNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.MessageNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.RunNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.NoServiceForCustomer]: HttpStatus.CONFLICT,
+  [ErrorCode.CustomerOptedOut]: HttpStatus.CONFLICT,
+  [ErrorCode.FrequencyCapped]: HttpStatus.CONFLICT,
+  [ErrorCode.NoEmailAddress]: HttpStatus.CONFLICT,
+  [ErrorCode.NoPhoneNumber]: HttpStatus.CONFLICT,
+  [ErrorCode.InvalidEmailAddress]: HttpStatus.CONFLICT,
+  [ErrorCode.InvalidPhoneNumber]: HttpStatus.CONFLICT,
+  [ErrorCode.SmsQuietHours]: HttpStatus.CONFLICT,
+  [ErrorCode.CampaignAlreadyRunning]: HttpStatus.CONFLICT,
+  [ErrorCode.SendWindowClosed]: HttpStatus.CONFLICT,
+  [ErrorCode.RunStateConflict]: HttpStatus.CONFLICT,
+  [ErrorCode.PayloadTooLarge]: HttpStatus.PAYLOAD_TOO_LARGE,
+  [ErrorCode.UnsupportedMediaType]: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+  [ErrorCode.MessageRejected]: HttpStatus.UNPROCESSABLE_ENTITY,
+  [ErrorCode.TooManyRequests]: HttpStatus.TOO_MANY_REQUESTS,
+  [ErrorCode.CampaignFailed]: HttpStatus.INTERNAL_SERVER_ERROR,
+  [ErrorCode.Internal]: HttpStatus.INTERNAL_SERVER_ERROR,
+  [ErrorCode.DeliveryFailed]: HttpStatus.BAD_GATEWAY,
+  [ErrorCode.CampaignInterrupted]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.ShuttingDown]: HttpStatus.SERVICE_UNAVAILABLE,
+};
+
+/** Codes answered under another code's name: both token errors are INVALID_TOKEN on the wire (docs/api.md). */
+const ANSWERED_AS: Partial<Record<ErrorCode, ErrorCode>> = {
+  [ErrorCode.InvalidUnsubscribeToken]: ErrorCode.InvalidToken,
+};
+
+/** The status and the code an error body carries for a module exception's code. */
+export function answerTo(code: ErrorCode): { statusCode: HttpStatus; code: ErrorCode } {
+  return { statusCode: HTTP_STATUS[code], code: ANSWERED_AS[code] ?? code };
+}
+
+/** Nest's own HTTP exceptions (unknown route, throttler, body limits) carry a status; this names its code. */
 const CODE_FOR_STATUS: Record<number, ErrorCode> = {
   [HttpStatus.BAD_REQUEST]: ErrorCode.ValidationFailed,
   [HttpStatus.UNAUTHORIZED]: ErrorCode.Unauthorized,
@@ -43,15 +91,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   private toBody(exception: unknown, request: Request): ErrorBody {
     if (exception instanceof AppException) {
-      return { statusCode: exception.status, code: exception.code, message: exception.message, errors: exception.errors };
-    }
-    if (exception instanceof ValidationFailedException) {
-      return {
-        statusCode: HttpStatus.BAD_REQUEST,
-        code: ErrorCode.ValidationFailed,
-        message: exception.message,
-        errors: exception.errors,
-      };
+      return { ...answerTo(exception.code), message: exception.message, errors: exception.errors };
     }
     if (isBodyParserError(exception)) return bodyParserErrorBody(exception, request);
     if (exception instanceof HttpException) {

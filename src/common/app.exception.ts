@@ -1,5 +1,3 @@
-import { HttpStatus } from '@nestjs/common';
-
 /** Stable, machine-readable error codes returned in every error body. */
 export enum ErrorCode {
   ValidationFailed = 'VALIDATION_FAILED',
@@ -24,7 +22,10 @@ export enum ErrorCode {
   SmsQuietHours = 'SMS_QUIET_HOURS',
   MessageRejected = 'MESSAGE_REJECTED',
   DeliveryFailed = 'DELIVERY_FAILED',
+  /** A booking token that is missing, forged, expired, foreign, or names no message of its customer. */
   InvalidToken = 'INVALID_TOKEN',
+  /** An unsubscribe link whose token is forged or malformed; answered as INVALID_TOKEN (a bad path, so a 400). */
+  InvalidUnsubscribeToken = 'INVALID_UNSUBSCRIBE_TOKEN',
   InsufficientScope = 'INSUFFICIENT_SCOPE',
   PayloadTooLarge = 'PAYLOAD_TOO_LARGE',
   CampaignAlreadyRunning = 'CAMPAIGN_ALREADY_RUNNING',
@@ -44,37 +45,17 @@ export interface FieldError {
   message: string;
 }
 
-/** The one exception modules throw; the global filter maps it to HTTP. */
+/**
+ * What modules throw: a code and a message that says what to do (never internals). Modules never pick an HTTP
+ * status; the global filter maps the code to one (HTTP_STATUS in all-exceptions.filter.ts).
+ */
 export class AppException extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly status: HttpStatus,
     readonly errors?: FieldError[],
   ) {
     super(message);
     this.name = 'AppException';
-  }
-
-  static notFound(code: ErrorCode, message: string) {
-    return new AppException(code, message, HttpStatus.NOT_FOUND);
-  }
-
-  static badRequest(code: ErrorCode, message: string, errors?: FieldError[]) {
-    return new AppException(code, message, HttpStatus.BAD_REQUEST, errors);
-  }
-
-  static conflict(code: ErrorCode, message: string) {
-    return new AppException(code, message, HttpStatus.CONFLICT);
-  }
-
-  /** The work broke off on our side; the message says what to do (never internals). */
-  static failed(code: ErrorCode, message: string) {
-    return new AppException(code, message, HttpStatus.INTERNAL_SERVER_ERROR);
-  }
-
-  /** This instance cannot do it now (it is shutting down); another instance or a retry can. */
-  static unavailable(code: ErrorCode, message: string) {
-    return new AppException(code, message, HttpStatus.SERVICE_UNAVAILABLE);
   }
 }

@@ -1,8 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsEnum, IsIn, IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
-import { MessageType } from '../messaging/message.types';
+import { IsIn, IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
 
 /**
  * Any 8-4-4-4-12 hex id, as Postgres' uuid type accepts: the demo's plumbing service id
@@ -41,14 +40,6 @@ export const Field = {
       IsInt({ message: `${name} must be a whole number` }),
       Min(min, { message: range }),
       Max(max, { message: range }),
-    );
-  },
-
-  messageType() {
-    return applyDecorators(
-      ApiProperty({ enum: ['reminder', 'promotional', 'winback'], example: 'reminder' }),
-      Transform(upperCase),
-      IsEnum(MessageType, { message: 'message_type must be one of: reminder, promotional, winback' }),
     );
   },
 

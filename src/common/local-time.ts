@@ -1,3 +1,6 @@
+/** 24 hours in milliseconds: cadences and frequency-cap windows count elapsed time, not calendar days. */
+export const DAY_MS = 86_400_000;
+
 /** A range of local hours, [startHour, endHour): a send window, or SMS quiet hours. */
 export interface HourRange {
   /** First hour inside the range (0-23). */

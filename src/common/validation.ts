@@ -1,10 +1,11 @@
 import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
-import { FieldError } from './app.exception';
+import { AppException, ErrorCode, FieldError } from './app.exception';
 import { hostileInputProblems } from './hostile-input';
 
-export class ValidationFailedException extends Error {
-  constructor(readonly errors: FieldError[]) {
-    super(`invalid request: ${errors.map((e) => e.message).join('; ')}`);
+/** What the global pipe throws: VALIDATION_FAILED, each problem naming its field. */
+class ValidationFailedException extends AppException {
+  constructor(errors: FieldError[]) {
+    super(ErrorCode.ValidationFailed, `invalid request: ${errors.map((e) => e.message).join('; ')}`, errors);
     this.name = 'ValidationFailedException';
   }
 }

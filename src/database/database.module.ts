@@ -16,7 +16,7 @@ import { runMigrationsUnderLock } from './migrate';
       inject: [AppConfig],
       useFactory: (config: AppConfig) => {
         if (!config.database.url) throw new Error('DATABASE_URL must be resolved before the app module starts');
-        return dataSourceOptions(config.database.url);
+        return { ...dataSourceOptions(config.database.url), autoLoadEntities: true };
       },
     }),
   ],

@@ -26,6 +26,38 @@ export interface AnsweredResult {
   outcome: FanOutOutcome | StillQueued;
 }
 
+/** One customer's line in a multi-customer send's results (send-bulk, a campaign run). */
+export interface CustomerResult {
+  customerId: string;
+  success: boolean;
+  messageId?: string;
+  reason?: string;
+}
+
+/** Which count a customer adds to. */
+export type ResultCount = 'sent' | 'failed' | 'skipped';
+
+/** The one reading of an outcome, for send-bulk and the campaign: a delivery that threw is failed (internal_error). */
+export function customerResult({ customerId, outcome }: FanOutResult): { count: ResultCount; result: CustomerResult } {
+  switch (outcome.status) {
+    case 'sent':
+      return { count: 'sent', result: { customerId, success: true, messageId: outcome.messageId } };
+    case 'failed':
+      return { count: 'failed', result: { customerId, success: false, messageId: outcome.messageId, reason: outcome.reason } };
+    case 'skipped':
+      return { count: 'skipped', result: { customerId, success: false, reason: outcome.reason } };
+    case 'error':
+      return { count: 'failed', result: { customerId, success: false, reason: 'internal_error' } };
+  }
+}
+
+/** send-single and send-bulk in queue mode: as customerResult, and a customer still queued counts as `queued`. */
+export function answeredResult(answered: AnsweredResult): { count: ResultCount | 'queued'; result: CustomerResult } {
+  const { customerId, outcome } = answered;
+  if (outcome.status === 'queued') return { count: 'queued', result: { customerId, success: false, messageId: outcome.messageId, reason: 'queued' } };
+  return customerResult({ customerId, outcome });
+}
+
 export interface FanOutOptions {
   /** Customers in flight at once. */
   concurrency: number;
@@ -131,11 +163,6 @@ export class DeliveryFanOut {
       return { pageSize: Math.max(batchSize, maxPending), concurrency: maxPending };
     }
     return { pageSize: batchSize, concurrency: Math.min(batchSize, this.config.campaign.concurrency) };
-  }
-
-  /** True once the service started shutting down: callers with more customers should stop. */
-  get stopping(): boolean {
-    return this.shutdown.signal.aborted;
   }
 
   async deliverOne(item: FanOutItem): Promise<FanOutOutcome> {

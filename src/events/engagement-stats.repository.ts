@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { BookingStatus } from '../segmentation/booking.entity';
-import { Channel, DeliveryStatus, MessageType, Tone } from '../messaging/message.types';
+import { Channel, MessageType, Tone } from '../messaging/message.types';
 import { EventType } from './message-event.entity';
 
 /** How long after a message a booking still counts as its conversion. */
@@ -40,30 +39,23 @@ export class EngagementStatsRepository {
    * the hand-over), which count in none of the others.
    */
   async groups(from: Date, to: Date): Promise<EngagementGroup[]> {
+    // message_sends is Messaging's view of ai_messages and kept_bookings Segmentation's of bookings.
     const rows: GroupRow[] = await this.dataSource.query(
       `SELECT m.message_type, m.tone, m.promo_code, m.channel,
-              count(*) FILTER (WHERE m.delivery_status <> $7)::int AS sent,
-              count(*) FILTER (WHERE m.delivery_status <> $7 AND EXISTS (
-                SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.event_type = $4))::int AS clicked,
-              count(*) FILTER (WHERE m.delivery_status <> $7 AND EXISTS (
-                SELECT 1 FROM bookings b
-                 WHERE b.customer_id = m.user_id AND b.status <> $5
+              count(*) FILTER (WHERE NOT m.outcome_unknown)::int AS sent,
+              count(*) FILTER (WHERE NOT m.outcome_unknown AND EXISTS (
+                SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.event_type = $3))::int AS clicked,
+              count(*) FILTER (WHERE NOT m.outcome_unknown AND EXISTS (
+                SELECT 1 FROM kept_bookings b
+                 WHERE b.customer_id = m.customer_id
                    AND b.booked_at > m.sent_at
-                   AND b.booked_at <= m.sent_at + make_interval(days => $6)))::int AS booked,
-              count(*) FILTER (WHERE m.delivery_status = $7)::int AS unknown
-         FROM ai_messages m
-        WHERE m.sent_at >= $1 AND m.sent_at < $2 AND m.delivery_status <> $3
+                   AND b.booked_at <= m.sent_at + make_interval(days => $4)))::int AS booked,
+              count(*) FILTER (WHERE m.outcome_unknown)::int AS unknown
+         FROM message_sends m
+        WHERE m.sent_at >= $1 AND m.sent_at < $2
         GROUP BY m.message_type, m.tone, m.promo_code, m.channel
         ORDER BY m.message_type, m.tone NULLS FIRST, m.promo_code NULLS FIRST, m.channel`,
-      [
-        from,
-        to,
-        DeliveryStatus.Failed,
-        EventType.MessageClicked,
-        BookingStatus.Cancelled,
-        CONVERSION_WINDOW_DAYS,
-        DeliveryStatus.Unknown,
-      ],
+      [from, to, EventType.MessageClicked, CONVERSION_WINDOW_DAYS],
     );
     return rows.map((row) => ({
       messageType: row.message_type,

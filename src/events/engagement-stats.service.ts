@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { AppException, ErrorCode } from '../common/app.exception';
+import { DAY_MS } from '../common/local-time';
 import { EngagementStatsQueryDto, EngagementStatsResponseDto } from './dto/engagement-stats.dto';
 import { EngagementStatsRepository } from './engagement-stats.repository';
 
-const DEFAULT_PERIOD_MS = 30 * 86_400_000;
+const DEFAULT_PERIOD_MS = 30 * DAY_MS;
 
 /** Sends, clicks and bookings per kind of message: which tones and promos convert. */
 @Injectable()
@@ -14,7 +15,7 @@ export class EngagementStatsService {
     const to = query.to ? new Date(query.to) : new Date();
     const from = query.from ? new Date(query.from) : new Date(to.getTime() - DEFAULT_PERIOD_MS);
     if (from.getTime() >= to.getTime()) {
-      throw AppException.badRequest(ErrorCode.ValidationFailed, 'invalid request: from must be before to', [
+      throw new AppException(ErrorCode.ValidationFailed, 'invalid request: from must be before to', [
         { field: 'from', message: 'from must be before to' },
       ]);
     }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { MessagingModule } from '../messaging/messaging.module';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SegmentationModule } from '../segmentation/segmentation.module';
@@ -9,13 +10,14 @@ import { EngagementStatsService } from './engagement-stats.service';
 import { EventsController } from './events.controller';
 import { EventsMetrics } from './events.metrics';
 import { EventsService } from './events.service';
+import { MessageEventEntity } from './message-event.entity';
 import { MessageEventRepository } from './message-event.repository';
 import { TrackingController } from './tracking.controller';
 import { TrackingService } from './tracking.service';
 
 /** What customers do with their messages: events, tracking links, and conversion stats. */
 @Module({
-  imports: [MessagingModule, SegmentationModule, RateLimitModule],
+  imports: [TypeOrmModule.forFeature([MessageEventEntity]), MessagingModule, SegmentationModule, RateLimitModule],
   controllers: [EventsController, TrackingController, AdminStatsController],
   providers: [
     BookingTokenGuard,

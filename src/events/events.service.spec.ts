@@ -1,7 +1,7 @@
 import { AiMessageEntity } from '../messaging/ai-message.entity';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { TokenScope } from '../messaging/deep-link.service';
-import { DeliveryStatus } from '../messaging/message.types';
+import { StatusChange } from '../messaging/delivery-status';
 import { CustomerRepository } from '../segmentation/customer.repository';
 import { EventsMetrics } from './events.metrics';
 import { EventsService } from './events.service';
@@ -22,11 +22,12 @@ const CLAIMS = {
 };
 
 function newTestService(inserted = true) {
-  const messages = { findById: jest.fn().mockResolvedValue(MESSAGE as AiMessageEntity) } as unknown as jest.Mocked<AiMessageRepository>;
+  const messages = {
+    findById: jest.fn().mockResolvedValue(MESSAGE as AiMessageEntity),
+    advance: jest.fn().mockResolvedValue(true),
+  } as unknown as jest.Mocked<AiMessageRepository>;
   const events = {
     insertOnce: jest.fn(async (event: NewMessageEvent) => ({ event: { ...event, id: 'e1' }, inserted })),
-    advanceDeliveryStatus: jest.fn().mockResolvedValue(undefined),
-    markUnsubscribed: jest.fn().mockResolvedValue(undefined),
   } as unknown as jest.Mocked<MessageEventRepository>;
   const customers = { optOut: jest.fn().mockResolvedValue(true) } as unknown as jest.Mocked<CustomerRepository>;
   const metrics = { recorded: jest.fn() } as unknown as jest.Mocked<EventsMetrics>;
@@ -35,15 +36,15 @@ function newTestService(inserted = true) {
 
 describe(EventsService.name, () => {
   it.each([
-    [EventType.MessageOpened, DeliveryStatus.Opened],
-    [EventType.MessageClicked, DeliveryStatus.Clicked],
-    [EventType.BookingStarted, DeliveryStatus.Clicked],
-    [EventType.BookingCompleted, DeliveryStatus.Booked],
-  ])('%s moves the message up to %s and is counted', async (eventType, status) => {
+    [EventType.MessageOpened, StatusChange.Open],
+    [EventType.MessageClicked, StatusChange.Click],
+    [EventType.BookingStarted, StatusChange.Click],
+    [EventType.BookingCompleted, StatusChange.Book],
+  ])('%s applies the change %s to its message and is counted', async (eventType, change) => {
     const { sut, mocks } = newTestService();
     const result = await sut.record(MESSAGE, eventType, EventSource.Sms, new Date('2025-11-26T10:15:00Z'));
     expect(result.duplicate).toBe(false);
-    expect(mocks.events.advanceDeliveryStatus).toHaveBeenCalledWith(MESSAGE.id, status);
+    expect(mocks.messages.advance).toHaveBeenCalledWith(MESSAGE.id, change);
     expect(mocks.metrics.recorded).toHaveBeenCalledWith(eventType, EventSource.Sms);
     expect(mocks.customers.optOut).not.toHaveBeenCalled();
   });
@@ -51,9 +52,9 @@ describe(EventsService.name, () => {
   it('unsubscribed marks the message and opts the customer out', async () => {
     const { sut, mocks } = newTestService();
     await sut.record(MESSAGE, EventType.Unsubscribed, EventSource.Email, new Date());
-    expect(mocks.events.markUnsubscribed).toHaveBeenCalledWith(MESSAGE.id);
+    expect(mocks.messages.advance).toHaveBeenCalledWith(MESSAGE.id, StatusChange.Unsubscribe);
+    expect(mocks.messages.advance).toHaveBeenCalledTimes(1);
     expect(mocks.customers.optOut).toHaveBeenCalledWith(MESSAGE.userId, 'event');
-    expect(mocks.events.advanceDeliveryStatus).not.toHaveBeenCalled();
   });
 
   it('does not count a duplicate, but re-applies its idempotent effects', async () => {
@@ -61,7 +62,7 @@ describe(EventsService.name, () => {
     const result = await sut.record(MESSAGE, EventType.MessageOpened, EventSource.Email, new Date());
     expect(result.duplicate).toBe(true);
     expect(mocks.metrics.recorded).not.toHaveBeenCalled();
-    expect(mocks.events.advanceDeliveryStatus).toHaveBeenCalledWith(MESSAGE.id, DeliveryStatus.Opened);
+    expect(mocks.messages.advance).toHaveBeenCalledWith(MESSAGE.id, StatusChange.Open);
   });
 
   it('rejects a token whose message belongs to another customer, recording nothing', async () => {
@@ -69,7 +70,6 @@ describe(EventsService.name, () => {
     const claims = { ...CLAIMS, sub: '201df462-8e81-475b-9b9b-2a2946218312' };
     await expect(sut.recordWithToken(claims, { event_type: EventType.MessageOpened, source: EventSource.Email })).rejects.toMatchObject({
       code: 'INVALID_TOKEN',
-      status: 401,
     });
     expect(mocks.events.insertOnce).not.toHaveBeenCalled();
   });
@@ -99,7 +99,6 @@ describe(EventsService.name, () => {
       const claims = { ...CLAIMS, scope: TokenScope.Click };
       await expect(sut.recordWithToken(claims, { event_type: eventType, source: EventSource.Email })).rejects.toMatchObject({
         code: 'INSUFFICIENT_SCOPE',
-        status: 403,
       });
       expect(mocks.events.insertOnce).not.toHaveBeenCalled();
       expect(mocks.customers.optOut).not.toHaveBeenCalled();
@@ -119,7 +118,6 @@ describe(EventsService.name, () => {
     const at = (occurred_at: string) => sut.recordWithToken(CLAIMS, { event_type: EventType.MessageOpened, source: EventSource.Email, occurred_at });
     await expect(at('2025-11-26T09:54:59Z')).rejects.toMatchObject({
       code: 'VALIDATION_FAILED',
-      status: 400,
       errors: [{ field: 'occurred_at', message: 'occurred_at must not be before the message was sent (2025-11-26T10:00:00.000Z)' }],
     });
     expect(mocks.events.insertOnce).not.toHaveBeenCalled();

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AiMessageEntity } from '../messaging/ai-message.entity';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { BookingTokenClaims, TokenScope } from '../messaging/deep-link.service';
-import { DeliveryStatus } from '../messaging/message.types';
+import { EngagementChange, StatusChange } from '../messaging/delivery-status';
 import { CustomerRepository } from '../segmentation/customer.repository';
 import { AppException, ErrorCode } from '../common/app.exception';
 import { MAX_CLOCK_SKEW_MS, MessageEventResponseDto, RecordEventRequestDto } from './dto/record-event.dto';
@@ -11,12 +11,13 @@ import { EventsMetrics } from './events.metrics';
 import { EventSource, EventType } from './message-event.entity';
 import { MessageEvent, MessageEventRepository } from './message-event.repository';
 
-/** The delivery status each event moves its message up to (never down). */
-const STATUS_AFTER: Partial<Record<EventType, DeliveryStatus>> = {
-  [EventType.MessageOpened]: DeliveryStatus.Opened,
-  [EventType.MessageClicked]: DeliveryStatus.Clicked,
-  [EventType.BookingStarted]: DeliveryStatus.Clicked,
-  [EventType.BookingCompleted]: DeliveryStatus.Booked,
+/** How each event moves its message's delivery status (Messaging's state machine says from where). */
+const CHANGE_FOR: Record<EventType, EngagementChange> = {
+  [EventType.MessageOpened]: StatusChange.Open,
+  [EventType.MessageClicked]: StatusChange.Click,
+  [EventType.BookingStarted]: StatusChange.Click,
+  [EventType.BookingCompleted]: StatusChange.Book,
+  [EventType.Unsubscribed]: StatusChange.Unsubscribe,
 };
 
 /** What a click token may record: what following the link and looking at the booking page amount to. */
@@ -80,13 +81,8 @@ export class EventsService {
   }
 
   private async applyEffects(message: Pick<AiMessageEntity, 'id' | 'userId'>, eventType: EventType): Promise<void> {
-    if (eventType === EventType.Unsubscribed) {
-      await this.events.markUnsubscribed(message.id);
-      await this.customers.optOut(message.userId, 'event');
-      return;
-    }
-    const target = STATUS_AFTER[eventType];
-    if (target) await this.events.advanceDeliveryStatus(message.id, target);
+    await this.messages.advance(message.id, CHANGE_FOR[eventType]);
+    if (eventType === EventType.Unsubscribed) await this.customers.optOut(message.userId, 'event');
   }
 }
 
@@ -95,7 +91,7 @@ function assertNotBeforeSend(message: AiMessageEntity, occurredAt: Date): void {
   const sentAt = message.sentAt ?? message.createdAt;
   if (occurredAt.getTime() >= sentAt.getTime() - MAX_CLOCK_SKEW_MS) return;
   const problem = `occurred_at must not be before the message was sent (${sentAt.toISOString()})`;
-  throw AppException.badRequest(ErrorCode.ValidationFailed, `invalid request: ${problem}`, [{ field: 'occurred_at', message: problem }]);
+  throw new AppException(ErrorCode.ValidationFailed, `invalid request: ${problem}`, [{ field: 'occurred_at', message: problem }]);
 }
 
 function toResponse(event: MessageEvent, duplicate: boolean): MessageEventResponseDto {

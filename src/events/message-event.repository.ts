@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { DeliveryStatus } from '../messaging/message.types';
 import { EventSource, EventType } from './message-event.entity';
 
 export interface NewMessageEvent {
@@ -14,21 +13,6 @@ export interface NewMessageEvent {
 export interface MessageEvent extends NewMessageEvent {
   id: string;
 }
-
-/**
- * The delivery statuses an event can move a message to, lowest first; failed and unsubscribed are outside it.
- * An event on an `unknown` message proves it arrived.
- */
-export const DELIVERY_PROGRESS: readonly DeliveryStatus[] = [
-  DeliveryStatus.Queued,
-  DeliveryStatus.Sending,
-  DeliveryStatus.Unknown,
-  DeliveryStatus.Sent,
-  DeliveryStatus.Delivered,
-  DeliveryStatus.Opened,
-  DeliveryStatus.Clicked,
-  DeliveryStatus.Booked,
-];
 
 interface EventRow {
   id: string;
@@ -73,24 +57,6 @@ export class MessageEventRepository {
       [...key, ONCE_A_MINUTE],
     );
     return { event: toEvent(existing), inserted: false };
-  }
-
-  /** Moves the message's status up to `target` along DELIVERY_PROGRESS; never down, never out of failed or unsubscribed. */
-  async advanceDeliveryStatus(messageId: string, target: DeliveryStatus): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE ai_messages SET delivery_status = $2, updated_at = now()
-        WHERE id = $1 AND array_position($3::text[], delivery_status) < array_position($3::text[], $2::text)`,
-      [messageId, target, DELIVERY_PROGRESS],
-    );
-  }
-
-  /** The reader unsubscribed through this message; a failed message stays failed. */
-  async markUnsubscribed(messageId: string): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE ai_messages SET delivery_status = $2, updated_at = now()
-        WHERE id = $1 AND delivery_status NOT IN ($2, $3)`,
-      [messageId, DeliveryStatus.Unsubscribed, DeliveryStatus.Failed],
-    );
   }
 }
 

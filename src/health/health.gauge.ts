@@ -8,7 +8,7 @@ import { HealthService } from './health.service';
  * Scrapes closer together than this share one round of checks, so each dependency is asked at most this often: an
  * SMTP login per scrape would look like abuse to a mail provider. The alerts' `for` (2 m and more) is longer.
  */
-export const HEALTH_METRIC_CACHE_MS = 60_000;
+const HEALTH_METRIC_CACHE_MS = 60_000;
 
 /**
  * `smartengage_health_up{check}`: the /health checks, run when Prometheus scrapes, so an alert sees an outage

@@ -6,7 +6,7 @@ import { LlmCircuitBreaker } from '../messaging/llm-circuit-breaker';
 import { HEALTH_TIMEOUT_MS } from './health-timeout';
 import { errorMessageWithCause, errorName, redact } from './redact';
 
-export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
+const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
 /**
  * Can we reach the OpenAI-compatible API with our key? `GET {base}/models` answering 2xx means yes.

@@ -4,7 +4,7 @@ import { Counter } from 'prom-client';
 import { AppConfig } from '../config/app-config';
 import { finishWithin } from '../common/finish-within';
 import { RequestContext } from '../common/request-context';
-import { DeliveryFanOut, FanOutItem, FanOutResult } from '../delivery/delivery-fan-out';
+import { CustomerResult, customerResult, DeliveryFanOut, FanOutItem, FanOutResult } from '../delivery/delivery-fan-out';
 import { campaignMessageId } from '../delivery/delivery-jobs';
 import { FanOutSlots } from '../delivery/fan-out-slots';
 import { SkipReason } from '../messaging/reminder-delivery';
@@ -13,15 +13,14 @@ import { EligibilityCriteria, EligibleCustomerRepository } from '../segmentation
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
 import { CustomerRepository } from '../segmentation/customer.repository';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
-import { CampaignPlan, CampaignReport, CustomerResult, RESULT_LIMIT } from './campaign.types';
+import { CampaignPlan, CampaignReport, RESULT_LIMIT } from './campaign.types';
 import { JobRunStatus, ResumeState } from './job-run.entity';
 import { Metric } from '../metrics/metric-names';
 import { RunControl, RunPage, RunStoppedError } from './run-control';
 import { JobRunRepository, RunCounts } from './job-run.repository';
 import { ShutdownError } from './shutdown.service';
-import { isWithinHours, localDay } from '../common/local-time';
+import { DAY_MS, isWithinHours, localDay } from '../common/local-time';
 
-const DAY_MS = 86_400_000;
 const PROGRESS_LOG_INTERVAL_MS = 5_000;
 
 /** One attempt at a run: a fresh run, or a resumed one with its row's start, counts and resume state. */
@@ -95,12 +94,14 @@ export class CampaignRunner {
       const notProcessed = 'outcome' in result && result.outcome.status === 'skipped' && result.outcome.reason === SkipReason.ShuttingDown;
       control.finished(page, result.customerId, !notProcessed);
       if (notProcessed) return;
-      const [customerResult, outcome] =
-        'outcome' in result ? toCustomerResult(result) : [{ customerId: result.customerId, success: false, reason: 'dry_run' }, null];
+      const { count, result: line } =
+        'outcome' in result
+          ? customerResult(result)
+          : { count: null, result: { customerId: result.customerId, success: false, reason: 'dry_run' } };
       counts.processed++;
-      if (outcome) counts[outcome]++;
-      if (outcome === 'sent' || outcome === 'failed') control.delivered(outcome === 'failed', failureOf(result));
-      if (results.length < RESULT_LIMIT) results.push(customerResult);
+      if (count) counts[count]++;
+      if (count === 'sent' || count === 'failed') control.delivered(count === 'failed', failureOf(result));
+      if (results.length < RESULT_LIMIT) results.push(line);
     };
     const report = (status: CampaignReport['status'], error?: string): CampaignReport => ({
       jobRunId,
@@ -130,7 +131,7 @@ export class CampaignRunner {
       await control.beat();
       control.start();
 
-      const campaign = { day: control.write().resumeState.campaignDay, jobRunId };
+      const campaign = { day: control.snapshot().resumeState.campaignDay, jobRunId };
       const { pageSize, concurrency } = this.fanOut.campaignPace(plan.batchSize);
       // Shared by the pages: the next page's customers start as the last page's finish, so one slow customer
       // (a retry's backoff) does not idle every worker at the end of its page.
@@ -151,7 +152,7 @@ export class CampaignRunner {
           this.logger.warn({ msg: `Campaign ${stopped}`, ...counts });
           recorded = true;
           await control.close();
-          await this.jobRuns.finish(control.write(), JobRunStatus.Done, stopped);
+          await this.jobRuns.finish(control.snapshot(), JobRunStatus.Done, stopped);
           return report('DONE', stopped);
         }
         const { customers, next } = await this.eligibleCustomers.page(criteria, cursor, pageSize);
@@ -190,7 +191,7 @@ export class CampaignRunner {
       recorded = true;
       await control.close();
       if (stop.aborted) return report(...(await this.recordStop(control, stop.reason)));
-      const done = await this.jobRuns.finish(control.write(), JobRunStatus.Done);
+      const done = await this.jobRuns.finish(control.snapshot(), JobRunStatus.Done);
       this.logProgress(counts, startedAt);
       // Paused or cancelled as its last page finished: the row keeps that, and so does the answer.
       return done && isControlled(done.status) ? report(done.status, done.error ?? undefined) : report('DONE');
@@ -201,7 +202,7 @@ export class CampaignRunner {
       await inFlight;
       recorded = true;
       await control.close();
-      await this.jobRuns.finish(control.write(), JobRunStatus.Failed, message).catch((writeError: unknown) =>
+      await this.jobRuns.finish(control.snapshot(), JobRunStatus.Failed, message).catch((writeError: unknown) =>
         this.logger.error({ msg: 'Campaign: could not record the failure (status settles it later)', err: writeError }),
       );
       return report('FAILED', message);
@@ -242,7 +243,7 @@ export class CampaignRunner {
    * run control (the row keeps the status and reason it was given), FAILED when the campaign lock was lost.
    */
   private async recordStop(control: RunControl, reason: unknown): Promise<[CampaignReport['status'], string]> {
-    const { id, counts } = control.write();
+    const { id, counts } = control.snapshot();
     const status =
       reason instanceof RunStoppedError && isControlled(reason.status)
         ? reason.status
@@ -251,7 +252,7 @@ export class CampaignRunner {
           : JobRunStatus.Failed;
     const why = reason instanceof Error ? reason.message : String(reason);
     const error = reason instanceof RunStoppedError ? why : `${status === JobRunStatus.Interrupted ? 'interrupted' : 'failed'}: ${why}, after ${counts.processed} customers`;
-    const row = await this.jobRuns.finish(control.write(), status, error);
+    const row = await this.jobRuns.finish(control.snapshot(), status, error);
     const final = row && row.status !== JobRunStatus.Running ? (row.status as CampaignReport['status']) : status;
     const finalError = row?.error ?? error;
     const said = reason instanceof RunStoppedError ? `${finalError}, after ${counts.processed} customers` : finalError;
@@ -328,17 +329,4 @@ function failureOf(result: FanOutResult | { dryRun: true }): string | undefined 
   if (!('outcome' in result)) return undefined;
   const { outcome } = result;
   return outcome.status === 'failed' || outcome.status === 'error' ? outcome.error : undefined;
-}
-
-function toCustomerResult({ customerId, outcome }: FanOutResult): [CustomerResult, 'sent' | 'failed' | 'skipped'] {
-  switch (outcome.status) {
-    case 'sent':
-      return [{ customerId, success: true, messageId: outcome.messageId }, 'sent'];
-    case 'failed':
-      return [{ customerId, success: false, messageId: outcome.messageId, reason: outcome.reason }, 'failed'];
-    case 'skipped':
-      return [{ customerId, success: false, reason: outcome.reason }, 'skipped'];
-    case 'error':
-      return [{ customerId, success: false, reason: 'internal_error' }, 'failed'];
-  }
 }

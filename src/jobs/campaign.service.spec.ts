@@ -3,9 +3,8 @@ import { Counter } from 'prom-client';
 import { AppConfig } from '../config/app-config';
 import { LockHolder } from '../database/lock-lease.repository';
 import { Lease, LockService } from '../database/lock.service';
-import { DeliveryFanOut } from '../delivery/delivery-fan-out';
 import { Channel, MessageType } from '../messaging/message.types';
-import { PromoCodeRepository } from '../smartengage/promo-code.repository';
+import { OfferService } from '../smartengage/offer.service';
 import { CampaignPreset } from './campaign-presets';
 import { CampaignRunner } from './campaign-runner';
 import { CampaignService } from './campaign.service';
@@ -50,11 +49,10 @@ function newTestService() {
     start: jest.fn().mockResolvedValue({ id: 'r1' }),
     skipped: jest.fn().mockResolvedValue(undefined),
   } as unknown as jest.Mocked<JobRunRepository>;
-  const fanOut = { beginShutdown: () => undefined } as unknown as DeliveryFanOut;
-  const shutdown = new ShutdownService({ shutdownGraceMs: 0 } as AppConfig, fanOut);
+  const shutdown = new ShutdownService({ shutdownGraceMs: 0 } as AppConfig);
   const config = { campaign: { timeZone: 'Asia/Dhaka', maxAttempts: 3, retryBackoffMs: 0 } } as AppConfig;
   const runsTotal = { inc: jest.fn() } as unknown as Counter<string>;
-  const sut = new CampaignService(runner, locks, jobRuns, {} as PromoCodeRepository, shutdown, config, runsTotal);
+  const sut = new CampaignService(runner, locks, jobRuns, {} as OfferService, shutdown, config, runsTotal);
   jest.spyOn(sut, 'plan').mockResolvedValue(PLAN);
   return { sut, mocks: { runner, locks, jobRuns, shutdown } };
 }
@@ -67,29 +65,41 @@ describe(CampaignService.name, () => {
   afterAll(() => jest.restoreAllMocks());
 
   describe('liveRun', () => {
-    it('keeps the run under the live lease and settles every other RUNNING row', async () => {
+    it('keeps the run under the live lease and reports every other RUNNING row as abandoned, writing nothing', async () => {
       const { sut, mocks } = newTestService();
       mocks.jobRuns.findRunning.mockResolvedValue([row('live', LIVE.token), row('dead', 'another-token'), row('old', null)]);
-      const { lock, run } = await sut.liveRun();
+      const { lock, run, abandoned } = await sut.liveRun();
       expect(lock).toBe(LIVE);
       expect(run?.id).toBe('live');
-      expect(mocks.jobRuns.settleAbandoned).toHaveBeenCalledWith(['dead', 'old']);
+      expect(abandoned.map((r) => r.id)).toEqual(['dead', 'old']);
+      expect(mocks.jobRuns.settleAbandoned).not.toHaveBeenCalled();
     });
 
-    it('settles a RUNNING row as soon as no lease is live', async () => {
+    it('reports a RUNNING row as abandoned as soon as no lease is live', async () => {
       const { sut, mocks } = newTestService();
       mocks.locks.holderOf.mockResolvedValue(null);
       mocks.jobRuns.findRunning.mockResolvedValue([row('killed', LIVE.token)]);
-      expect(await sut.liveRun()).toEqual({ lock: null, run: null });
-      expect(mocks.jobRuns.settleAbandoned).toHaveBeenCalledWith(['killed']);
+      const live = await sut.liveRun();
+      expect(live).toMatchObject({ lock: null, run: null });
+      expect(live.abandoned.map((r) => r.id)).toEqual(['killed']);
+      expect(mocks.jobRuns.settleAbandoned).not.toHaveBeenCalled();
     });
 
-    it('reads the rows before the lease, so a run that is only starting is never settled', async () => {
+    it('reads the rows before the lease, so a run that is only starting is never taken for dead', async () => {
       const { sut, mocks } = newTestService();
       await sut.liveRun();
       expect(mocks.jobRuns.findRunning.mock.invocationCallOrder[0]).toBeLessThan(
         mocks.locks.holderOf.mock.invocationCallOrder[0],
       );
+    });
+  });
+
+  describe('settleAbandonedRuns', () => {
+    it('closes the RUNNING rows whose lease is gone and leaves the live run alone', async () => {
+      const { sut, mocks } = newTestService();
+      mocks.jobRuns.findRunning.mockResolvedValue([row('live', LIVE.token), row('dead', 'another-token')]);
+      await sut.settleAbandonedRuns();
+      expect(mocks.jobRuns.settleAbandoned).toHaveBeenCalledWith(['dead']);
     });
   });
 

@@ -10,7 +10,7 @@ import { LockHolder } from '../database/lock-lease.repository';
 import { Lease, LockService, TryLockResult } from '../database/lock.service';
 import { MessageType } from '../messaging/message.types';
 import { Metric } from '../metrics/metric-names';
-import { PromoCodeRepository } from '../smartengage/promo-code.repository';
+import { OfferService } from '../smartengage/offer.service';
 import { CAMPAIGN_PRESETS, CampaignPreset } from './campaign-presets';
 import { CampaignRunner, RunAttempt } from './campaign-runner';
 import {
@@ -22,6 +22,7 @@ import {
   CampaignRequest,
   CampaignResume,
   CampaignStart,
+  LiveRun,
 } from './campaign.types';
 import { JobRunEntity, JobTrigger } from './job-run.entity';
 import { JobRunRepository, NewRun, RunCounts } from './job-run.repository';
@@ -32,7 +33,8 @@ import { isWithinHours, localHour } from '../common/local-time';
 /**
  * Starts campaign runs: resolves the plan, checks the send window, takes the campaign lock (one run at a
  * time across replicas), records every trigger in job_runs, and retries failed scheduled runs. A run row
- * is RUNNING only while the lease it runs under is live; rows left by a dead process are settled as FAILED.
+ * is RUNNING only while the lease it runs under is live; rows left by a dead process are settled as FAILED (by
+ * the next run, under the lock, or by AbandonedRunSweeper).
  */
 @Injectable()
 export class CampaignService {
@@ -42,7 +44,7 @@ export class CampaignService {
     private readonly runner: CampaignRunner,
     private readonly locks: LockService,
     private readonly jobRuns: JobRunRepository,
-    private readonly promos: PromoCodeRepository,
+    private readonly offers: OfferService,
     private readonly shutdown: ShutdownService,
     private readonly config: AppConfig,
     @InjectMetric(Metric.CampaignRuns) private readonly runsTotal: Counter<string>,
@@ -52,18 +54,13 @@ export class CampaignService {
     const preset = request.preset ?? CampaignPreset.Default;
     const settings = CAMPAIGN_PRESETS[preset];
     const promoCode = request.promoCode === undefined ? settings.promoCode : request.promoCode;
-    const offer = promoCode ? await this.promos.findActiveOffer(promoCode) : null;
-    if (promoCode && !offer) {
-      throw AppException.badRequest(ErrorCode.UnknownPromoCode, `promo_code ${promoCode} is not an active promo code`, [
-        { field: 'promo_code', message: `${promoCode} is not an active promo code` },
-      ]);
-    }
+    const offer = await this.offers.resolve(promoCode);
     const sendWindow = {
       startHour: request.sendWindowStart ?? this.config.campaign.sendWindow.startHour,
       endHour: request.sendWindowEnd ?? this.config.campaign.sendWindow.endHour,
     };
     if (sendWindow.startHour >= sendWindow.endHour) {
-      throw AppException.badRequest(ErrorCode.ValidationFailed, 'send_window_start must be before send_window_end', [
+      throw new AppException(ErrorCode.ValidationFailed, 'send_window_start must be before send_window_end', [
         { field: 'send_window_start', message: 'send_window_start must be before send_window_end' },
       ]);
     }
@@ -200,22 +197,29 @@ export class CampaignService {
   /** The plan a run was started with, from its params; its promo code must still be active. */
   private async storedPlan(row: JobRunEntity): Promise<CampaignPlan> {
     const { offer: promoCode, ...stored } = row.params as unknown as Omit<CampaignPlan, 'offer'> & { offer: string | null };
-    const offer = promoCode ? await this.promos.findActiveOffer(promoCode) : null;
+    const offer = promoCode ? await this.offers.findActive(promoCode) : null;
     if (promoCode && !offer) {
-      throw AppException.conflict(ErrorCode.RunStateConflict, `run ${row.id} cannot resume: its promo code ${promoCode} is no longer active`);
+      throw new AppException(ErrorCode.RunStateConflict, `run ${row.id} cannot resume: its promo code ${promoCode} is no longer active`);
     }
     return { ...stored, offer };
   }
 
-  /** Who holds the campaign lock and the run under it; settles RUNNING rows whose lease is gone. */
-  async liveRun(): Promise<{ lock: LockHolder | null; run: JobRunEntity | null }> {
+  /**
+   * Who holds the campaign lock, the run under it, and the RUNNING rows whose lease is gone (their process died;
+   * the sweeper or the next run closes them). Only reads.
+   */
+  async liveRun(): Promise<LiveRun> {
     // Rows before the lease: a run takes its lease before writing its row, so a row read here whose lease
     // is missing below is dead, never one that is only starting.
     const rows = await this.jobRuns.findRunning(CAMPAIGN_JOB_NAME);
     const lock = await this.locks.holderOf(LockId.DailyCampaign);
     const run = rows.find((row) => lock !== null && row.leaseToken === lock.token) ?? null;
-    await this.settle(rows.filter((row) => row !== run));
-    return { lock, run };
+    return { lock, run, abandoned: rows.filter((row) => row !== run) };
+  }
+
+  /** The sweeper's pass: closes RUNNING rows whose lease is gone as FAILED. */
+  async settleAbandonedRuns(): Promise<void> {
+    await this.settle((await this.liveRun()).abandoned);
   }
 
   /** Under the lock: every other RUNNING row was left by a process that died. */

@@ -1,3 +1,4 @@
+import { CustomerResult } from '../delivery/delivery-fan-out';
 import { Offer } from '../messaging/message-content';
 import { Channel, MessageType } from '../messaging/message.types';
 import { CampaignPreset } from './campaign-presets';
@@ -35,13 +36,6 @@ export interface CampaignPlan {
   channel: Channel;
 }
 
-export interface CustomerResult {
-  customerId: string;
-  success: boolean;
-  messageId?: string;
-  reason?: string;
-}
-
 export interface CampaignReport {
   jobRunId: string;
   correlationId: string;
@@ -76,3 +70,13 @@ export type CampaignStart =
 
 /** `changed`: the run left PAUSED/INTERRUPTED while the lock was being taken (cancelled, or resumed elsewhere). */
 export type CampaignResume = { kind: 'started'; row: JobRunEntity } | NotStarted | { kind: 'changed' };
+
+/**
+ * The campaign lock's holder, the run under it, and RUNNING rows whose lease is gone: abandoned by a process that
+ * died, shown as FAILED until the sweeper or the next run closes them.
+ */
+export interface LiveRun {
+  lock: LockHolder | null;
+  run: JobRunEntity | null;
+  abandoned: JobRunEntity[];
+}

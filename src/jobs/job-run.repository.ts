@@ -177,12 +177,15 @@ export class JobRunRepository {
     return this.runs.find({ where: { jobName, status: JobRunStatus.Running, dryRun: false }, order: { startedAt: 'DESC' } });
   }
 
-  /** Closes the given RUNNING rows as FAILED: their process stopped without recording an end. */
+  /**
+   * Closes the given RUNNING rows as FAILED: their process stopped without recording an end, last seen at its
+   * heartbeat (so the row ends when readers were already told it did, see job-run.mapper.ts).
+   */
   async settleAbandoned(ids: string[]): Promise<number> {
     if (ids.length === 0) return 0;
     const result = await this.runs.update(
       { id: In(ids), status: JobRunStatus.Running },
-      { status: JobRunStatus.Failed, error: ABANDONED_RUN_ERROR, finishedAt: new Date() },
+      { status: JobRunStatus.Failed, error: ABANDONED_RUN_ERROR, finishedAt: () => 'heartbeat_at' },
     );
     return result.affected ?? 0;
   }

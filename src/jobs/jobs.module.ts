@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { MessagingModule } from '../messaging/messaging.module';
 import { SegmentationModule } from '../segmentation/segmentation.module';
 import { SmartEngageModule } from '../smartengage/smartengage.module';
+import { AbandonedRunSweeper } from './abandoned-run.sweeper';
 import { CampaignRunner } from './campaign-runner';
 import { CampaignMetrics } from './campaign.metrics';
 import { CampaignScheduler } from './campaign.scheduler';
@@ -27,6 +28,7 @@ import { ShutdownService } from './shutdown.service';
   ],
   controllers: [InternalJobsController, InternalRunsController],
   providers: [
+    AbandonedRunSweeper,
     CampaignRunner,
     CampaignMetrics,
     CampaignService,

@@ -5,11 +5,12 @@ import { Channel } from '../messaging/message.types';
 import { CampaignService } from './campaign.service';
 import { CampaignScheduler, CRON_TIME_ZONE } from './campaign.scheduler';
 import { CAMPAIGN_JOB_NAME, CampaignReport } from './campaign.types';
-import { JobHistoryQueryDto, JobHistoryResponseDto, JobRunDto, JobStatusResponseDto } from './dto/job-status.dto';
+import { JobHistoryQueryDto, JobHistoryResponseDto, JobStatusResponseDto } from './dto/job-status.dto';
 import { RunAcceptedDto, RunSegmentRequestDto, RunSegmentResponseDto } from './dto/run-segment.dto';
-import { JobTrigger, JobRunEntity } from './job-run.entity';
+import { JobTrigger } from './job-run.entity';
+import { asSeen, toJobRunDto } from './job-run.mapper';
 import { JobRunRepository } from './job-run.repository';
-import { campaignLocked } from './run-errors';
+import { campaignLocked, instanceShuttingDown } from './run-errors';
 
 /** run-segment's answer: the run's report when it was waited for, or the started run. */
 export type RunSegmentAnswer = { kind: 'done'; body: RunSegmentResponseDto } | { kind: 'accepted'; body: RunAcceptedDto };
@@ -45,14 +46,12 @@ export class JobsService {
     if (started.kind === 'locked') throw campaignLocked(started.holder);
     if (started.kind === 'window_closed') {
       const { startHour, endHour } = plan.sendWindow;
-      throw AppException.conflict(
+      throw new AppException(
         ErrorCode.SendWindowClosed,
         `the send window ${startHour}:00-${endHour}:00 (${this.config.campaign.timeZone}) is closed; it is ${started.localHour}:00 there`,
       );
     }
-    if (started.kind === 'shutting_down') {
-      throw AppException.unavailable(ErrorCode.ShuttingDown, 'this instance is shutting down; try again on another one');
-    }
+    if (started.kind === 'shutting_down') throw instanceShuttingDown();
     if (request.wait === false) {
       void started.report.catch(() => undefined); // the runner records and logs its own failures
       return {
@@ -62,14 +61,14 @@ export class JobsService {
     }
     const report = await started.report;
     if (report.status === 'INTERRUPTED') {
-      throw AppException.unavailable(
+      throw new AppException(
         ErrorCode.CampaignInterrupted,
         `campaign run ${report.jobRunId} was interrupted after ${report.counts.processed} customers because the service ` +
           'is shutting down; running it again resumes it',
       );
     }
     if (report.status === 'FAILED') {
-      throw AppException.failed(
+      throw new AppException(
         ErrorCode.CampaignFailed,
         `campaign run ${report.jobRunId} failed after ${report.counts.processed} customers; running it again resumes it`,
       );
@@ -78,7 +77,7 @@ export class JobsService {
   }
 
   async status(): Promise<JobStatusResponseDto> {
-    const { lock, run } = await this.campaigns.liveRun();
+    const { lock, run, abandoned } = await this.campaigns.liveRun();
     const last = await this.jobRuns.findLast(CAMPAIGN_JOB_NAME);
     const { cron, schedulerEnabled, timeZone, sendWindow } = this.config.campaign;
     return {
@@ -100,16 +99,16 @@ export class JobsService {
               }
             : null,
           current_run: run ? toJobRunDto(run) : null,
-          last_run: last ? toJobRunDto(last) : null,
+          last_run: last ? toJobRunDto(asSeen(last, abandoned)) : null,
         },
       ],
     };
   }
 
   async history(query: JobHistoryQueryDto): Promise<JobHistoryResponseDto> {
-    await this.campaigns.liveRun(); // settles runs whose process died, so no dead run reads RUNNING here
+    const { abandoned } = await this.campaigns.liveRun(); // before the rows (asSeen): a dead run reads FAILED
     const runs = await this.jobRuns.history(query.type, query.limit ?? DEFAULT_HISTORY_LIMIT);
-    return { runs: runs.map(toJobRunDto) };
+    return { runs: runs.map((run) => toJobRunDto(asSeen(run, abandoned))) };
   }
 }
 
@@ -139,30 +138,5 @@ function toRunSegmentResponse(report: CampaignReport): RunSegmentResponseDto {
     // A DONE run carries an error only when it stopped early (the send window closed); a PAUSED or CANCELLED
     // one says who stopped it.
     stopped_reason: report.error ?? null,
-  };
-}
-
-function toJobRunDto(run: JobRunEntity): JobRunDto {
-  return {
-    id: run.id,
-    type: run.jobType,
-    name: run.jobName,
-    trigger: run.trigger,
-    status: run.status,
-    correlation_id: run.correlationId,
-    attempt: run.attempt,
-    dry_run: run.dryRun,
-    params: run.params,
-    started_at: run.startedAt.toISOString(),
-    finished_at: run.finishedAt?.toISOString() ?? null,
-    duration_seconds: run.finishedAt ? (run.finishedAt.getTime() - run.startedAt.getTime()) / 1000 : null,
-    total_eligible: run.totalEligible,
-    processed: run.processed,
-    sent: run.sent,
-    failed: run.failed,
-    skipped: run.skipped,
-    progress_percent: run.totalEligible > 0 ? Math.round((run.processed / run.totalEligible) * 1000) / 10 : null,
-    error: run.error,
-    holder: run.holder,
   };
 }

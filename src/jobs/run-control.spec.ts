@@ -76,13 +76,13 @@ describe(RunControl.name, () => {
     sut.finished(second, 'c3', true);
     sut.finished(second, 'c4', true);
     sut.pageDone(second, true); // finished before the page in front of it: nothing retires yet
-    expect(sut.write().resumeState).toMatchObject({ cursor: { id: 'c0' }, counted: ['c1', 'c2', 'c3', 'c4'] });
+    expect(sut.snapshot().resumeState).toMatchObject({ cursor: { id: 'c0' }, counted: ['c1', 'c2', 'c3', 'c4'] });
     sut.pageDone(first, true); // both retire; the resume point moves past them
-    expect(sut.write().resumeState).toMatchObject({ cursor: { id: 'c4' }, counted: [] });
+    expect(sut.snapshot().resumeState).toMatchObject({ cursor: { id: 'c4' }, counted: [] });
     expect(sut.wasCounted('c1')).toBe(false);
     sut.finished(third, 'c5', true);
     sut.pageDone(third, true); // the last page stays: a finished run has nothing to resume
-    expect(sut.write().resumeState).toMatchObject({ cursor: { id: 'c4' }, counted: ['c5'] });
+    expect(sut.snapshot().resumeState).toMatchObject({ cursor: { id: 'c4' }, counted: ['c5'] });
   });
 
   it('keeps a page the run stopped in, and every page after it, for the resume', () => {
@@ -93,9 +93,9 @@ describe(RunControl.name, () => {
     sut.handed(after, 1);
     sut.finished(after, 'c3', true);
     sut.pageDone(after, true);
-    expect(sut.write().inFlight).toBe(1);
+    expect(sut.snapshot().inFlight).toBe(1);
     sut.pageDone(stopped, false);
-    expect(sut.write()).toMatchObject({ inFlight: 0, resumeState: { cursor: { id: 'c0' }, counted: ['c1', 'c3'] } });
+    expect(sut.snapshot()).toMatchObject({ inFlight: 0, resumeState: { cursor: { id: 'c0' }, counted: ['c1', 'c3'] } });
   });
 
   it('writes the counts and resume state only when they changed, and at most every PROGRESS_WRITE_MS', async () => {

@@ -5,7 +5,7 @@ import { JobRunStatus, ResumeState } from './job-run.entity';
 import { JobRunRepository, ProducerWrite, RunCounts } from './job-run.repository';
 
 /** How often a running producer writes its heartbeat and reads back whether it was paused or cancelled. */
-export const RUN_CONTROL_POLL_MS = 1_000;
+const RUN_CONTROL_POLL_MS = 1_000;
 /**
  * The counts and resume state (up to ~37 KB: the ids counted in the pages in progress) are written with a
  * heartbeat only when they changed, and at most this often; always together, so a resume never counts a
@@ -96,7 +96,7 @@ export class RunPage {
  * skips whoever was counted.
  */
 export class RunControl {
-  private readonly logger = new Logger('CampaignRunner');
+  private readonly logger = new Logger(RunControl.name);
   private readonly controller = new AbortController();
   private readonly window: FailureWindow;
   private readonly counted: Set<string>;
@@ -213,7 +213,7 @@ export class RunControl {
       const changes = this.changes;
       const progress = changes !== this.changesWritten && Date.now() - this.progressWrittenAt >= PROGRESS_WRITE_MS;
       try {
-        const row = await this.jobRuns.heartbeat(this.write(), progress);
+        const row = await this.jobRuns.heartbeat(this.snapshot(), progress);
         if (progress) [this.changesWritten, this.progressWrittenAt] = [changes, Date.now()];
         if (row && row.status !== JobRunStatus.Running && !this.controller.signal.aborted) {
           this.controller.abort(new RunStoppedError(row.status, row.error ?? `the run is ${row.status}`));
@@ -231,8 +231,8 @@ export class RunControl {
     await Promise.all([this.beating, this.autoPaused]);
   }
 
-  /** What the producer writes: counts, customers in flight and where to resume. */
-  write(): ProducerWrite {
+  /** Where the producer is now, as its row records it: counts, customers in flight and where to resume. */
+  snapshot(): ProducerWrite {
     const resumeState: ResumeState = { campaignDay: this.campaignDay, cursor: this.cursor, counted: [...this.counted] };
     return {
       id: this.settings.jobRunId,

@@ -12,16 +12,20 @@ export class RunStateChangedError extends Error {
 
 export function campaignLocked(holder: LockHolder | null): AppException {
   const held = holder ? ` (${holder.holder} since ${holder.acquiredAt.toISOString()})` : '';
-  return AppException.conflict(
+  return new AppException(
     ErrorCode.CampaignAlreadyRunning,
     `a campaign run already holds the campaign lock${held}; try again when it ends`,
   );
 }
 
 export function runNotFound(id: string): AppException {
-  return AppException.notFound(ErrorCode.RunNotFound, `no job run ${id}`);
+  return new AppException(ErrorCode.RunNotFound, `no job run ${id}`);
 }
 
 export function runStateConflict(id: string, status: JobRunStatus, action: string, allowed: string): AppException {
-  return AppException.conflict(ErrorCode.RunStateConflict, `run ${id} is ${status}; only a ${allowed} run can be ${action}`);
+  return new AppException(ErrorCode.RunStateConflict, `run ${id} is ${status}; only a ${allowed} run can be ${action}`);
+}
+
+export function instanceShuttingDown(): AppException {
+  return new AppException(ErrorCode.ShuttingDown, 'this instance is shutting down; try again on another one');
 }

@@ -4,11 +4,12 @@ import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { CampaignService } from './campaign.service';
 import { RunDto } from './dto/run.dto';
 import { JobRunEntity, JobRunStatus } from './job-run.entity';
+import { asSeen, toRunDto } from './job-run.mapper';
 import { JobRunRepository } from './job-run.repository';
-import { campaignLocked, runNotFound, runStateConflict } from './run-errors';
+import { campaignLocked, instanceShuttingDown, runNotFound, runStateConflict } from './run-errors';
 
-export const OPERATOR_PAUSE = 'paused by an operator';
-export const OPERATOR_CANCEL = 'cancelled by an operator';
+const OPERATOR_PAUSE = 'paused by an operator';
+const OPERATOR_CANCEL = 'cancelled by an operator';
 
 /**
  * Run control: a run's live state, and pause / resume / cancel. Pause and cancel only change the row; the
@@ -22,9 +23,10 @@ export class RunsService {
     private readonly campaigns: CampaignService,
   ) {}
 
+  /** The run as it is; one whose process died reads FAILED (abandoned) before anything closed its row. */
   async get(id: string): Promise<RunDto> {
-    await this.campaigns.liveRun(); // settles runs whose process died, so no dead run reads RUNNING here
-    return this.describe(await this.find(id));
+    const { abandoned } = await this.campaigns.liveRun(); // before the row (asSeen)
+    return this.describe(asSeen(await this.find(id), abandoned));
   }
 
   pause(id: string): Promise<RunDto> {
@@ -42,14 +44,14 @@ export class RunsService {
       throw runStateConflict(id, row.status, 'resumed', 'PAUSED or INTERRUPTED');
     }
     if (!row.resumeState) {
-      throw AppException.conflict(ErrorCode.RunStateConflict, `run ${id} is ${row.status} but saved no position to resume from`);
+      throw new AppException(ErrorCode.RunStateConflict, `run ${id} is ${row.status} but saved no position to resume from`);
     }
     const resumed = await this.campaigns.resume(row);
     switch (resumed.kind) {
       case 'locked':
         throw campaignLocked(resumed.holder);
       case 'shutting_down':
-        throw AppException.unavailable(ErrorCode.ShuttingDown, 'this instance is shutting down; try again on another one');
+        throw instanceShuttingDown();
       case 'changed': {
         const now = await this.find(id);
         throw runStateConflict(id, now.status, 'resumed', 'PAUSED or INTERRUPTED');
@@ -80,18 +82,6 @@ export class RunsService {
 
   private async describe(run: JobRunEntity): Promise<RunDto> {
     const { active, retrying, unknown } = await this.messages.countInFlightOfRun(run.id);
-    return {
-      job_run_id: run.id,
-      status: run.status,
-      reason: run.error,
-      started_at: run.startedAt.toISOString(),
-      finished_at: run.finishedAt?.toISOString() ?? null,
-      total_eligible: run.totalEligible,
-      processed: run.processed,
-      sent: run.sent,
-      failed: run.failed,
-      skipped: run.skipped,
-      progress: { waiting: Math.max(0, run.inFlight - active - retrying), active, retrying, unknown },
-    };
+    return toRunDto(run, { waiting: Math.max(0, run.inFlight - active - retrying), active, retrying, unknown });
   }
 }

@@ -1,7 +1,6 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { InFlight } from '../common/in-flight';
 import { AppConfig } from '../config/app-config';
-import { DeliveryFanOut } from '../delivery/delivery-fan-out';
 
 /** The reason a run's signal carries when the process is stopping. */
 export class ShutdownError extends Error {
@@ -27,10 +26,7 @@ export class ShutdownService implements BeforeApplicationShutdown {
   private readonly running = new InFlight();
   readonly graceMs: number;
 
-  constructor(
-    config: AppConfig,
-    private readonly fanOut: DeliveryFanOut,
-  ) {
+  constructor(config: AppConfig) {
     this.graceMs = config.shutdownGraceMs;
   }
 
@@ -45,13 +41,11 @@ export class ShutdownService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Called by AppShutdown, the first shutdown hook, so messages in flight can finish before the mailer closes
-   * its SMTP pool and the database its connections.
+   * Called by AppShutdown, the first shutdown hook (which has already stopped the fan-out starting customers),
+   * so messages in flight can finish before the mailer closes its SMTP pool and the database its connections.
    */
   async stop(): Promise<void> {
     this.controller.abort(new ShutdownError());
-    // Deliveries outside a run (send-single, send-bulk) stop too, and share this one grace.
-    this.fanOut.beginShutdown();
     if (this.running.size === 0) return;
     const started = Date.now();
     this.logger.log(`Stopping ${this.running.size} job run(s); messages in flight get up to ${this.graceMs / 1000} s`);

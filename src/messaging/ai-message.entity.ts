@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import { Channel, DeliveryStatus, GeneratorKind, MessageType, Tone } from './message.types';
+import { DeliveryStatus } from './delivery-status';
+import { Channel, GeneratorKind, MessageType, Tone } from './message.types';
 
 export interface SafetyViolationRecord {
   rule: string;

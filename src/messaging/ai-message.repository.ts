@@ -1,11 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Pool } from 'pg';
-import { DataSource, Repository } from 'typeorm';
+import { DataSource, In, Repository } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { groupCommit } from '../database/group-commit';
 import { AiMessageEntity, SafetyViolationRecord } from './ai-message.entity';
-import { Channel, DeliveryStatus, GeneratorKind, MessageType, Tone } from './message.types';
+import {
+  ATTEMPT_CHANGE,
+  DeliveryStatus,
+  EngagementChange,
+  sqlAllowedFrom,
+  StatusChange,
+  transitionOf,
+} from './delivery-status';
+import { Channel, GeneratorKind, MessageType, Tone } from './message.types';
 
 export interface ClaimRequest {
   id: string;
@@ -114,13 +122,21 @@ type StateChange =
 const ERROR_MAX_LENGTH = 1000;
 
 /**
- * A failed message does not count against the frequency cap, so customers.last_message_at (which segmentation
- * filters on) goes back to the customer's latest message that did not fail.
+ * A failed message does not count against the frequency cap: Segmentation's refresh_last_message_at() sets
+ * customers.last_message_at (which it filters on) back to the customer's latest message that did not fail.
  */
-const REFRESH_LAST_MESSAGE_AT = `
-  UPDATE customers c
-     SET last_message_at = (SELECT max(m.created_at) FROM ai_messages m
-                             WHERE m.user_id = c.id AND m.delivery_status <> 'failed')`;
+const REFRESH_LAST_MESSAGE_AT = 'SELECT refresh_last_message_at($1::uuid[])';
+
+/** A status as an SQL literal (the enum's values are plain words). */
+const sqlStatus = (status: DeliveryStatus) => `'${status}'`;
+const SENDING = sqlStatus(DeliveryStatus.Sending);
+
+/** The status an attempt record leaves a row in: its change's target where the row's status allows it, else as it was. */
+const STATUS_AFTER_RECORD = `CASE
+${Object.entries(ATTEMPT_CHANGE)
+  .map(([status, change]) => `                      WHEN r.status = '${status}' AND ${sqlAllowedFrom(change, 'm.delivery_status')} THEN ${sqlStatus(transitionOf(change).to)}`)
+  .join('\n')}
+                      ELSE m.delivery_status END`;
 
 @Injectable()
 export class AiMessageRepository {
@@ -213,17 +229,15 @@ export class AiMessageRepository {
       provider_message_id: record?.providerMessageId ?? null,
       error: record?.error?.slice(0, ERROR_MAX_LENGTH) ?? null,
     }));
-    // A mark moves only a `queued` row (the WHERE is checked again on the latest version of a row another
-    // transaction changed). A final status only replaces `sending` or `unknown`, since an event may already have
-    // moved the row further; `queued`, for a retry, only replaces `sending`.
+    // A mark moves only the rows its change allows (the WHERE is checked again on the latest version of a row
+    // another transaction changed). A record's status only replaces what its change allows, since an event may
+    // already have moved the row further; its provider id, error and send time are stored either way.
     // Not a named (prepared) statement on purpose: that would keep the plan made while the table was small (a
     // hash join over a sequential scan) for the whole session; planned each time, it is index lookups by id.
     const { rows: changed } = await this.pool.query<{ id: string }>({
       text: `UPDATE ai_messages m
-                SET delivery_status = CASE
-                      WHEN r.kind = 'mark' THEN 'sending'
-                      WHEN m.delivery_status = 'sending' OR (m.delivery_status = 'unknown' AND r.status <> 'queued')
-                      THEN r.status ELSE m.delivery_status END,
+                SET delivery_status = CASE WHEN r.kind = 'mark' THEN ${sqlStatus(transitionOf(StatusChange.Send).to)}
+                      ELSE ${STATUS_AFTER_RECORD} END,
                     attempts = m.attempts + (r.kind = 'mark')::int,
                     subject = CASE WHEN r.kind = 'mark' THEN r.subject ELSE m.subject END,
                     message_text = CASE WHEN r.kind = 'mark' THEN r.message_text ELSE m.message_text END,
@@ -239,7 +253,7 @@ export class AiMessageRepository {
                FROM jsonb_to_recordset($1::jsonb) AS r(
                       id uuid, kind text, subject text, message_text text, generator text, fallback_reason text,
                       safety_violations jsonb, sms_segments smallint, status text, provider_message_id text, error text)
-              WHERE m.id = r.id AND (r.kind = 'record' OR m.delivery_status = 'queued')
+              WHERE m.id = r.id AND (r.kind = 'record' OR ${sqlAllowedFrom(StatusChange.Send, 'm.delivery_status')})
           RETURNING m.id`,
       values: [jsonParameter(rows)],
     });
@@ -249,18 +263,29 @@ export class AiMessageRepository {
 
   /** A claim whose draft was rejected: nothing was sent. */
   async markFailed(id: string, error: string): Promise<void> {
-    await this.messages.update(
-      { id, deliveryStatus: DeliveryStatus.Queued },
-      { deliveryStatus: DeliveryStatus.Failed, lastError: error.slice(0, ERROR_MAX_LENGTH) },
-    );
+    const { from, to } = transitionOf(StatusChange.Abandon);
+    await this.messages.update({ id, deliveryStatus: In([...from]) }, { deliveryStatus: to, lastError: error.slice(0, ERROR_MAX_LENGTH) });
     await this.releaseCapSlot(id);
+  }
+
+  /**
+   * What a reader's event does to its message (open, click, booking, unsubscribe): the status moves up, never
+   * down, as the change allows. True when the row moved.
+   */
+  async advance(id: string, change: EngagementChange): Promise<boolean> {
+    const { from, to } = transitionOf(change);
+    const { rowCount } = await this.pool.query(
+      'UPDATE ai_messages SET delivery_status = $2, updated_at = now() WHERE id = $1 AND delivery_status = ANY($3::text[])',
+      [id, to, from],
+    );
+    return (rowCount ?? 0) > 0;
   }
 
   /** Counts another hand-over of a `sending` row (an SMS sent again); its attempts, or null if it left `sending`. */
   async touchSending(id: string): Promise<number | null> {
     const { rows } = await this.pool.query<{ attempts: number }>(
       `UPDATE ai_messages SET attempts = attempts + 1, updated_at = now()
-        WHERE id = $1 AND delivery_status = 'sending' RETURNING attempts`,
+        WHERE id = $1 AND delivery_status = ${SENDING} RETURNING attempts`,
       [id],
     );
     return rows[0]?.attempts ?? null;
@@ -279,18 +304,18 @@ export class AiMessageRepository {
     try {
       await client.query('BEGIN');
       const released = await client.query<{ user_id: string; channel: Channel }>(
-        `UPDATE ai_messages SET delivery_status = 'failed', last_error = $2, campaign_day = NULL, updated_at = now()
-          WHERE delivery_status = 'queued' AND ${where} AND ($3::uuid[] IS NULL OR id = ANY($3::uuid[]))
+        `UPDATE ai_messages SET delivery_status = $3, last_error = $2, campaign_day = NULL, updated_at = now()
+          WHERE ${sqlAllowedFrom(StatusChange.Abandon)} AND ${where} AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
       RETURNING user_id, channel`,
-        [value, INTERRUPTED_BEFORE_SENDING, releaseOnly],
+        [value, INTERRUPTED_BEFORE_SENDING, transitionOf(StatusChange.Abandon).to, releaseOnly],
       );
       const userIds = [...new Set(released.rows.map((row) => row.user_id))];
-      if (userIds.length > 0) await client.query(`${REFRESH_LAST_MESSAGE_AT} WHERE c.id = ANY($1::uuid[])`, [userIds]);
+      if (userIds.length > 0) await client.query(REFRESH_LAST_MESSAGE_AT, [userIds]);
       const unknown = await client.query<{ channel: Channel }>(
-        `UPDATE ai_messages SET delivery_status = 'unknown', last_error = $2, sent_at = updated_at, updated_at = now()
-          WHERE delivery_status = 'sending' AND channel = ANY($3::text[]) AND ${where}
+        `UPDATE ai_messages SET delivery_status = $4, last_error = $2, sent_at = updated_at, updated_at = now()
+          WHERE ${sqlAllowedFrom(StatusChange.Lose)} AND channel = ANY($3::text[]) AND ${where}
       RETURNING channel`,
-        [value, INTERRUPTED_WHILE_SENDING, unknownChannels],
+        [value, INTERRUPTED_WHILE_SENDING, unknownChannels, transitionOf(StatusChange.Lose).to],
       );
       await client.query('COMMIT');
       return { released: released.rows.map((row) => row.channel), unknown: unknown.rows.map((row) => row.channel) };
@@ -318,14 +343,14 @@ export class AiMessageRepository {
   async takeStaleSms(staleBefore: Date, maxAttempts: number): Promise<{ resend: StaleSms[]; unknown: number }> {
     const { rows } = await this.pool.query<StaleSmsRow>(
       `UPDATE ai_messages SET attempts = attempts + 1, updated_at = now()
-        WHERE delivery_status = 'sending' AND channel = 'SMS' AND updated_at < $1 AND attempts < $2
+        WHERE delivery_status = ${SENDING} AND channel = '${Channel.Sms}' AND updated_at < $1 AND attempts < $2
     RETURNING id, recipient, attempts, subject, message_text, generator, fallback_reason, safety_violations, sms_segments`,
       [staleBefore, maxAttempts],
     );
     const { rowCount } = await this.pool.query(
-      `UPDATE ai_messages SET delivery_status = 'unknown', last_error = $2, sent_at = updated_at, updated_at = now()
-        WHERE delivery_status = 'sending' AND channel = 'SMS' AND updated_at < $1`,
-      [staleBefore, INTERRUPTED_WHILE_SENDING],
+      `UPDATE ai_messages SET delivery_status = $3, last_error = $2, sent_at = updated_at, updated_at = now()
+        WHERE ${sqlAllowedFrom(StatusChange.Lose)} AND channel = '${Channel.Sms}' AND updated_at < $1`,
+      [staleBefore, INTERRUPTED_WHILE_SENDING, transitionOf(StatusChange.Lose).to],
     );
     const resend = rows.map((row) => ({
       id: row.id,
@@ -344,7 +369,7 @@ export class AiMessageRepository {
   }
 
   private async releaseCapSlot(id: string): Promise<void> {
-    await this.pool.query(`${REFRESH_LAST_MESSAGE_AT} WHERE c.id = (SELECT user_id FROM ai_messages WHERE id = $1)`, [id]);
+    await this.pool.query('SELECT refresh_last_message_at(ARRAY(SELECT user_id FROM ai_messages WHERE id = $1))', [id]);
   }
 
   /** Counts a run's messages in flight by state, over ai_messages_job_run_idx. */
@@ -366,6 +391,14 @@ export class AiMessageRepository {
       [jobRunId],
     );
     return rows.map((row) => row.user_id);
+  }
+
+  /** Messages per delivery status, for the ai_messages_delivery_status gauge. */
+  async countByStatus(): Promise<Map<string, number>> {
+    const { rows } = await this.pool.query<{ status: string; count: number }>(
+      'SELECT delivery_status AS status, count(*)::int AS count FROM ai_messages GROUP BY 1',
+    );
+    return new Map(rows.map((row) => [row.status, Number(row.count)]));
   }
 
   findById(id: string): Promise<AiMessageEntity | null> {

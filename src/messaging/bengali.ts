@@ -4,8 +4,3 @@ const BENGALI_DIGITS = ['০', '১', '২', '৩', '৪', '৫', '৬', '৭', 
 export function toBengaliDigits(value: number | string): string {
   return String(value).replace(/[0-9]/g, (digit) => BENGALI_DIGITS[Number(digit)]);
 }
-
-/** "২২" → "22"; leaves other characters alone. */
-export function fromBengaliDigits(text: string): string {
-  return text.replace(/[০-৯]/g, (digit) => String(BENGALI_DIGITS.indexOf(digit)));
-}

@@ -4,9 +4,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { MessageCodec } from './message-code';
 
-export const BOOKING_TOKEN_AUDIENCE = 'smartengage-booking';
-export const UNSUBSCRIBE_TOKEN_AUDIENCE = 'smartengage-unsubscribe';
-export const TOKEN_ISSUER = 'shoktiai-smartengage';
+const BOOKING_TOKEN_AUDIENCE = 'smartengage-booking';
+const UNSUBSCRIBE_TOKEN_AUDIENCE = 'smartengage-unsubscribe';
+const TOKEN_ISSUER = 'shoktiai-smartengage';
 
 /**
  * What a booking token may do (its `scope` claim). The token in the booking link of an email is the one

@@ -80,7 +80,7 @@ export function emailOptions(email: OutgoingEmail, from: string): ISendMailOptio
   };
 }
 
-export function mailDomain(from: string): string {
+function mailDomain(from: string): string {
   const match = /@([^>\s]+)/.exec(from);
   return match ? match[1] : 'smartengage.local';
 }

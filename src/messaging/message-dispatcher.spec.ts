@@ -4,7 +4,8 @@ import { validateEnvironment } from '../config/environment';
 import { AiMessageRepository, AttemptRecord, DraftRecord, INTERRUPTED_BEFORE_SENDING } from './ai-message.repository';
 import { EmailSender } from './email.sender';
 import { Dispatch, MessageDispatcher } from './message-dispatcher';
-import { Channel, DeliveryStatus, GeneratorKind } from './message.types';
+import { DeliveryStatus } from './delivery-status';
+import { Channel, GeneratorKind } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
 import { SmsDeliveryError, SmsSender } from './sms.sender';
 

@@ -4,7 +4,8 @@ import { Counter, Histogram } from 'prom-client';
 import { Metric } from '../metrics/metric-names';
 import { SafetyRule } from '../safety/safety.types';
 import { Draft, SAFETY_REJECTED } from './drafting.service';
-import { Channel, DeliveryStatus, GeneratorKind, MessageType } from './message.types';
+import { DeliveryStatus } from './delivery-status';
+import { Channel, GeneratorKind, MessageType } from './message.types';
 import { LlmFailure } from './openai-prose.generator';
 import { DeliveryRequest, SkipReason } from './reminder-delivery';
 

@@ -8,6 +8,7 @@ import { SafetyModule } from '../safety/safety.module';
 import { AiMessageEntity } from './ai-message.entity';
 import { AiMessageRepository } from './ai-message.repository';
 import { DeepLinkService } from './deep-link.service';
+import { DeliveryStatusGauge } from './delivery-status.gauge';
 import { DraftingService } from './drafting.service';
 import { EmailSender } from './email.sender';
 import { ReminderDeliveryStep } from './reminder-delivery-step';
@@ -52,6 +53,7 @@ import { TemplateProseGenerator } from './template-prose.generator';
   providers: [
     AiMessageRepository,
     DeepLinkService,
+    DeliveryStatusGauge,
     DraftingService,
     EmailSender,
     LlmCircuitBreaker,

@@ -7,7 +7,8 @@ import { DeepLinkService } from './deep-link.service';
 import { Draft, DraftingService } from './drafting.service';
 import { ReminderDeliveryStep } from './reminder-delivery-step';
 import { DispatchResult, MessageDispatcher } from './message-dispatcher';
-import { Channel, DeliveryStatus, GeneratorKind, MessageType } from './message.types';
+import { DeliveryStatus } from './delivery-status';
+import { Channel, GeneratorKind, MessageType } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
 import { DeliveryRequest, FailureReason } from './reminder-delivery';
 

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
-import { isWithinHours } from '../common/local-time';
+import { DAY_MS, isWithinHours } from '../common/local-time';
 import { RequestContext } from '../common/request-context';
 import { isValidEmailAddress, isValidPhoneNumber } from '../segmentation/contact-address';
 import { AiMessageEntity } from './ai-message.entity';
@@ -11,11 +11,11 @@ import { displayName } from './display-name';
 import { Draft, DraftRejectedError, DraftingService } from './drafting.service';
 import { MessageContext } from './message-content';
 import { DispatchResult, MessageDispatcher } from './message-dispatcher';
-import { Channel, DeliveryStatus, GeneratorKind, Tone, toneFor } from './message.types';
+import { DeliveryStatus, SENT_OR_LATER } from './delivery-status';
+import { Channel, GeneratorKind, Tone, toneFor } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
 import { DeliveryOutcome, DeliveryRequest, FailureReason, ReminderDelivery, SkipReason } from './reminder-delivery';
 
-const DAY_MS = 86_400_000;
 
 const SKIP_FOR_CLAIM: Record<Exclude<ClaimOutcome, 'claimed' | 'exists'>, SkipReason> = {
   customer_not_found: SkipReason.CustomerNotFound,
@@ -23,16 +23,6 @@ const SKIP_FOR_CLAIM: Record<Exclude<ClaimOutcome, 'claimed' | 'exists'>, SkipRe
   frequency_capped: SkipReason.FrequencyCapped,
   already_claimed: SkipReason.AlreadyMessagedToday,
 };
-
-/** Statuses a message reaches only once it was sent. */
-const SENT_OR_LATER = new Set([
-  DeliveryStatus.Sent,
-  DeliveryStatus.Delivered,
-  DeliveryStatus.Opened,
-  DeliveryStatus.Clicked,
-  DeliveryStatus.Booked,
-  DeliveryStatus.Unsubscribed,
-]);
 
 /** A message whose row is claimed: what the draft-and-send step needs. */
 interface Claimed {

@@ -8,11 +8,11 @@ export const UCS2_SINGLE_SEGMENT = 70;
 export const UCS2_MULTI_SEGMENT = 67;
 
 /** GSM 03.38 default alphabet, one septet each (ESC 0x1B left out: it only prefixes extension characters). */
-export const GSM7_BASIC_CHARS =
+const GSM7_BASIC_CHARS =
   '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?' +
   '¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà';
 /** GSM 03.38 extension table: ESC plus the character, so two septets each. */
-export const GSM7_EXTENSION_CHARS = '\f^{}\\[~]|€';
+const GSM7_EXTENSION_CHARS = '\f^{}\\[~]|€';
 
 export type SmsEncoding = 'GSM-7' | 'UCS-2';
 

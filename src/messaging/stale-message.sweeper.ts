@@ -7,7 +7,8 @@ import { LockId } from '../database/lock-ids';
 import { LockService } from '../database/lock.service';
 import { AiMessageRepository } from './ai-message.repository';
 import { DeliveryJobProbe } from './delivery-job-probe';
-import { Channel, DeliveryStatus } from './message.types';
+import { DeliveryStatus } from './delivery-status';
+import { Channel } from './message.types';
 import { MessageDispatcher } from './message-dispatcher';
 import { MessagingMetrics } from './messaging.metrics';
 

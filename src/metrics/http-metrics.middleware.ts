@@ -5,7 +5,7 @@ import { Histogram } from 'prom-client';
 import { Metric } from './metric-names';
 
 /** The label for requests that matched no route (404s), so random paths never become series. */
-export const UNMATCHED_ROUTE = 'unmatched';
+const UNMATCHED_ROUTE = 'unmatched';
 
 /**
  * Times every request into `http_request_duration_seconds`. A middleware rather than an interceptor, so

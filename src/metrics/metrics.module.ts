@@ -5,8 +5,6 @@ import {
   PrometheusModule,
 } from '@willsoto/nestjs-prometheus';
 import { dropMisnamedDefaultMetrics } from './default-metrics';
-import { DeliveryStatusGauge } from './delivery-status.gauge';
-import { DeliveryStatusRepository } from './delivery-status.repository';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
 import { Metric } from './metric-names';
 import { MetricsController } from './metrics.controller';
@@ -86,7 +84,7 @@ const providers = [
 @Global()
 @Module({
   imports: [PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true }, controller: MetricsController })],
-  providers: [...providers, DeliveryStatusRepository, DeliveryStatusGauge],
+  providers,
   exports: providers,
 })
 export class MetricsModule implements NestModule {

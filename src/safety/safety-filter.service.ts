@@ -2,14 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { findProfanity } from './profanity';
 import { SafetyCandidate, SafetyPolicy, SafetyRule, SafetyVerdict, SafetyViolation } from './safety.types';
 
-export const SUBJECT_MIN_LENGTH = 5;
-export const SUBJECT_MAX_LENGTH = 150;
-export const TEXT_MIN_LENGTH = 60;
-export const TEXT_MAX_LENGTH = 4000;
-export const SMS_MIN_LENGTH = 20;
-export const SMS_MAX_LENGTH = 700;
+const SUBJECT_MIN_LENGTH = 5;
+const SUBJECT_MAX_LENGTH = 150;
+const TEXT_MIN_LENGTH = 60;
+const TEXT_MAX_LENGTH = 4000;
+const SMS_MIN_LENGTH = 20;
+const SMS_MAX_LENGTH = 700;
 /** Share of letters that must be Bengali once links, the promo code and trusted tokens are taken out. */
-export const MIN_BENGALI_RATIO = 0.6;
+const MIN_BENGALI_RATIO = 0.6;
 
 const HTTP_URL = /https?:\/\/[!-~]+/gi;
 const WWW_HOST = /(?<![a-z0-9.])www\.[!-~]+/gi;

@@ -19,8 +19,8 @@ export const EMAIL_ADDRESS_PATTERN =
 export const PHONE_NUMBER_PATTERN = '^[+][1-9][0-9]{6,14}$';
 
 /** RFC 5321's limits: 64 octets of local part, 254 in all (the 256 of a path, minus the angle brackets). */
-export const MAX_LOCAL_PART_LENGTH = 64;
-export const MAX_EMAIL_LENGTH = 254;
+const MAX_LOCAL_PART_LENGTH = 64;
+const MAX_EMAIL_LENGTH = 254;
 
 const EMAIL_ADDRESS = new RegExp(EMAIL_ADDRESS_PATTERN);
 const PHONE_NUMBER = new RegExp(PHONE_NUMBER_PATTERN);

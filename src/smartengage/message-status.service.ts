@@ -1,8 +1,8 @@
 import { Injectable, Optional } from '@nestjs/common';
-import { AppException, ErrorCode } from '../common/app.exception';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { DeliveryJobProbe } from '../messaging/delivery-job-probe';
 import { MessageStatusDto } from './dto/message-status.dto';
+import { messageNotFound } from './smartengage.exceptions';
 
 /** A message's state for operators: where a send answered `queued` went next. */
 @Injectable()
@@ -31,7 +31,7 @@ export class MessageStatusService {
   /** Queue mode: the worker writes the row when it takes the job, so a job no worker took yet is the message. */
   private async waiting(id: string): Promise<MessageStatusDto> {
     const job = await this.queue?.findJob(id);
-    if (!job) throw AppException.notFound(ErrorCode.MessageNotFound, `message ${id} does not exist`);
+    if (!job) throw messageNotFound(id);
     const enqueuedAt = job.enqueuedAt.toISOString();
     return {
       message_id: id,

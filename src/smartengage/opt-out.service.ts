@@ -1,7 +1,7 @@
-import { HttpStatus, Injectable, Logger } from '@nestjs/common';
-import { AppException, ErrorCode } from '../common/app.exception';
+import { Injectable, Logger } from '@nestjs/common';
 import { DeepLinkService } from '../messaging/deep-link.service';
 import { CustomerRepository } from '../segmentation/customer.repository';
+import { invalidUnsubscribeLink, unsubscribeLinkOfNoCustomer } from './smartengage.exceptions';
 
 /** Opts customers out from the signed link in their messages. */
 @Injectable()
@@ -21,7 +21,7 @@ export class OptOutService {
   async optOut(token: string, source: string): Promise<void> {
     const claims = this.claimsOf(token);
     if (!(await this.customers.optOut(claims.sub, source))) {
-      throw AppException.notFound(ErrorCode.CustomerNotFound, 'this unsubscribe link belongs to no customer');
+      throw unsubscribeLinkOfNoCustomer();
     }
     this.logger.log({
       msg: `Customer opted out (${source})`,
@@ -33,7 +33,7 @@ export class OptOutService {
 
   private claimsOf(token: string) {
     const claims = this.links.verifyUnsubscribeToken(token);
-    if (!claims) throw new AppException(ErrorCode.InvalidToken, 'this unsubscribe link is not valid', HttpStatus.BAD_REQUEST);
+    if (!claims) throw invalidUnsubscribeLink();
     return claims;
   }
 }

@@ -5,6 +5,7 @@ import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SegmentationModule } from '../segmentation/segmentation.module';
 import { AdminSmartEngageController } from './admin-smartengage.controller';
 import { MessageStatusService } from './message-status.service';
+import { OfferService } from './offer.service';
 import { OptOutService } from './opt-out.service';
 import { PromoCodeEntity } from './promo-code.entity';
 import { PromoCodeRepository } from './promo-code.repository';
@@ -15,7 +16,7 @@ import { UnsubscribeController } from './unsubscribe.controller';
 @Module({
   imports: [TypeOrmModule.forFeature([PromoCodeEntity]), SegmentationModule, MessagingModule, RateLimitModule],
   controllers: [AdminSmartEngageController, UnsubscribeController],
-  providers: [SmartEngageService, MessageStatusService, OptOutService, PromoCodeRepository],
-  exports: [PromoCodeRepository],
+  providers: [SmartEngageService, MessageStatusService, OptOutService, OfferService, PromoCodeRepository],
+  exports: [OfferService],
 })
 export class SmartEngageModule {}

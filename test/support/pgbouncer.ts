@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { freePort } from './service-process';
+import { testDatabaseUrl } from './test-config';
 
 const BINARIES = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer'];
 
@@ -19,7 +20,7 @@ export interface PgBouncer {
  * installs it). It refuses to run as root, so as root it runs as the `postgres` user from a directory that
  * user owns.
  */
-export async function startPgBouncer(databaseUrl = process.env.DATABASE_URL): Promise<PgBouncer> {
+export async function startPgBouncer(databaseUrl = testDatabaseUrl()): Promise<PgBouncer> {
   if (!databaseUrl) throw new Error('startPgBouncer needs a database URL');
   const binary = BINARIES.find((path) => existsSync(path));
   if (!binary) throw new Error('pgbouncer is not installed: apt-get install -y pgbouncer (.ci/run does)');

@@ -10,10 +10,9 @@ import { AppModule } from '../../src/app.module';
 import { seedDemoData } from '../../src/database/demo-seed';
 import { setupApp } from '../../src/setup-app';
 
-export const ADMIN_KEY = 'e2e-admin-key-0123456789abcdef0123456789';
-export const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef';
-export const BOOKING_BASE_URL = 'https://app.sheba.xyz/book';
-export const PUBLIC_BASE_URL = 'http://smartengage.test';
+import { ADMIN_KEY, testConfig } from './test-config';
+
+export { ADMIN_KEY, BOOKING_BASE_URL, JWT_SECRET, PUBLIC_BASE_URL } from './test-config';
 
 export interface TestApp {
   app: INestApplication;
@@ -23,48 +22,23 @@ export interface TestApp {
   close: () => Promise<void>;
 }
 
-/** The whole application over HTTP on the e2e database, with env overrides for this app only. */
+/** The whole application over HTTP on the e2e database, configured by testConfig with `env` on top. */
 export async function createTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
   const outboxDir = mkdtempSync(join(tmpdir(), 'smartengage-outbox-'));
-  const settings: Record<string, string | undefined> = {
-    NODE_ENV: 'test',
-    ADMIN_API_KEYS: ADMIN_KEY,
-    JWT_SECRET,
-    OUTBOX_DIR: outboxDir,
-    BOOKING_BASE_URL,
-    PUBLIC_BASE_URL,
-    SMTP_URL: undefined,
-    OPENAI_API_KEY: undefined,
-    OPENAI_BASE_URL: undefined,
-    LOG_LEVEL: 'warn',
-    CAMPAIGN_SCHEDULER_ENABLED: 'false',
-    ...env,
+  const config = testConfig({ OUTBOX_DIR: outboxDir, ...env });
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+  // The service's own logger (pino, LOG_LEVEL=warn), as main.ts installs it.
+  const app = moduleRef.createNestApplication({ bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  setupApp(app);
+  await app.init();
+  return {
+    app,
+    dataSource: app.get(DataSource),
+    http: () => request(app.getHttpServer()),
+    outboxDir,
+    close: () => app.close(),
   };
-  const saved = Object.fromEntries(Object.keys(settings).map((key) => [key, process.env[key]]));
-  for (const [key, value] of Object.entries(settings)) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
-  try {
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot()] }).compile();
-    // The service's own logger (pino, LOG_LEVEL=warn), as main.ts installs it.
-    const app = moduleRef.createNestApplication({ bufferLogs: true });
-    app.useLogger(app.get(Logger));
-    setupApp(app);
-    await app.init();
-    return {
-      app,
-      dataSource: app.get(DataSource),
-      http: () => request(app.getHttpServer()),
-      outboxDir,
-      close: () => app.close(),
-    };
-  } finally {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
 }
 
 /** Empties every table the specs write and loads the demo data again. */

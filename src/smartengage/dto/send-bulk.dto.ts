@@ -3,8 +3,9 @@ import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsOptional
 import { Transform } from 'class-transformer';
 import { Field, lowerCase, UUID_SHAPE } from '../../common/dto-fields';
 import { MessageType } from '../../messaging/message.types';
+import { MessageTypeField } from '../../messaging/dto/message-type.field';
 
-export const MAX_BULK_CUSTOMERS = 1000;
+const MAX_BULK_CUSTOMERS = 1000;
 
 export class SendBulkRequestDto {
   @ApiProperty({
@@ -24,7 +25,7 @@ export class SendBulkRequestDto {
   @Matches(UUID_SHAPE, { each: true, message: 'each of customer_ids must be a UUID' })
   customer_ids: string[];
 
-  @Field.messageType()
+  @MessageTypeField()
   message_type: MessageType;
 
   @Field.optionalInt('booking_cadence_days', 1, 365, {

@@ -1,12 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Field } from '../../common/dto-fields';
 import { MessageType } from '../../messaging/message.types';
+import { MessageTypeField } from '../../messaging/dto/message-type.field';
 
 export class SendSingleRequestDto {
   @Field.uuid('customer_id', { required: true, example: '229211b0-9cf4-4e36-b707-d593034bfb0f' })
   customer_id: string;
 
-  @Field.messageType()
+  @MessageTypeField()
   message_type: MessageType;
 
   @Field.uuid('service_id', {

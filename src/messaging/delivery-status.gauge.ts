@@ -1,9 +1,9 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import { DeliveryStatus } from '../messaging/message.types';
-import { DeliveryStatusRepository } from './delivery-status.repository';
-import { Metric } from './metric-names';
-import { registerScrapedGauge, ScrapeCache, unregisterScrapedGauge } from './scraped-gauge';
+import { Metric } from '../metrics/metric-names';
+import { registerScrapedGauge, ScrapeCache, unregisterScrapedGauge } from '../metrics/scraped-gauge';
+import { AiMessageRepository } from './ai-message.repository';
+import { DeliveryStatus } from './delivery-status';
 
 /** Scrapes closer together than this share one query. */
 export const DELIVERY_STATUS_CACHE_MS = 5_000;
@@ -17,11 +17,11 @@ export class DeliveryStatusGauge implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(DeliveryStatusGauge.name);
   private gauge?: Gauge<'status'>;
   // A database outage must not fail the whole scrape; /health reports the outage.
-  private readonly counts = new ScrapeCache(() => this.repository.countByStatus(), DELIVERY_STATUS_CACHE_MS, (error) =>
+  private readonly counts = new ScrapeCache(() => this.messages.countByStatus(), DELIVERY_STATUS_CACHE_MS, (error) =>
     this.logger.warn(`Could not count messages by delivery status: ${error instanceof Error ? error.message : error}`),
   );
 
-  constructor(private readonly repository: DeliveryStatusRepository) {}
+  constructor(private readonly messages: AiMessageRepository) {}
 
   onModuleInit(): void {
     const counts = this.counts;

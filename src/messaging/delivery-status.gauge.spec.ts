@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { register } from 'prom-client';
 import { DELIVERY_STATUS_CACHE_MS, DeliveryStatusGauge } from './delivery-status.gauge';
-import { DeliveryStatusRepository } from './delivery-status.repository';
-import { Metric } from './metric-names';
+import { Metric } from '../metrics/metric-names';
+import { AiMessageRepository } from './ai-message.repository';
 
 /** What one scrape of the gauge reports, by status. */
 async function scrape(): Promise<Record<string, number>> {
@@ -14,7 +14,7 @@ async function scrape(): Promise<Record<string, number>> {
 
 function newTestGauge() {
   const countByStatus = jest.fn<Promise<Map<string, number>>, []>();
-  const repository = { countByStatus } as unknown as DeliveryStatusRepository;
+  const repository = { countByStatus } as unknown as AiMessageRepository;
   const sut = new DeliveryStatusGauge(repository);
   sut.onModuleInit();
   return { sut, mocks: { countByStatus } };
