@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DEMO } from '../src/database/demo-seed';
-import { AiMessageRepository, ClaimRequest } from '../src/messaging/ai-message.repository';
+import { AiMessageRepository, ClaimRequest, StoredDraft } from '../src/messaging/ai-message.repository';
 import { DeliveryStatus, nextStatus, StatusChange } from '../src/messaging/delivery-status';
 import { Channel, GeneratorKind, MessageType, Tone } from '../src/messaging/message.types';
 import { insertCustomers } from './support/customers';
@@ -89,8 +89,39 @@ describe('delivery status transitions in SQL (real Postgres)', () => {
 
   const draft = { subject: 's', messageText: 't', generator: GeneratorKind.Template, fallbackReason: null, safetyViolations: null, smsSegments: null };
 
+  const storedDraft: StoredDraft = {
+    prose: { subject: 's', body: 'b' },
+    generator: GeneratorKind.OpenAi,
+    fallbackReason: null,
+    safetyViolations: null,
+    model: 'gpt-4o-mini',
+    promptVersion: '0123456789ab',
+    usage: { input: 80, cachedInput: 20, output: 60 },
+  };
+
   it('send (markSending) moves only what the declaration allows', async () => {
     await expectMoves((row) => messages.markSending(row.id, draft), (from) => nextStatus(from, StatusChange.Send));
+  });
+
+  it('storing a first draft (storeDraft) moves no status and fills only a row the send may still take, once', async () => {
+    const before = await rowInEachStatus();
+    const first = { ...storedDraft, prose: { subject: 'first', body: 'first body' } };
+    for (const row of before.values()) {
+      expect({ from: row.delivery_status, stored: await messages.storeDraft(row.id, first) }).toEqual({
+        from: row.delivery_status,
+        stored: nextStatus(row.delivery_status, StatusChange.Send) !== null,
+      });
+    }
+    const queued = before.get(DeliveryStatus.Queued)!;
+    expect(await messages.storeDraft(queued.id, { ...storedDraft, prose: { subject: 'second', body: 'second body' } })).toBe(false);
+    const after = await snapshot([...before.values()].map((row) => row.id));
+    for (const [status, row] of after) {
+      if (status === DeliveryStatus.Queued) {
+        expect(row).toMatchObject({ prose_subject: 'first', prose_body: 'first body', llm_model: 'gpt-4o-mini', prompt_tokens: 80 });
+      } else {
+        expect({ status, row }).toEqual({ status, row: before.get(status) });
+      }
+    }
   });
 
   it.each([

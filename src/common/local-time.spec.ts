@@ -1,4 +1,4 @@
-import { isWithinHours, localDay, localHour } from './local-time';
+import { isWithinHours, localDay, localHour, rangeEndsAt } from './local-time';
 
 const DHAKA = 'Asia/Dhaka'; // UTC+6, no daylight saving
 const window = { startHour: 9, endHour: 18 };
@@ -37,5 +37,22 @@ describe('send window', () => {
     for (let hour = 0; hour < 24; hour++) {
       expect(isWithinHours(new Date(Date.UTC(2026, 10, 24, hour)), DHAKA, { startHour: 0, endHour: 24 })).toBe(true);
     }
+  });
+});
+
+describe('rangeEndsAt', () => {
+  it('is the first minute past the range, on the zone clock (Dhaka is UTC+6)', () => {
+    const at = new Date('2026-12-07T05:30:20Z'); // 11:30 in Dhaka
+    expect(rangeEndsAt(at, 'Asia/Dhaka', { startHour: 9, endHour: 21 }).toISOString()).toBe('2026-12-07T15:00:00.000Z');
+  });
+
+  it('follows a half-hour offset and a range that wraps past midnight', () => {
+    const at = new Date('2026-12-07T18:00:00Z'); // 23:30 in Kolkata
+    expect(rangeEndsAt(at, 'Asia/Kolkata', { startHour: 22, endHour: 6 }).toISOString()).toBe('2026-12-08T00:30:00.000Z');
+  });
+
+  it('is `at` itself outside the range', () => {
+    const at = new Date('2026-12-07T16:00:00Z'); // 22:00 in Dhaka
+    expect(rangeEndsAt(at, 'Asia/Dhaka', { startHour: 9, endHour: 21 })).toBe(at);
   });
 });

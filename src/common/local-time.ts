@@ -42,3 +42,14 @@ export function isWithinHours(at: Date, timeZone: string, range: HourRange): boo
     ? hour >= range.startHour && hour < range.endHour
     : hour >= range.startHour || hour < range.endHour;
 }
+
+/**
+ * When the range that contains `at` ends, to the minute (Intl knows the zone's offsets, including half-hour ones).
+ * `at` itself when it is outside the range.
+ */
+export function rangeEndsAt(at: Date, timeZone: string, range: HourRange): Date {
+  let end = new Date(Math.ceil(at.getTime() / 60_000) * 60_000);
+  if (!isWithinHours(at, timeZone, range)) return at;
+  for (let minute = 0; minute < 24 * 60 && isWithinHours(end, timeZone, range); minute++) end = new Date(end.getTime() + 60_000);
+  return end;
+}

@@ -34,6 +34,11 @@ export class AppConfig {
     maxRetries: number;
     deadlineSeconds: number;
     breaker: { failures: number; cooldownSeconds: number };
+    /** Requests and tokens per minute shared by every process on REDIS_URL; 0 = not enforced. */
+    budget: { rpm: number; tpm: number };
+    /** LLM calls in flight at once in this process. */
+    concurrency: number;
+    pricePerMtok: { input: number; cachedInput: number; output: number };
   };
   readonly links: { bookingBaseUrl: string; publicBaseUrl: string; defaultTtlHours: number };
   readonly frequencyCap: { maxMessages: number; windowDays: number };
@@ -107,6 +112,13 @@ export class AppConfig {
       maxRetries: env.OPENAI_MAX_RETRIES,
       deadlineSeconds: env.OPENAI_DEADLINE_SECONDS,
       breaker: { failures: env.OPENAI_BREAKER_FAILURES, cooldownSeconds: env.OPENAI_BREAKER_COOLDOWN_SECONDS },
+      budget: { rpm: env.OPENAI_RPM, tpm: env.OPENAI_TPM },
+      concurrency: env.OPENAI_CONCURRENCY,
+      pricePerMtok: {
+        input: env.OPENAI_PRICE_INPUT_PER_MTOK,
+        cachedInput: env.OPENAI_PRICE_CACHED_INPUT_PER_MTOK,
+        output: env.OPENAI_PRICE_OUTPUT_PER_MTOK,
+      },
     };
     this.links = {
       bookingBaseUrl: env.BOOKING_BASE_URL,

@@ -142,6 +142,49 @@ export class EnvironmentVariables {
   @Max(3600)
   OPENAI_BREAKER_COOLDOWN_SECONDS = 30;
 
+  /** LLM requests per minute, shared by every process on REDIS_URL; 0 = not enforced. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  OPENAI_RPM = 0;
+
+  /** LLM tokens (prompt + completion) per minute, shared like OPENAI_RPM; 0 = not enforced. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000_000)
+  OPENAI_TPM = 0;
+
+  /** LLM requests in flight at once in this process, apart from the send slots. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  OPENAI_CONCURRENCY = 30;
+
+  /** USD per million input tokens, for ai_llm_cost_usd_total (gpt-4o-mini's price by default). */
+  @IsOptional()
+  @Transform(toNumber)
+  @IsNumber()
+  @Min(0)
+  OPENAI_PRICE_INPUT_PER_MTOK = 0.15;
+
+  @IsOptional()
+  @Transform(toNumber)
+  @IsNumber()
+  @Min(0)
+  OPENAI_PRICE_CACHED_INPUT_PER_MTOK = 0.075;
+
+  @IsOptional()
+  @Transform(toNumber)
+  @IsNumber()
+  @Min(0)
+  OPENAI_PRICE_OUTPUT_PER_MTOK = 0.6;
+
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true }, { message: 'BOOKING_BASE_URL must be an http(s) URL' })
   BOOKING_BASE_URL = 'https://app.sheba.xyz/book';

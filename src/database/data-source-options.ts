@@ -10,6 +10,7 @@ import { RecipientAddresses1732842000000 } from '../../migrations/1732842000000-
 import { DeliveryStates1732924800000 } from '../../migrations/1732924800000-DeliveryStates';
 import { RunControl1733011200000 } from '../../migrations/1733011200000-RunControl';
 import { TableOwners1733097600000 } from '../../migrations/1733097600000-TableOwners';
+import { StoredDrafts1733100000000 } from '../../migrations/1733100000000-StoredDrafts';
 
 /** Listed explicitly so the same code runs from ts-jest and from dist/. */
 export const MIGRATIONS = [
@@ -24,6 +25,7 @@ export const MIGRATIONS = [
   DeliveryStates1732924800000,
   RunControl1733011200000,
   TableOwners1733097600000,
+  StoredDrafts1733100000000,
 ];
 
 /**

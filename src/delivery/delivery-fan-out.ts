@@ -152,7 +152,7 @@ export class DeliveryFanOut {
 
   /**
    * How a campaign feeds the fan-out: customers read per page, and in flight at once. In-process, the page is the
-   * plan's batch_size and CAMPAIGN_CONCURRENCY bounds the work in this process. In queue mode the workers do the
+   * plan's batch_size and CAMPAIGN_CONCURRENCY (plus OPENAI_CONCURRENCY with an LLM) bounds the work in this process. In queue mode the workers do the
    * work, so the producer keeps QUEUE_MAX_PENDING jobs in the queue (enough for every worker's slots; the bound
    * on Redis memory) and reads pages that large.
    */
@@ -162,7 +162,10 @@ export class DeliveryFanOut {
       const { maxPending } = this.config.queue;
       return { pageSize: Math.max(batchSize, maxPending), concurrency: maxPending };
     }
-    return { pageSize: batchSize, concurrency: Math.min(batchSize, this.config.campaign.concurrency) };
+    // Customers waiting for an LLM draft hold no send slot (ReminderDeliveryStep bounds the sends): more in flight.
+    const { apiKey, concurrency: llmConcurrency } = this.config.openai;
+    const concurrency = this.config.campaign.concurrency + (apiKey ? llmConcurrency : 0);
+    return { pageSize: batchSize, concurrency: Math.min(batchSize, concurrency) };
   }
 
   async deliverOne(item: FanOutItem): Promise<FanOutOutcome> {

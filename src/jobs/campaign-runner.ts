@@ -7,7 +7,7 @@ import { RequestContext } from '../common/request-context';
 import { CustomerResult, customerResult, DeliveryFanOut, FanOutItem, FanOutResult } from '../delivery/delivery-fan-out';
 import { campaignMessageId } from '../delivery/delivery-jobs';
 import { FanOutSlots } from '../delivery/fan-out-slots';
-import { SkipReason } from '../messaging/reminder-delivery';
+import { DeliveryRequest, SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { EligibilityCriteria, EligibleCustomerRepository } from '../segmentation/eligible-customer.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
@@ -19,7 +19,7 @@ import { Metric } from '../metrics/metric-names';
 import { RunControl, RunPage, RunStoppedError } from './run-control';
 import { JobRunRepository, RunCounts } from './job-run.repository';
 import { ShutdownError } from './shutdown.service';
-import { DAY_MS, isWithinHours, localDay } from '../common/local-time';
+import { DAY_MS, isWithinHours, localDay, rangeEndsAt } from '../common/local-time';
 
 const PROGRESS_LOG_INTERVAL_MS = 5_000;
 
@@ -131,7 +131,9 @@ export class CampaignRunner {
       await control.beat();
       control.start();
 
-      const campaign = { day: control.snapshot().resumeState.campaignDay, jobRunId };
+      // LLM drafts whose budget turn would come after the window closes get the template at once (llm_budget).
+      const windowClosesAt = rangeEndsAt(new Date(), this.config.campaign.timeZone, plan.sendWindow).getTime();
+      const campaign = { day: control.snapshot().resumeState.campaignDay, jobRunId, windowClosesAt };
       const { pageSize, concurrency } = this.fanOut.campaignPace(plan.batchSize);
       // Shared by the pages: the next page's customers start as the last page's finish, so one slow customer
       // (a retry's backoff) does not idle every worker at the end of its page.
@@ -277,7 +279,7 @@ export class CampaignRunner {
     services: Map<string, ServiceInfo>,
     plan: CampaignPlan,
     correlationId: string,
-    campaign: { day: string; jobRunId: string },
+    campaign: NonNullable<DeliveryRequest['campaign']>,
   ): FanOutItem {
     const service = customer.lastBookingServiceId ? services.get(customer.lastBookingServiceId) : undefined;
     if (!service) return { customerId: customer.id, skip: SkipReason.NoBookingHistory };

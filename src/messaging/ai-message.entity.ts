@@ -91,6 +91,30 @@ export class AiMessageEntity {
   @Column({ name: 'sms_segments', type: 'smallint', nullable: true })
   smsSegments: number | null;
 
+  /** The generator's prose as first written (before greeting, offer and links): what a retry sends again. */
+  @Column({ name: 'prose_subject', type: 'text', nullable: true })
+  proseSubject: string | null;
+
+  @Column({ name: 'prose_body', type: 'text', nullable: true })
+  proseBody: string | null;
+
+  /** The model and prompt version that wrote the prose; null for templates. */
+  @Column({ name: 'llm_model', type: 'text', nullable: true })
+  llmModel: string | null;
+
+  @Column({ name: 'prompt_version', type: 'text', nullable: true })
+  promptVersion: string | null;
+
+  /** The completion's usage: uncached prompt tokens, cached prompt tokens, completion tokens. */
+  @Column({ name: 'prompt_tokens', type: 'integer', nullable: true })
+  promptTokens: number | null;
+
+  @Column({ name: 'cached_tokens', type: 'integer', nullable: true })
+  cachedTokens: number | null;
+
+  @Column({ name: 'completion_tokens', type: 'integer', nullable: true })
+  completionTokens: number | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

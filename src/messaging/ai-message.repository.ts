@@ -13,6 +13,7 @@ import {
   StatusChange,
   transitionOf,
 } from './delivery-status';
+import { LlmUsage, Prose } from './message-content';
 import { Channel, GeneratorKind, MessageType, Tone } from './message.types';
 
 export interface ClaimRequest {
@@ -44,6 +45,18 @@ export interface DraftRecord {
   fallbackReason: string | null;
   safetyViolations: SafetyViolationRecord[] | null;
   smsSegments: number | null;
+}
+
+/** A draft as first written, stored before the send: a retry sends it again rather than drafting anew. */
+export interface StoredDraft {
+  prose: Prose;
+  generator: GeneratorKind;
+  fallbackReason: string | null;
+  safetyViolations: SafetyViolationRecord[] | null;
+  /** The LLM's model, prompt version and usage; null for templates. */
+  model: string | null;
+  promptVersion: string | null;
+  usage: LlmUsage | null;
 }
 
 /** How an attempt ended: `queued` when it will be retried. */
@@ -259,6 +272,35 @@ export class AiMessageRepository {
     });
     const moved = new Set(changed.map((row) => row.id));
     return changes.map((change) => moved.has(change.id));
+  }
+
+  /**
+   * Stores the draft of a message that has none yet and was not handed over: only where the declared Send
+   * change may still apply (`queued`). It fills draft columns and moves no status. False when it already had a
+   * draft or moved on.
+   */
+  async storeDraft(id: string, draft: StoredDraft): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE ai_messages
+          SET prose_subject = $2, prose_body = $3, generator = $4, fallback_reason = $5, safety_violations = $6::jsonb,
+              llm_model = $7, prompt_version = $8, prompt_tokens = $9, cached_tokens = $10, completion_tokens = $11,
+              updated_at = now()
+        WHERE id = $1 AND ${sqlAllowedFrom(StatusChange.Send)} AND prose_body IS NULL`,
+      [
+        id,
+        draft.prose.subject,
+        draft.prose.body,
+        draft.generator,
+        draft.fallbackReason,
+        draft.safetyViolations ? jsonParameter(draft.safetyViolations) : null,
+        draft.model,
+        draft.promptVersion,
+        draft.usage?.input ?? null,
+        draft.usage?.cachedInput ?? null,
+        draft.usage?.output ?? null,
+      ],
+    );
+    return rowCount === 1;
   }
 
   /** A claim whose draft was rejected: nothing was sent. */

@@ -130,3 +130,21 @@ describe('CircuitBreaker', () => {
     expect(sut.state).toBe(CircuitState.HalfOpen);
   });
 });
+
+describe('CircuitBreaker with isFailure', () => {
+  it('does not open on errors that are answers, and they reset the count of failures in a row', async () => {
+    const answer = new Error('429');
+    const sut = new CircuitBreaker({ failureThreshold: 2, cooldownMs: COOLDOWN_MS, isFailure: (error) => error !== answer });
+    const fail = () => sut.run(async () => Promise.reject(new Error('down')));
+    const rateLimited = () => sut.run(async () => Promise.reject(answer));
+
+    for (let i = 0; i < 10; i++) await expect(rateLimited()).rejects.toBe(answer);
+    expect(sut.state).toBe(CircuitState.Closed);
+    await expect(fail()).rejects.toThrow('down');
+    await expect(rateLimited()).rejects.toBe(answer);
+    await expect(fail()).rejects.toThrow('down');
+    expect(sut.snapshot().consecutiveFailures).toBe(1);
+    await expect(fail()).rejects.toThrow('down');
+    expect(sut.state).toBe(CircuitState.Open);
+  });
+});

@@ -25,6 +25,8 @@ export interface CircuitBreakerOptions {
   /** How long the circuit stays open before one trial call is let through. */
   cooldownMs: number;
   now?: () => number;
+  /** Errors for which this is false are answers, not failures (an LLM's 429): they count as a success. */
+  isFailure?: (error: unknown) => boolean;
   onStateChange?: (to: CircuitState, from: CircuitState) => void;
 }
 
@@ -72,7 +74,7 @@ export class CircuitBreaker {
 
   /**
    * Runs `call` while the circuit is closed. Otherwise throws CircuitOpenError, having started `call` as
-   * the trial if one is due. Any rejection of `call` counts as a failure.
+   * the trial if one is due. A rejection of `call` counts as a failure unless `isFailure` says otherwise.
    */
   async run<T>(call: () => Promise<T>): Promise<T> {
     const state = this.state;
@@ -91,7 +93,7 @@ export class CircuitBreaker {
     try {
       result = await call();
     } catch (error) {
-      this.settle(epoch, trial, false);
+      this.settle(epoch, trial, !(this.options.isFailure?.(error) ?? true));
       throw error;
     }
     this.settle(epoch, trial, true);

@@ -4,7 +4,10 @@
  * from-lists from here; docs/architecture.md draws this table (checked by test/readme.e2e-spec.ts).
  */
 export enum DeliveryStatus {
-  /** Claimed, not handed to the channel (again, after a failed attempt that will be retried). */
+  /**
+   * Claimed, not handed to the channel (again, after a failed attempt that will be retried). Its first LLM draft
+   * may be stored here (AiMessageRepository.storeDraft), which moves no status.
+   */
   Queued = 'queued',
   /** Being handed to the channel; the draft is stored. */
   Sending = 'sending',

@@ -4,9 +4,10 @@ import { SafetyFilterService } from '../safety/safety-filter.service';
 import { SafetyPolicy, SafetyRule, SafetyViolation } from '../safety/safety.types';
 import { GENERIC_NAME } from './display-name';
 import { MessageComposer } from './message-composer';
-import { ComposedMessage, MessageContext, proseInputFrom, ProseResult } from './message-content';
+import { StoredDraft } from './ai-message.repository';
+import { ComposedMessage, LlmUsage, MessageContext, Prose, proseInputFrom, ProseResult } from './message-content';
 import { GeneratorKind } from './message.types';
-import { LlmFailure, LlmGenerationError, OpenAiProseGenerator } from './openai-prose.generator';
+import { LlmFailure, LlmGenerationError, OpenAiProseGenerator, WriteOptions } from './openai-prose.generator';
 import { SmsComposer } from './sms-composer';
 import { TemplateProseGenerator } from './template-prose.generator';
 
@@ -14,15 +15,25 @@ export const SAFETY_REJECTED = 'safety_rejected';
 
 export interface Draft {
   message: ComposedMessage;
+  /** The generator's prose the message was composed from. */
+  prose: Prose;
   generator: GeneratorKind;
   /** Why the template was used although an LLM is configured. */
   fallbackReason: string | null;
   /** What the safety filter found in a rejected draft. */
   violations: SafetyViolation[] | null;
   generationSeconds: number;
-  tokensUsed?: number;
+  /** The LLM's model, prompt version and tokens, when it wrote the prose. */
+  model?: string;
+  promptVersion?: string;
+  usage?: LlmUsage;
   /** Parts the SMS takes, for SMS drafts. */
   smsSegments?: number;
+}
+
+export interface DraftOptions extends WriteOptions {
+  /** The message's draft as first written (a retry, a redelivered job): composed and checked again, never redrafted. */
+  stored?: StoredDraft | null;
 }
 
 /** Thrown when not even the built-in template passes the safety filter. */
@@ -50,15 +61,29 @@ export class DraftingService {
     private readonly config: AppConfig,
   ) {}
 
-  async draft(context: MessageContext): Promise<Draft> {
+  /** True when email drafts are worth storing before the send: they may cost an LLM call. */
+  get storesDrafts(): boolean {
+    return this.llm.enabled;
+  }
+
+  async draft(context: MessageContext, options: DraftOptions = {}): Promise<Draft> {
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
     let fallbackReason: string | null = null;
     let violations: SafetyViolation[] | null = null;
 
-    if (this.llm.enabled) {
+    const { stored } = options;
+    if (stored) {
+      const result = { prose: stored.prose, generator: stored.generator, model: stored.model ?? undefined, promptVersion: stored.promptVersion ?? undefined, usage: stored.usage ?? undefined };
+      const checked = this.composeAndCheck(result, context);
+      if (checked.violations.length === 0) {
+        return { ...checked.draft, fallbackReason: stored.fallbackReason, violations: stored.safetyViolations as SafetyViolation[] | null, generationSeconds: elapsed() };
+      }
+      fallbackReason = SAFETY_REJECTED;
+      violations = checked.violations;
+    } else if (this.llm.enabled) {
       try {
-        const result = await this.llm.write(proseInputFrom(context));
+        const result = await this.llm.write(proseInputFrom(context), options);
         const checked = this.composeAndCheck(result, context);
         if (checked.violations.length === 0) {
           return { ...checked.draft, fallbackReason: null, violations: null, generationSeconds: elapsed() };
@@ -69,8 +94,8 @@ export class DraftingService {
       } catch (error) {
         if (!(error instanceof LlmGenerationError)) throw error;
         fallbackReason = error.reason;
-        // An open circuit would log once per customer; the breaker logs when it opens and closes.
-        const log = error.reason === LlmFailure.CircuitOpen ? 'debug' : 'warn';
+        // An open circuit or a spent budget would log once per customer; the breaker logs when it opens and closes.
+        const log = error.reason === LlmFailure.CircuitOpen || error.reason === LlmFailure.Budget ? 'debug' : 'warn';
         this.logger[log](`LLM draft unavailable (${error.reason}: ${error.message}); using the template`);
       }
     }
@@ -104,6 +129,7 @@ export class DraftingService {
       if (verdict.passed) {
         return {
           message: { subject: '', text: sms.text, html: '' },
+          prose: { subject: '', body: sms.text },
           generator: GeneratorKind.Template,
           fallbackReason: null,
           violations: null,
@@ -120,7 +146,14 @@ export class DraftingService {
     const message = this.composer.compose(result.prose, context);
     const verdict = this.safety.check({ subject: message.subject, text: message.text }, this.policyFor(context));
     return {
-      draft: { message, generator: result.generator, tokensUsed: result.tokensUsed },
+      draft: {
+        message,
+        prose: result.prose,
+        generator: result.generator,
+        model: result.model,
+        promptVersion: result.promptVersion,
+        usage: result.usage,
+      },
       violations: verdict.violations,
     };
   }

@@ -52,10 +52,20 @@ export interface ProseInput {
   hasOffer: boolean;
 }
 
+/** Tokens of one completion as the provider bills them; input excludes the cached part. */
+export interface LlmUsage {
+  input: number;
+  cachedInput: number;
+  output: number;
+}
+
 export interface ProseResult {
   prose: Prose;
   generator: GeneratorKind;
-  tokensUsed?: number;
+  /** The LLM's model, prompt version and usage; absent for templates. */
+  model?: string;
+  promptVersion?: string;
+  usage?: LlmUsage;
 }
 
 export function proseInputFrom(context: MessageContext): ProseInput {

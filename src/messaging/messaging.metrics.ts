@@ -21,7 +21,6 @@ export class MessagingMetrics implements OnModuleInit {
     @InjectMetric(Metric.GenerationDuration) private readonly generationDuration: Histogram<string>,
     @InjectMetric(Metric.TemplateFallbacks) private readonly fallbacks: Counter<string>,
     @InjectMetric(Metric.SafetyRejections) private readonly safetyRejections: Counter<string>,
-    @InjectMetric(Metric.LlmTokens) private readonly llmTokens: Counter<string>,
     @InjectMetric(Metric.Skipped) private readonly skips: Counter<string>,
     @InjectMetric(Metric.SmsSegments) private readonly smsSegments: Counter<string>,
     @InjectMetric(Metric.DeliveryAttempts) private readonly attempts: Counter<string>,
@@ -53,7 +52,6 @@ export class MessagingMetrics implements OnModuleInit {
     this.generationDuration.observe({ generator: draft.generator }, draft.generationSeconds);
     if (draft.fallbackReason) this.fallbacks.inc({ reason: draft.fallbackReason });
     for (const violation of draft.violations ?? []) this.safetyRejections.inc({ rule: violation.rule });
-    if (draft.tokensUsed) this.llmTokens.inc(draft.tokensUsed);
   }
 
   attempted(channel: Channel, outcome: (typeof ATTEMPT_OUTCOMES)[number]): void {

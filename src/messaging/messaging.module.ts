@@ -12,7 +12,9 @@ import { DeliveryStatusGauge } from './delivery-status.gauge';
 import { DraftingService } from './drafting.service';
 import { EmailSender } from './email.sender';
 import { ReminderDeliveryStep } from './reminder-delivery-step';
+import { LlmBudget } from './llm-budget';
 import { LlmCircuitBreaker } from './llm-circuit-breaker';
+import { LlmMetrics } from './llm.metrics';
 import { LlmCircuitGauge } from './llm-circuit.gauge';
 import { MessageComposer } from './message-composer';
 import { MessageDispatcher } from './message-dispatcher';
@@ -56,8 +58,10 @@ import { TemplateProseGenerator } from './template-prose.generator';
     DeliveryStatusGauge,
     DraftingService,
     EmailSender,
+    LlmBudget,
     LlmCircuitBreaker,
     LlmCircuitGauge,
+    LlmMetrics,
     MessageComposer,
     MessageDispatcher,
     MessagingMetrics,

@@ -1,9 +1,15 @@
 import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
+import { Slots } from '../common/slots';
 import { AppConfig } from '../config/app-config';
 import { CircuitOpenError } from './circuit-breaker';
+import { retryDelayMs } from './delivery-retry';
+import { holdBackMs, LlmBudget } from './llm-budget';
 import { LlmCircuitBreaker } from './llm-circuit-breaker';
-import { Prose, ProseInput, ProseResult } from './message-content';
+import { LlmMetrics } from './llm.metrics';
+import { LlmUsage, Prose, ProseInput, ProseResult } from './message-content';
 import { GeneratorKind } from './message.types';
 
 /** Why an LLM draft was not used; stored as ai_messages.fallback_reason. */
@@ -15,6 +21,8 @@ export enum LlmFailure {
   Refused = 'llm_refused',
   /** The breaker is open after repeated failures: the LLM was not asked. */
   CircuitOpen = 'llm_circuit_open',
+  /** OPENAI_RPM / OPENAI_TPM had no turn for this customer before the send window closes: the LLM was not asked. */
+  Budget = 'llm_budget',
 }
 
 export class LlmGenerationError extends Error {
@@ -52,23 +60,54 @@ const RESPONSE_FORMAT = {
   },
 };
 
-/** Writes prose with an OpenAI-compatible chat-completions API, using structured output. */
+/** A short hash of the prompt text: which prompt wrote a message (ai_messages.prompt_version). */
+export const PROMPT_VERSION = createHash('sha256')
+  .update(SYSTEM_PROMPT)
+  .update(JSON.stringify(RESPONSE_FORMAT))
+  .digest('hex')
+  .slice(0, 12);
+
+const MAX_COMPLETION_TOKENS = 700;
+/** Backoff base of our own retries (408, 409, 5xx, no answer) when the budget is on. */
+const RETRY_BACKOFF_MS = 500;
+
+export interface WriteOptions {
+  /**
+   * The latest a budgeted call may start (epoch ms): a campaign's send window close. A customer whose turn would
+   * come later gets the template at once (`llm_budget`). Default: OPENAI_DEADLINE_SECONDS from now.
+   */
+  notAfter?: number;
+}
+
+type Completion = OpenAI.Chat.Completions.ChatCompletion;
+
+/**
+ * Writes prose with an OpenAI-compatible chat-completions API, using structured output. With OPENAI_RPM or
+ * OPENAI_TPM set, every call takes a turn in the shared budget and the client's own retries are off: the retry
+ * loop is ours, so a 429 holds every caller back (the budget's pause) rather than each retrying on its own.
+ */
 @Injectable()
 export class OpenAiProseGenerator {
   readonly kind = GeneratorKind.OpenAi;
+  readonly model: string;
   private readonly client: OpenAI | null;
-  private readonly model: string;
   private readonly deadlineMs: number;
+  private readonly maxRetries: number;
+  private readonly slots: Slots;
 
   constructor(
     config: AppConfig,
     private readonly breaker: LlmCircuitBreaker,
+    private readonly budget: LlmBudget,
+    private readonly metrics: LlmMetrics,
   ) {
-    const { apiKey, baseUrl, timeoutSeconds, maxRetries, model, deadlineSeconds } = config.openai;
+    const { apiKey, baseUrl, timeoutSeconds, maxRetries, model, deadlineSeconds, concurrency } = config.openai;
     this.model = model;
     this.deadlineMs = deadlineSeconds * 1000;
+    this.maxRetries = maxRetries;
+    this.slots = new Slots(concurrency);
     this.client = apiKey
-      ? new OpenAI({ apiKey, baseURL: baseUrl, timeout: timeoutSeconds * 1000, maxRetries })
+      ? new OpenAI({ apiKey, baseURL: baseUrl, timeout: timeoutSeconds * 1000, maxRetries: budget.enabled ? 0 : maxRetries })
       : null;
   }
 
@@ -76,7 +115,7 @@ export class OpenAiProseGenerator {
     return this.client !== null;
   }
 
-  async write(input: ProseInput): Promise<ProseResult> {
+  async write(input: ProseInput, options: WriteOptions = {}): Promise<ProseResult> {
     const client = this.client;
     if (!client) throw new LlmGenerationError(LlmFailure.Unavailable, 'OPENAI_API_KEY is not set');
     const facts = {
@@ -87,56 +126,156 @@ export class OpenAiProseGenerator {
       message_type: input.messageType.toLowerCase(),
       has_offer: input.hasOffer,
     };
-    let completion: OpenAI.Chat.Completions.ChatCompletion;
-    try {
-      completion = await this.breaker.run(() => this.complete(client, JSON.stringify(facts)));
-    } catch (error) {
-      if (!(error instanceof CircuitOpenError)) throw error;
-      throw new LlmGenerationError(LlmFailure.CircuitOpen, `the LLM was not asked: ${error.message}`);
-    }
+    const userContent = JSON.stringify(facts);
+    const completion = this.budget.enabled
+      ? await this.budgeted(client, userContent, options.notAfter ?? Date.now() + this.deadlineMs)
+      : await this.unbudgeted(client, userContent);
+    const usage = usageOf(completion);
+    this.metrics.used(this.model, usage);
     const choice = completion.choices[0];
     if (!choice?.message) throw new LlmGenerationError(LlmFailure.MalformedOutput, 'the completion had no message');
     if (choice.message.refusal) throw new LlmGenerationError(LlmFailure.Refused, 'the model refused');
     return {
       prose: parseProse(choice.message.content),
       generator: GeneratorKind.OpenAi,
-      tokensUsed: completion.usage?.total_tokens,
+      model: this.model,
+      promptVersion: PROMPT_VERSION,
+      usage,
     };
   }
 
+  /** One completion, the client's retries included, within OPENAI_DEADLINE_SECONDS. */
+  private async unbudgeted(client: OpenAI, userContent: string): Promise<Completion> {
+    const release = await this.slots.acquire();
+    try {
+      return (await this.call(client, userContent, this.deadlineMs)).data;
+    } catch (error) {
+      throw toLlmError(error, this.deadlineMs);
+    } finally {
+      release?.();
+    }
+  }
+
   /**
-   * One completion, retries included, within OPENAI_DEADLINE_SECONDS. The signal stops the client's
-   * requests, but not its sleep before a retry (up to a provider's Retry-After), hence the race.
+   * Waits for an LLM slot and the budget's turn, unless either comes after `notAfter` (then `llm_budget`), and
+   * retries what the client would have (429, 408, 409, 5xx, no answer) up to OPENAI_MAX_RETRIES, each retry in
+   * a new turn. OPENAI_DEADLINE_SECONDS counts from the first request, the waits between retries included.
    */
-  private async complete(client: OpenAI, userContent: string): Promise<OpenAI.Chat.Completions.ChatCompletion> {
+  private async budgeted(client: OpenAI, userContent: string, notAfter: number): Promise<Completion> {
+    const estimate = estimateTokens(userContent);
+    const waitStarted = Date.now();
+    const slotFree = this.slots.available > 0;
+    const release = await this.slots.acquire(notAfter - Date.now());
+    if (!release) throw new LlmGenerationError(LlmFailure.Budget, 'no LLM slot came free before the send window closes');
+    try {
+      let deadlineAt: number | null = null;
+      for (let attempt = 0; ; attempt++) {
+        const latest = deadlineAt === null ? notAfter : deadlineAt;
+        const turn = await this.budget.reserve(estimate, latest - Date.now());
+        if (!turn.granted) {
+          if (deadlineAt !== null) throw new LlmGenerationError(LlmFailure.RateLimited, 'the LLM budget had no turn left within the deadline');
+          throw new LlmGenerationError(LlmFailure.Budget, `the LLM budget's next turn is ${Math.round(turn.waitMs / 1000)} s away, after the send window closes`);
+        }
+        // Unref'd: a customer waiting for its turn (up to the window's close) does not hold a shutdown open.
+        if (turn.waitMs > 0) await sleep(turn.waitMs, undefined, { ref: false });
+        if (attempt === 0 && (!slotFree || turn.waitMs > 0)) this.metrics.waited(Date.now() - waitStarted);
+        deadlineAt ??= Date.now() + this.deadlineMs;
+        let outcome: { data: Completion; response: Response };
+        try {
+          outcome = await this.call(client, userContent, deadlineAt - Date.now());
+        } catch (error) {
+          if (error instanceof LlmGenerationError) throw error;
+          // Our turn was spent either way; a 429 also holds everyone back until the provider's reset.
+          if (error instanceof OpenAI.RateLimitError) await this.budget.pause(holdBackMs(error.headers, true, estimate) ?? 0);
+          if (!retryable(error) || attempt >= this.maxRetries || Date.now() >= deadlineAt) throw toLlmError(error, this.deadlineMs);
+          if (!(error instanceof OpenAI.RateLimitError)) {
+            await sleep(Math.min(retryDelayMs(attempt + 1, RETRY_BACKOFF_MS), Math.max(0, deadlineAt - Date.now())), undefined, { ref: false });
+          }
+          continue;
+        }
+        const { data, response } = outcome;
+        await this.budget.settle(estimate, data.usage?.total_tokens ?? estimate);
+        await this.budget.pause(holdBackMs(response.headers, false, estimate) ?? 0);
+        return data;
+      }
+    } catch (error) {
+      if (error instanceof LlmGenerationError) throw error;
+      throw toLlmError(error, this.deadlineMs);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * One request through the breaker (a 429 is an answer and never opens it), within `timeoutMs`. The signal
+   * stops the client's requests, but not its sleep before a retry (up to a provider's Retry-After), hence the race.
+   */
+  private async call(client: OpenAI, userContent: string, timeoutMs: number): Promise<{ data: Completion; response: Response }> {
+    const started = process.hrtime.bigint();
+    try {
+      return await this.breaker.run(() => this.complete(client, userContent, timeoutMs));
+    } catch (error) {
+      if (error instanceof CircuitOpenError) {
+        throw new LlmGenerationError(LlmFailure.CircuitOpen, `the LLM was not asked: ${error.message}`);
+      }
+      if (error instanceof OpenAI.RateLimitError) this.metrics.rateLimited(this.model);
+      throw error;
+    } finally {
+      this.metrics.requested(this.model, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  private async complete(client: OpenAI, userContent: string, timeoutMs: number): Promise<{ data: Completion; response: Response }> {
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), this.deadlineMs);
+    const timer = setTimeout(() => deadline.abort(), Math.max(0, timeoutMs));
     const expired = new Promise<never>((_, reject) => {
       deadline.signal.addEventListener('abort', () => reject(new DeadlineExceeded()), { once: true });
     });
-    const request = client.chat.completions.create(
-      {
-        model: this.model,
-        temperature: 0.7,
-        max_completion_tokens: 700,
-        response_format: RESPONSE_FORMAT,
-        messages: [
-          { role: 'system', content: SYSTEM_PROMPT },
-          { role: 'user', content: userContent },
-        ],
-      },
-      { signal: deadline.signal },
-    );
+    const request = client.chat.completions
+      .create(
+        {
+          model: this.model,
+          temperature: 0.7,
+          max_completion_tokens: MAX_COMPLETION_TOKENS,
+          response_format: RESPONSE_FORMAT,
+          messages: [
+            { role: 'system', content: SYSTEM_PROMPT },
+            { role: 'user', content: userContent },
+          ],
+        },
+        { signal: deadline.signal },
+      )
+      .withResponse();
     try {
       return await Promise.race([request, expired]);
-    } catch (error) {
-      throw toLlmError(error, this.deadlineMs);
     } finally {
       clearTimeout(timer);
       // Past the deadline the client still rejects, later, with its abort error: nobody waits for it.
       request.catch(() => undefined);
     }
   }
+}
+
+/**
+ * What a request counts against the token budget before its usage is known: the prompt at about 3 characters a
+ * token (Bengali names and services take more than English), plus the completion's cap, as OpenAI counts it.
+ */
+function estimateTokens(userContent: string): number {
+  return Math.ceil((SYSTEM_PROMPT.length + userContent.length) / 3) + MAX_COMPLETION_TOKENS;
+}
+
+function usageOf(completion: Completion): LlmUsage | undefined {
+  const usage = completion.usage;
+  if (!usage) return undefined;
+  const cachedInput = usage.prompt_tokens_details?.cached_tokens ?? 0;
+  return { input: usage.prompt_tokens - cachedInput, cachedInput, output: usage.completion_tokens };
+}
+
+/** What the client itself would have retried. */
+function retryable(error: unknown): boolean {
+  if (error instanceof OpenAI.APIConnectionError) return true;
+  if (!(error instanceof OpenAI.APIError) || error.status === undefined) return false;
+  return error.status === 408 || error.status === 409 || error.status === 429 || error.status >= 500;
 }
 
 class DeadlineExceeded extends Error {}
@@ -156,6 +295,7 @@ function parseProse(content: string | null | undefined): Prose {
 }
 
 function toLlmError(error: unknown, deadlineMs: number): LlmGenerationError {
+  if (error instanceof LlmGenerationError) return error;
   if (error instanceof DeadlineExceeded || error instanceof OpenAI.APIUserAbortError) {
     return new LlmGenerationError(LlmFailure.Timeout, `no draft within the ${deadlineMs / 1000} s deadline`);
   }

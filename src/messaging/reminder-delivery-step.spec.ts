@@ -35,6 +35,7 @@ const REQUEST: DeliveryRequest = {
 };
 const DRAFT: Draft = {
   message: { subject: 'বিষয়', text: 'বার্তা', html: '<p>বার্তা</p>' },
+  prose: { subject: 'বিষয়', body: 'বার্তা' },
   generator: GeneratorKind.Template,
   fallbackReason: null,
   violations: null,
@@ -111,6 +112,34 @@ describe(ReminderDeliveryStep.name, () => {
       expect(await sut.deliver(REQUEST)).toMatchObject({ status: 'sent', messageId: MESSAGE_ID });
       expect(mocks.drafting.draft).toHaveBeenCalledTimes(1);
       expect(mocks.dispatcher.dispatch).toHaveBeenCalledTimes(1);
+    });
+
+    it('passes the draft a queued row stored to the drafting (a retried or redelivered message is not written again)', async () => {
+      const { sut, mocks } = newTestDelivery();
+      mocks.messages.claim.mockResolvedValue('exists');
+      mocks.messages.findById.mockResolvedValue({
+        ...row(DeliveryStatus.Queued),
+        proseSubject: 'আগের বিষয়',
+        proseBody: 'আগের লেখা',
+        generator: GeneratorKind.OpenAi,
+        llmModel: 'gpt-4o-mini',
+        promptVersion: 'abc123',
+        promptTokens: 100,
+        cachedTokens: 20,
+        completionTokens: 80,
+      } as AiMessageEntity);
+
+      expect(await sut.deliver(REQUEST)).toMatchObject({ status: 'sent' });
+      expect(mocks.drafting.draft).toHaveBeenCalledWith(expect.anything(), expect.objectContaining({
+        stored: expect.objectContaining({
+          prose: { subject: 'আগের বিষয়', body: 'আগের লেখা' },
+          generator: GeneratorKind.OpenAi,
+          model: 'gpt-4o-mini',
+          usage: { input: 100, cachedInput: 20, output: 80 },
+        }),
+      }));
+      // Counted when it was first written, not again.
+      expect(mocks.metrics.generated).not.toHaveBeenCalled();
     });
 
     it.each([DeliveryStatus.Sent, DeliveryStatus.Clicked])('answers sent for a %s row without sending again', async (status) => {

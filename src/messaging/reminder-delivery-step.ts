@@ -3,14 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { DAY_MS, isWithinHours } from '../common/local-time';
 import { RequestContext } from '../common/request-context';
+import { Slots } from '../common/slots';
 import { isValidEmailAddress, isValidPhoneNumber } from '../segmentation/contact-address';
 import { AiMessageEntity } from './ai-message.entity';
-import { AiMessageRepository, ClaimOutcome, DraftRecord, INTERRUPTED_WHILE_SENDING } from './ai-message.repository';
+import { AiMessageRepository, ClaimOutcome, DraftRecord, INTERRUPTED_WHILE_SENDING, StoredDraft } from './ai-message.repository';
 import { BookingLink, DeepLinkService, TokenScope } from './deep-link.service';
 import { displayName } from './display-name';
 import { Draft, DraftRejectedError, DraftingService } from './drafting.service';
 import { MessageContext } from './message-content';
-import { DispatchResult, MessageDispatcher } from './message-dispatcher';
+import { Dispatch, DispatchResult, MessageDispatcher } from './message-dispatcher';
 import { DeliveryStatus, SENT_OR_LATER } from './delivery-status';
 import { Channel, GeneratorKind, Tone, toneFor } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
@@ -39,6 +40,12 @@ export class ReminderDeliveryStep extends ReminderDelivery {
   private readonly logger = new Logger(ReminderDeliveryStep.name);
   /** Messages claimed here and not finished yet, for settleInFlight. */
   private readonly inFlight = new Set<string>();
+  /**
+   * With an LLM, email customers waiting for a draft hold no send slot: the fan-out (or the email worker) takes
+   * OPENAI_CONCURRENCY more customers at once, and their sends stay at CAMPAIGN_CONCURRENCY (WORKER_CONCURRENCY in
+   * a worker) here.
+   */
+  private readonly sendSlots: Slots | null;
 
   constructor(
     private readonly messages: AiMessageRepository,
@@ -49,6 +56,9 @@ export class ReminderDeliveryStep extends ReminderDelivery {
     private readonly config: AppConfig,
   ) {
     super();
+    this.sendSlots = config.openai.apiKey
+      ? new Slots(config.redis.url ? config.queue.workerConcurrency : config.campaign.concurrency)
+      : null;
   }
 
   /** Lines logged on the way carry the customer's id as a field, and the message's once its row is claimed. */
@@ -110,13 +120,16 @@ export class ReminderDeliveryStep extends ReminderDelivery {
     this.inFlight.add(messageId);
     try {
       let attempts = 0;
+      let stored: StoredDraft | null = null;
       if (claim === 'exists') {
         const row = await this.messages.findById(messageId);
         if (row && row.deliveryStatus !== DeliveryStatus.Queued) return await this.resume(request, row);
-        // Queued again after a deferred retry (queue mode): the attempts so far count towards the limit.
+        // Queued again after a deferred retry (queue mode), or redelivered: the attempts so far count towards the
+        // limit, and a draft already written is sent again, never written (or paid for) twice.
         attempts = row?.attempts ?? 0;
+        stored = row ? storedDraftOf(row) : null;
       }
-      return await this.draftAndSend(request, claimed, attempts);
+      return await this.draftAndSend(request, claimed, attempts, stored);
     } finally {
       this.inFlight.delete(messageId);
     }
@@ -130,7 +143,12 @@ export class ReminderDeliveryStep extends ReminderDelivery {
     return settled.released.length + settled.unknown.length;
   }
 
-  private async draftAndSend(request: DeliveryRequest, claimed: Claimed, attempts: number): Promise<DeliveryOutcome> {
+  private async draftAndSend(
+    request: DeliveryRequest,
+    claimed: Claimed,
+    attempts: number,
+    stored: StoredDraft | null,
+  ): Promise<DeliveryOutcome> {
     const { customer, service, offer, channel } = request;
     const { messageId, recipient, tone, link, lastBookingAt } = claimed;
     const tracked = channel === Channel.Sms || this.config.tracking.emailClicks;
@@ -157,13 +175,17 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       draft =
         channel === Channel.Sms
           ? this.drafting.draftSms(context, this.config.sms.maxSegments)
-          : await this.drafting.draft(context);
+          : await this.drafting.draft(context, { notAfter: request.campaign?.windowClosesAt, stored });
     } catch (error) {
       if (!(error instanceof DraftRejectedError)) throw error;
       await this.messages.markFailed(messageId, error.message);
       return this.fail(request, messageId, FailureReason.SafetyRejected, error.message);
     }
-    this.metrics.generated(draft);
+    if (!stored) {
+      this.metrics.generated(draft);
+      // Stored before the send: if this attempt is retried or its job redelivered, the LLM is not asked again.
+      if (channel === Channel.Email && this.drafting.storesDrafts) await this.messages.storeDraft(messageId, toStored(draft));
+    }
     const record: DraftRecord = {
       subject: draft.message.subject,
       messageText: draft.message.text,
@@ -172,7 +194,7 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       safetyViolations: draft.violations,
       smsSegments: draft.smsSegments ?? null,
     };
-    const result = await this.dispatcher.dispatch({
+    const result = await this.send({
       messageId,
       channel,
       recipient,
@@ -194,7 +216,7 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       const attempts = await this.messages.touchSending(row.id);
       if (attempts !== null) {
         const { id: messageId, recipient, channel } = row;
-        const result = await this.dispatcher.dispatch({
+        const result = await this.send({
           messageId,
           channel,
           recipient,
@@ -214,6 +236,16 @@ export class ReminderDeliveryStep extends ReminderDelivery {
     const current = (await this.messages.findById(row.id)) ?? row;
     const reason = current.deliveryStatus === DeliveryStatus.Unknown ? FailureReason.DeliveryUnknown : FailureReason.DeliveryFailed;
     return this.fail(request, row.id, reason, current.lastError ?? current.deliveryStatus);
+  }
+
+  private async send(dispatch: Dispatch): Promise<DispatchResult> {
+    // SMS are never LLM-drafted: nothing waits for a draft there, so nothing to bound.
+    const release = dispatch.channel === Channel.Email ? await this.sendSlots?.acquire() : undefined;
+    try {
+      return await this.dispatcher.dispatch(dispatch);
+    } finally {
+      release?.();
+    }
   }
 
   private outcome(request: DeliveryRequest, messageId: string, draft: DraftRecord, result: DispatchResult): DeliveryOutcome {
@@ -249,6 +281,36 @@ export class ReminderDeliveryStep extends ReminderDelivery {
 
 function sent(messageId: string, draft: DraftRecord, outboxPath?: string): DeliveryOutcome {
   return { status: 'sent', messageId, generator: draft.generator, fallbackReason: draft.fallbackReason, subject: draft.subject, outboxPath };
+}
+
+/** The draft a `queued` row stored when it was first written, if any. */
+function storedDraftOf(row: AiMessageEntity): StoredDraft | null {
+  if (row.proseBody === null || row.proseSubject === null || row.generator === null) return null;
+  const usage =
+    row.promptTokens === null
+      ? null
+      : { input: row.promptTokens, cachedInput: row.cachedTokens ?? 0, output: row.completionTokens ?? 0 };
+  return {
+    prose: { subject: row.proseSubject, body: row.proseBody },
+    generator: row.generator,
+    fallbackReason: row.fallbackReason,
+    safetyViolations: row.safetyViolations,
+    model: row.llmModel,
+    promptVersion: row.promptVersion,
+    usage,
+  };
+}
+
+function toStored(draft: Draft): StoredDraft {
+  return {
+    prose: draft.prose,
+    generator: draft.generator,
+    fallbackReason: draft.fallbackReason,
+    safetyViolations: draft.violations,
+    model: draft.model ?? null,
+    promptVersion: draft.promptVersion ?? null,
+    usage: draft.usage ?? null,
+  };
 }
 
 /** The draft a row stored with its `sending` mark. */

@@ -13,7 +13,12 @@ export interface DeliveryRequest {
   bypassFrequencyCap: boolean;
   correlationId: string;
   /** Set by the daily campaign: claims are unique per customer, campaign day and channel. */
-  campaign?: { day: string; jobRunId: string };
+  campaign?: {
+    day: string;
+    jobRunId: string;
+    /** When the run's send window closes (epoch ms): no LLM budget turn is waited for past it. */
+    windowClosesAt?: number;
+  };
   /**
    * Fixed by a producer that may deliver the same request twice (a queue job's id): delivering again with the
    * same id continues from the message's row instead of claiming again. Generated when absent.

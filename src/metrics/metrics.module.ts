@@ -31,7 +31,35 @@ const providers = [
     help: 'Drafts rejected by the safety filter, by rule',
     labelNames: ['rule'],
   }),
-  makeCounterProvider({ name: Metric.LlmTokens, help: 'Tokens used by LLM completions' }),
+  makeCounterProvider({
+    name: Metric.LlmTokens,
+    help: 'Tokens used by LLM completions, by model and kind (input, cached_input, output): what the provider bills',
+    labelNames: ['model', 'kind'],
+  }),
+  makeCounterProvider({
+    name: Metric.LlmCost,
+    help: 'What the LLM completions cost in USD, from the OPENAI_PRICE_* table, by model',
+    labelNames: ['model'],
+  }),
+  makeHistogramProvider({
+    name: Metric.LlmRequestDuration,
+    help: 'Time of one LLM request (the client retries included when the budget is off), by model',
+    labelNames: ['model'],
+    buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 60],
+  }),
+  makeCounterProvider({
+    name: Metric.LlmRateLimited,
+    help: 'LLM requests answered 429 (after the client retries when the budget is off), by model',
+    labelNames: ['model'],
+  }),
+  makeCounterProvider({
+    name: Metric.LlmBudgetWaits,
+    help: 'LLM drafts that waited for a slot or a turn in the OPENAI_RPM / OPENAI_TPM budget',
+  }),
+  makeCounterProvider({
+    name: Metric.LlmBudgetWaitSeconds,
+    help: 'Time LLM drafts spent waiting for a slot or a turn in the budget',
+  }),
   makeCounterProvider({ name: Metric.SmsSegments, help: 'SMS parts sent (what the gateway bills)' }),
   makeCounterProvider({
     name: Metric.Skipped,

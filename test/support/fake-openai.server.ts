@@ -45,6 +45,10 @@ const COMPLETION_PATHS = new Set(['/v1/chat/completions', '/chat/completions']);
  */
 export class FakeOpenAiServer {
   readonly requests: RecordedRequest[] = [];
+  /** When each request the rate limit let through arrived (ms), and how many it refused with 429. */
+  readonly admittedAt: number[] = [];
+  rateLimited = 0;
+  private limit: RateLimit | null = null;
   private readonly script: FakeReply[] = [];
   private fallback: FakeReply = GOOD_REPLY;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -83,9 +87,23 @@ export class FakeOpenAiServer {
     this.fallback = reply;
   }
 
-  /** Forgets requests and scripts, and goes back to the good default reply. */
+  /**
+   * Enforces `rpm` requests per minute as OpenAI describes it: a bucket that refills continuously (rpm / 60 a
+   * second) and holds one second's worth (at least 2), so a burst is refused although the minute's total is not
+   * reached. A refused request gets 429 with the x-ratelimit-* headers and no Retry-After; an admitted one carries
+   * x-ratelimit-remaining-requests and x-ratelimit-reset-requests too. `latencyMs` delays every answer.
+   */
+  enforce(options: { rpm: number; latencyMs?: number }): void {
+    const capacity = Math.max(2, options.rpm / 60);
+    this.limit = { rpm: options.rpm, capacity, tokens: capacity, at: Date.now(), latencyMs: options.latencyMs ?? 0 };
+  }
+
+  /** Forgets requests, scripts and the rate limit, and goes back to the good default reply. */
   reset(): void {
     this.requests.length = 0;
+    this.admittedAt.length = 0;
+    this.rateLimited = 0;
+    this.limit = null;
     this.script.length = 0;
     this.fallback = GOOD_REPLY;
   }
@@ -107,15 +125,34 @@ export class FakeOpenAiServer {
       return sendJson(res, 400, errorBody('request body is not JSON', 'invalid_request_error'));
     }
     this.requests.push({ path, headers: req.headers, body });
-    this.answer(res, this.script.shift() ?? this.fallback, body.model);
+    const limit = this.limit;
+    if (!limit) return this.answer(res, this.script.shift() ?? this.fallback, body.model);
+    const now = Date.now();
+    limit.tokens = Math.min(limit.capacity, limit.tokens + ((now - limit.at) * limit.rpm) / 60_000);
+    limit.at = now;
+    const admitted = limit.tokens >= 1;
+    if (admitted) limit.tokens -= 1;
+    const headers = {
+      'x-ratelimit-limit-requests': String(limit.rpm),
+      'x-ratelimit-remaining-requests': String(Math.floor(limit.tokens)),
+      // Until the bucket is full again, as OpenAI reports it.
+      'x-ratelimit-reset-requests': `${(((limit.capacity - limit.tokens) * 60) / limit.rpm).toFixed(3)}s`,
+    };
+    if (!admitted) {
+      this.rateLimited++;
+      return sendJson(res, 429, errorBody('Rate limit reached for requests', 'requests'), headers);
+    }
+    this.admittedAt.push(now);
+    const reply = this.script.shift() ?? this.fallback;
+    this.answer(res, limit.latencyMs > 0 ? { kind: 'delay', ms: limit.latencyMs, then: reply } : reply, body.model, headers);
   }
 
-  private answer(res: ServerResponse, reply: FakeReply, model: string): void {
+  private answer(res: ServerResponse, reply: FakeReply, model: string, headers: Record<string, string> = {}): void {
     switch (reply.kind) {
       case 'json':
-        return sendJson(res, 200, completion(model, JSON.stringify({ subject: reply.subject, body: reply.body })));
+        return sendJson(res, 200, completion(model, JSON.stringify({ subject: reply.subject, body: reply.body })), headers);
       case 'raw':
-        return sendJson(res, 200, completion(model, reply.content));
+        return sendJson(res, 200, completion(model, reply.content), headers);
       case 'status': {
         const headers: Record<string, string> =
           reply.retryAfterMs === undefined ? {} : { 'retry-after-ms': String(reply.retryAfterMs) };
@@ -125,7 +162,7 @@ export class FakeOpenAiServer {
       case 'delay': {
         const timer = setTimeout(() => {
           this.timers.delete(timer);
-          if (!res.destroyed) this.answer(res, reply.then, model);
+          if (!res.destroyed) this.answer(res, reply.then, model, headers);
         }, reply.ms);
         this.timers.add(timer);
         return;
@@ -139,16 +176,31 @@ export class FakeOpenAiServer {
   }
 }
 
+interface RateLimit {
+  rpm: number;
+  capacity: number;
+  tokens: number;
+  at: number;
+  latencyMs: number;
+}
+
+/** The usage every completion reports: 120 prompt tokens of which 20 cached, 80 completion tokens. */
+export const FAKE_USAGE = { promptTokens: 120, cachedTokens: 20, completionTokens: 80 };
+
 function completion(model: string, content: string) {
-  const promptTokens = 120;
-  const completionTokens = 80;
+  const { promptTokens, cachedTokens, completionTokens } = FAKE_USAGE;
   return {
     id: `chatcmpl-fake-${Date.now().toString(36)}`,
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model,
     choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, finish_reason: 'stop', logprobs: null }],
-    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+      prompt_tokens_details: { cached_tokens: cachedTokens },
+    },
   };
 }
 

@@ -1,0 +1,96 @@
+import { Logger } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { validateEnvironment } from '../config/environment';
+import { SafetyFilterService } from '../safety/safety-filter.service';
+import { StoredDraft } from './ai-message.repository';
+import { DraftingService, SAFETY_REJECTED } from './drafting.service';
+import { MessageComposer } from './message-composer';
+import { MessageContext } from './message-content';
+import { GeneratorKind, MessageType, Tone } from './message.types';
+import { LlmFailure, LlmGenerationError, OpenAiProseGenerator } from './openai-prose.generator';
+import { SmsComposer } from './sms-composer';
+import { TemplateProseGenerator } from './template-prose.generator';
+
+const CONTEXT: MessageContext = {
+  customerName: 'navid',
+  serviceNameBn: 'প্লাম্বিং',
+  serviceEmoji: '🔧',
+  daysSinceLastBooking: 21,
+  tone: Tone.Friendly,
+  messageType: MessageType.Reminder,
+  offer: null,
+  ttlHours: 48,
+  bookingUrl: 'https://app.sheba.xyz/book?token=abc',
+  shortBookingUrl: 'https://app.sheba.xyz/book',
+  unsubscribeUrl: 'http://localhost:8000/unsubscribe/xyz',
+};
+
+const LLM_PROSE = { subject: 'আপনার প্লাম্বিং সার্ভিসের সময় হয়েছে', body: 'শেষবার ২১ দিন আগে প্লাম্বিং সার্ভিস নিয়েছিলেন।\n\nআবার বুক করুন।' };
+
+function newTestService() {
+  const llm = { enabled: true, write: jest.fn() } as unknown as jest.Mocked<OpenAiProseGenerator>;
+  const config = new AppConfig(validateEnvironment({}));
+  const sut = new DraftingService(llm, new TemplateProseGenerator(), new MessageComposer(), new SmsComposer(), new SafetyFilterService(), config);
+  return { sut, mocks: { llm } };
+}
+
+describe(DraftingService.name, () => {
+  beforeEach(() => jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined));
+  afterEach(() => jest.restoreAllMocks());
+
+  it('writes with the LLM and keeps its prose, model, prompt version and usage', async () => {
+    const { sut, mocks } = newTestService();
+    const usage = { input: 100, cachedInput: 20, output: 80 };
+    mocks.llm.write.mockResolvedValue({ prose: LLM_PROSE, generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini', promptVersion: 'abc', usage });
+
+    const draft = await sut.draft(CONTEXT, { notAfter: 123 });
+
+    expect(mocks.llm.write).toHaveBeenCalledWith(expect.objectContaining({ serviceNameBn: 'প্লাম্বিং' }), { notAfter: 123 });
+    expect(draft).toMatchObject({ prose: LLM_PROSE, generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini', promptVersion: 'abc', usage, fallbackReason: null });
+    expect(draft.message.subject).toContain(LLM_PROSE.subject);
+  });
+
+  it('composes a stored draft again without asking the LLM', async () => {
+    const { sut, mocks } = newTestService();
+    const stored: StoredDraft = {
+      prose: LLM_PROSE,
+      generator: GeneratorKind.OpenAi,
+      fallbackReason: null,
+      safetyViolations: null,
+      model: 'gpt-4o-mini',
+      promptVersion: 'abc',
+      usage: { input: 100, cachedInput: 20, output: 80 },
+    };
+
+    const draft = await sut.draft(CONTEXT, { stored });
+
+    expect(mocks.llm.write).not.toHaveBeenCalled();
+    expect(draft).toMatchObject({ prose: LLM_PROSE, generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini' });
+    expect(draft.message.text).toContain('আবার বুক করুন।');
+  });
+
+  it('falls back to the template, without asking the LLM, when a stored draft no longer passes the filter', async () => {
+    const { sut, mocks } = newTestService();
+    const stored: StoredDraft = {
+      prose: { subject: LLM_PROSE.subject, body: 'আজই ৫০% ছাড়!' },
+      generator: GeneratorKind.OpenAi,
+      fallbackReason: null,
+      safetyViolations: null,
+      model: 'gpt-4o-mini',
+      promptVersion: 'abc',
+      usage: null,
+    };
+
+    const draft = await sut.draft(CONTEXT, { stored });
+
+    expect(mocks.llm.write).not.toHaveBeenCalled();
+    expect(draft).toMatchObject({ generator: GeneratorKind.Template, fallbackReason: SAFETY_REJECTED });
+  });
+
+  it('gives the template, with the reason, when the budget has no turn', async () => {
+    const { sut, mocks } = newTestService();
+    mocks.llm.write.mockRejectedValue(new LlmGenerationError(LlmFailure.Budget, 'no turn before the window closes'));
+
+    expect(await sut.draft(CONTEXT)).toMatchObject({ generator: GeneratorKind.Template, fallbackReason: 'llm_budget' });
+  });
+});
