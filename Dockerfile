@@ -19,4 +19,8 @@ COPY --from=build /app/dist ./dist
 RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 EXPOSE 8000
+# Readiness: the database (and Redis, and a worker's queue connection, in queue mode); an LLM or SMTP outage does
+# not make the container unhealthy. Node's fetch, since the slim image has no curl.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "--max-old-space-size=192", "dist/src/main.js"]

@@ -1,9 +1,10 @@
 import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { AppShutdown } from './app-shutdown';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { AppLoggerModule } from './common/app-logger';
 import { CorrelationIdMiddleware } from './common/correlation-id.middleware';
+import { UndeclaredQueryInterceptor } from './common/undeclared-query';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
@@ -40,6 +41,7 @@ export class AppModule implements NestModule {
         AppShutdown,
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        { provide: APP_INTERCEPTOR, useClass: UndeclaredQueryInterceptor },
       ],
     };
   }

@@ -119,6 +119,38 @@ describe('bad input is a 400 naming the problem, never a 500', () => {
     });
   });
 
+  describe('query parameters a route does not declare', () => {
+    it.each([
+      ['a prototype key', '__proto__[x]=1', '__proto__[x]'],
+      ['a NUL character', 'a=%00', 'a'],
+      ['an ordinary name', 'dry_run=true', 'dry_run'],
+    ])('%s on a route without a query: 400 naming it, and nothing sent', async (_case, query, field) => {
+      const before = (await t.dataSource.query('SELECT count(*)::int AS n FROM ai_messages'))[0].n;
+      const res = await t.http().post(`${SEND}?${query}`).set(auth).send({ customer_id: DEMO.customers.vip, message_type: 'reminder' }).expect(400);
+      expect(res.body).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ field, message: `${field} is not a known query parameter` }] });
+      expect((await t.dataSource.query('SELECT count(*)::int AS n FROM ai_messages'))[0].n).toBe(before);
+    });
+
+    it('on a public route and on /health too, after authentication on a protected one', async () => {
+      await t.http().post('/events?x=1').set(bearer).send(EVENT).expect(400);
+      await t.http().post('/events?x=1').send(EVENT).expect(401);
+      const health = await t.http().get('/health?verbose=1').expect(400);
+      expect(health.body.errors).toEqual([{ field: 'verbose', message: 'verbose is not a known query parameter' }]);
+    });
+
+    it('a route with a query DTO names the undeclared one as before', async () => {
+      const res = await t.http().get('/internal/jobs/history?limit=5&sort=desc').set(auth).expect(400);
+      expect(res.body.errors).toEqual([{ field: 'sort', message: 'sort is not a known field' }]);
+    });
+
+    it('the links a mail client opens ignore them: link rewriters add utm_* parameters', async () => {
+      const unsubscribe = new URL(
+        /<([^>]+)>/.exec((await readOutboxMail(t.outboxDir, messageId)).headerLines.find((h) => h.key === 'list-unsubscribe')!.line)![1],
+      );
+      await t.http().get(`${unsubscribe.pathname}?utm_source=newsletter&__proto__[x]=1`).expect(200);
+    });
+  });
+
   describe('occurred_at on POST /events', () => {
     it('400 when it is before the message was sent (1970), and nothing is stored', async () => {
       const res = await t.http().post('/events').set(bearer).send({ ...EVENT, occurred_at: '1970-01-01T00:00:00Z' }).expect(400);

@@ -6,6 +6,7 @@ import { insertCustomers } from './support/customers';
 import { PgBouncer, startPgBouncer } from './support/pgbouncer';
 import { runSegment, ServiceProcess, startService } from './support/service-process';
 import { SmtpSink, startSmtpSink } from './support/smtp-sink';
+import { startTcpRelay, TcpRelay } from './support/tcp-relay';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
 import { testDatabaseUrl } from './support/test-config';
@@ -167,5 +168,64 @@ describe.each(['direct', 'through PgBouncer'])('Postgres connections terminated 
     // The service carries on with fresh connections: the next run sends to the rest.
     const again = await t.http().post(RUN).set(auth).send(ALWAYS_OPEN).expect(200);
     expect(again.body.sent).toBe(63 - 20);
+  });
+});
+
+describe('the database refusing connections mid-run', () => {
+  let relay: TcpRelay;
+  let smtp: SmtpSink;
+  let t: TestApp;
+  let db: DataSource;
+
+  beforeAll(async () => {
+    relay = await startTcpRelay(process.env.DATABASE_URL!);
+    smtp = await startSmtpSink({ delayMs: 300 });
+    t = await createTestApp({ CAMPAIGN_CONCURRENCY: '4', DATABASE_URL: relay.url, SMTP_URL: smtp.url });
+    db = await new DataSource(dataSourceOptions(process.env.DATABASE_URL!, 2)).initialize();
+  });
+  afterAll(async () => {
+    await relay.restore();
+    await t.close();
+    await db.destroy();
+    await smtp.close();
+    await relay.close();
+  });
+
+  it('answers CAMPAIGN_FAILED after N customers; once the database is back the row says the same, its counts following the rows', async () => {
+    await resetDatabase(db);
+    await db.query('TRUNCATE job_runs');
+    await insertCustomers(db, { count: 200, daysAgo: 25, tag: 'refused' });
+
+    const response = t.http().post(RUN).set(auth).send({ ...ALWAYS_OPEN, batch_size: 20 }).then((res) => res);
+    // Cut while messages sit at the mail server: it accepts them after the database went away, so their rows
+    // stay `sending` (then `unknown`) although the email went out.
+    await waitFor('30 messages accepted and more at the mail server', () => smtp.accepted() >= 30 && smtp.received() > smtp.accepted(), 60_000);
+    await relay.cut();
+    const res = await response;
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // still refusing after the answer
+    await relay.restore();
+
+    expect(res.status).toBe(500);
+    expect(res.body.code).toBe('CAMPAIGN_FAILED');
+    const [, runId, processed] = /campaign run (\S+) failed after (\d+) customers/.exec(res.body.message)!;
+    await waitFor('the run to record its end', async () => {
+      const [row] = await db.query('SELECT status FROM job_runs WHERE id = $1', [runId]);
+      return row.status !== 'RUNNING';
+    }, 30_000);
+    const [row] = await db.query('SELECT status, error, processed, sent, failed, skipped, unknown FROM job_runs WHERE id = $1', [runId]);
+    expect(row).toMatchObject({ status: 'FAILED', processed: Number(processed) });
+    expect(row.error).not.toMatch(/abandoned/);
+    expect(row.processed).toBe(row.sent + row.failed + row.skipped + row.unknown);
+
+    // Unknown is not failed: the counts say what the rows say.
+    const [rows] = await db.query(
+      `SELECT count(*) FILTER (WHERE delivery_status = 'sent')::int AS sent,
+              count(*) FILTER (WHERE delivery_status IN ('sending', 'unknown'))::int AS unknown
+         FROM ai_messages WHERE job_run_id = $1`,
+      [runId],
+    );
+    expect(rows.unknown).toBeGreaterThan(0);
+    expect({ sent: row.sent, unknown: row.unknown }).toEqual(rows);
+    expect(smtp.accepted()).toBeLessThanOrEqual(row.sent + row.unknown);
   });
 });

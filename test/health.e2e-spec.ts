@@ -1,6 +1,8 @@
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo, createServer as createTcpServer, Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import { ServiceProcess, startService } from './support/service-process';
+import { startTcpRelay, TcpRelay } from './support/tcp-relay';
 import { createTestApp, TestApp } from './support/test-app';
 
 const SMTP_USER = 'mailer';
@@ -36,13 +38,15 @@ async function startSilentServer(): Promise<{ port: number; close: () => Promise
 }
 
 /** A real SMTP server that advertises AUTH on a plain connection and accepts only SMTP_USER/SMTP_PASSWORD. */
-async function startSmtpServer(): Promise<{ port: number; close: () => Promise<void> }> {
+async function startSmtpServer(): Promise<{ port: number; logins: () => number; close: () => Promise<void> }> {
+  let logins = 0;
   const server = new SMTPServer({
     disabledCommands: ['STARTTLS'],
     allowInsecureAuth: true,
     logger: false,
     closeTimeout: 200,
     onAuth(auth, _session, callback) {
+      logins++;
       if (auth.username === SMTP_USER && auth.password === SMTP_PASSWORD) return callback(null, { user: auth.username });
       callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
     },
@@ -52,7 +56,7 @@ async function startSmtpServer(): Promise<{ port: number; close: () => Promise<v
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.server.address() as AddressInfo;
-  return { port, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { port, logins: () => logins, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 /** Answers GET /v1/models like OpenAI: 200 for OPENAI_KEY, 401 for any other key, 404 elsewhere. */
@@ -94,23 +98,30 @@ describe('GET /health', () => {
     return res;
   };
 
-  it('is public and answers 200 with the database up, checking nothing that is not configured', async () => {
+  it('is public and answers 200 with the database up, naming what is not configured and checking it not', async () => {
     const app = await boot();
     const res = await health(app, 200);
     expect(res.headers['cache-control']).toContain('no-store');
+    const notConfigured = { status: 'not_configured' };
     expect(res.body).toEqual({
       status: 'ok',
       info: { database: { status: 'up' } },
       error: {},
-      details: { database: { status: 'up' } },
+      details: { database: { status: 'up' }, redis: notConfigured, queue: notConfigured, smtp: notConfigured, sms_gateway: notConfigured, llm: notConfigured },
     });
+    // /health is the readiness answer under its older name.
+    expect((await app.http().get('/health/ready').expect(200)).body).toEqual(res.body);
+    expect((await app.http().get('/health/live').expect(200)).body).toEqual({ status: 'ok' });
   });
 
-  it('is documented in the OpenAPI document with its 200 and 503 answers', async () => {
+  it('is documented in the OpenAPI document: readiness with its 200 and 503 answers, liveness with 200', async () => {
     const app = await boot();
     const { body } = await app.http().get('/docs-json').expect(200);
-    expect(Object.keys(body.paths['/health'].get.responses)).toEqual(expect.arrayContaining(['200', '503']));
-    expect(body.paths['/health'].get.security ?? []).toEqual([]);
+    for (const path of ['/health', '/health/ready']) {
+      expect(Object.keys(body.paths[path].get.responses)).toEqual(expect.arrayContaining(['200', '503', '429']));
+      expect(body.paths[path].get.security ?? []).toEqual([]);
+    }
+    expect(Object.keys(body.paths['/health/live'].get.responses)).toEqual(expect.arrayContaining(['200']));
   });
 
   describe('SMTP, when SMTP_URL is set', () => {
@@ -126,14 +137,24 @@ describe('GET /health', () => {
     it('is up when the server accepts a connection and our login', async () => {
       const app = await boot({ SMTP_URL: smtpUrl(smtp.port) });
       const res = await health(app, 200);
-      expect(res.body.details).toEqual({ database: { status: 'up' }, smtp: { status: 'up' } });
+      expect(res.body.details).toMatchObject({ database: { status: 'up' }, smtp: { status: 'up' } });
     });
 
-    it('answers 503 with smtp down when nothing listens on the port', async () => {
+    it('logs in at most once for 200 concurrent requests, and rate-limits them like the other public routes', async () => {
+      const app = await boot({ SMTP_URL: smtpUrl(smtp.port) });
+      const before = smtp.logins();
+      const statuses = await Promise.all(Array.from({ length: 200 }, () => app.http().get('/health').then((res) => res.status)));
+      expect(smtp.logins() - before).toBeLessThanOrEqual(1);
+      // PUBLIC_RATE_LIMIT_PER_MINUTE (120) per client and route; the rest is told to wait.
+      expect(statuses.filter((status) => status === 200)).toHaveLength(120);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(80);
+    });
+
+    it('stays ready (200) with smtp down when nothing listens on the port: mail waits, events and clicks go on', async () => {
       const app = await boot({ SMTP_URL: smtpUrl(await closedPort()) });
-      const res = await health(app, 503);
+      const res = await health(app, 200);
       expect(res.body).toMatchObject({
-        status: 'error',
+        status: 'ok',
         info: { database: { status: 'up' } },
         error: { smtp: { status: 'down', message: expect.stringContaining('ECONNREFUSED') } },
       });
@@ -144,7 +165,7 @@ describe('GET /health', () => {
       try {
         const app = await boot({ SMTP_URL: smtpUrl(silent.port) });
         const started = Date.now();
-        const res = await health(app, 503);
+        const res = await health(app, 200);
         expect(Date.now() - started).toBeGreaterThanOrEqual(TIMEOUT_MS - 100);
         expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 2_000);
         expect(res.body.error.smtp).toEqual({ status: 'down', message: expect.stringMatching(/no answer within 3000 ms|greeting never received|timeout/i) });
@@ -153,9 +174,9 @@ describe('GET /health', () => {
       }
     });
 
-    it('answers 503 with smtp down when the server refuses our login, without showing the password', async () => {
+    it('reports smtp down when the server refuses our login, without showing the password', async () => {
       const app = await boot({ SMTP_URL: smtpUrl(smtp.port, `${SMTP_PASSWORD}-wrong`) });
-      const res = await health(app, 503);
+      const res = await health(app, 200);
       expect(res.body.error.smtp).toEqual({ status: 'down', message: expect.stringContaining('535') });
       expect(res.text).not.toContain(`${SMTP_PASSWORD}-wrong`);
     });
@@ -172,16 +193,16 @@ describe('GET /health', () => {
       const app = await boot({ OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: api.baseUrl });
       api.requests.length = 0;
       const res = await health(app, 200);
-      expect(res.body.details).toEqual({
+      expect(res.body.details).toMatchObject({
         database: { status: 'up' },
         llm: { status: 'up', circuit: { state: 'closed', consecutiveFailures: 0 } },
       });
       expect(api.requests).toEqual([expect.objectContaining({ authorization: `Bearer ${OPENAI_KEY}` })]);
     });
 
-    it('answers 503 with llm down when the API rejects the key', async () => {
+    it('reports llm down when the API rejects the key, and stays ready: drafts come from the template', async () => {
       const app = await boot({ OPENAI_API_KEY: `${OPENAI_KEY}-revoked`, OPENAI_BASE_URL: api.baseUrl });
-      const res = await health(app, 503);
+      const res = await health(app, 200);
       expect(res.body.error).toEqual({
         llm: { status: 'down', message: 'models endpoint answered 401', statusCode: 401, circuit: { state: 'closed', consecutiveFailures: 0 } },
       });
@@ -193,7 +214,7 @@ describe('GET /health', () => {
       try {
         const app = await boot({ OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: `http://127.0.0.1:${silent.port}/v1` });
         const started = Date.now();
-        const res = await health(app, 503);
+        const res = await health(app, 200);
         expect(Date.now() - started).toBeGreaterThanOrEqual(TIMEOUT_MS - 100);
         expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 2_000);
         expect(res.body.error.llm).toEqual({
@@ -206,11 +227,11 @@ describe('GET /health', () => {
       }
     });
 
-    it('answers 503 with llm down when nothing listens at OPENAI_BASE_URL', async () => {
+    it('reports llm down when nothing listens at OPENAI_BASE_URL', async () => {
       const app = await boot({ OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: `http://127.0.0.1:${await closedPort()}/v1` });
-      const res = await health(app, 503);
+      const res = await health(app, 200);
       expect(res.body).toMatchObject({
-        status: 'error',
+        status: 'ok',
         info: { database: { status: 'up' } },
         error: { llm: { status: 'down', message: expect.stringContaining('ECONNREFUSED') } },
       });
@@ -248,5 +269,62 @@ describe('GET /health', () => {
       const app = await boot({ SMTP_URL: `smtp://127.0.0.1:${await closedPort()}` });
       expect(await healthMetric(app)).toEqual({ database: 1, smtp: 0 });
     });
+  });
+
+  describe('the SMS gateway, when SMS_GATEWAY_URL is set', () => {
+    it('is up when the gateway answers HTTP, and down (still ready) when nothing listens', async () => {
+      const gateway = createServer((req, res) => res.writeHead(req.method === 'HEAD' ? 405 : 404).end());
+      await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', () => resolve()));
+      try {
+        const port = (gateway.address() as AddressInfo).port;
+        const app = await boot({ SMS_GATEWAY_URL: `http://127.0.0.1:${port}/v1/messages`, SMS_GATEWAY_API_KEY: OPENAI_KEY });
+        expect((await health(app, 200)).body.details.sms_gateway).toEqual({ status: 'up' });
+        await app.close();
+        t = await boot({ SMS_GATEWAY_URL: `http://127.0.0.1:${await closedPort()}/v1/messages`, SMS_GATEWAY_API_KEY: OPENAI_KEY });
+        const res = await health(t, 200);
+        expect(res.body.error.sms_gateway).toEqual({ status: 'down', message: expect.stringContaining('ECONNREFUSED') });
+      } finally {
+        gateway.closeAllConnections();
+        await new Promise((resolve) => gateway.close(resolve));
+      }
+    });
+  });
+});
+
+describe("a load balancer's view of the built service", () => {
+  let service: ServiceProcess | undefined;
+  let relay: TcpRelay | undefined;
+  afterEach(async () => {
+    await service?.stop();
+    await relay?.close();
+    service = relay = undefined;
+  });
+
+  const get = async (path: string) => {
+    const res = await fetch(`${service!.url}${path}`);
+    return { status: res.status, body: (await res.json()) as Record<string, any> };
+  };
+
+  it('keeps the replica ready while the LLM is down: /health/ready and /health answer 200 naming llm down', async () => {
+    service = await startService({ OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: `http://127.0.0.1:${await closedPort()}/v1` });
+    const ready = await get('/health/ready');
+    expect(ready).toMatchObject({ status: 200, body: { status: 'ok', error: { llm: { status: 'down' } } } });
+    expect((await get('/health')).status).toBe(200);
+    expect(await get('/health/live')).toEqual({ status: 200, body: { status: 'ok' } });
+    expect(JSON.stringify(ready.body)).not.toContain(OPENAI_KEY);
+  });
+
+  it('takes it out when the database is down (ready 503 naming it) and leaves it alive (live 200)', async () => {
+    relay = await startTcpRelay(process.env.DATABASE_URL!);
+    service = await startService({ DATABASE_URL: relay.url });
+    expect((await get('/health/ready')).status).toBe(200);
+
+    await relay.cut();
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // past the database check's one-second interval
+    const ready = await get('/health/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({ status: 'error', error: { database: { status: 'down' } } });
+    expect((await get('/health')).status).toBe(503);
+    expect(await get('/health/live')).toEqual({ status: 200, body: { status: 'ok' } });
   });
 });

@@ -82,8 +82,12 @@ describe('logs of the built service in production', () => {
     // The service's click code for the message, derived from the same JWT_SECRET.
     const links = new DeepLinkService(new JwtService(), new AppConfig(validateEnvironment({ JWT_SECRET, PUBLIC_BASE_URL })));
     const clickPath = new URL(links.clickUrl(messageId)).pathname;
+    const clickCode = clickPath.split('/').pop()!;
     const click = await fetch(`${service.url}${clickPath}?token=${token}`, { redirect: 'manual' });
     expect(click.status).toBe(302);
+    const openPath = new URL(links.openPixelUrl(messageId)).pathname;
+    const openCode = openPath.split('/').pop()!.replace(/\.gif$/, '');
+    expect((await fetch(`${service.url}${openPath}`)).status).toBe(200);
 
     const run = await fetch(`${service.url}/internal/ai/smartengage/run-segment`, {
       method: 'POST',
@@ -108,9 +112,8 @@ describe('logs of the built service in production', () => {
       res: { statusCode: 200 },
     });
     expect(requestLine('GET', '/unsubscribe/[redacted]')).toMatchObject({ res: { statusCode: 200 } });
-    expect(requestLine('GET', `${clickPath}?token=[redacted]`)).toMatchObject({
-      res: { statusCode: 302 },
-    });
+    expect(requestLine('GET', '/r/[redacted]?token=[redacted]')).toMatchObject({ res: { statusCode: 302 } });
+    expect(requestLine('GET', '/o/[redacted]')).toMatchObject({ res: { statusCode: 200 } });
 
     // The send: the ids are fields, on every line written while handling it.
     const sendLines = parsed.filter((line) => line.req?.url === '/admin/smartengage/send-single');
@@ -129,7 +132,7 @@ describe('logs of the built service in production', () => {
     expect(runLines.every((line) => !line.msg.includes(runId))).toBe(true);
 
     const everything = stdout + service.stderr();
-    for (const secret of [ADMIN_KEY, JWT_SECRET, token, unsubscribeToken, databasePassword]) {
+    for (const secret of [ADMIN_KEY, JWT_SECRET, token, unsubscribeToken, clickCode, openCode, databasePassword]) {
       expect(everything).not.toContain(secret);
     }
   });

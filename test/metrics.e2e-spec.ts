@@ -236,7 +236,7 @@ describe('GET /metrics', () => {
       lastSuccess: doneRow.finished,
       started: doneRow.started,
       status: { RUNNING: 0, DONE: 1, FAILED: 0, INTERRUPTED: 0, PAUSED: 0, CANCELLED: 0 },
-      customers: { eligible: 3, processed: 3, sent: 3, failed: 0, skipped: 0 },
+      customers: { eligible: 3, processed: 3, sent: 3, failed: 0, skipped: 0, unknown: 0 },
     });
 
     // A run that fails for real: the segment query finds no customers table.
@@ -257,7 +257,7 @@ describe('GET /metrics', () => {
       lastSuccess: doneRow.finished,
       started: (await runRow(failedId)).started,
       status: { RUNNING: 0, DONE: 0, FAILED: 1, INTERRUPTED: 0, PAUSED: 0, CANCELLED: 0 },
-      customers: { eligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0 },
+      customers: { eligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0, unknown: 0 },
     });
   });
 

@@ -41,9 +41,13 @@ describe('queue mode: Redis lost mid-run', () => {
     await waitFor('50 messages sent', () => Promise.resolve(smtp.accepted.length >= 50), 30_000);
     await redis.kill();
     await sleep(3_000);
-    const health = await fetch(`${worker.url}/health`);
+    const health = await fetch(`${worker.url}/health/ready`);
     expect(health.status).toBe(503);
-    expect(JSON.stringify(await health.json())).toMatch(/"redis":\{"message":"not connected[^"]*","status":"down"\}/);
+    const report = (await health.json()) as { error: Record<string, unknown> };
+    expect(JSON.stringify(report)).toMatch(/"redis":\{"message":"not connected[^"]*","status":"down"\}/);
+    // A worker's readiness includes its queue connection; it stays alive meanwhile.
+    expect(report.error.queue).toEqual({ status: 'down', message: expect.stringMatching(/worker('s Redis connection is| is not running)/) });
+    expect((await fetch(`${worker.url}/health/live`)).status).toBe(200);
     // Back, but empty: the jobs that were waiting are gone, and the producer adds them again.
     await redis.start();
 
@@ -59,6 +63,6 @@ describe('queue mode: Redis lost mid-run', () => {
       'SELECT delivery_status, count(*)::int AS n FROM ai_messages GROUP BY delivery_status',
     );
     expect(rows).toEqual([{ delivery_status: 'sent', n: res.body.total_eligible }]);
-    expect((await fetch(`${worker.url}/health`)).status).toBe(200);
+    expect((await fetch(`${worker.url}/health/ready`)).status).toBe(200);
   });
 });

@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { insertCustomers } from './support/customers';
 import { freePort, runSegment, ServiceProcess, startService } from './support/service-process';
+import { EphemeralRedis } from './support/ephemeral-redis';
 import { ScriptedSmtpServer } from './support/scripted-smtp';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
@@ -380,9 +381,43 @@ describe('queue mode: one API process and two worker processes', () => {
   });
 });
 
-describe('queue mode without Redis', () => {
+describe('queue mode with a Redis it cannot use', () => {
   it('refuses to start, naming REDIS_URL, when Redis does not answer', async () => {
     const closed = `redis://127.0.0.1:${await freePort()}`;
     await expect(startService({ REDIS_URL: closed, APP_ROLE: 'worker' })).rejects.toThrow(/REDIS_URL redis:\/\/127\.0\.0\.1:\d+\/?: Redis did not answer/);
+  });
+
+  it('refuses to start, naming the database, when REDIS_URL selects one Redis does not have (keys would land in db 0)', async () => {
+    await expect(startService({ REDIS_URL: `${REDIS_URL}/99`, APP_ROLE: 'worker' })).rejects.toThrow(
+      /REDIS_URL redis:\/\/127\.0\.0\.1:\d+\/99: Redis has no database 99 \(ERR DB index is out of range\)/,
+    );
+  });
+
+  describe('with a password', () => {
+    const password = 'redis-pass-Kq7!x2';
+    let redis: EphemeralRedis;
+    beforeAll(async () => {
+      redis = new EphemeralRedis(await freePort(), password);
+      await redis.start();
+    });
+    afterAll(() => redis.kill());
+
+    it.each([
+      ['a wrong password', (url: string) => url.replace(encodeURIComponent(password), 'wrong-pass-9')],
+      ['no password', (url: string) => url.replace(`:${encodeURIComponent(password)}@`, '')],
+    ])('refuses to start with %s, saying Redis refused it, without echoing the password', async (_case, urlWith) => {
+      const service = startService({ REDIS_URL: urlWith(redis.url), APP_ROLE: 'worker' });
+      await expect(service).rejects.toThrow(/Redis refused the user name or password \((WRONGPASS|NOAUTH)/);
+      await expect(service).rejects.not.toThrow(/wrong-pass-9|did not answer/);
+    });
+
+    it('starts with the right one', async () => {
+      const service = await startService({ REDIS_URL: redis.url, APP_ROLE: 'worker' });
+      try {
+        expect((await fetch(`${service.url}/health`)).status).toBe(200);
+      } finally {
+        await service.stop();
+      }
+    });
   });
 });

@@ -13,6 +13,7 @@ const ELIGIBLE = INSERTED + 3;
 const BODY = { send_window_start: 0, send_window_end: 24, batch_size: 10 };
 
 type Run = {
+  unknown: number;
   job_run_id: string;
   status: string;
   reason: string | null;
@@ -44,7 +45,7 @@ describe('run control: pause, resume, cancel, auto-pause and run-segment wait:fa
     return res.body.job_run_id;
   };
   const expectCountsAddUp = (run: Run) => {
-    expect(run.sent + run.failed + run.skipped).toBe(run.processed);
+    expect(run.sent + run.failed + run.skipped + run.unknown).toBe(run.processed);
     expect(run.processed).toBe(run.total_eligible);
   };
   /** Every eligible customer has exactly one message, and the sink got each sent one exactly once. */
@@ -124,6 +125,7 @@ describe('run control: pause, resume, cancel, auto-pause and run-segment wait:fa
       sent: 0,
       failed: 0,
       skipped: 0,
+      unknown: 0,
       progress: { waiting: 0, active: 0, retrying: 0, unknown: 0 },
     });
   });

@@ -7,6 +7,9 @@ describe(scrubSecrets.name, () => {
     ['GET /events/booked?token=eyJ.abc.def&x=1', 'GET /events/booked?token=[redacted]&x=1'],
     ['https://app.sheba.xyz/book?token=eyJ.abc.def&promo=VIP20', 'https://app.sheba.xyz/book?token=[redacted]&promo=VIP20'],
     ['/unsubscribe/AbC-_1.XyZ-_2?x=1', '/unsubscribe/[redacted]?x=1'],
+    ['GET /r/Qm9vay1jb2RlLTEyMzQ', 'GET /r/[redacted]'],
+    ['http://smartengage.test/r/Qm9vay1jb2RlLTEyMzQ?token=eyJ.a.b', 'http://smartengage.test/r/[redacted]?token=[redacted]'],
+    ['GET /o/Qm9vay1jb2RlLTEyMzQ.gif', 'GET /o/[redacted]'],
     ['Authorization: Bearer e2e-admin-key-0123456789', 'Authorization: Bearer [redacted]'],
   ])('scrubs %s', (input, expected) => {
     expect(scrubSecrets(input)).toBe(expected);
@@ -15,7 +18,7 @@ describe(scrubSecrets.name, () => {
   it('leaves text without secrets alone', () => {
     const text =
       'Campaign progress: 10/20 processed, mail to navid@example.com, see http://localhost:8000/docs; ' +
-      'Mapped {/unsubscribe/:token, GET} route';
+      'Mapped {/unsubscribe/:token, GET} route, Mapped {/r/:code, GET} route, Mapped {/o/:code, GET} route';
     expect(scrubSecrets(text)).toBe(text);
   });
 });

@@ -22,8 +22,9 @@ const SECRET_PATTERNS: [RegExp, string][] = [
   [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, `$1${REDACTED}@`],
   // Booking tokens in ?token=, keys in ?api_key=.
   [/([?&](?:token|access_token|api_key|apikey|key)=)[^&#\s"']+/gi, `$1${REDACTED}`],
-  // The unsubscribe link's token is its last path segment.
-  [/(\/unsubscribe\/)(?!:)[^/?#\s"',]+/g, `$1${REDACTED}`],
+  // The unsubscribe token, the click code (/r/: records a click, mints a booking token) and the open code (/o/)
+  // are a path segment; route patterns such as /r/:code stay.
+  [/(\/(?:unsubscribe|r|o)\/)(?!:)[^/?#\s"',]+/g, `$1${REDACTED}`],
   [/\b(Bearer\s+)[\w.~+/-]+=*/gi, `$1${REDACTED}`],
 ];
 

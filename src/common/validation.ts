@@ -3,7 +3,7 @@ import { AppException, ErrorCode, FieldError } from './app.exception';
 import { hostileInputProblems } from './hostile-input';
 
 /** What the global pipe throws: VALIDATION_FAILED, each problem naming its field. */
-class ValidationFailedException extends AppException {
+export class ValidationFailedException extends AppException {
   constructor(errors: FieldError[]) {
     super(ErrorCode.ValidationFailed, `invalid request: ${errors.map((e) => e.message).join('; ')}`, errors);
     this.name = 'ValidationFailedException';

@@ -1,7 +1,5 @@
 import { EnvironmentVariables } from './environment';
-
-/** Used only outside production, where JWT_SECRET is required; the boot log warns about it. */
-export const DEVELOPMENT_JWT_SECRET = 'smartengage-development-secret-not-for-production';
+import { DEVELOPMENT_JWT_SECRET } from './secret-strength';
 
 /**
  * Typed, validated configuration, built once at boot and injected by class.
@@ -20,6 +18,8 @@ export class AppConfig {
     gatewayUrl?: string;
     apiKey?: string;
     senderId: string;
+    /** Key of the signature on forwarded replies; the inbound webhook is off without it. */
+    inboundSecret?: string;
     maxSegments: number;
     timeoutMs: number;
     quietHours: { startHour: number; endHour: number };
@@ -52,7 +52,12 @@ export class AppConfig {
     sendWaitMs: number;
     ratePerSecond: { email: number; sms: number };
   };
-  readonly http: { trustProxy: boolean | number | string; publicRateLimitPerMinute: number };
+  readonly http: {
+    trustProxy: boolean | number | string;
+    publicRateLimitPerMinute: number;
+    clickRateLimitPerMinute: number;
+    openRecordLimitPerMinute: number;
+  };
   readonly campaign: {
     cron: string;
     schedulerEnabled: boolean;
@@ -94,6 +99,7 @@ export class AppConfig {
       gatewayUrl: env.SMS_GATEWAY_URL,
       apiKey: env.SMS_GATEWAY_API_KEY,
       senderId: env.SMS_SENDER_ID,
+      inboundSecret: env.SMS_INBOUND_SECRET,
       maxSegments: env.SMS_MAX_SEGMENTS,
       timeoutMs: env.SMS_GATEWAY_TIMEOUT_MS,
       quietHours: { startHour: env.SMS_QUIET_HOURS_START, endHour: env.SMS_QUIET_HOURS_END },
@@ -134,7 +140,12 @@ export class AppConfig {
       sendWaitMs: env.SEND_WAIT_SECONDS * 1000,
       ratePerSecond: { email: env.EMAIL_RATE_LIMIT_PER_SECOND, sms: env.SMS_RATE_LIMIT_PER_SECOND },
     };
-    this.http = { trustProxy: trustProxySetting(env.TRUST_PROXY), publicRateLimitPerMinute: env.PUBLIC_RATE_LIMIT_PER_MINUTE };
+    this.http = {
+      trustProxy: trustProxySetting(env.TRUST_PROXY),
+      publicRateLimitPerMinute: env.PUBLIC_RATE_LIMIT_PER_MINUTE,
+      clickRateLimitPerMinute: env.CLICK_RATE_LIMIT_PER_MINUTE,
+      openRecordLimitPerMinute: env.OPEN_RECORD_LIMIT_PER_MINUTE,
+    };
     this.campaign = {
       cron: env.CAMPAIGN_CRON,
       schedulerEnabled: env.CAMPAIGN_SCHEDULER_ENABLED,

@@ -1,5 +1,6 @@
 import { AppConfig } from './app-config';
 import { InvalidEnvironmentError, validateEnvironment } from './environment';
+import { DEVELOPMENT_JWT_SECRET } from './secret-strength';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -73,7 +74,12 @@ describe('validateEnvironment', () => {
   });
 
   it('logs JSON in production and readable lines elsewhere, unless LOG_FORMAT says otherwise', () => {
-    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/app', JWT_SECRET: 'x'.repeat(16), ADMIN_API_KEYS: 'k'.repeat(32) };
+    const production = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://db/app',
+      JWT_SECRET: 'production-jwt-secret-0123456789',
+      ADMIN_API_KEYS: 'production-admin-key-0123456789abcdef',
+    };
     const logOf = (env: Record<string, string>) => new AppConfig(validateEnvironment(env)).log;
 
     expect(logOf(production)).toEqual({ level: 'log', format: 'json' });
@@ -93,7 +99,8 @@ describe('validateEnvironment', () => {
       DATABASE_URL: 'postgres://db/smartengage',
       JWT_SECRET: 'production-jwt-secret-0123456789',
     };
-    const longKey = 'k'.repeat(32);
+    const longKey = 'f3a9c1e7b25d8046a1c3e5f7092b4d6e';
+    const base64Key = 'rAy_wD7Wl_P9pvngNO2jXKazTAEzuok4';
 
     it.each([
       ['a lone comma', ','],
@@ -101,15 +108,25 @@ describe('validateEnvironment', () => {
       ['an empty entry between keys', `${longKey},,${longKey}`],
       ['a trailing comma', `${longKey},`],
       ['a key shorter than 32 characters', `${longKey},short-key-31-characters-long-xx`],
+      ['one character repeated', `${longKey},${'a'.repeat(32)}`],
+      ['a repeated pattern', 'abcd1234'.repeat(5)],
+      ['hardly more than one character', `${'a'.repeat(39)}b`],
+      ['control characters', '\x01'.repeat(40)],
+      ['a control character inside a good key', `${longKey.slice(0, 16)}\x07${longKey.slice(16)}`],
+      ['a space inside a key', `${longKey.slice(0, 16)} ${longKey.slice(16)}`],
+      ['non-ASCII characters', `${longKey}é`],
+      ['the docker-compose.yml example', 'change-me-to-an-admin-key-of-at-least-32-characters'],
+      ['a key derived from an example', 'CHANGE-ME-please-to-a-real-key-0123456789'],
     ])('stops the boot naming ADMIN_API_KEYS for %s, without echoing a key', (_case, keys) => {
       const problems = problemsOf({ ...production, ADMIN_API_KEYS: keys });
       expect(problems).toEqual([expect.stringContaining('ADMIN_API_KEYS')]);
       expect(problems[0]).not.toContain('short-key');
       expect(problems[0]).not.toContain(longKey);
+      expect(problems[0]).not.toContain('aaaa');
     });
 
-    it('accepts keys of 32 characters or more, with spaces around the commas', () => {
-      expect(problemsOf({ ...production, ADMIN_API_KEYS: ` ${longKey} , ${'x'.repeat(64)} ` })).toEqual([]);
+    it('accepts random keys of 32 characters or more (hex, base64url), with spaces around the commas', () => {
+      expect(problemsOf({ ...production, ADMIN_API_KEYS: ` ${longKey} , ${base64Key} ` })).toEqual([]);
     });
 
     it('leaves development alone: a short key still works there', () => {
@@ -117,11 +134,53 @@ describe('validateEnvironment', () => {
     });
   });
 
+  describe('JWT_SECRET in production', () => {
+    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/smartengage', ADMIN_API_KEYS: 'f3a9c1e7b25d8046a1c3e5f7092b4d6e' };
+
+    it.each([
+      ['the development secret committed in the repository', DEVELOPMENT_JWT_SECRET],
+      ['the docker-compose.yml example', 'change-me-to-a-long-random-secret-of-32-chars'],
+      ['the docs example', 'change-me-to-a-long-random-secret'],
+      ['a value of 31 bytes', 'x'.repeat(31)],
+      ['a value of 16 characters, enough outside production', 'sixteen-chars-ok'],
+    ])('stops the boot naming JWT_SECRET for %s, without echoing it', (_case, secret) => {
+      const problems = problemsOf({ ...production, JWT_SECRET: secret });
+      expect(problems).toEqual([expect.stringContaining('JWT_SECRET')]);
+      expect(problems[0]).not.toContain(secret);
+    });
+
+    it('accepts a secret of its own of 32 bytes or more', () => {
+      expect(problemsOf({ ...production, JWT_SECRET: 'b7e1c9a4f2d86305e1b7c9a4f2d86305' })).toEqual([]);
+    });
+
+    it('leaves development alone: the development secret still boots there', () => {
+      expect(problemsOf({ JWT_SECRET: DEVELOPMENT_JWT_SECRET })).toEqual([]);
+    });
+  });
+
+  it('refuses TRUST_PROXY=true in production, where any client could name its own IP, and allows it elsewhere', () => {
+    const production = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://db/smartengage',
+      ADMIN_API_KEYS: 'f3a9c1e7b25d8046a1c3e5f7092b4d6e',
+      JWT_SECRET: 'b7e1c9a4f2d86305e1b7c9a4f2d86305',
+    };
+    expect(problemsOf({ ...production, TRUST_PROXY: 'TRUE' })).toEqual([expect.stringContaining('TRUST_PROXY')]);
+    expect(problemsOf({ ...production, TRUST_PROXY: '1' })).toEqual([]);
+    expect(problemsOf({ ...production, TRUST_PROXY: '10.0.0.0/8' })).toEqual([]);
+    expect(problemsOf({ TRUST_PROXY: 'true' })).toEqual([]);
+  });
+
   it.each([
     ['REDIS_URL', 'http://127.0.0.1:6379'],
     ['REDIS_URL', 'localhost:6379'],
+    ['REDIS_URL', 'redis://127.0.0.1:6379/cache'],
+    ['REDIS_URL', 'redis://127.0.0.1:6379/1/2'],
     ['PUBLIC_RATE_LIMIT_PER_MINUTE', '0'],
     ['PUBLIC_RATE_LIMIT_PER_MINUTE', 'lots'],
+    ['CLICK_RATE_LIMIT_PER_MINUTE', '0'],
+    ['OPEN_RECORD_LIMIT_PER_MINUTE', 'lots'],
+    ['SMS_INBOUND_SECRET', 'too-short'],
     ['TRUST_PROXY', 'the load balancer'],
   ])('names %s when it is %p', (name, value) => {
     const problems = problemsOf({ [name]: value });

@@ -17,6 +17,14 @@ import {
   ValidationError,
 } from 'class-validator';
 import { isIP } from 'node:net';
+import {
+  estimatedEntropyBits,
+  isHeaderSafe,
+  isPublishedValue,
+  MIN_PRODUCTION_ADMIN_KEY_BITS,
+  MIN_PRODUCTION_ADMIN_KEY_LENGTH,
+  MIN_PRODUCTION_JWT_SECRET_BYTES,
+} from './secret-strength';
 import { smtpUrlProblem } from './smtp-url';
 
 const toBoolean = ({ value }: { value: unknown }) => {
@@ -230,6 +238,16 @@ export class EnvironmentVariables {
   @IsString()
   SMS_SENDER_ID = 'ShoktiAI';
 
+  /**
+   * Key of the HMAC-SHA256 signature on POST /webhooks/sms/inbound (the gateway's forwarded replies, for STOP);
+   * without it that route answers 404.
+   */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  @MinLength(16, { message: 'SMS_INBOUND_SECRET must be at least 16 characters' })
+  SMS_INBOUND_SECRET?: string;
+
   /** Most parts one generated SMS may take. */
   @IsOptional()
   @Transform(toInt)
@@ -403,7 +421,7 @@ export class EnvironmentVariables {
 
   /**
    * What this process does: `all` (HTTP API, scheduler and a delivery worker), `api` (HTTP API and scheduler; the
-   * deliveries go to the queue for workers elsewhere) or `worker` (only consumes deliveries; serves /health and
+   * deliveries go to the queue for workers elsewhere) or `worker` (only consumes deliveries; serves /health/* and
    * /metrics). `api` and `worker` need REDIS_URL.
    */
   @IsOptional()
@@ -462,13 +480,32 @@ export class EnvironmentVariables {
   @Matches(/^[A-Za-z0-9:_.-]{1,64}$/, { message: 'REDIS_KEY_PREFIX must be 1-64 letters, digits or :_.-' })
   REDIS_KEY_PREFIX = 'smartengage:';
 
-  /** Requests one client (IP) may make per minute to each public route: /r/, /o/, /events, /unsubscribe/. */
+  /** Requests one client (IP) may make per minute to each public route: /events, /unsubscribe/, /health. */
   @IsOptional()
   @Transform(toInt)
   @IsInt({ message: 'PUBLIC_RATE_LIMIT_PER_MINUTE must be a whole number' })
   @Min(1)
   @Max(1_000_000)
   PUBLIC_RATE_LIMIT_PER_MINUTE = 120;
+
+  /** Click redirects (/r/) one client IP may follow per minute; link scanners click from a few IPs. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'CLICK_RATE_LIMIT_PER_MINUTE must be a whole number' })
+  @Min(1)
+  @Max(1_000_000)
+  CLICK_RATE_LIMIT_PER_MINUTE = 600;
+
+  /**
+   * Opens (/o/) recorded per minute from one client IP; beyond it the pixel is still served, the open is not
+   * recorded. Mail proxies fetch every open of a campaign from a few IPs.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'OPEN_RECORD_LIMIT_PER_MINUTE must be a whole number' })
+  @Min(1)
+  @Max(1_000_000)
+  OPEN_RECORD_LIMIT_PER_MINUTE = 10_000;
 
   /**
    * Which proxies' X-Forwarded-For to believe for the client IP (Express "trust proxy"): false, true, a hop
@@ -491,9 +528,6 @@ export class EnvironmentVariables {
 }
 
 const PRODUCTION_REQUIRED = ['DATABASE_URL', 'JWT_SECRET', 'ADMIN_API_KEYS'] as const;
-
-/** Shortest admin key production accepts: a key is a bearer secret, not a password someone types. */
-export const MIN_PRODUCTION_ADMIN_KEY_LENGTH = 32;
 
 export class InvalidEnvironmentError extends Error {
   constructor(readonly problems: string[]) {
@@ -520,6 +554,12 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
     }
     const keysProblem = env.ADMIN_API_KEYS === undefined ? null : adminKeysProblem(env.ADMIN_API_KEYS);
     if (keysProblem) problems.push(keysProblem);
+    const secretProblem = env.JWT_SECRET === undefined ? null : productionJwtSecretProblem(env.JWT_SECRET);
+    if (secretProblem) problems.push(secretProblem);
+    // `true` believes the first X-Forwarded-For entry, which any client writes.
+    if (env.TRUST_PROXY?.trim().toLowerCase() === 'true') {
+      problems.push('TRUST_PROXY=true lets any client choose its own IP; in production give the hop count or the proxies\' addresses');
+    }
   }
   const smtpProblem = env.SMTP_URL ? smtpUrlProblem(env.SMTP_URL) : null;
   if (smtpProblem) problems.push(smtpProblem);
@@ -540,6 +580,9 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   if (env.CAMPAIGN_SEND_WINDOW_START >= env.CAMPAIGN_SEND_WINDOW_END) {
     problems.push('CAMPAIGN_SEND_WINDOW_START must be before CAMPAIGN_SEND_WINDOW_END');
   }
+  if (env.REDIS_URL && !/^\/?(\d{1,5})?$/.test(urlPath(env.REDIS_URL))) {
+    problems.push('REDIS_URL: its path must be a database index such as /0, or nothing');
+  }
   if (env.APP_ROLE !== 'all' && !env.REDIS_URL) {
     problems.push(`APP_ROLE=${env.APP_ROLE} needs REDIS_URL: api and worker processes share their deliveries through Redis`);
   }
@@ -547,14 +590,36 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   return env;
 }
 
-/** Production: every comma-separated key present and long enough. Names positions, never the keys. */
+/** Production: a secret of its own, long enough for HS256. Never quotes the value. */
+function productionJwtSecretProblem(secret: string): string | null {
+  if (isPublishedValue(secret)) {
+    return 'JWT_SECRET is the development secret or an example from the docs, which anyone can read; generate one (openssl rand -hex 32)';
+  }
+  if (Buffer.byteLength(secret) < MIN_PRODUCTION_JWT_SECRET_BYTES) {
+    return `JWT_SECRET is shorter than ${MIN_PRODUCTION_JWT_SECRET_BYTES} bytes, the production minimum; generate one (openssl rand -hex 32)`;
+  }
+  return null;
+}
+
+/**
+ * Production: every comma-separated key present, long, header-safe and hard to guess. Names positions, never
+ * the keys.
+ */
 function adminKeysProblem(raw: string): string | null {
   const keys = raw.split(',').map((key) => key.trim());
-  const empty = keys.findIndex((key) => key === '');
-  if (empty >= 0) return `ADMIN_API_KEYS: key ${empty + 1} of ${keys.length} is empty; list keys separated by commas`;
-  const short = keys.findIndex((key) => key.length < MIN_PRODUCTION_ADMIN_KEY_LENGTH);
-  if (short >= 0) {
-    return `ADMIN_API_KEYS: key ${short + 1} of ${keys.length} is shorter than ${MIN_PRODUCTION_ADMIN_KEY_LENGTH} characters, the production minimum`;
+  const position = (index: number) => `ADMIN_API_KEYS: key ${index + 1} of ${keys.length}`;
+  for (const [index, key] of keys.entries()) {
+    if (key === '') return `${position(index)} is empty; list keys separated by commas`;
+    if (key.length < MIN_PRODUCTION_ADMIN_KEY_LENGTH) {
+      return `${position(index)} is shorter than ${MIN_PRODUCTION_ADMIN_KEY_LENGTH} characters, the production minimum`;
+    }
+    if (!isHeaderSafe(key)) {
+      return `${position(index)} has a character that is not printable ASCII (a space, a control or non-ASCII character), which an Authorization header cannot carry`;
+    }
+    if (isPublishedValue(key)) return `${position(index)} is an example from the docs, which anyone can read`;
+    if (estimatedEntropyBits(key) < MIN_PRODUCTION_ADMIN_KEY_BITS) {
+      return `${position(index)} is too easy to guess (a repeated character or pattern); generate one (openssl rand -hex 32)`;
+    }
   }
   return null;
 }
@@ -571,6 +636,14 @@ function isTrustProxy(value: string): boolean {
     if (family === 0) return false;
     return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
   });
+}
+
+function urlPath(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return '';
+  }
 }
 
 function isTimeZone(zone: string): boolean {

@@ -31,11 +31,31 @@ describe('smtpConnectionOptions', () => {
 });
 
 describe('isLoopbackHost', () => {
-  it.each(['localhost', 'LOCALHOST', 'mail.localhost', '127.0.0.1', '127.8.9.10', '::1', '[::1]', '::ffff:127.0.0.1'])('%s is loopback', (host) => {
+  it('requires STARTTLS for credentials sent to a name that merely starts like a loopback address', () => {
+    expect(smtpConnectionOptions('smtp://user:pass@127.mail-relay.example.com:587')).toMatchObject({ requireTLS: true });
+    expect(smtpConnectionOptions('smtp://user:pass@relay.localhost:587')).toMatchObject({ requireTLS: true });
+    expect(smtpConnectionOptions('smtp://user:pass@127.0.0.1:2525').requireTLS).toBeUndefined();
+  });
+
+  it.each(['localhost', 'LOCALHOST', '127.0.0.1', '127.8.9.10', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1'])('%s is loopback', (host) => {
     expect(isLoopbackHost(host)).toBe(true);
   });
 
-  it.each(['mail.example.com', '10.0.0.1', '192.0.2.2', 'localhost.example.com', '::2', '', undefined])('%p is not', (host) => {
+  it.each([
+    'mail.example.com',
+    '10.0.0.1',
+    '192.0.2.2',
+    'localhost.example.com',
+    '::2',
+    '',
+    undefined,
+    // Names that only look local: any resolver may send them off the machine.
+    '127.mail-relay.example.com',
+    '127.0.0.1.example.com',
+    'mail.localhost',
+    'localhost.',
+    '[127.0.0.1]x',
+  ])('%p is not', (host) => {
     expect(isLoopbackHost(host)).toBe(false);
   });
 });

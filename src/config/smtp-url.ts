@@ -1,10 +1,21 @@
+import { BlockList, isIP } from 'node:net';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { parseConnectionUrl } from 'nodemailer/lib/shared';
 
-/** Hosts whose traffic never leaves the machine: a local relay may take credentials in clear. */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * Hosts whose traffic never leaves the machine, so a local relay may take credentials in clear: an address in
+ * 127.0.0.0/8 or ::1 (also written IPv4-mapped or in full), or the name `localhost` itself. Parsed, not matched
+ * by prefix: `127.relay.example.com` and `mail.localhost` are names a resolver may send anywhere.
+ */
 export function isLoopbackHost(host: string | undefined): boolean {
-  const name = (host ?? '').toLowerCase().replace(/^\[|\]$/g, '');
-  return name === 'localhost' || name.endsWith('.localhost') || /^127\./.test(name) || name === '::1' || /^::ffff:127\./.test(name);
+  const name = (host ?? '').toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (name === 'localhost') return true;
+  const family = isIP(name);
+  return family !== 0 && LOOPBACK.check(name, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /**

@@ -2,6 +2,7 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { DelayedError, Job } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Histogram } from 'prom-client';
 import { InFlight } from '../common/in-flight';
 import { AppConfig } from '../config/app-config';
@@ -14,6 +15,9 @@ import { Metric } from '../metrics/metric-names';
 import { DELIVERY_QUEUES, DeliveryJobData, fromJobData } from './delivery-jobs';
 import { QueueErrorLog } from './queue-error-log';
 import { QueuedReminderDelivery } from './queued-reminder-delivery';
+
+/** How long a health check waits for a worker's connection before calling it not ready. */
+const HEALTH_WAIT_MS = 1_000;
 
 /**
  * Provider-wide failures in a row (no send in between) before every worker of the queue waits. A provider that
@@ -58,6 +62,14 @@ abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstr
     const drafting = this.channel === Channel.Email && apiKey ? llmConcurrency : 0;
     this.worker.concurrency = this.deps.config.queue.workerConcurrency + drafting;
     void this.worker.run().catch((error: Error) => this.deps.errors.report(`${this.worker.name} worker`, error));
+  }
+
+  /** Whether this worker runs and its Redis connection is ready (null), or why not. */
+  async queueProblem(): Promise<string | null> {
+    if (!this.worker.isRunning()) return `${this.worker.name} worker is not running`;
+    const client = await Promise.race([this.worker.client, sleep(HEALTH_WAIT_MS, null, { ref: false })]);
+    const status = client?.status ?? 'connecting';
+    return status === 'ready' ? null : `${this.worker.name} worker's Redis connection is ${status}`;
   }
 
   process(job: Job<DeliveryJobData>, token?: string): Promise<DeliveryOutcome> {
@@ -128,6 +140,17 @@ export class DeliveryWorkers {
 
   async stop(graceMs: number): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.stop(graceMs)));
+  }
+
+  /** Whether this process consumes a queue (queue mode, APP_ROLE all or worker). */
+  get consuming(): boolean {
+    return this.workers.length > 0;
+  }
+
+  /** Why a worker of this process cannot take jobs now, or null when every one can. */
+  async queueProblem(): Promise<string | null> {
+    const problems = await Promise.all(this.workers.map((worker) => worker.queueProblem()));
+    return problems.find((problem) => problem !== null) ?? null;
   }
 }
 

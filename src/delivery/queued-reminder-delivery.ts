@@ -18,6 +18,7 @@ import {
   toJobData,
 } from './delivery-jobs';
 import { QueueErrorLog } from './queue-error-log';
+import { checkRedisAccepts } from './redis-boot-check';
 
 /** How often the producer checks that the jobs it waits for still exist (Redis restarted empty, an event lost). */
 const WATCHDOG_INTERVAL_MS = 10_000;
@@ -76,16 +77,18 @@ export class QueuedReminderDelivery extends ReminderDelivery implements Delivery
       this.events.set(channel, events);
     }
     const clients = [...Object.values(this.queues), ...this.events.values()];
+    // Boot stops on a refusal or a timeout, and no shutdown hook will run: close the connections that would keep retrying.
+    const stopBoot = async (reason: string): Promise<never> => {
+      const closing = Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+      await Promise.race([closing, sleep(1_000, undefined, { ref: false })]);
+      throw new Error(`${reason} (deliveries go through it when REDIS_URL is set; unset REDIS_URL to deliver in-process)`);
+    };
+    const url = this.config.redis.url ?? '';
+    await checkRedisAccepts(url, BOOT_WAIT_MS).catch((error: Error) => stopBoot(error.message));
     const ready = Promise.all(clients.map((client) => client.waitUntilReady()));
     const timedOut = sleep(BOOT_WAIT_MS, 'timeout' as const, { ref: false });
     if ((await Promise.race([ready, timedOut])) === 'timeout') {
-      // Boot stops here, and no shutdown hook will run: close the connections that would keep retrying.
-      const closing = Promise.all(clients.map((client) => client.close().catch(() => undefined)));
-      await Promise.race([closing, sleep(1_000, undefined, { ref: false })]);
-      throw new Error(
-        `REDIS_URL ${redactedRedisUrl(this.config.redis.url ?? '')}: Redis did not answer within ${BOOT_WAIT_MS / 1000} s ` +
-          `(deliveries go through it when REDIS_URL is set; unset REDIS_URL to deliver in-process)`,
-      );
+      await stopBoot(`REDIS_URL ${redactedRedisUrl(url)}: Redis did not answer within ${BOOT_WAIT_MS / 1000} s`);
     }
     await this.applyRateLimits();
     this.watchdog = setInterval(() => void this.checkPending(), WATCHDOG_INTERVAL_MS).unref();

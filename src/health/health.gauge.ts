@@ -11,8 +11,8 @@ import { HealthService } from './health.service';
 const HEALTH_METRIC_CACHE_MS = 60_000;
 
 /**
- * `smartengage_health_up{check}`: the /health checks, run when Prometheus scrapes, so an alert sees an outage
- * even when nothing calls /health. 1 up, 0 down; checks that are not configured have no series.
+ * `smartengage_health_up{check}`: the readiness checks, the optional ones included, run when Prometheus scrapes,
+ * so an alert sees an outage even when nothing calls /health/ready. 1 up, 0 down; checks that are not configured have no series.
  */
 @Injectable()
 export class HealthGauge implements OnModuleInit, OnModuleDestroy {
@@ -28,7 +28,7 @@ export class HealthGauge implements OnModuleInit, OnModuleDestroy {
     const results = this.results;
     this.gauge = registerScrapedGauge({
       name: Metric.HealthUp,
-      help: 'Whether each /health check (database, smtp, llm) is up: 1 up, 0 down',
+      help: 'Whether each /health/ready check (database, redis, queue, smtp, sms_gateway, llm) is up: 1 up, 0 down; not configured: no series',
       labelNames: ['check'],
       async collect() {
         const upByCheck = await results.get();

@@ -3,6 +3,7 @@ import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus'
 import { AppConfig } from '../config/app-config';
 import { CircuitSnapshot } from '../messaging/circuit-breaker';
 import { LlmCircuitBreaker } from '../messaging/llm-circuit-breaker';
+import { CachedCheck, EXTERNAL_CHECK_MAX_AGE_MS } from './cached-check';
 import { HEALTH_TIMEOUT_MS } from './health-timeout';
 import { errorMessageWithCause, errorName, redact } from './redact';
 
@@ -14,8 +15,12 @@ const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
  * down: drafts then come from the template at full speed, so the service is ready, and a readiness
  * probe that failed on it would take every replica out at once for a provider outage already contained.
  */
+type ModelsAnswer = { up: true } | { up: false; message: string; statusCode?: number };
+
 @Injectable()
 export class LlmHealthIndicator {
+  private readonly models = new CachedCheck(() => this.askModels(), EXTERNAL_CHECK_MAX_AGE_MS);
+
   constructor(
     private readonly indicators: HealthIndicatorService,
     private readonly config: AppConfig,
@@ -29,19 +34,26 @@ export class LlmHealthIndicator {
 
   async check(key: string): Promise<HealthIndicatorResult> {
     const indicator = this.indicators.check(key);
+    const answer = await this.models.get();
+    const circuit = circuitDetails(this.breaker.snapshot());
+    if (answer.up) return indicator.up({ circuit });
+    const { message, statusCode } = answer;
+    return indicator.down({ message, ...(statusCode !== undefined && { statusCode }), circuit });
+  }
+
+  private async askModels(): Promise<ModelsAnswer> {
     const { apiKey = '', baseUrl } = this.config.openai;
     const base = (baseUrl ?? DEFAULT_OPENAI_BASE_URL).replace(/\/+$/, '');
-    const circuit = circuitDetails(this.breaker.snapshot());
     try {
       const response = await fetch(`${base}/models`, {
         headers: { Authorization: `Bearer ${apiKey}` },
         signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS),
       });
       await response.body?.cancel();
-      if (response.ok) return indicator.up({ circuit });
-      return indicator.down({ message: `models endpoint answered ${response.status}`, statusCode: response.status, circuit });
+      if (response.ok) return { up: true };
+      return { up: false, message: `models endpoint answered ${response.status}`, statusCode: response.status };
     } catch (error) {
-      return indicator.down({ message: redact(describe(error), [apiKey]), circuit });
+      return { up: false, message: redact(describe(error), [apiKey]) };
     }
   }
 }

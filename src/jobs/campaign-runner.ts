@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { Counter } from 'prom-client';
 import { AppConfig } from '../config/app-config';
@@ -7,12 +8,13 @@ import { RequestContext } from '../common/request-context';
 import { CustomerResult, customerResult, DeliveryFanOut, FanOutItem, FanOutResult } from '../delivery/delivery-fan-out';
 import { campaignMessageId } from '../delivery/delivery-jobs';
 import { FanOutSlots } from '../delivery/fan-out-slots';
-import { DeliveryRequest, SkipReason } from '../messaging/reminder-delivery';
+import { AiMessageRepository } from '../messaging/ai-message.repository';
+import { DeliveryStatus, SENT_OR_LATER } from '../messaging/delivery-status';
+import { DeliveryRequest, FailureReason, SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { EligibilityCriteria, EligibleCustomerRepository } from '../segmentation/eligible-customer.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
 import { CustomerRepository } from '../segmentation/customer.repository';
-import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { CampaignPlan, CampaignReport, RESULT_LIMIT } from './campaign.types';
 import { JobRunStatus, ResumeState } from './job-run.entity';
 import { Metric } from '../metrics/metric-names';
@@ -22,6 +24,9 @@ import { ShutdownError } from './shutdown.service';
 import { DAY_MS, isWithinHours, localDay, rangeEndsAt } from '../common/local-time';
 
 const PROGRESS_LOG_INTERVAL_MS = 5_000;
+/** How often, and how long, a run whose failure could not be recorded tries again. */
+const RECORD_FAILURE_RETRY_MS = 2_000;
+const RECORD_FAILURE_PATIENCE_MS = 10 * 60_000;
 
 /** One attempt at a run: a fresh run, or a resumed one with its row's start, counts and resume state. */
 export interface RunAttempt {
@@ -50,9 +55,9 @@ export class CampaignRunner {
     private readonly eligibleCustomers: EligibleCustomerRepository,
     private readonly services: ServiceRepository,
     private readonly customers: CustomerRepository,
-    private readonly messages: AiMessageRepository,
     private readonly fanOut: DeliveryFanOut,
     private readonly jobRuns: JobRunRepository,
+    private readonly messages: AiMessageRepository,
     private readonly config: AppConfig,
     @InjectMetric(Metric.CampaignAutoPauses) private readonly autoPauses: Counter<string>,
   ) {}
@@ -65,7 +70,9 @@ export class CampaignRunner {
   private async runInContext(attempt: RunAttempt): Promise<CampaignReport> {
     const { plan, jobRunId, correlationId, resume } = attempt;
     const startedAt = new Date();
-    const counts: RunCounts = resume ? { ...resume.counts } : { totalEligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0 };
+    const counts: RunCounts = resume ? { ...resume.counts } : { totalEligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0, unknown: 0 };
+    // Customers whose delivery threw: counted failed until their rows say otherwise (see followRows).
+    const unresolved = new Set<string>();
     const results: CustomerResult[] = [];
     const control = new RunControl(
       this.jobRuns,
@@ -99,8 +106,12 @@ export class CampaignRunner {
           ? customerResult(result)
           : { count: null, result: { customerId: result.customerId, success: false, reason: 'dry_run' } };
       counts.processed++;
-      if (count) counts[count]++;
-      if (count === 'sent' || count === 'failed') control.delivered(count === 'failed', failureOf(result));
+      const kind = count === 'failed' && isUnknown(result) ? 'unknown' : count;
+      if (kind) counts[kind]++;
+      if (kind && kind !== 'skipped') control.delivered(kind !== 'sent', failureOf(result));
+      if ('outcome' in result && result.outcome.status === 'error') {
+        unresolved.add(campaignMessageId(jobRunId, plan.channel, result.customerId));
+      }
       if (results.length < RESULT_LIMIT) results.push(line);
     };
     const report = (status: CampaignReport['status'], error?: string): CampaignReport => ({
@@ -154,6 +165,7 @@ export class CampaignRunner {
           this.logger.warn({ msg: `Campaign ${stopped}`, ...counts });
           recorded = true;
           await control.close();
+          await this.followRows(counts, unresolved);
           await this.jobRuns.finish(control.snapshot(), JobRunStatus.Done, stopped);
           return report('DONE', stopped);
         }
@@ -192,6 +204,7 @@ export class CampaignRunner {
       await inFlight;
       recorded = true;
       await control.close();
+      await this.followRows(counts, unresolved);
       if (stop.aborted) return report(...(await this.recordStop(control, stop.reason)));
       const done = await this.jobRuns.finish(control.snapshot(), JobRunStatus.Done);
       this.logProgress(counts, startedAt);
@@ -204,9 +217,7 @@ export class CampaignRunner {
       await inFlight;
       recorded = true;
       await control.close();
-      await this.jobRuns.finish(control.snapshot(), JobRunStatus.Failed, message).catch((writeError: unknown) =>
-        this.logger.error({ msg: 'Campaign: could not record the failure (status settles it later)', err: writeError }),
-      );
+      await this.recordFailure(control, unresolved, message);
       return report('FAILED', message);
     }
   }
@@ -260,6 +271,59 @@ export class CampaignRunner {
     const said = reason instanceof RunStoppedError ? `${finalError}, after ${counts.processed} customers` : finalError;
     this.logger.warn(`Campaign ${id} ${said} (${counts.sent} sent, ${counts.failed} failed, ${counts.skipped} skipped)`);
     return [final, finalError];
+  }
+
+  /**
+   * Records the failed end with the counts the answer gives. A run fails most often because the database went
+   * away, and then the record cannot land at once: it is tried again every few seconds until the database is
+   * back, so the row ends as the answer said (not RUNNING with the last heartbeat's counts, later settled as
+   * "abandoned" by a replica that sees its lease expired while this process is alive).
+   */
+  private async recordFailure(control: RunControl, unresolved: Set<string>, message: string): Promise<void> {
+    const { id, counts } = control.snapshot();
+    const record = async () => {
+      await this.followRows(counts, unresolved);
+      await this.jobRuns.finish(control.snapshot(), JobRunStatus.Failed, message);
+    };
+    try {
+      await record();
+      return;
+    } catch (error) {
+      this.logger.error({ msg: `Campaign ${id}: could not record the failure yet; trying again until the database answers`, err: error });
+    }
+    void (async () => {
+      for (let waited = 0; waited < RECORD_FAILURE_PATIENCE_MS; waited += RECORD_FAILURE_RETRY_MS) {
+        await sleep(RECORD_FAILURE_RETRY_MS, undefined, { ref: false });
+        try {
+          await record();
+          this.logger.warn(`Campaign ${id}: recorded its failure once the database answered again`);
+          return;
+        } catch {
+          // still unreachable
+        }
+      }
+      this.logger.error(`Campaign ${id}: gave up recording its failure; its lease expiry closes the row`);
+    })();
+  }
+
+  /**
+   * A delivery that threw (its database write failed, say) says nothing of its message: the email may have been
+   * accepted before the write failed. Its row does: one that went out counts as sent, one left `sending` or
+   * settled `unknown` as unknown, anything else stays failed. When the rows cannot be read, the counts stay.
+   */
+  private async followRows(counts: RunCounts, unresolved: Set<string>): Promise<void> {
+    if (unresolved.size === 0) return;
+    try {
+      for (const [id, status] of await this.messages.deliveryStatusesOf([...unresolved])) {
+        if (SENT_OR_LATER.has(status)) counts.sent++;
+        else if (status === DeliveryStatus.Sending || status === DeliveryStatus.Unknown) counts.unknown++;
+        else continue;
+        counts.failed--;
+        unresolved.delete(id);
+      }
+    } catch (error) {
+      this.logger.warn(`Could not read the rows of ${unresolved.size} customer(s) whose delivery threw; counted as failed: ${String(error)}`);
+    }
   }
 
   private criteria(plan: CampaignPlan, now: Date): EligibilityCriteria {
@@ -331,4 +395,9 @@ function failureOf(result: FanOutResult | { dryRun: true }): string | undefined 
   if (!('outcome' in result)) return undefined;
   const { outcome } = result;
   return outcome.status === 'failed' || outcome.status === 'error' ? outcome.error : undefined;
+}
+
+/** A delivery whose row ended `unknown`: the message may have gone out, so it is not counted as failed. */
+function isUnknown(result: FanOutResult | { dryRun: true }): boolean {
+  return 'outcome' in result && result.outcome.status === 'failed' && result.outcome.reason === FailureReason.DeliveryUnknown;
 }

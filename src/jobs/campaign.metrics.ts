@@ -61,7 +61,7 @@ export class CampaignMetrics implements OnModuleInit, OnModuleDestroy {
       },
     });
     this.register(Metric.CampaignLatestRunCustomers, {
-      help: 'Customers of the latest campaign run that tried to send, by state (eligible, processed, sent, failed, skipped)',
+      help: 'Customers of the latest campaign run that tried to send, by state (eligible, processed, sent, failed, skipped, unknown)',
       labelNames: ['state'],
       async collect() {
         const run = (await state.get())?.latest;
@@ -71,6 +71,7 @@ export class CampaignMetrics implements OnModuleInit, OnModuleDestroy {
         this.set({ state: 'sent' }, run.sent);
         this.set({ state: 'failed' }, run.failed);
         this.set({ state: 'skipped' }, run.skipped);
+        this.set({ state: 'unknown' }, run.unknown);
       },
     });
     this.register(Metric.CampaignLatestRunStart, {

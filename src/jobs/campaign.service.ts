@@ -269,5 +269,5 @@ export class CampaignService {
 }
 
 function countsOf(row: JobRunEntity): RunCounts {
-  return { totalEligible: row.totalEligible, processed: row.processed, sent: row.sent, failed: row.failed, skipped: row.skipped };
+  return { totalEligible: row.totalEligible, processed: row.processed, sent: row.sent, failed: row.failed, skipped: row.skipped, unknown: row.unknown };
 }

@@ -93,6 +93,10 @@ export class JobRunEntity {
   @Column({ type: 'int', default: 0 })
   skipped: number;
 
+  /** Customers whose message may or may not have gone out: its row is `unknown` (or was `sending` at the end). */
+  @Column({ type: 'int', default: 0 })
+  unknown: number;
+
   /** Why the run ended as it did, or was paused / cancelled; shown as `reason` by GET /internal/jobs/runs/{id}. */
   @Column({ type: 'text', nullable: true })
   error: string | null;

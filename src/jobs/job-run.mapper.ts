@@ -35,6 +35,7 @@ export function toJobRunDto(run: JobRunEntity): JobRunDto {
     sent: run.sent,
     failed: run.failed,
     skipped: run.skipped,
+    unknown: run.unknown,
     progress_percent: run.totalEligible > 0 ? Math.round((run.processed / run.totalEligible) * 1000) / 10 : null,
     error: run.error,
     holder: run.holder,
@@ -54,6 +55,7 @@ export function toRunDto(run: JobRunEntity, progress: RunProgressDto): RunDto {
     sent: run.sent,
     failed: run.failed,
     skipped: run.skipped,
+    unknown: run.unknown,
     progress,
   };
 }

@@ -11,6 +11,8 @@ export interface RunCounts {
   sent: number;
   failed: number;
   skipped: number;
+  /** May or may not have gone out; not failed. */
+  unknown: number;
 }
 
 export interface NewRun {
@@ -94,13 +96,14 @@ export class JobRunRepository {
     const params = producerParams(write);
     const [rows]: [RunState[], number] = await this.runs.query(
       `UPDATE job_runs
-          SET total_eligible = CASE WHEN $11 THEN $3 ELSE total_eligible END,
-              processed = CASE WHEN $11 THEN $4 ELSE processed END, sent = CASE WHEN $11 THEN $5 ELSE sent END,
-              failed = CASE WHEN $11 THEN $6 ELSE failed END, skipped = CASE WHEN $11 THEN $7 ELSE skipped END,
-              in_flight = $8, resume_state = CASE WHEN $11 THEN $9::jsonb ELSE resume_state END, heartbeat_at = $10
+          SET total_eligible = CASE WHEN $12 THEN $3 ELSE total_eligible END,
+              processed = CASE WHEN $12 THEN $4 ELSE processed END, sent = CASE WHEN $12 THEN $5 ELSE sent END,
+              failed = CASE WHEN $12 THEN $6 ELSE failed END, skipped = CASE WHEN $12 THEN $7 ELSE skipped END,
+              unknown = CASE WHEN $12 THEN $11 ELSE unknown END, in_flight = $8,
+              resume_state = CASE WHEN $12 THEN $9::jsonb ELSE resume_state END, heartbeat_at = $10
         WHERE id = $1 AND status = 'RUNNING' AND lease_token IS NOT DISTINCT FROM $2::uuid
     RETURNING status, error`,
-      [...params.slice(0, 8), progress ? params[8] : null, new Date(), progress],
+      [...params.slice(0, 8), progress ? params[8] : null, new Date(), write.counts.unknown, progress],
     );
     if (rows.length > 0) return rows[0];
     const row = await this.runs.findOne({ where: { id: write.id }, select: { status: true, error: true } });
@@ -123,11 +126,11 @@ export class JobRunRepository {
             SET status = CASE WHEN status = 'RUNNING' THEN $10 ELSE status END,
                 error = CASE WHEN status = 'RUNNING' THEN $11 ELSE error END,
                 total_eligible = $3, processed = $4, sent = $5, failed = $6, skipped = $7, in_flight = $8,
-                resume_state = $9, finished_at = $12, heartbeat_at = $12
+                resume_state = $9, finished_at = $12, heartbeat_at = $12, unknown = $13
           WHERE id = $1 AND status IN ('RUNNING', 'PAUSED', 'CANCELLED')
             AND lease_token IS NOT DISTINCT FROM $2::uuid AND finished_at IS NULL
       RETURNING status, error`,
-        [...producerParams(write), status, error ?? null, now],
+        [...producerParams(write), status, error ?? null, now, write.counts.unknown],
       ),
     );
     return rows[0] ?? null;

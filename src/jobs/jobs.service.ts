@@ -128,6 +128,7 @@ function toRunSegmentResponse(report: CampaignReport): RunSegmentResponseDto {
     sent: report.counts.sent,
     failed: report.counts.failed,
     skipped: report.counts.skipped,
+    unknown: report.counts.unknown,
     results: report.results.map((r) => ({
       customer_id: r.customerId,
       success: r.success,

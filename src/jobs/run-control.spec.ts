@@ -28,7 +28,7 @@ describe(FailureWindow.name, () => {
 });
 
 describe(RunControl.name, () => {
-  const counts = (): RunCounts => ({ totalEligible: 10, processed: 0, sent: 0, failed: 0, skipped: 0 });
+  const counts = (): RunCounts => ({ totalEligible: 10, processed: 0, sent: 0, failed: 0, skipped: 0, unknown: 0 });
   const newControl = (jobRuns: Partial<jobRunsMock>, onAutoPause = jest.fn()) => ({
     sut: new RunControl(
       jobRuns as unknown as JobRunRepository,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Pool } from 'pg';
-import { DataSource, In, Repository } from 'typeorm';
+import { DataSource, In, IsNull, Not, Repository } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { groupCommit } from '../database/group-commit';
 import { AiMessageEntity, SafetyViolationRecord } from './ai-message.entity';
@@ -435,6 +435,16 @@ export class AiMessageRepository {
     return rows.map((row) => row.user_id);
   }
 
+  /** The delivery status of each of these messages that has a row. */
+  async deliveryStatusesOf(ids: string[]): Promise<Map<string, DeliveryStatus>> {
+    if (ids.length === 0) return new Map();
+    const { rows } = await this.pool.query<{ id: string; delivery_status: DeliveryStatus }>(
+      'SELECT id, delivery_status FROM ai_messages WHERE id = ANY($1::uuid[])',
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.id, row.delivery_status]));
+  }
+
   /** Messages per delivery status, for the ai_messages_delivery_status gauge. */
   async countByStatus(): Promise<Map<string, number>> {
     const { rows } = await this.pool.query<{ status: string; count: number }>(
@@ -445,5 +455,13 @@ export class AiMessageRepository {
 
   findById(id: string): Promise<AiMessageEntity | null> {
     return this.messages.findOneBy({ id });
+  }
+
+  /** The customer's latest SMS handed to the gateway: the one a reply answers (ai_messages_user_created_idx). */
+  findLatestSentSms(customerId: string): Promise<AiMessageEntity | null> {
+    return this.messages.findOne({
+      where: { userId: customerId, channel: Channel.Sms, sentAt: Not(IsNull()) },
+      order: { createdAt: 'DESC' },
+    });
   }
 }

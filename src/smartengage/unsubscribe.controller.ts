@@ -2,6 +2,7 @@ import { Controller, Get, Header, HttpCode, HttpStatus, Param, Post, UseGuards }
 import { ThrottlerGuard } from '@nestjs/throttler';
 import { ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/error-response.dto';
+import { IgnoresUndeclaredQuery } from '../common/undeclared-query';
 import { RATE_LIMITED_RESPONSE } from '../rate-limit/rate-limit.module';
 import { OptOutService } from './opt-out.service';
 import { confirmationPage, unsubscribedPage } from './unsubscribe.pages';
@@ -16,6 +17,7 @@ const HTML = { 'text/html': { schema: { type: 'string' } } };
 @ApiParam({ name: 'token', description: 'The signed token from the message' })
 @ApiResponse({ status: 400, description: 'Invalid or forged token', type: ErrorResponseDto })
 @ApiResponse(RATE_LIMITED_RESPONSE)
+@IgnoresUndeclaredQuery()
 @UseGuards(ThrottlerGuard)
 @Controller('unsubscribe')
 export class UnsubscribeController {

@@ -4,6 +4,43 @@
  */
 
 export interface paths {
+    "/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness: the process answers; checks no dependency */
+        get: operations["HealthController_live"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness: can this replica serve its role
+         * @description 200 when what this replica needs is up (the database; Redis in queue mode; a worker's queue connection), 503 naming what is down. SMTP, the SMS gateway and the LLM API are reported (up, down, not_configured) and never fail it. Each check runs at most once per interval whatever the request rate. Never shows URLs or keys.
+         */
+        get: operations["HealthController_ready"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -12,8 +49,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Readiness: database, plus SMTP and the LLM API when configured
-         * @description 200 when every check is up, 503 naming the checks that are down. Never shows URLs or keys.
+         * Readiness, as GET /health/ready
+         * @description 200 when what this replica needs is up (the database; Redis in queue mode; a worker's queue connection), 503 naming what is down. SMTP, the SMS gateway and the LLM API are reported (up, down, not_configured) and never fail it. Each check runs at most once per interval whatever the request rate. Never shows URLs or keys.
          */
         get: operations["HealthController_check"];
         put?: never;
@@ -87,6 +124,26 @@ export interface paths {
         put?: never;
         /** Opt the customer out at once (RFC 8058 one-click) */
         post: operations["UnsubscribeController_unsubscribe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/sms/inbound": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A reply to an SMS: STOP, UNSUBSCRIBE, END or বন্ধ opts the sender out of every channel
+         * @description Signed with SMS_INBOUND_SECRET: X-SmartEngage-Signature is `sha256=` and the hex HMAC-SHA256 of `<X-SmartEngage-Timestamp>.<raw body>`. Without SMS_INBOUND_SECRET the route answers 404.
+         */
+        post: operations["SmsReplyController_inbound"];
         delete?: never;
         options?: never;
         head?: never;
@@ -256,7 +313,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Open-tracking pixel (`/o/<code>.gif`): records message_opened, answers a 1×1 GIF */
+        /**
+         * Open-tracking pixel (`/o/<code>.gif`): records message_opened (machine_open for a mail proxy's prefetch), answers a 1×1 GIF
+         * @description Never refused: past OPEN_RECORD_LIMIT_PER_MINUTE opens from one IP in a minute the GIF is served and nothing recorded.
+         */
         get: operations["TrackingController_open"];
         put?: never;
         post?: never;
@@ -504,6 +564,37 @@ export interface components {
             /** Format: date-time */
             sent_at: string | null;
         };
+        SmsReplyRequestDto: {
+            /**
+             * @description The sender, in E.164
+             * @example +8801712345678
+             */
+            from: string;
+            /**
+             * @description The reply. STOP, UNSUBSCRIBE, END or বন্ধ (case and spacing ignored) opt the sender out; anything else is acknowledged and dropped
+             * @example STOP
+             */
+            text: string;
+            /**
+             * Format: date-time
+             * @description When the gateway received it; defaults to the signature timestamp. At most 5 minutes in the future.
+             * @example 2025-11-26T10:15:00Z
+             */
+            received_at?: string;
+            /**
+             * @description The gateway's id of the reply; logged, for tracing
+             * @example gw-7f3a9c
+             */
+            gateway_message_id?: string;
+        };
+        SmsReplyResponseDto: {
+            /**
+             * @description recorded: the sender was opted out; duplicate: this reply was recorded before, nothing changed; ignored: not an opt-out keyword, or a number that belongs to no customer
+             * @example recorded
+             * @enum {string}
+             */
+            outcome: "recorded" | "duplicate" | "ignored";
+        };
         RunSegmentRequestDto: {
             /**
              * @description Preset default: 21 (aggressive 14, gentle 28)
@@ -570,6 +661,8 @@ export interface components {
             correlation_id: string;
             /** Format: uuid */
             job_run_id: string;
+            /** @description Customers whose message may or may not have gone out (its row is `unknown`): not failed */
+            unknown: number;
             /**
              * @description PAUSED or CANCELLED: run control stopped it (stopped_reason says why; a PAUSED run can be resumed). A run that fails or is interrupted answers with an error naming the run
              * @enum {string}
@@ -679,6 +772,8 @@ export interface components {
             sent: number;
             failed: number;
             skipped: number;
+            /** @description Customers whose message may or may not have gone out (its row is `unknown`): not failed */
+            unknown: number;
             /** @description Percent of eligible customers processed so far */
             progress_percent: number | null;
             error: string | null;
@@ -763,11 +858,13 @@ export interface components {
              */
             finished_at: string | null;
             total_eligible: number;
-            /** @description sent + failed + skipped */
+            /** @description sent + failed + skipped + unknown */
             processed: number;
             sent: number;
             failed: number;
             skipped: number;
+            /** @description Customers whose message may or may not have gone out (its row is `unknown`): not failed */
+            unknown: number;
             progress: components["schemas"]["RunProgressDto"];
         };
         RecordEventRequestDto: {
@@ -809,12 +906,12 @@ export interface components {
              * @example message_clicked
              * @enum {string}
              */
-            event_type: "message_opened" | "message_clicked" | "booking_started" | "booking_completed" | "unsubscribed";
+            event_type: "message_opened" | "message_clicked" | "booking_started" | "booking_completed" | "unsubscribed" | "machine_open";
             /**
              * @example email
              * @enum {string}
              */
-            source: "email" | "sms";
+            source: "email" | "sms" | "sms_reply";
             /**
              * Format: date-time
              * @example 2025-11-26T10:15:00.000Z
@@ -849,6 +946,16 @@ export interface components {
              * @example 120
              */
             sent: number;
+            /**
+             * @description Messages a reader opened (the open pixel fetched by a mail client, not a proxy prefetch)
+             * @example 41
+             */
+            opened: number;
+            /**
+             * @description Messages whose only opens are machine opens: the pixel fetched by a mail proxy (Apple's privacy prefetch, Google's image proxy) within a minute of the send. They arrived; nobody is known to have read them (not in opened)
+             * @example 52
+             */
+            machine_opened: number;
             /**
              * @description Messages clicked at least once
              * @example 30
@@ -892,6 +999,204 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    HealthController_live: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                    };
+                };
+            };
+            /** @description MALFORMED_JSON or VALIDATION_FAILED: a body that is not JSON, or a path parameter that does not decode */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute */
+            429: {
+                headers: {
+                    /** @description Seconds until requests are accepted again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    HealthController_ready: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Health Check is successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @example ok */
+                        status?: string;
+                        /**
+                         * @example {
+                         *       "database": {
+                         *         "status": "up"
+                         *       }
+                         *     }
+                         */
+                        info?: {
+                            [key: string]: {
+                                status: string;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                        } | null;
+                        /** @example {} */
+                        error?: {
+                            [key: string]: {
+                                status: string;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                        } | null;
+                        /**
+                         * @example {
+                         *       "database": {
+                         *         "status": "up"
+                         *       }
+                         *     }
+                         */
+                        details?: {
+                            [key: string]: {
+                                status: string;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description MALFORMED_JSON or VALIDATION_FAILED: a body that is not JSON, or a path parameter that does not decode */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute */
+            429: {
+                headers: {
+                    /** @description Seconds until requests are accepted again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The Health Check is not successful */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @example error */
+                        status?: string;
+                        /**
+                         * @example {
+                         *       "database": {
+                         *         "status": "up"
+                         *       }
+                         *     }
+                         */
+                        info?: {
+                            [key: string]: {
+                                status: string;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                        } | null;
+                        /**
+                         * @example {
+                         *       "redis": {
+                         *         "status": "down",
+                         *         "message": "Could not connect"
+                         *       }
+                         *     }
+                         */
+                        error?: {
+                            [key: string]: {
+                                status: string;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                        } | null;
+                        /**
+                         * @example {
+                         *       "database": {
+                         *         "status": "up"
+                         *       },
+                         *       "redis": {
+                         *         "status": "down",
+                         *         "message": "Could not connect"
+                         *       }
+                         *     }
+                         */
+                        details?: {
+                            [key: string]: {
+                                status: string;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
     HealthController_check: {
         parameters: {
             query?: never;
@@ -952,6 +1257,17 @@ export interface operations {
             /** @description MALFORMED_JSON or VALIDATION_FAILED: a body that is not JSON, or a path parameter that does not decode */
             400: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute */
+            429: {
+                headers: {
+                    /** @description Seconds until requests are accepted again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1336,6 +1652,71 @@ export interface operations {
                 headers: {
                     /** @description Seconds until requests are accepted again */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    SmsReplyController_inbound: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description sha256=<hex HMAC-SHA256 with SMS_INBOUND_SECRET over timestamp + "." + the raw body> */
+                "X-SmartEngage-Signature": string;
+                /** @description Unix seconds; at most 5 minutes from now */
+                "X-SmartEngage-Timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsReplyRequestDto"];
+            };
+        };
+        responses: {
+            /** @description Acknowledged, whatever the reply said */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsReplyResponseDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a field is missing or malformed (signed requests only) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong signature, or a timestamp more than 5 minutes off */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description NOT_FOUND: SMS_INBOUND_SECRET is not set */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1928,7 +2309,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute */
+            /** @description TOO_MANY_REQUESTS: more than CLICK_RATE_LIMIT_PER_MINUTE clicks from this client in a minute */
             429: {
                 headers: {
                     /** @description Seconds until requests are accepted again */
@@ -1953,7 +2334,9 @@ export interface operations {
     TrackingController_open: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                "user-agent": string;
+            };
             path: {
                 /** @description The code of the message in its link: 22 base64url characters (not derivable from the message id), optionally followed by .gif */
                 code: string;
@@ -1962,7 +2345,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Always the GIF, for unknown codes too */
+            /** @description Always the GIF, for unknown codes and past the recording limit too */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1974,17 +2357,6 @@ export interface operations {
             /** @description MALFORMED_JSON or VALIDATION_FAILED: a body that is not JSON, or a path parameter that does not decode */
             400: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute */
-            429: {
-                headers: {
-                    /** @description Seconds until requests are accepted again */
-                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

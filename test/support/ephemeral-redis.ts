@@ -6,14 +6,19 @@ import { waitFor } from './wait';
 /** A Redis of the test's own (the machine's is shared), without persistence: a restart loses every key. */
 export class EphemeralRedis {
   private process?: ChildProcess;
-  constructor(readonly port: number) {}
+  /** With `password`, the server requires it (`requirepass`). */
+  constructor(
+    readonly port: number,
+    private readonly password?: string,
+  ) {}
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return this.password ? `redis://:${encodeURIComponent(this.password)}@127.0.0.1:${this.port}` : `redis://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
-    this.process = spawn('redis-server', ['--port', String(this.port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], {
+    const auth = this.password ? ['--requirepass', this.password] : [];
+    this.process = spawn('redis-server', ['--port', String(this.port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', ...auth], {
       stdio: 'ignore',
     });
     await waitFor('redis-server to answer', async () => {

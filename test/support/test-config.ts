@@ -2,7 +2,7 @@ import { AppConfig } from '../../src/config/app-config';
 import { validateEnvironment } from '../../src/config/environment';
 
 export const ADMIN_KEY = 'e2e-admin-key-0123456789abcdef0123456789';
-export const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef';
+export const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef-0123';
 export const BOOKING_BASE_URL = 'https://app.sheba.xyz/book';
 export const PUBLIC_BASE_URL = 'http://smartengage.test';
 

@@ -58,6 +58,9 @@ export class JobRunDto {
   @ApiProperty()
   skipped: number;
 
+  @ApiProperty({ description: 'Customers whose message may or may not have gone out (its row is `unknown`): not failed' })
+  unknown: number;
+
   @ApiProperty({ type: Number, nullable: true, description: 'Percent of eligible customers processed so far' })
   progress_percent: number | null;
 

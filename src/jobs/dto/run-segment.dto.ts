@@ -58,6 +58,9 @@ export class RunSegmentResponseDto extends SendSummaryDto {
   @ApiProperty({ format: 'uuid' })
   job_run_id: string;
 
+  @ApiProperty({ description: 'Customers whose message may or may not have gone out (its row is `unknown`): not failed' })
+  unknown: number;
+
   @ApiProperty({
     enum: ['DONE', 'PAUSED', 'CANCELLED'],
     description:

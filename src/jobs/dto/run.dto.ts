@@ -53,7 +53,7 @@ export class RunDto {
   @ApiProperty()
   total_eligible: number;
 
-  @ApiProperty({ description: 'sent + failed + skipped' })
+  @ApiProperty({ description: 'sent + failed + skipped + unknown' })
   processed: number;
 
   @ApiProperty()
@@ -64,6 +64,9 @@ export class RunDto {
 
   @ApiProperty()
   skipped: number;
+
+  @ApiProperty({ description: 'Customers whose message may or may not have gone out (its row is `unknown`): not failed' })
+  unknown: number;
 
   @ApiProperty({ type: RunProgressDto })
   progress: RunProgressDto;
