@@ -48,6 +48,8 @@ export class AppConfig {
     role: 'all' | 'api' | 'worker';
     workerConcurrency: number;
     maxPending: number;
+    /** send-single and send-bulk answer `queued` after this long without an outcome. */
+    sendWaitMs: number;
     ratePerSecond: { email: number; sms: number };
   };
   readonly http: {
@@ -135,6 +137,7 @@ export class AppConfig {
       role: env.APP_ROLE,
       workerConcurrency: env.WORKER_CONCURRENCY,
       maxPending: env.QUEUE_MAX_PENDING,
+      sendWaitMs: env.SEND_WAIT_SECONDS * 1000,
       ratePerSecond: { email: env.EMAIL_RATE_LIMIT_PER_SECOND, sms: env.SMS_RATE_LIMIT_PER_SECOND },
     };
     this.http = {

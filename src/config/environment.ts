@@ -448,6 +448,17 @@ export class EnvironmentVariables {
   @Max(100_000)
   QUEUE_MAX_PENDING = 1_000;
 
+  /**
+   * How long send-single and send-bulk wait for the workers' outcome (queue mode) before they answer 202 with the
+   * message still `queued`; its delivery goes on when a worker takes the job.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  SEND_WAIT_SECONDS = 30;
+
   /** Emails started per second across every worker together (queue mode; 0 = no limit). */
   @IsOptional()
   @Transform(toInt)

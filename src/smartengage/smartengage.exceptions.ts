@@ -48,6 +48,10 @@ export function customerNotFound(customerId: string): AppException {
   return new AppException(ErrorCode.CustomerNotFound, `customer ${customerId} does not exist`);
 }
 
+export function messageNotFound(messageId: string): AppException {
+  return new AppException(ErrorCode.MessageNotFound, `message ${messageId} does not exist`);
+}
+
 export function serviceNotFound(serviceId: string): AppException {
   return new AppException(ErrorCode.ServiceNotFound, `service ${serviceId} does not exist`);
 }

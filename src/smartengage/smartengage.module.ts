@@ -5,6 +5,7 @@ import { MessagingModule } from '../messaging/messaging.module';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SegmentationModule } from '../segmentation/segmentation.module';
 import { AdminSmartEngageController } from './admin-smartengage.controller';
+import { MessageStatusService } from './message-status.service';
 import { OfferService } from './offer.service';
 import { OptOutService } from './opt-out.service';
 import { PromoCodeEntity } from './promo-code.entity';
@@ -19,7 +20,7 @@ import { UnsubscribeController } from './unsubscribe.controller';
 @Module({
   imports: [TypeOrmModule.forFeature([PromoCodeEntity]), SegmentationModule, MessagingModule, EventsModule, RateLimitModule],
   controllers: [AdminSmartEngageController, UnsubscribeController, SmsReplyController],
-  providers: [SmartEngageService, OptOutService, OfferService, PromoCodeRepository, SmsReplyService, SmsSignatureGuard],
+  providers: [SmartEngageService, MessageStatusService, OptOutService, OfferService, PromoCodeRepository, SmsReplyService, SmsSignatureGuard],
   exports: [OfferService],
 })
 export class SmartEngageModule {}

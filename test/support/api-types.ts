@@ -95,6 +95,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/smartengage/messages/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One message's state, attempts and last error (follows a send answered `queued`) */
+        get: operations["AdminSmartEngageController_message"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/unsubscribe/{token}": {
         parameters: {
             query?: never;
@@ -490,6 +507,12 @@ export interface components {
             channel: "EMAIL" | "SMS";
             /** @example VIP20 */
             promo_code?: string;
+            /**
+             * @description queued (HTTP 202, queue mode): no worker reported back within SEND_WAIT_SECONDS; it is sent when one takes the job
+             * @example sent
+             * @enum {string}
+             */
+            status: "sent" | "queued";
             /** @example Reminder sent successfully */
             message: string;
         };
@@ -553,7 +576,7 @@ export interface components {
             /** Format: uuid */
             message_id?: string;
             /**
-             * @description Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, invalid_email_address, invalid_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, holdout (held out by the experiment the send names), safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview)
+             * @description Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, invalid_email_address, invalid_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, holdout (held out by the experiment the send names), safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview); queued when no worker reported back within SEND_WAIT_SECONDS (queue mode: sent when one takes the job)
              * @example frequency_capped
              */
             reason?: string;
@@ -575,10 +598,45 @@ export interface components {
             duration_seconds: number;
             correlation_id: string;
             /**
+             * @description queued (HTTP 202, queue mode): some customers are still waiting for a worker after SEND_WAIT_SECONDS
              * @example completed
              * @enum {string}
              */
-            status: "completed" | "completed_with_errors";
+            status: "completed" | "completed_with_errors" | "queued";
+            /**
+             * @description Customers whose message is still queued (each result has its message_id)
+             * @example 0
+             */
+            queued: number;
+        };
+        MessageStatusDto: {
+            /** Format: uuid */
+            message_id: string;
+            /** Format: uuid */
+            customer_id: string;
+            /**
+             * @example EMAIL
+             * @enum {string}
+             */
+            channel: "EMAIL" | "SMS";
+            /**
+             * @description queued (waiting for its first attempt or a retry), sending, sent, delivered, opened, clicked, booked, unsubscribed, failed, or unknown (handed to the channel by a process that died: it may or may not have gone)
+             * @example queued
+             */
+            status: string;
+            /**
+             * @description Hand-overs to the mail server or SMS gateway so far
+             * @example 1
+             */
+            attempts: number;
+            /** @example 451 Greylisted, please try again later */
+            last_error: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            sent_at: string | null;
         };
         SmsReplyRequestDto: {
             /**
@@ -1541,6 +1599,15 @@ export interface operations {
                     "application/json": components["schemas"]["SendSingleResponseDto"];
                 };
             };
+            /** @description Queue mode: no worker reported back within SEND_WAIT_SECONDS; status `queued` */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendSingleResponseDto"];
+                };
+            };
             /** @description Invalid body; `errors` names each bad field */
             400: {
                 headers: {
@@ -1618,6 +1685,15 @@ export interface operations {
                     "application/json": components["schemas"]["SendBulkResponseDto"];
                 };
             };
+            /** @description Queue mode: some customers still queued after SEND_WAIT_SECONDS */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendBulkResponseDto"];
+                };
+            };
             /** @description Invalid body; `errors` names each bad field */
             400: {
                 headers: {
@@ -1637,6 +1713,64 @@ export interface operations {
                 };
             };
             /** @description Unknown service */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    AdminSmartEngageController_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The message id (message_id of send-single, send-bulk or a run) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageStatusDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: `id` is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description MESSAGE_NOT_FOUND: no message has this id */
             404: {
                 headers: {
                     [name: string]: unknown;
