@@ -1,3 +1,4 @@
+import { mock } from 'jest-mock-extended';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { Channel, MessageType } from '../messaging/message.types';
@@ -7,10 +8,8 @@ import { DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/remi
 const GRACE_MS = 300;
 
 function newTestFanOut() {
-  const delivery = {
-    deliver: jest.fn(),
-    settleInFlight: jest.fn().mockResolvedValue(0),
-  } as unknown as jest.Mocked<ReminderDelivery>;
+  const delivery = mock<ReminderDelivery>();
+  delivery.settleInFlight.mockResolvedValue(0);
   const sut = new DeliveryFanOut(delivery, { shutdownGraceMs: GRACE_MS } as AppConfig);
   return { sut, mocks: { delivery } };
 }
