@@ -58,7 +58,9 @@ const USAGE = `npm run bench:campaign -- [options]
                               QUEUE_MAX_PENDING passes through from the environment
   --redis-url URL             with --queue: Redis to use (default $BENCH_REDIS_URL or redis://127.0.0.1:6379); the bench
                               writes only under its own bench-<random>: prefix and deletes those keys afterwards
-  --worker-cpu-prof DIR       with --queue: start the workers with --cpu-prof, profiles written to DIR as they exit`;
+  --worker-cpu-prof DIR       with --queue: start the workers with --cpu-prof, profiles written to DIR as they exit
+  --reject-once PCT           with --queue: run the first queue campaign again with the sink answering 421 to the first
+                              message of PCT % of the recipients (0-100, e.g. 1), and print its rate against the run without`;
 
 interface Options {
   customers: number;
@@ -79,6 +81,8 @@ interface Options {
   workers: number[];
   redisUrl: string;
   workerCpuProf: string | null;
+  /** With --queue: the share of recipients (%) whose first message the sink answers 421, for a second run. */
+  rejectOnce: number | null;
 }
 
 function parseOptions(): Options {
@@ -102,6 +106,7 @@ function parseOptions(): Options {
       workers: { type: 'string', default: '1' },
       'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379' },
       'worker-cpu-prof': { type: 'string' },
+      'reject-once': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -121,13 +126,18 @@ function parseOptions(): Options {
   const database = values.database!;
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) throw new Error(`--database must be a lower-case SQL identifier, got ${database}`);
   const workers = values.workers!.split(',').map((count) => positive('workers', count.trim(), 16));
-  if (!values.queue && (values.workers !== '1' || values['worker-cpu-prof'])) throw new Error('--workers and --worker-cpu-prof need --queue');
+  if (!values.queue && (values.workers !== '1' || values['worker-cpu-prof'] || values['reject-once'])) {
+    throw new Error('--workers, --worker-cpu-prof and --reject-once need --queue');
+  }
+  const rejectOnce = values['reject-once'] === undefined ? null : Number(values['reject-once']);
+  if (rejectOnce !== null && !(rejectOnce > 0 && rejectOnce <= 100)) throw new Error(`--reject-once must be a percentage above 0, up to 100, got ${values['reject-once']}`);
   return {
     database,
     queue: values.queue!,
     workers,
     redisUrl: values['redis-url']!,
     workerCpuProf: values['worker-cpu-prof'] ?? null,
+    rejectOnce,
     deadLlm: deadLlm as DeadLlmMode | null,
     rounds: positive('rounds', values.rounds!, 10),
     customers: positive('customers', values.customers!),
@@ -213,7 +223,12 @@ class SinkProcess {
     return new SinkProcess(child, message.port);
   }
 
-  async stats(): Promise<{ received: number; cpuMs: number }> {
+  /** From now on the first message to `percent` % of the recipients is answered 421 (0: none). */
+  rejectOnce(percent: number): void {
+    this.child.send({ type: 'reject-once', percent } satisfies SinkRequest);
+  }
+
+  async stats(): Promise<{ received: number; rejected: number; cpuMs: number }> {
     const reply = new Promise<SinkReport>((resolve) => {
       const onMessage = (message: SinkReport) => {
         if (message.type !== 'stats') return;
@@ -224,7 +239,7 @@ class SinkProcess {
     });
     this.child.send({ type: 'stats' } satisfies SinkRequest);
     const message = (await reply) as Extract<SinkReport, { type: 'stats' }>;
-    return { received: message.received, cpuMs: message.cpuMs };
+    return { received: message.received, rejected: message.rejected, cpuMs: message.cpuMs };
   }
 
   async stop(): Promise<void> {
@@ -672,6 +687,29 @@ async function main(): Promise<void> {
       }
       printQueueTable(queueFigures, messagesPerS, limit!.perSecond, peakRss);
     }
+    // 6. With --reject-once, the first queue campaign again with the provider answering 421 now and then: a job
+    // waiting for its retry must not hold up the rest (pages overlap; one 421 does not stop every worker).
+    let rejectOnceFigures = {};
+    if (options.rejectOnce !== null) {
+      const [workers] = options.workers;
+      await resetBenchState(benchUrl);
+      sink.rejectOnce(options.rejectOnce);
+      const before = await sink.stats();
+      const run = await runCampaign(`queue mode, ${workers} worker process(es), 421 once to ${options.rejectOnce}%`, benchUrl, sink, options, rss, {
+        profile: false,
+        workers,
+      });
+      const rejected = (await sink.stats()).rejected - before.rejected;
+      sink.rejectOnce(0);
+      const ratio = run.messagesPerS / queueFigures[0].messages_per_s;
+      console.log(
+        `421 once to ${options.rejectOnce}% of the recipients (${fmt(rejected)} answered 421, all retried): ${fmt(run.messagesPerS)} messages/s ` +
+          `vs ${fmt(queueFigures[0].messages_per_s)} without, ratio ${ratio.toFixed(2)}`,
+      );
+      rejectOnceFigures = {
+        reject_once: { percent: options.rejectOnce, rejected, messages_per_s: Math.round(run.messagesPerS), ratio: Math.round(ratio * 100) / 100 },
+      };
+    }
     console.log(
       JSON.stringify({
         ...segmentationFigures,
@@ -683,6 +721,7 @@ async function main(): Promise<void> {
         rows_per_s: Math.round(rowsPerS),
         peak_rss_mb: Math.round(peakRss),
         ...deadLlmFigures,
+        ...rejectOnceFigures,
         ...(options.queue
           ? { workers: options.workers.length === 1 ? options.workers[0] : options.workers, queue: queueFigures }
           : {}),

@@ -17,7 +17,8 @@ async function bootstrap(): Promise<void> {
   const config = new AppConfig({ ...env, DATABASE_URL: url });
 
   // Nest's own lines are held until the app logger (AppLoggerModule: JSON or pretty, per LOG_FORMAT) exists.
-  const app = await NestFactory.create(AppModule.forRoot(config), { bufferLogs: true });
+  // rawBody: the SMS webhook's signature covers the body as sent.
+  const app = await NestFactory.create(AppModule.forRoot(config), { bufferLogs: true, rawBody: true });
   app.useLogger(app.get(PinoNestLogger));
   setupApp(app);
   await app.init(); // runs migrations (DatabaseModule) before the demo seed below
@@ -30,6 +31,9 @@ async function bootstrap(): Promise<void> {
     log.warn('ADMIN_API_KEYS is not set: admin and internal routes are open to loopback clients only');
   }
   if (config.auth.jwtSecretIsDefault) log.warn('JWT_SECRET is not set: using the development secret');
+  if (config.sms.gatewayUrl && !config.sms.inboundSecret) {
+    log.warn('SMS_GATEWAY_URL is set without SMS_INBOUND_SECRET: every SMS tells customers to reply STOP, and no reply is received');
+  }
   if (!config.openai.apiKey) log.log('OPENAI_API_KEY is not set: messages come from the built-in Bengali templates');
 
   await app.listen(config.port);

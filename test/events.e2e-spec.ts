@@ -379,6 +379,61 @@ describe('Events and tracking', () => {
     });
   });
 
+  describe('opens fetched by mail proxies', () => {
+    const APPLE_PREFETCH = 'Mozilla/5.0';
+    const GOOGLE_PROXY = 'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)';
+    const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148';
+
+    it('a proxy fetch right after the send is a machine_open; the stats show it apart from readers\' opens', async () => {
+      const apple = await send(DEMO.customers.regular);
+      const gmail = await send(DEMO.customers.vip);
+      const reader = await send(DEMO.customers.newcomer);
+      const open = (sent: Sent, agent: string) =>
+        t.http().get(openPath(sent.messageId)).set('User-Agent', agent).expect(200).expect('Content-Type', 'image/gif');
+      // Its process died before the mail server answered: the prefetch proves it arrived.
+      await t.dataSource.query(`UPDATE ai_messages SET delivery_status = 'unknown' WHERE id = $1`, [apple.messageId]);
+      await open(apple, APPLE_PREFETCH);
+      await open(gmail, GOOGLE_PROXY);
+      await open(reader, IPHONE);
+
+      const typesOf = async (sent: Sent) => (await eventRows(sent.messageId)).map((row: { event_type: string }) => row.event_type);
+      expect(await typesOf(apple)).toEqual(['machine_open']);
+      expect(await typesOf(gmail)).toEqual(['machine_open']);
+      expect(await typesOf(reader)).toEqual(['message_opened']);
+      expect([await statusOf(apple.messageId), await statusOf(gmail.messageId), await statusOf(reader.messageId)]).toEqual([
+        'sent',
+        'sent',
+        'opened',
+      ]);
+
+      // Long after the send, Gmail's proxy fetches because the reader opened the message.
+      await t.dataSource.query(`UPDATE ai_messages SET sent_at = sent_at - interval '10 minutes' WHERE id = $1`, [gmail.messageId]);
+      await open(gmail, GOOGLE_PROXY);
+      expect(await typesOf(gmail)).toEqual(['machine_open', 'message_opened']);
+      expect(await statusOf(gmail.messageId)).toBe('opened');
+
+      const res = await t.http().get(STATS).set(auth).expect(200);
+      const opens = res.body.groups.map((group: Record<string, unknown>) => [group.tone, group.opened, group.machine_opened]);
+      expect(opens).toEqual([
+        ['friendly', 0, 1],
+        ['premium', 1, 0],
+        ['welcoming', 1, 0],
+      ]);
+    });
+
+    it('POST /events cannot report machine opens or SMS replies: the service records those itself', async () => {
+      const sent = await send();
+      for (const [body, field] of [
+        [{ event_type: 'machine_open', source: 'email' }, 'event_type'],
+        [{ event_type: 'unsubscribed', source: 'sms_reply' }, 'source'],
+      ] as const) {
+        const res = await postEvent(sent, body).expect(400);
+        expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual([field]);
+      }
+      expect(await eventRows()).toEqual([]);
+    });
+  });
+
   describe('GET /admin/smartengage/stats', () => {
     it('answers 401 without a valid admin key', async () => {
       const res = await t.http().get(STATS).expect(401);
@@ -446,6 +501,8 @@ describe('Events and tracking', () => {
           promo_code: null,
           channel: 'EMAIL',
           sent: 1,
+          opened: 0,
+          machine_opened: 0,
           clicked: 1,
           booked: 0,
           unknown: 0,
@@ -457,6 +514,8 @@ describe('Events and tracking', () => {
           promo_code: 'VIP20',
           channel: 'EMAIL',
           sent: 1,
+          opened: 0,
+          machine_opened: 0,
           clicked: 0,
           booked: 1,
           unknown: 0,
@@ -468,6 +527,8 @@ describe('Events and tracking', () => {
           promo_code: 'WELCOME10',
           channel: 'EMAIL',
           sent: 3,
+          opened: 0,
+          machine_opened: 0,
           clicked: 0,
           booked: 1,
           unknown: 1,

@@ -51,7 +51,7 @@ describe('fuzz: malformed requests to every documented route', () => {
 
   beforeAll(async () => {
     // A limit no fuzz run reaches: a 429 must not hide a 500.
-    t = await createTestApp({ PUBLIC_RATE_LIMIT_PER_MINUTE: '1000000' });
+    t = await createTestApp({ PUBLIC_RATE_LIMIT_PER_MINUTE: '1000000', CLICK_RATE_LIMIT_PER_MINUTE: '1000000' });
     await t.app.listen(0, '127.0.0.1');
     baseUrl = await t.app.getUrl();
     await resetDatabase(t.dataSource);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { exportedNames, labelValuesSelector, metricNames } from './support/promql';
 import { RunningPrometheus, SCRAPE_JOB, runTool, startPrometheus, unusedPort } from './support/prometheus';
+import { startService } from './support/service-process';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 
 const OPS = join(__dirname, '..', 'ops');
@@ -106,7 +107,7 @@ describe('ops/: the Grafana dashboard and the Prometheus alert rules', () => {
 
   it('passes promtool: the rules check, and their unit tests (each alert fires, and stays quiet, as intended)', () => {
     const check = runTool('promtool', ['check', 'rules', RULES]);
-    expect(check).toEqual({ status: 0, output: expect.stringContaining('SUCCESS: 9 rules found') });
+    expect(check).toEqual({ status: 0, output: expect.stringContaining('SUCCESS: 10 rules found') });
     const unitTests = runTool('promtool', ['test', 'rules', RULE_TESTS]);
     expect(unitTests).toEqual({ status: 0, output: expect.stringContaining('SUCCESS') });
   });
@@ -122,6 +123,7 @@ describe('ops/: the Grafana dashboard and the Prometheus alert rules', () => {
       'SmartEngageHttpErrorsHigh',
       'SmartEngageLlmFallbackRatioHigh',
       'SmartEngageLlmUnreachable',
+      'SmartEngageQueueWithoutWorkers',
       'SmartEngageSendFailureRatioHigh',
     ]);
     for (const rule of rules) {
@@ -170,7 +172,14 @@ describe('ops/: the Grafana dashboard and the Prometheus alert rules', () => {
   });
 
   it('names only metrics the service exports, in every panel, variable and alert rule', async () => {
-    const exported = exportedNames((await t.http().get('/metrics').expect(200)).text);
+    // Queue mode exports the queue's gauges too: a queue-mode process (its own key prefix) says which.
+    const queued = await startService({
+      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      REDIS_KEY_PREFIX: `se-ops-${process.pid}:`,
+      APP_ROLE: 'worker',
+    });
+    const queueMetrics = await (await fetch(`${queued.url}/metrics`)).text().finally(() => queued.stop());
+    const exported = new Set([...exportedNames((await t.http().get('/metrics').expect(200)).text), ...exportedNames(queueMetrics)]);
     const unknown = (expr: string) => metricNames(expr).filter((name) => !exported.has(name));
     // The check itself: a misspelt name is caught, and an exported family with no samples yet is not.
     expect(unknown('sum(rate(ai_messages_sent_totl{job="$job"}[$__rate_interval]))')).toEqual(['ai_messages_sent_totl']);

@@ -193,12 +193,12 @@ describe('queue mode: one API process and two worker processes', () => {
       return { status: res.status, body: (await res.json()) as Record<string, any> };
     },
     /** Polls GET /internal/jobs/runs/{id} until `condition` holds; the run as it then was. */
-    until: async (id: string, what: string, condition: (run: Record<string, any>) => boolean) => {
+    until: async (id: string, what: string, condition: (run: Record<string, any>) => boolean, timeoutMs = 60_000) => {
       let run: Record<string, any> = {};
       await waitFor(`run ${id} ${what}`, async () => {
         run = (await (await fetch(`${api.url}/internal/jobs/runs/${id}`, { headers: auth })).json()) as Record<string, any>;
         return condition(run);
-      }, 60_000);
+      }, timeoutMs);
       return run;
     },
   });
@@ -280,6 +280,84 @@ describe('queue mode: one API process and two worker processes', () => {
     expect(smtp.accepted).toHaveLength(1 + bulkBody.sent);
     const [row] = await t.dataSource.query('SELECT delivery_status, attempts FROM ai_messages WHERE id = $1', [sent.message_id]);
     expect(row).toEqual({ delivery_status: 'sent', attempts: 1 });
+  });
+
+  it('leaves a message waiting for its retry past STALE_CLAIM_MINUTES queued: a greylisting server, everyone once, none failed', async () => {
+    await insertCustomers(t.dataSource, { count: 20, daysAgo: 25, tag: 'greylisting' });
+    smtp.greylisted.clear();
+    smtp.set({ accept: true, greylist: true });
+    // The first retry comes 90-180 s after the 451 (half to all of the backoff), well past the 1-minute stale mark.
+    const env = queueEnv({ STALE_CLAIM_MINUTES: '1', DELIVERY_RETRY_BACKOFF_MS: '180000' });
+    const api = await start({ ...env, APP_ROLE: 'api' });
+    await start({ ...env, APP_ROLE: 'worker' });
+    const client = runs(api);
+
+    const started = await client.post('/internal/ai/smartengage/run-segment', { ...RUN_BODY, wait: false });
+    expect(started.status).toBe(202);
+    const id = started.body.job_run_id as string;
+    const eligible = (await client.until(id, 'to count its customers', (run) => run.total_eligible > 0)).total_eligible as number;
+    await waitFor('every customer greylisted once', async () => (await byStatus(t.dataSource)).queued === eligible && smtp.greylisted.size === eligible, 30_000);
+    const [{ last }] = await t.dataSource.query(`SELECT max(updated_at) AS last FROM ai_messages`);
+    expect(smtp.accepted).toHaveLength(0);
+
+    // Once every row is older than STALE_CLAIM_MINUTES, a process that boots sweeps at once, before it answers.
+    await sleep(Math.max(0, new Date(last).getTime() + 62_000 - Date.now()));
+    const sweeper = await start({ ...env, APP_ROLE: 'api', LOG_LEVEL: 'log' });
+    expect(sweeper.output()).toMatch(new RegExp(`${eligible} stale queued message\\(s\\) still have their job in the queue`));
+    expect(await byStatus(t.dataSource)).toEqual({ queued: eligible });
+
+    const done = await client.until(id, 'to finish', (run) => run.status === 'DONE', 240_000);
+    expect(done).toMatchObject({ sent: eligible, failed: 0 });
+    expect(await byStatus(t.dataSource)).toEqual({ sent: eligible });
+    expect(smtp.perRecipient().size).toBe(eligible);
+    expect(Math.max(...smtp.perRecipient().values())).toBe(1);
+  }, 300_000);
+
+  it('answers send-single and send-bulk 202 queued within SEND_WAIT_SECONDS with no worker, and delivers them once one starts', async () => {
+    const api = await start(queueEnv({ APP_ROLE: 'api', SEND_WAIT_SECONDS: '2' }));
+    const headers = { ...auth, 'Content-Type': 'application/json' };
+    const post = async (path: string, body: object) => {
+      const started = Date.now();
+      const res = await fetch(`${api.url}/admin/smartengage/${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+      return { res, body: (await res.json()) as Record<string, any>, seconds: (Date.now() - started) / 1000 };
+    };
+    const single = await post('send-single', { customer_id: DEMO_CUSTOMER, message_type: 'reminder' });
+    expect(single.res.status).toBe(202);
+    expect(single.seconds).toBeGreaterThanOrEqual(2);
+    expect(single.seconds).toBeLessThan(6);
+    expect(single.body).toMatchObject({ success: true, status: 'queued', customer_id: DEMO_CUSTOMER, channel: 'EMAIL' });
+    const messageId = single.body.message_id as string;
+    expect(single.res.headers.get('location')).toBe(`/admin/smartengage/messages/${messageId}`);
+
+    const bulk = await post('send-bulk', { customer_ids: BULK_CUSTOMERS, message_type: 'reminder' });
+    expect(bulk.res.status).toBe(202);
+    expect(bulk.seconds).toBeLessThan(6);
+    expect(bulk.body).toMatchObject({ status: 'queued', sent: 0, failed: 0, queued: BULK_CUSTOMERS.length });
+    const bulkIds = (bulk.body.results as { customer_id: string; reason: string; message_id: string }[]).map((result) => {
+      expect(result.reason).toBe('queued');
+      return result.message_id;
+    });
+    expect(new Set([messageId, ...bulkIds]).size).toBe(3);
+
+    // GET /admin/smartengage/messages/{id}: unauthenticated, bad id, unknown id, then the waiting message.
+    const get = (id: string, withAuth = true) => fetch(`${api.url}/admin/smartengage/messages/${id}`, { headers: withAuth ? auth : {} });
+    expect((await get(messageId, false)).status).toBe(401);
+    const bad = await get('not-a-uuid');
+    expect([bad.status, ((await bad.json()) as { code: string }).code]).toEqual([400, 'VALIDATION_FAILED']);
+    const unknown = await get(randomUUID());
+    expect([unknown.status, ((await unknown.json()) as { code: string }).code]).toEqual([404, 'MESSAGE_NOT_FOUND']);
+    const waiting = await get(messageId);
+    expect(waiting.status).toBe(200);
+    expect(await waiting.json()).toMatchObject({ message_id: messageId, customer_id: DEMO_CUSTOMER, channel: 'EMAIL', status: 'queued', attempts: 0, last_error: null, sent_at: null });
+    expect(smtp.accepted).toHaveLength(0);
+
+    // A worker comes: every message waiting goes out, once.
+    await start(queueEnv({ APP_ROLE: 'worker' }));
+    const status = async (id: string) => ((await (await get(id)).json()) as { status: string }).status;
+    await waitFor('the three messages sent', async () => (await Promise.all([messageId, ...bulkIds].map(status))).every((s) => s === 'sent'), 30_000);
+    expect(await (await get(messageId)).json()).toMatchObject({ status: 'sent', attempts: 1, last_error: null, sent_at: expect.any(String) });
+    expect(smtp.perRecipient().size).toBe(3);
+    expect(Math.max(...smtp.perRecipient().values())).toBe(1);
   });
 
   it('lets a worker stopped with SIGTERM finish what it holds, and leaves no message sending', async () => {

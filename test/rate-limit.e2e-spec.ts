@@ -1,5 +1,7 @@
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { DEMO } from '../src/database/demo-seed';
 import { EphemeralRedis } from './support/ephemeral-redis';
 import { bookingToken, readOutboxMail } from './support/outbox';
@@ -13,10 +15,12 @@ const UNKNOWN_CODE = randomBytes(16).toString('base64url');
 
 type Call = (t: TestApp) => Promise<{ status: number; headers: Record<string, string>; body: Record<string, unknown> }>;
 
-/** One request to each public route, with input that needs no data: the limit counts every answer. */
+/**
+ * One request to each rate-limited public route, with input that needs no data: the limit counts every answer.
+ * The click redirect has its own limit (CLICK_RATE_LIMIT_PER_MINUTE); the open pixel is never refused.
+ */
 const PUBLIC_ROUTES: [string, Call][] = [
   ['GET /r/:code', (t) => t.http().get(`/r/${UNKNOWN_CODE}`)],
-  ['GET /o/:code', (t) => t.http().get(`/o/${UNKNOWN_CODE}.gif`)],
   ['POST /events', (t) => t.http().post('/events').send({ event_type: 'message_opened', source: 'email' })],
   ['GET /unsubscribe/:token', (t) => t.http().get('/unsubscribe/not-a-token')],
   ['POST /unsubscribe/:token', (t) => t.http().post('/unsubscribe/not-a-token')],
@@ -50,7 +54,7 @@ describe('public routes under load', () => {
   describe('in memory (no REDIS_URL)', () => {
     let t: TestApp;
     beforeAll(async () => {
-      t = await createTestApp({ PUBLIC_RATE_LIMIT_PER_MINUTE: '5' });
+      t = await createTestApp({ PUBLIC_RATE_LIMIT_PER_MINUTE: '5', CLICK_RATE_LIMIT_PER_MINUTE: '5' });
     });
     afterAll(() => t.close());
 
@@ -65,15 +69,37 @@ describe('public routes under load', () => {
       expect(spoofed.status).toBe(429);
     });
 
+    it('GET /o/:code is never refused: past the limits it still answers the image', async () => {
+      for (let i = 0; i < 8; i++) {
+        const res = await t.http().get(`/o/${UNKNOWN_CODE}.gif`);
+        expect([res.status, res.headers['content-type']]).toEqual([200, 'image/gif']);
+      }
+    });
+
     it('leaves admin routes alone', async () => {
       expect(await statuses(() => t.http().get('/admin/smartengage/stats').set(auth), 8)).toEqual(Array(8).fill(200));
+    });
+  });
+
+  describe('the click redirect has its own limit (CLICK_RATE_LIMIT_PER_MINUTE)', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await createTestApp({ PUBLIC_RATE_LIMIT_PER_MINUTE: '2', CLICK_RATE_LIMIT_PER_MINUTE: '4' });
+    });
+    afterAll(() => t.close());
+
+    it('allows 4 clicks and 2 unsubscribe pages a minute from one client', async () => {
+      expect(await statuses(() => t.http().get(`/r/${UNKNOWN_CODE}`), 5)).toEqual([404, 404, 404, 404, 429]);
+      const refused = await t.http().get(`/r/${UNKNOWN_CODE}`);
+      expect(refused.body.message).toMatch(/^too many requests: at most 4 a minute from one client/);
+      expect(await statuses(() => t.http().get('/unsubscribe/not-a-token'), 3)).toEqual([400, 400, 429]);
     });
   });
 
   describe('behind a trusted proxy (TRUST_PROXY=loopback)', () => {
     let t: TestApp;
     beforeAll(async () => {
-      t = await createTestApp({ PUBLIC_RATE_LIMIT_PER_MINUTE: '2', TRUST_PROXY: 'loopback' });
+      t = await createTestApp({ CLICK_RATE_LIMIT_PER_MINUTE: '2', TRUST_PROXY: 'loopback' });
     });
     afterAll(() => t.close());
 
@@ -100,7 +126,7 @@ describe('public routes under load', () => {
     });
 
     it('two instances share one budget', async () => {
-      const env = { PUBLIC_RATE_LIMIT_PER_MINUTE: '4', REDIS_URL, REDIS_KEY_PREFIX: prefix };
+      const env = { CLICK_RATE_LIMIT_PER_MINUTE: '4', REDIS_URL, REDIS_KEY_PREFIX: prefix };
       const [a, b] = [await createTestApp(env), await createTestApp(env)];
       apps.push(a, b);
       const click = (t: TestApp) => () => t.http().get(`/r/${UNKNOWN_CODE}`);
@@ -116,7 +142,7 @@ describe('public routes under load', () => {
       // A Redis of the test's own, so that it can go away; boot itself refuses an unreachable REDIS_URL.
       const own = new EphemeralRedis(await freePort());
       await own.start();
-      const t = await createTestApp({ PUBLIC_RATE_LIMIT_PER_MINUTE: '3', REDIS_URL: own.url, REDIS_KEY_PREFIX: prefix });
+      const t = await createTestApp({ CLICK_RATE_LIMIT_PER_MINUTE: '3', REDIS_URL: own.url, REDIS_KEY_PREFIX: prefix });
       await own.kill();
       try {
         expect(await statuses(() => t.http().get(`/r/${UNKNOWN_CODE}`), 4)).toEqual([404, 404, 404, 429]);
@@ -159,6 +185,54 @@ describe('public routes under load', () => {
       const [{ delivery_status: status }] = await t.dataSource.query('SELECT delivery_status FROM ai_messages WHERE id = $1', [res.body.message_id]);
       expect(status).toBe('clicked');
     });
+  });
+
+  describe('the open pixel behind a mail proxy', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await createTestApp({ EMAIL_OPEN_TRACKING: 'true', OPEN_RECORD_LIMIT_PER_MINUTE: '100', TRUST_PROXY: 'loopback' });
+      await resetDatabase(t.dataSource);
+    });
+    afterAll(() => t.close());
+
+    const opens = async (messageId: string) =>
+      (await t.dataSource.query(`SELECT count(*)::int AS n FROM message_events WHERE message_id = $1`, [messageId]))[0].n;
+
+    it('2,000 pixel requests from one IP in a minute all answer 200 with the image; past its budget the IP\'s opens are not recorded', async () => {
+      const openLink = async (customerId: string) => {
+        const res = await t.http().post('/admin/smartengage/send-single').set(auth).send({ customer_id: customerId, message_type: 'reminder' }).expect(200);
+        const html = String((await readOutboxMail(t.outboxDir, res.body.message_id)).html);
+        return { messageId: res.body.message_id as string, path: new RegExp(`${PUBLIC_BASE_URL}(/o/[\\w-]+\\.gif)`).exec(html)![1] };
+      };
+      const [first, second] = [await openLink(DEMO.customers.regular), await openLink(DEMO.customers.vip)];
+      // Over a real socket with keep-alive, as a proxy fetches (supertest would start a server per request).
+      const server = t.app.getHttpServer() as Server;
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const fromProxy = async (path: string, ip = '66.249.84.10'): Promise<[number, string | null, number]> => {
+        const res = await fetch(`${base}${path}`, { headers: { 'X-Forwarded-For': ip } });
+        return [res.status, res.headers.get('content-type'), (await res.arrayBuffer()).byteLength];
+      };
+
+      await startOfAMinute();
+      const started = Date.now();
+      const answers: [number, string | null, number][] = [];
+      // A proxy fetching for many readers at once: 50 requests in flight.
+      for (let batch = 0; batch < 40; batch++) {
+        answers.push(...(await Promise.all(Array.from({ length: 50 }, () => fromProxy(first.path)))));
+      }
+      process.stdout.write(`2,000 pixel requests from one IP, 50 in flight: ${Date.now() - started} ms\n`);
+      expect(answers).toHaveLength(2000);
+      expect(answers.filter(([status, type, bytes]) => status !== 200 || type !== 'image/gif' || bytes !== 42)).toEqual([]);
+      expect(await opens(first.messageId)).toBe(1);
+
+      // The proxy's budget (OPEN_RECORD_LIMIT_PER_MINUTE) is spent: its next open is served, not recorded.
+      expect(await fromProxy(second.path)).toEqual([200, 'image/gif', 42]);
+      expect(await opens(second.messageId)).toBe(0);
+      // Another client's open of the same message is.
+      expect(await fromProxy(second.path, '198.51.100.7')).toEqual([200, 'image/gif', 42]);
+      expect(await opens(second.messageId)).toBe(1);
+    }, 120_000);
   });
 
   describe('engagement events reported by the booking app', () => {

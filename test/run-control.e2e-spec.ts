@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { insertCustomers, messagesPerCustomer } from './support/customers';
+import { ScriptedSmtpServer } from './support/scripted-smtp';
 import { SmtpSink, startSmtpSink } from './support/smtp-sink';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
@@ -305,3 +306,58 @@ describe('a run interrupted by a shutdown (in-process)', () => {
     }
   });
 });
+
+describe('run control in-process: a delivery waiting for its retry when the run is paused', () => {
+  const smtp = new ScriptedSmtpServer();
+  let t: TestApp;
+
+  beforeAll(async () => {
+    await smtp.start();
+    // Every customer in flight at once; a retry 30-60 s away, so the pause comes while each one waits for it.
+    t = await createTestApp({ SMTP_URL: smtp.url, CAMPAIGN_CONCURRENCY: '50', DELIVERY_RETRY_BACKOFF_MS: '60000' });
+    await resetDatabase(t.dataSource);
+    await t.dataSource.query('TRUNCATE job_runs');
+    await insertCustomers(t.dataSource, { count: 12, daysAgo: 30, tag: `rr${randomUUID().slice(0, 8)}` });
+  });
+  afterAll(async () => {
+    await t.close();
+    await smtp.close();
+  });
+
+  it('is retried after the resume: everyone sent once, none failed', async () => {
+    smtp.set({ accept: true, greylist: true });
+    const getRun = async (id: string): Promise<Run> => (await t.http().get(`${RUNS}/${id}`).set(auth).expect(200)).body;
+    const started = await t.http().post(RUN).set(auth).send({ ...BODY, batch_size: 50, wait: false }).expect(202);
+    const id: string = started.body.job_run_id;
+    const eligible = (await waitForValue(() => getRun(id), (run) => run.total_eligible > 0)).total_eligible;
+    await waitFor('every customer greylisted once', () => smtp.greylisted.size === eligible);
+    await waitFor('every message queued for its retry', async () => {
+      const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM ai_messages WHERE delivery_status = 'queued' AND attempts = 1`);
+      return n === eligible;
+    });
+
+    await t.http().post(`${RUNS}/${id}/pause`).set(auth).expect(202);
+    const paused = await waitForValue(() => getRun(id), (run) => run.finished_at !== null);
+    // Nobody was processed: each message is still queued with its attempt, for the resume.
+    expect(paused).toMatchObject({ status: 'PAUSED', processed: 0, failed: 0 });
+    const rows: { delivery_status: string; attempts: number }[] = await t.dataSource.query('SELECT delivery_status, attempts FROM ai_messages');
+    expect(rows).toHaveLength(eligible);
+    expect(rows.every((row) => row.delivery_status === 'queued' && row.attempts === 1)).toBe(true);
+
+    await t.http().post(`${RUNS}/${id}/resume`).set(auth).expect(202);
+    const done = await waitForValue(() => getRun(id), (run) => run.status === 'DONE');
+    expect(done).toMatchObject({ sent: eligible, failed: 0, skipped: 0, processed: eligible });
+    const sent: { attempts: number }[] = await t.dataSource.query(`SELECT attempts FROM ai_messages WHERE delivery_status = 'sent'`);
+    expect(sent).toHaveLength(eligible);
+    expect(sent.every((row) => row.attempts === 2)).toBe(true);
+    expect(smtp.perRecipient().size).toBe(eligible);
+    expect(Math.max(...smtp.perRecipient().values())).toBe(1);
+  });
+});
+
+/** Polls `read` until `condition` holds on what it answers; that answer. */
+async function waitForValue<T>(read: () => Promise<T>, condition: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  let last: T | undefined;
+  await waitFor('the condition', async () => condition((last = await read())), timeoutMs);
+  return last!;
+}

@@ -85,6 +85,7 @@ describe('POST /admin/smartengage/send-single', () => {
     const res = await t.http().post(ROUTE).set(auth).set('X-Correlation-ID', 'demo-correlation-0001').send(scenario1).expect(200);
     expect(res.body).toEqual({
       success: true,
+      status: 'sent',
       message_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       customer_id: DEMO.customers.regular,
       correlation_id: 'demo-correlation-0001',

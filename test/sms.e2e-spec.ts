@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO } from '../src/database/demo-seed';
 import { localHour } from '../src/common/local-time';
+import { SMS_OPT_OUT_HINT } from '../src/messaging/sms-composer';
 import { countSmsSegments } from '../src/messaging/sms-segments';
 import { StaleMessageSweeper } from '../src/messaging/stale-message.sweeper';
 import { auth, createTestApp, PUBLIC_BASE_URL, resetDatabase, TestApp } from './support/test-app';
@@ -35,7 +36,7 @@ describe('SMS channel (outbox)', () => {
     await t.dataSource.query('TRUNCATE job_runs');
   });
 
-  it('sends a Bengali SMS within two parts, with the real offer and a short tracking link', async () => {
+  it('sends a Bengali SMS within two parts, with the real offer, a short tracking link and how to stop', async () => {
     const res = await t.http().post(SINGLE).set(auth).send(vipSms).expect(200);
     expect(res.body).toMatchObject({ channel: 'SMS', promo_code: 'VIP20' });
 
@@ -45,6 +46,7 @@ describe('SMS channel (outbox)', () => {
     expect(sms.text).toContain('২০% ছাড়');
     expect(sms.text).toContain('VIP20');
     expect(sms.text).toMatch(new RegExp(`${PUBLIC_BASE_URL}/r/[A-Za-z0-9_-]{22}`));
+    expect(sms.text.endsWith(`\n${SMS_OPT_OUT_HINT}`)).toBe(true);
     // The code is not the message id (which the gateway and its logs see) spelled in base64url.
     expect(sms.text).not.toContain(Buffer.from(res.body.message_id.replace(/-/g, ''), 'hex').toString('base64url'));
     const counted = countSmsSegments(sms.text);

@@ -18,6 +18,8 @@ export class AppConfig {
     gatewayUrl?: string;
     apiKey?: string;
     senderId: string;
+    /** Key of the signature on forwarded replies; the inbound webhook is off without it. */
+    inboundSecret?: string;
     maxSegments: number;
     timeoutMs: number;
     quietHours: { startHour: number; endHour: number };
@@ -46,9 +48,16 @@ export class AppConfig {
     role: 'all' | 'api' | 'worker';
     workerConcurrency: number;
     maxPending: number;
+    /** send-single and send-bulk answer `queued` after this long without an outcome. */
+    sendWaitMs: number;
     ratePerSecond: { email: number; sms: number };
   };
-  readonly http: { trustProxy: boolean | number | string; publicRateLimitPerMinute: number };
+  readonly http: {
+    trustProxy: boolean | number | string;
+    publicRateLimitPerMinute: number;
+    clickRateLimitPerMinute: number;
+    openRecordLimitPerMinute: number;
+  };
   readonly campaign: {
     cron: string;
     schedulerEnabled: boolean;
@@ -90,6 +99,7 @@ export class AppConfig {
       gatewayUrl: env.SMS_GATEWAY_URL,
       apiKey: env.SMS_GATEWAY_API_KEY,
       senderId: env.SMS_SENDER_ID,
+      inboundSecret: env.SMS_INBOUND_SECRET,
       maxSegments: env.SMS_MAX_SEGMENTS,
       timeoutMs: env.SMS_GATEWAY_TIMEOUT_MS,
       quietHours: { startHour: env.SMS_QUIET_HOURS_START, endHour: env.SMS_QUIET_HOURS_END },
@@ -127,9 +137,15 @@ export class AppConfig {
       role: env.APP_ROLE,
       workerConcurrency: env.WORKER_CONCURRENCY,
       maxPending: env.QUEUE_MAX_PENDING,
+      sendWaitMs: env.SEND_WAIT_SECONDS * 1000,
       ratePerSecond: { email: env.EMAIL_RATE_LIMIT_PER_SECOND, sms: env.SMS_RATE_LIMIT_PER_SECOND },
     };
-    this.http = { trustProxy: trustProxySetting(env.TRUST_PROXY), publicRateLimitPerMinute: env.PUBLIC_RATE_LIMIT_PER_MINUTE };
+    this.http = {
+      trustProxy: trustProxySetting(env.TRUST_PROXY),
+      publicRateLimitPerMinute: env.PUBLIC_RATE_LIMIT_PER_MINUTE,
+      clickRateLimitPerMinute: env.CLICK_RATE_LIMIT_PER_MINUTE,
+      openRecordLimitPerMinute: env.OPEN_RECORD_LIMIT_PER_MINUTE,
+    };
     this.campaign = {
       cron: env.CAMPAIGN_CRON,
       schedulerEnabled: env.CAMPAIGN_SCHEDULER_ENABLED,

@@ -178,6 +178,9 @@ describe('validateEnvironment', () => {
     ['REDIS_URL', 'redis://127.0.0.1:6379/1/2'],
     ['PUBLIC_RATE_LIMIT_PER_MINUTE', '0'],
     ['PUBLIC_RATE_LIMIT_PER_MINUTE', 'lots'],
+    ['CLICK_RATE_LIMIT_PER_MINUTE', '0'],
+    ['OPEN_RECORD_LIMIT_PER_MINUTE', 'lots'],
+    ['SMS_INBOUND_SECRET', 'too-short'],
     ['TRUST_PROXY', 'the load balancer'],
   ])('names %s when it is %p', (name, value) => {
     const problems = problemsOf({ [name]: value });

@@ -238,6 +238,16 @@ export class EnvironmentVariables {
   @IsString()
   SMS_SENDER_ID = 'ShoktiAI';
 
+  /**
+   * Key of the HMAC-SHA256 signature on POST /webhooks/sms/inbound (the gateway's forwarded replies, for STOP);
+   * without it that route answers 404.
+   */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  @MinLength(16, { message: 'SMS_INBOUND_SECRET must be at least 16 characters' })
+  SMS_INBOUND_SECRET?: string;
+
   /** Most parts one generated SMS may take. */
   @IsOptional()
   @Transform(toInt)
@@ -438,6 +448,17 @@ export class EnvironmentVariables {
   @Max(100_000)
   QUEUE_MAX_PENDING = 1_000;
 
+  /**
+   * How long send-single and send-bulk wait for the workers' outcome (queue mode) before they answer 202 with the
+   * message still `queued`; its delivery goes on when a worker takes the job.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  SEND_WAIT_SECONDS = 30;
+
   /** Emails started per second across every worker together (queue mode; 0 = no limit). */
   @IsOptional()
   @Transform(toInt)
@@ -459,13 +480,32 @@ export class EnvironmentVariables {
   @Matches(/^[A-Za-z0-9:_.-]{1,64}$/, { message: 'REDIS_KEY_PREFIX must be 1-64 letters, digits or :_.-' })
   REDIS_KEY_PREFIX = 'smartengage:';
 
-  /** Requests one client (IP) may make per minute to each public route: /r/, /o/, /events, /unsubscribe/. */
+  /** Requests one client (IP) may make per minute to each public route: /events, /unsubscribe/, /health. */
   @IsOptional()
   @Transform(toInt)
   @IsInt({ message: 'PUBLIC_RATE_LIMIT_PER_MINUTE must be a whole number' })
   @Min(1)
   @Max(1_000_000)
   PUBLIC_RATE_LIMIT_PER_MINUTE = 120;
+
+  /** Click redirects (/r/) one client IP may follow per minute; link scanners click from a few IPs. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'CLICK_RATE_LIMIT_PER_MINUTE must be a whole number' })
+  @Min(1)
+  @Max(1_000_000)
+  CLICK_RATE_LIMIT_PER_MINUTE = 600;
+
+  /**
+   * Opens (/o/) recorded per minute from one client IP; beyond it the pixel is still served, the open is not
+   * recorded. Mail proxies fetch every open of a campaign from a few IPs.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'OPEN_RECORD_LIMIT_PER_MINUTE must be a whole number' })
+  @Min(1)
+  @Max(1_000_000)
+  OPEN_RECORD_LIMIT_PER_MINUTE = 10_000;
 
   /**
    * Which proxies' X-Forwarded-For to believe for the client IP (Express "trust proxy"): false, true, a hop

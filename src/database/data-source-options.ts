@@ -12,6 +12,7 @@ import { RunControl1733011200000 } from '../../migrations/1733011200000-RunContr
 import { TableOwners1733097600000 } from '../../migrations/1733097600000-TableOwners';
 import { StoredDrafts1733100000000 } from '../../migrations/1733100000000-StoredDrafts';
 import { RunUnknownCount1733184000000 } from '../../migrations/1733184000000-RunUnknownCount';
+import { SmsRepliesAndMachineOpens1733270400000 } from '../../migrations/1733270400000-SmsRepliesAndMachineOpens';
 
 /** Listed explicitly so the same code runs from ts-jest and from dist/. */
 export const MIGRATIONS = [
@@ -28,6 +29,7 @@ export const MIGRATIONS = [
   TableOwners1733097600000,
   StoredDrafts1733100000000,
   RunUnknownCount1733184000000,
+  SmsRepliesAndMachineOpens1733270400000,
 ];
 
 /**

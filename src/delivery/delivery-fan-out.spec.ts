@@ -70,4 +70,26 @@ describe('DeliveryFanOut', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(GRACE_MS - 20);
     expect(mocks.delivery.settleInFlight).toHaveBeenCalledTimes(1);
   });
+
+  it('in queue mode answers within SEND_WAIT_SECONDS: a customer with no outcome yet is queued, with the id its job has', async () => {
+    const delivery = { deliver: jest.fn(), settleInFlight: jest.fn() } as unknown as jest.Mocked<ReminderDelivery>;
+    const config = { shutdownGraceMs: GRACE_MS, redis: { url: 'redis://x' }, queue: { maxPending: 10, sendWaitMs: 50 } } as AppConfig;
+    const sut = new DeliveryFanOut(delivery, config);
+    delivery.deliver.mockImplementation(async (request) =>
+      request.customer === undefined ? new Promise(() => undefined) : { status: 'skipped', reason: SkipReason.OptedOut },
+    );
+    const waiting: FanOutItem = { customerId: 'b', request: { channel: Channel.Email, messageType: MessageType.Reminder } as DeliveryRequest };
+    const answered = { ...waiting, customerId: 'a', request: { ...waiting.request, customer: {} } } as FanOutItem;
+
+    const started = Date.now();
+    const results = await sut.deliverAnswering([answered, waiting, { customerId: 'c', skip: SkipReason.NotDue }], 1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    const queuedId = delivery.deliver.mock.calls.find(([request]) => request.customer === undefined)![0].messageId;
+    expect(queuedId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(results).toEqual([
+      { customerId: 'a', outcome: { status: 'skipped', reason: SkipReason.OptedOut } },
+      { customerId: 'b', outcome: { status: 'queued', messageId: queuedId } },
+      { customerId: 'c', outcome: { status: 'skipped', reason: SkipReason.NotDue } },
+    ]);
+  });
 });

@@ -1,7 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InFlight } from '../common/in-flight';
 import { AppConfig } from '../config/app-config';
+import { FanOutSlots } from './fan-out-slots';
 import { DeliveryOutcome, DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/reminder-delivery';
 
 /** One customer of a fan-out: the request to deliver, or why the caller already knows to skip them. */
@@ -13,6 +16,14 @@ export type FanOutOutcome = DeliveryOutcome | { status: 'error'; error: string }
 export interface FanOutResult {
   customerId: string;
   outcome: FanOutOutcome;
+}
+
+/** Queue mode: no outcome within SEND_WAIT_SECONDS; the message is delivered when a worker takes its job. */
+export type StillQueued = { status: 'queued'; messageId: string };
+
+export interface AnsweredResult {
+  customerId: string;
+  outcome: FanOutOutcome | StillQueued;
 }
 
 /** One customer's line in a multi-customer send's results (send-bulk, a campaign run). */
@@ -40,6 +51,13 @@ export function customerResult({ customerId, outcome }: FanOutResult): { count: 
   }
 }
 
+/** send-single and send-bulk in queue mode: as customerResult, and a customer still queued counts as `queued`. */
+export function answeredResult(answered: AnsweredResult): { count: ResultCount | 'queued'; result: CustomerResult } {
+  const { customerId, outcome } = answered;
+  if (outcome.status === 'queued') return { count: 'queued', result: { customerId, success: false, messageId: outcome.messageId, reason: 'queued' } };
+  return customerResult({ customerId, outcome });
+}
+
 export interface FanOutOptions {
   /** Customers in flight at once. */
   concurrency: number;
@@ -47,6 +65,8 @@ export interface FanOutOptions {
   signal?: AbortSignal;
   /** Called as each customer finishes, in completion order; never for customers that did not start. */
   onResult?: (result: FanOutResult) => void;
+  /** Shared with other fan-outs (a campaign's pages): a customer starts only once it holds a slot. */
+  slots?: FanOutSlots;
 }
 
 /**
@@ -71,24 +91,63 @@ export class DeliveryFanOut {
    * Delivers to every item, at most `concurrency` at a time; one result per item, in input order. Items that did
    * not start because the service is shutting down (or `signal` aborted) are skipped as `shutting_down`.
    */
-  async deliverAll(items: readonly FanOutItem[], options: FanOutOptions): Promise<FanOutResult[]> {
+  deliverAll(items: readonly FanOutItem[], options: FanOutOptions): Promise<FanOutResult[]> {
+    return this.start(items, options).done;
+  }
+
+  /**
+   * send-single and send-bulk: as deliverAll, but in queue mode the answer comes within SEND_WAIT_SECONDS. A
+   * customer whose outcome has not come back by then (no worker running, a retry waiting) is answered `queued`
+   * with its message id, fixed here for that, and delivered all the same when a worker takes the job. The
+   * workers bound the work in queue mode, so up to QUEUE_MAX_PENDING jobs are added at once.
+   */
+  async deliverAnswering(items: readonly FanOutItem[], concurrency: number): Promise<AnsweredResult[]> {
+    if (!this.config.redis.url) return this.deliverAll(items, { concurrency });
+    const { maxPending, sendWaitMs } = this.config.queue;
+    const withIds = items.map((item) => ('request' in item ? { ...item, request: { ...item.request, messageId: item.request.messageId ?? randomUUID() } } : item));
+    const { results, done } = this.start(withIds, { concurrency: Math.max(concurrency, maxPending) });
+    const waited = new AbortController();
+    await Promise.race([done, sleep(sendWaitMs, undefined, { signal: waited.signal }).catch(() => undefined)]);
+    waited.abort();
+    return withIds.map((item, index): AnsweredResult => {
+      if (results[index]) return results[index];
+      const { customerId } = item;
+      if ('skip' in item) return { customerId, outcome: { status: 'skipped', reason: item.skip } };
+      return { customerId, outcome: { status: 'queued', messageId: item.request.messageId! } };
+    });
+  }
+
+  /** Starts the fan-out: `results` fills in as customers finish; `done` resolves with all of them. */
+  private start(items: readonly FanOutItem[], options: FanOutOptions): { results: FanOutResult[]; done: Promise<FanOutResult[]> } {
     const signal = options.signal ? AbortSignal.any([this.shutdown.signal, options.signal]) : this.shutdown.signal;
     // In queue mode every pending customer listens for the abort: a page of QUEUE_MAX_PENDING of them.
     setMaxListeners(0, signal);
     const results = new Array<FanOutResult>(items.length);
     let next = 0;
+    const { slots } = options;
     const worker = async () => {
       while (next < items.length && !signal.aborted) {
+        if (slots && !(await slots.acquire(signal))) break;
+        if (next >= items.length || signal.aborted) {
+          slots?.release();
+          break;
+        }
         const index = next++;
-        results[index] = { customerId: items[index].customerId, outcome: await this.running.track(this.deliverItem(items[index], signal)) };
+        try {
+          results[index] = { customerId: items[index].customerId, outcome: await this.running.track(this.deliverItem(items[index], signal)) };
+        } finally {
+          slots?.release();
+        }
         options.onResult?.(results[index]);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(options.concurrency, items.length) }, worker));
-    for (let i = next; i < items.length; i++) {
-      results[i] = { customerId: items[i].customerId, outcome: { status: 'skipped', reason: SkipReason.ShuttingDown } };
-    }
-    return results;
+    const done = Promise.all(Array.from({ length: Math.min(options.concurrency, items.length) }, worker)).then(() => {
+      for (let i = next; i < items.length; i++) {
+        results[i] = { customerId: items[i].customerId, outcome: { status: 'skipped', reason: SkipReason.ShuttingDown } };
+      }
+      return results;
+    });
+    return { results, done };
   }
 
   /**
@@ -98,6 +157,7 @@ export class DeliveryFanOut {
    * on Redis memory) and reads pages that large.
    */
   campaignPace(batchSize: number): { pageSize: number; concurrency: number } {
+    // The run shares `concurrency` slots across its pages (FanOutSlots), so the next page starts as the last drains.
     if (this.config.redis.url) {
       const { maxPending } = this.config.queue;
       return { pageSize: Math.max(batchSize, maxPending), concurrency: maxPending };

@@ -6,6 +6,7 @@ import { ReminderDeliveryStep } from '../messaging/reminder-delivery-step';
 import { Channel } from '../messaging/message.types';
 import { MessagingModule } from '../messaging/messaging.module';
 import { ReminderDelivery } from '../messaging/reminder-delivery';
+import { DeliveryJobProbe } from '../messaging/delivery-job-probe';
 import { DELIVERY_QUEUES, redisConnection } from './delivery-jobs';
 import { DeliveryWorkerDeps, DeliveryWorkers, EmailDeliveryWorker, SmsDeliveryWorker } from './delivery.worker';
 import { QueueErrorLog } from './queue-error-log';
@@ -59,8 +60,15 @@ export class DeliveryModule {
         queued
           ? { provide: ReminderDelivery, useExisting: QueuedReminderDelivery }
           : { provide: ReminderDelivery, useExisting: ReminderDeliveryStep },
+        // The sweeper (Messaging) asks the queue before it releases a `queued` row.
+        ...(queued ? [{ provide: DeliveryJobProbe, useExisting: QueuedReminderDelivery }] : []),
       ],
-      exports: [DeliveryFanOut, DeliveryWorkers, ReminderDelivery, ...(queued ? [QueuedReminderDelivery] : [])],
+      exports: [
+        DeliveryFanOut,
+        DeliveryWorkers,
+        ReminderDelivery,
+        ...(queued ? [QueuedReminderDelivery, DeliveryJobProbe] : []),
+      ],
     };
   }
 }

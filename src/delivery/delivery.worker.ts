@@ -20,11 +20,17 @@ import { QueuedReminderDelivery } from './queued-reminder-delivery';
 const HEALTH_WAIT_MS = 1_000;
 
 /**
+ * Provider-wide failures in a row (no send in between) before every worker of the queue waits. A provider that
+ * answers one send in a hundred with 421 is not down: that job alone waits for its retry.
+ */
+const PROVIDER_OUTAGE_FAILURES = 3;
+
+/**
  * Consumes one channel's delivery jobs: each runs the same per-customer step as in-process mode (claim → draft
  * → check → mark sending → send → record), with the job id as the message id, so a job BullMQ runs again
  * (its worker died: "stalled") continues from the message's row instead of sending twice. Transient failures
- * come back as RetryLater: one about the recipient delays just this job; one about the provider (421, 454, a
- * refused connection, 429) rate-limits the whole queue, so every worker slows down, not just this one.
+ * come back as RetryLater: one about the recipient delays just this job; the provider failing in a row (421, 454,
+ * a refused connection, 429) rate-limits the whole queue, so every worker slows down, not just this one.
  *
  * Shutdown: stops taking jobs, gives those in flight SHUTDOWN_GRACE_SECONDS, then settles what is still running
  * (queued → failed, sending → unknown), so no row is left `sending`.
@@ -33,6 +39,8 @@ abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstr
   private readonly logger: Logger;
   /** Jobs this process is delivering now. */
   private readonly active = new InFlight();
+  /** Provider-wide failures since this worker's last send: an outage is failures in a row, not one among sends. */
+  private providerFailuresInARow = 0;
 
   constructor(
     private readonly channel: Channel,
@@ -75,11 +83,15 @@ abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstr
       RequestContext.with(context, async () => {
         try {
           const outcome = await this.deps.delivery.deliver({ ...request, deferRetries: true });
-          if (outcome.status === 'sent') this.deps.latency.observe({ channel: this.channel }, (Date.now() - job.data.enqueuedAt) / 1000);
+          if (outcome.status === 'sent') {
+            this.providerFailuresInARow = 0;
+            this.deps.latency.observe({ channel: this.channel }, (Date.now() - job.data.enqueuedAt) / 1000);
+          }
           return outcome;
         } catch (error) {
           if (!(error instanceof RetryLater)) throw error;
-          if (error.providerWide) {
+          if (error.providerWide) this.providerFailuresInARow++;
+          if (error.providerWide && this.providerFailuresInARow >= PROVIDER_OUTAGE_FAILURES) {
             // Every worker of the queue waits; this job also keeps its own growing backoff, so jobs fetched
             // when the wait ends (each on its first attempt) cannot use up its attempts within one outage.
             this.deps.rateLimitWaits.inc({ queue: this.worker.name });

@@ -5,6 +5,8 @@ import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
+import { StaleQueued } from '../messaging/ai-message.repository';
+import { DeliveryJobProbe, WaitingJob } from '../messaging/delivery-job-probe';
 import { Channel } from '../messaging/message.types';
 import { DeliveryOutcome, DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/reminder-delivery';
 import {
@@ -44,7 +46,7 @@ interface Pending {
  *   and answered `shutting_down` ("not processed"); those already taken finish.
  */
 @Injectable()
-export class QueuedReminderDelivery extends ReminderDelivery implements OnModuleInit, OnModuleDestroy {
+export class QueuedReminderDelivery extends ReminderDelivery implements DeliveryJobProbe, OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('DeliveryQueue');
   private readonly queues: Record<Channel, Queue>;
   private readonly events = new Map<Channel, QueueEvents>();
@@ -138,6 +140,33 @@ export class QueuedReminderDelivery extends ReminderDelivery implements OnModule
     return Promise.resolve(0);
   }
 
+  /** Jobs are removed once they finish, so a job that exists is waiting, delayed for a retry, or being delivered. */
+  async jobsInQueue(messages: readonly StaleQueued[]): Promise<Set<string>> {
+    const exists = await this.existing(messages.map(({ id, channel }) => [id, channel]));
+    return new Set(messages.filter((_, index) => exists[index]).map(({ id }) => id));
+  }
+
+  async findJob(id: string): Promise<WaitingJob | null> {
+    for (const channel of [Channel.Email, Channel.Sms]) {
+      const job = (await this.queues[channel].getJob(id)) as Job<DeliveryJobData> | undefined;
+      if (job) return { id, channel, customerId: job.data.request.customer.id, enqueuedAt: new Date(job.data.enqueuedAt) };
+    }
+    return null;
+  }
+
+  /** One round trip: does each job's hash still exist? (An error answers true: nothing is done about it.) */
+  private async existing(jobs: [string, Channel][]): Promise<boolean[]> {
+    // BullMQ's client is ioredis (its connection options come from redisConnection()).
+    const client = (await this.queues[Channel.Email].client) as unknown as Redis;
+    const pipeline = client.pipeline();
+    for (const [jobId, channel] of jobs) pipeline.exists(this.queues[channel].toKey(jobId));
+    const replies = (await pipeline.exec()) ?? [];
+    return jobs.map((_, index) => {
+      const [error, count] = replies[index] ?? [null, 1];
+      return Boolean(error) || count !== 0;
+    });
+  }
+
   private add(channel: Channel, messageId: string, data: DeliveryJobData): Promise<Job> {
     return this.queues[channel].add(DELIVERY_JOB_NAME, data, { ...DELIVERY_JOB_OPTIONS, jobId: messageId });
   }
@@ -183,15 +212,9 @@ export class QueuedReminderDelivery extends ReminderDelivery implements OnModule
     try {
       const due = [...this.pending.entries()].filter(([, p]) => Date.now() - p.addedAt >= WATCHDOG_INTERVAL_MS);
       if (due.length === 0) return;
-      // One round trip for all of them: does each job's hash still exist?
-      // BullMQ's client is ioredis (its connection options come from redisConnection()).
-      const client = (await this.queues[Channel.Email].client) as unknown as Redis;
-      const pipeline = client.pipeline();
-      for (const [jobId, pending] of due) pipeline.exists(this.queues[pending.channel].toKey(jobId));
-      const exists = (await pipeline.exec()) ?? [];
+      const exists = await this.existing(due.map(([jobId, pending]) => [jobId, pending.channel]));
       for (const [index, [jobId, pending]] of due.entries()) {
-        const [error, count] = exists[index] ?? [null, 1];
-        if (error || count !== 0 || this.pending.get(jobId) !== pending) continue;
+        if (exists[index] || this.pending.get(jobId) !== pending) continue;
         this.logger.warn(`Job ${jobId} is missing from Redis and never reported back: adding it again`);
         pending.addedAt = Date.now();
         await this.add(pending.channel, jobId, pending.data);

@@ -12,6 +12,8 @@ export interface EngagementGroup {
   promoCode: string | null;
   channel: Channel;
   sent: number;
+  opened: number;
+  machineOpened: number;
   clicked: number;
   booked: number;
   unknown: number;
@@ -23,6 +25,8 @@ interface GroupRow {
   promo_code: string | null;
   channel: Channel;
   sent: number;
+  opened: number;
+  machine_opened: number;
   clicked: number;
   booked: number;
   unknown: number;
@@ -33,7 +37,8 @@ export class EngagementStatsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Messages sent in [from, to), by type, tone, promo and channel: how many were sent, clicked at least once,
+   * Messages sent in [from, to), by type, tone, promo and channel: how many were sent, opened by a reader, only
+   * fetched by a mail proxy (machine opens and no reader's open), clicked at least once,
    * and followed by a non-cancelled booking of their customer within CONVERSION_WINDOW_DAYS; and how many were
    * handed over in the period by a process that died before the channel answered (`unknown`, sent_at being
    * the hand-over), which count in none of the others.
@@ -43,6 +48,11 @@ export class EngagementStatsRepository {
     const rows: GroupRow[] = await this.dataSource.query(
       `SELECT m.message_type, m.tone, m.promo_code, m.channel,
               count(*) FILTER (WHERE NOT m.outcome_unknown)::int AS sent,
+              count(*) FILTER (WHERE NOT m.outcome_unknown AND EXISTS (
+                SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.event_type = $5))::int AS opened,
+              count(*) FILTER (WHERE NOT m.outcome_unknown AND EXISTS (
+                SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.event_type = $6) AND NOT EXISTS (
+                SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.event_type = $5))::int AS machine_opened,
               count(*) FILTER (WHERE NOT m.outcome_unknown AND EXISTS (
                 SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.event_type = $3))::int AS clicked,
               count(*) FILTER (WHERE NOT m.outcome_unknown AND EXISTS (
@@ -55,7 +65,7 @@ export class EngagementStatsRepository {
         WHERE m.sent_at >= $1 AND m.sent_at < $2
         GROUP BY m.message_type, m.tone, m.promo_code, m.channel
         ORDER BY m.message_type, m.tone NULLS FIRST, m.promo_code NULLS FIRST, m.channel`,
-      [from, to, EventType.MessageClicked, CONVERSION_WINDOW_DAYS],
+      [from, to, EventType.MessageClicked, CONVERSION_WINDOW_DAYS, EventType.MessageOpened, EventType.MachineOpen],
     );
     return rows.map((row) => ({
       messageType: row.message_type,
@@ -63,6 +73,8 @@ export class EngagementStatsRepository {
       promoCode: row.promo_code,
       channel: row.channel,
       sent: row.sent,
+      opened: row.opened,
+      machineOpened: row.machine_opened,
       clicked: row.clicked,
       booked: row.booked,
       unknown: row.unknown,

@@ -6,7 +6,7 @@ import { EngagementStatsRepository } from './engagement-stats.repository';
 
 const DEFAULT_PERIOD_MS = 30 * DAY_MS;
 
-/** Sends, clicks and bookings per kind of message: which tones and promos convert. */
+/** Sends, opens, clicks and bookings per kind of message: which tones and promos convert. */
 @Injectable()
 export class EngagementStatsService {
   constructor(private readonly repository: EngagementStatsRepository) {}
@@ -29,6 +29,8 @@ export class EngagementStatsService {
         promo_code: group.promoCode,
         channel: group.channel,
         sent: group.sent,
+        opened: group.opened,
+        machine_opened: group.machineOpened,
         clicked: group.clicked,
         booked: group.booked,
         unknown: group.unknown,

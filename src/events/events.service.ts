@@ -13,6 +13,8 @@ import { MessageEvent, MessageEventRepository } from './message-event.repository
 
 /** How each event moves its message's delivery status (Messaging's state machine says from where). */
 const CHANGE_FOR: Record<EventType, EngagementChange> = {
+  // A mail proxy fetched the pixel: the message arrived (an `unknown` one was sent), nobody is known to have read it.
+  [EventType.MachineOpen]: StatusChange.Sent,
   [EventType.MessageOpened]: StatusChange.Open,
   [EventType.MessageClicked]: StatusChange.Click,
   [EventType.BookingStarted]: StatusChange.Click,
@@ -75,14 +77,20 @@ export class EventsService {
       source,
       occurredAt,
     });
-    await this.applyEffects(message, eventType);
+    await this.applyEffects(message, eventType, source);
     if (inserted) this.metrics.recorded(eventType, source);
     return { event, duplicate: !inserted };
   }
 
-  private async applyEffects(message: Pick<AiMessageEntity, 'id' | 'userId'>, eventType: EventType): Promise<void> {
+  private async applyEffects(
+    message: Pick<AiMessageEntity, 'id' | 'userId'>,
+    eventType: EventType,
+    source: EventSource,
+  ): Promise<void> {
     await this.messages.advance(message.id, CHANGE_FOR[eventType]);
-    if (eventType === EventType.Unsubscribed) await this.customers.optOut(message.userId, 'event');
+    if (eventType === EventType.Unsubscribed) {
+      await this.customers.optOut(message.userId, source === EventSource.SmsReply ? 'sms_reply' : 'event');
+    }
   }
 }
 

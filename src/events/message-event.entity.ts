@@ -6,11 +6,15 @@ export enum EventType {
   BookingStarted = 'booking_started',
   BookingCompleted = 'booking_completed',
   Unsubscribed = 'unsubscribed',
+  /** The open pixel fetched by a mail proxy right after the send (Apple's privacy prefetch, Google's image proxy): arrived, not read. */
+  MachineOpen = 'machine_open',
 }
 
 export enum EventSource {
   Email = 'email',
   Sms = 'sms',
+  /** A reply to an SMS, received by POST /webhooks/sms/inbound. */
+  SmsReply = 'sms_reply',
 }
 
 /** What a customer did with a message; stored once per (message, type, occurred_at), opens and clicks once a minute. */

@@ -26,7 +26,7 @@ interface EventRow {
 const COLUMNS = 'id, message_id, customer_id, event_type, source, occurred_at';
 
 /** Event types stored at most once per message and minute: repeats are reloads, prefetches or floods. */
-export const ONCE_A_MINUTE: readonly EventType[] = [EventType.MessageOpened, EventType.MessageClicked];
+export const ONCE_A_MINUTE: readonly EventType[] = [EventType.MessageOpened, EventType.MessageClicked, EventType.MachineOpen];
 
 @Injectable()
 export class MessageEventRepository {
@@ -34,7 +34,8 @@ export class MessageEventRepository {
 
   /**
    * Stores the event unless it is already there: the same (message, type, occurred_at), or for opens and clicks
-   * any of the same message in the same UTC minute (the unique index message_events_once_a_minute).
+   * any of the same message in the same UTC minute (the unique index message_events_once_a_minute), or for an
+   * unsubscribe by SMS reply any of the same message (message_events_sms_reply_once).
    * Returns the stored row and whether this call wrote it.
    */
   async insertOnce(event: NewMessageEvent): Promise<{ event: MessageEvent; inserted: boolean }> {
@@ -52,9 +53,10 @@ export class MessageEventRepository {
       `SELECT ${COLUMNS} FROM message_events
         WHERE message_id = $1 AND event_type = $2
           AND (occurred_at = $3 OR (event_type = ANY($4::text[])
-               AND date_trunc('minute', occurred_at AT TIME ZONE 'UTC') = date_trunc('minute', $3::timestamptz AT TIME ZONE 'UTC')))
+               AND date_trunc('minute', occurred_at AT TIME ZONE 'UTC') = date_trunc('minute', $3::timestamptz AT TIME ZONE 'UTC'))
+               OR (event_type = $5 AND source = $6 AND $7 = $6))
         ORDER BY occurred_at LIMIT 1`,
-      [...key, ONCE_A_MINUTE],
+      [...key, ONCE_A_MINUTE, EventType.Unsubscribed, EventSource.SmsReply, event.source],
     );
     return { event: toEvent(existing), inserted: false };
   }

@@ -4,8 +4,10 @@ import { AiMessageEntity } from '../messaging/ai-message.entity';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { DeepLinkService, TokenScope } from '../messaging/deep-link.service';
 import { Channel } from '../messaging/message.types';
+import { OpenRecordingBudget } from '../rate-limit/open-recording.budget';
 import { messageNotFound } from './events.exceptions';
 import { EventsService } from './events.service';
+import { isMachineOpen } from './machine-open';
 import { EventSource, EventType } from './message-event.entity';
 
 /** The public tracking links in messages: the click redirect and the open pixel. */
@@ -18,6 +20,7 @@ export class TrackingService {
     private readonly events: EventsService,
     private readonly links: DeepLinkService,
     private readonly config: AppConfig,
+    private readonly openBudget: OpenRecordingBudget,
   ) {}
 
   /** Records the click and returns where to send the customer: a click-scoped booking link until the message's link expires. */
@@ -33,11 +36,18 @@ export class TrackingService {
     return this.bookingUrl(message);
   }
 
-  /** Records an open; an unknown code or a failure records nothing and says nothing (the pixel is always served). */
-  async open(code: string): Promise<void> {
+  /**
+   * Records an open, a `machine_open` when a mail proxy prefetched it; past the IP's budget, an unknown code or
+   * a failure records nothing and says nothing (the pixel is always served).
+   */
+  async open(code: string, client: { ip: string; userAgent?: string }): Promise<void> {
     try {
+      if (!(await this.openBudget.take(client.ip))) return;
       const message = await this.findById(this.links.messageIdOfOpenCode(code));
-      if (message) await this.events.record(message, EventType.MessageOpened, EventSource.Email, new Date());
+      if (!message) return;
+      const now = new Date();
+      const machine = isMachineOpen(client.userAgent, message.sentAt ?? message.createdAt, now);
+      await this.events.record(message, machine ? EventType.MachineOpen : EventType.MessageOpened, EventSource.Email, now);
     } catch (error) {
       this.logger.warn({ msg: `Open not recorded: ${String(error)}`, messageCode: code });
     }

@@ -7,16 +7,18 @@ import { finishWithin } from '../common/finish-within';
 import { RequestContext } from '../common/request-context';
 import { CustomerResult, customerResult, DeliveryFanOut, FanOutItem, FanOutResult } from '../delivery/delivery-fan-out';
 import { campaignMessageId } from '../delivery/delivery-jobs';
+import { FanOutSlots } from '../delivery/fan-out-slots';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { DeliveryStatus, SENT_OR_LATER } from '../messaging/delivery-status';
 import { DeliveryRequest, FailureReason, SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { EligibilityCriteria, EligibleCustomerRepository } from '../segmentation/eligible-customer.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
+import { CustomerRepository } from '../segmentation/customer.repository';
 import { CampaignPlan, CampaignReport, RESULT_LIMIT } from './campaign.types';
 import { JobRunStatus, ResumeState } from './job-run.entity';
 import { Metric } from '../metrics/metric-names';
-import { RunControl, RunStoppedError } from './run-control';
+import { RunControl, RunPage, RunStoppedError } from './run-control';
 import { JobRunRepository, RunCounts } from './job-run.repository';
 import { ShutdownError } from './shutdown.service';
 import { DAY_MS, isWithinHours, localDay, rangeEndsAt } from '../common/local-time';
@@ -52,6 +54,7 @@ export class CampaignRunner {
   constructor(
     private readonly eligibleCustomers: EligibleCustomerRepository,
     private readonly services: ServiceRepository,
+    private readonly customers: CustomerRepository,
     private readonly fanOut: DeliveryFanOut,
     private readonly jobRuns: JobRunRepository,
     private readonly messages: AiMessageRepository,
@@ -86,15 +89,17 @@ export class CampaignRunner {
       resume?.state.campaignDay ?? localDay(startedAt, this.config.campaign.timeZone),
       resume?.state,
     );
-    const stop = AbortSignal.any([attempt.stop, control.signal]);
+    // Aborted when the run fails: the page still in flight stops starting customers.
+    const failing = new AbortController();
+    const stop = AbortSignal.any([attempt.stop, control.signal, failing.signal]);
     let recorded = false;
     // A dry run counts customers as processed without an outcome. Once the row is written, stragglers
     // past the grace no longer change the counts it reports. A customer the delivery layer did not process
     // (shutting_down) is not counted at all: a resume delivers to them.
-    const record = (result: FanOutResult | { customerId: string; dryRun: true }) => {
+    const record = (page: RunPage, result: FanOutResult | { customerId: string; dryRun: true }) => {
       if (recorded) return;
       const notProcessed = 'outcome' in result && result.outcome.status === 'skipped' && result.outcome.reason === SkipReason.ShuttingDown;
-      control.finished(result.customerId, !notProcessed);
+      control.finished(page, result.customerId, !notProcessed);
       if (notProcessed) return;
       const { count, result: line } =
         'outcome' in result
@@ -122,6 +127,8 @@ export class CampaignRunner {
       error,
     });
 
+    // The page whose deliveries are still going while the next one is read and started.
+    let inFlight: Promise<void> = Promise.resolve();
     try {
       // A resumed run keeps the criteria of its start, so the customers it pages through are the same ones.
       const criteria = this.criteria(plan, resume?.startedAt ?? startedAt);
@@ -139,13 +146,21 @@ export class CampaignRunner {
       const windowClosesAt = rangeEndsAt(new Date(), this.config.campaign.timeZone, plan.sendWindow).getTime();
       const campaign = { day: control.snapshot().resumeState.campaignDay, jobRunId, windowClosesAt };
       const { pageSize, concurrency } = this.fanOut.campaignPace(plan.batchSize);
+      // Shared by the pages: the next page's customers start as the last page's finish, so one slow customer
+      // (a retry's backoff) does not idle every worker at the end of its page.
+      const slots = new FanOutSlots(concurrency);
       let lastLog = Date.now();
       const serviceCache = new Map<string, ServiceInfo>();
+      let cursor = control.resumeCursor;
+      if (resume && !plan.dryRun) {
+        inFlight = this.retryWaiting(control, plan, correlationId, campaign, { concurrency, slots, signal: stop, record });
+      }
       let more = true;
       while (more && !stop.aborted) {
         // The window is checked before every page, not only at the start: a long run stops when it closes
         // (a later run the same day resumes where this one stopped).
         if (!plan.dryRun && !isWithinHours(new Date(), this.config.campaign.timeZone, plan.sendWindow)) {
+          await inFlight;
           const stopped = `stopped: the send window closed after ${counts.processed} customers`;
           this.logger.warn({ msg: `Campaign ${stopped}`, ...counts });
           recorded = true;
@@ -154,31 +169,39 @@ export class CampaignRunner {
           await this.jobRuns.finish(control.snapshot(), JobRunStatus.Done, stopped);
           return report('DONE', stopped);
         }
-        const { customers, next } = await this.eligibleCustomers.page(criteria, control.pageCursor, pageSize);
-        const page = customers.filter((customer) => !control.wasCounted(customer.id));
+        const { customers, next } = await this.eligibleCustomers.page(criteria, cursor, pageSize);
+        const page = control.pageRead(customers.map((customer) => customer.id), next);
+        const fresh = customers.filter((customer) => !control.wasCounted(customer.id));
 
+        let delivering: Promise<void> = Promise.resolve();
         if (plan.dryRun) {
-          page.forEach((customer) => record({ customerId: customer.id, dryRun: true }));
+          fresh.forEach((customer) => record(page, { customerId: customer.id, dryRun: true }));
+          control.pageDone(page, true);
         } else {
-          const services = await this.servicesFor(page, serviceCache);
-          const items = page.map((customer) => this.item(customer, services, plan, correlationId, campaign));
-          control.handed(items.length);
+          const services = await this.servicesFor(fresh, serviceCache);
+          const items = fresh.map((customer) => this.item(customer, services, plan, correlationId, campaign));
+          control.handed(page, items.length);
           void control.beat(); // shows the page's customers as in flight now, not at the next tick
-          const deliveries = this.fanOut.deliverAll(items, { concurrency, signal: stop, onResult: record });
-          if (!(await finishWithin(deliveries, stop, this.config.shutdownGraceMs))) {
-            this.logger.warn(`Campaign ${jobRunId}: messages still in flight after the grace are not counted`);
-          }
-          control.pageDone();
+          const deliveries = this.fanOut.deliverAll(items, { concurrency, slots, signal: stop, onResult: (result) => record(page, result) });
+          // A page the run stopped in is read again on resume, skipping the customers it counted.
+          delivering = finishWithin(deliveries, stop, this.config.shutdownGraceMs).then((finished) => {
+            if (!finished) this.logger.warn(`Campaign ${jobRunId}: messages still in flight after the grace are not counted`);
+            control.pageDone(page, !stop.aborted);
+          });
         }
-        // A page the run stopped in is read again on resume, skipping the customers it counted.
-        if (next && !stop.aborted) control.nextPage(next);
+        cursor = next;
         more = next !== null;
+        // At most two pages at once: this one fills the slots the one before frees, and the next is read only
+        // once that one is over (a page is QUEUE_MAX_PENDING customers in queue mode, the bound on Redis memory).
+        await inFlight;
+        inFlight = delivering;
         await control.beat();
         if (Date.now() - lastLog >= PROGRESS_LOG_INTERVAL_MS) {
           lastLog = Date.now();
           this.logProgress(counts, startedAt);
         }
       }
+      await inFlight;
       recorded = true;
       await control.close();
       await this.followRows(counts, unresolved);
@@ -190,11 +213,42 @@ export class CampaignRunner {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.logger.error({ msg: `Campaign failed: ${message}`, err: error });
+      failing.abort(error);
+      await inFlight;
       recorded = true;
       await control.close();
       await this.recordFailure(control, unresolved, message);
       return report('FAILED', message);
     }
+  }
+
+  /**
+   * A resumed run first delivers again to the customers whose message was waiting for its retry when it stopped
+   * (paused): the claim took them out of the eligible customers, so no page has them. Same message ids: each
+   * continues from its `queued` row, its attempts counted.
+   */
+  private async retryWaiting(
+    control: RunControl,
+    plan: CampaignPlan,
+    correlationId: string,
+    campaign: { day: string; jobRunId: string },
+    pace: { concurrency: number; slots: FanOutSlots; signal: AbortSignal; record: (page: RunPage, result: FanOutResult) => void },
+  ): Promise<void> {
+    const waiting = (await this.messages.findQueuedCustomersOfRun(campaign.jobRunId)).filter((id) => !control.wasCounted(id));
+    if (waiting.length === 0) return;
+    this.logger.log(`Campaign ${campaign.jobRunId}: ${waiting.length} message(s) were waiting for a retry; retrying them`);
+    const customers = await this.customers.findProfiles(waiting);
+    const services = await this.servicesFor(customers, new Map());
+    const page = control.sidePage(waiting);
+    const items = customers.map((customer) => this.item(customer, services, plan, correlationId, campaign));
+    control.handed(page, items.length);
+    const { concurrency, slots, signal, record } = pace;
+    await finishWithin(
+      this.fanOut.deliverAll(items, { concurrency, slots, signal, onResult: (result) => record(page, result) }),
+      signal,
+      this.config.shutdownGraceMs,
+    );
+    control.pageDone(page, !signal.aborted);
   }
 
   /**

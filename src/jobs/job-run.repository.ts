@@ -87,18 +87,23 @@ export class JobRunRepository {
   }
 
   /**
-   * The producer's heartbeat: counts, customers in flight and resume state, while the row is RUNNING under its
-   * lease. Answers the row's state, so a producer learns within one heartbeat that it was paused or cancelled
-   * (on any replica); null when the row is gone.
+   * The producer's heartbeat: customers in flight, and with `progress` the counts and resume state (left as
+   * they are otherwise: the resume state is up to ~37 KB), while the row is RUNNING under its lease. Answers the
+   * row's state, so a producer learns within one heartbeat that it was paused or cancelled (on any replica);
+   * null when the row is gone.
    */
-  async heartbeat(write: ProducerWrite): Promise<RunState | null> {
+  async heartbeat(write: ProducerWrite, progress = true): Promise<RunState | null> {
+    const params = producerParams(write);
     const [rows]: [RunState[], number] = await this.runs.query(
       `UPDATE job_runs
-          SET total_eligible = $3, processed = $4, sent = $5, failed = $6, skipped = $7, in_flight = $8, unknown = $11,
-              resume_state = $9, heartbeat_at = $10
+          SET total_eligible = CASE WHEN $12 THEN $3 ELSE total_eligible END,
+              processed = CASE WHEN $12 THEN $4 ELSE processed END, sent = CASE WHEN $12 THEN $5 ELSE sent END,
+              failed = CASE WHEN $12 THEN $6 ELSE failed END, skipped = CASE WHEN $12 THEN $7 ELSE skipped END,
+              unknown = CASE WHEN $12 THEN $11 ELSE unknown END, in_flight = $8,
+              resume_state = CASE WHEN $12 THEN $9::jsonb ELSE resume_state END, heartbeat_at = $10
         WHERE id = $1 AND status = 'RUNNING' AND lease_token IS NOT DISTINCT FROM $2::uuid
     RETURNING status, error`,
-      [...producerParams(write), new Date(), write.counts.unknown],
+      [...params.slice(0, 8), progress ? params[8] : null, new Date(), write.counts.unknown, progress],
     );
     if (rows.length > 0) return rows[0];
     const row = await this.runs.findOne({ where: { id: write.id }, select: { status: true, error: true } });

@@ -1,21 +1,35 @@
 import { Logger } from '@nestjs/common';
+import { ResumableStop } from '../messaging/reminder-delivery';
 import { EligibilityCursor } from '../segmentation/eligible-customer.repository';
 import { JobRunStatus, ResumeState } from './job-run.entity';
 import { JobRunRepository, ProducerWrite, RunCounts } from './job-run.repository';
 
-/** How often a running producer writes its progress and reads back whether it was paused or cancelled. */
+/** How often a running producer writes its heartbeat and reads back whether it was paused or cancelled. */
 const RUN_CONTROL_POLL_MS = 1_000;
+/**
+ * The counts and resume state (up to ~37 KB: the ids counted in the pages in progress) are written with a
+ * heartbeat only when they changed, and at most this often; always together, so a resume never counts a
+ * customer twice. A crash loses at most this much progress: those customers are handed over again with the
+ * same message ids, and their claims continue from the rows.
+ */
+export const PROGRESS_WRITE_MS = 3_000;
 /** The last error quoted in an auto-pause reason is cut to this length. */
 const REASON_ERROR_LENGTH = 200;
 
-/** The reason a run's signal carries when run control stopped it: its row is (or becomes) `status`. */
-export class RunStoppedError extends Error {
+/**
+ * The reason a run's signal carries when run control stopped it: its row is (or becomes) `status`. A paused run
+ * is resumed with the same message ids, so a delivery waiting for its retry is left for the resume.
+ */
+export class RunStoppedError extends Error implements ResumableStop {
+  readonly resumable: boolean;
+
   constructor(
     readonly status: JobRunStatus,
     reason: string,
   ) {
     super(reason);
     this.name = 'RunStoppedError';
+    this.resumable = status === JobRunStatus.Paused;
   }
 }
 
@@ -56,19 +70,45 @@ export interface RunControlSettings {
   onAutoPause: (reason: string) => void;
 }
 
+/** A page of customers read from the segment, as RunControl follows it until every one of them is counted. */
+export class RunPage {
+  handed = 0;
+  finished = 0;
+  done = false;
+  complete = false;
+
+  constructor(
+    /** Every customer of the page's key range, counted already or not. */
+    readonly customerIds: readonly string[],
+    /** Where the page after it starts; null for the last page. */
+    readonly next: EligibilityCursor | null,
+  ) {}
+}
+
 /**
  * One producer's side of run control, so the runner only pages and delivers: where it is (the resume state),
  * customers in flight, a heartbeat every RUN_CONTROL_POLL_MS that writes them with the counts and reads the
  * row's status back, and the auto-pause window. `signal` aborts with a RunStoppedError once the row left
  * RUNNING (paused or cancelled from any replica) or the window tripped; the window starts empty on resume.
+ *
+ * Several pages can be in flight (the next one starts as the last one drains): the resume state is the start
+ * of the oldest page not finished and every customer counted since, so a resume reads those pages again and
+ * skips whoever was counted.
  */
 export class RunControl {
   private readonly logger = new Logger(RunControl.name);
   private readonly controller = new AbortController();
   private readonly window: FailureWindow;
   private readonly counted: Set<string>;
+  /** Pages read and not retired yet, oldest first. */
+  private readonly pages: RunPage[] = [];
+  /** Customers delivered outside the pages (those a resumed run retries): in flight, never a resume point. */
+  private readonly sidePages: RunPage[] = [];
   private cursor: EligibilityCursor | null;
-  private inFlight = 0;
+  /** Changes to the counts and resume state, and how many of them the row has (-1: write at the first beat). */
+  private changes = 0;
+  private changesWritten = -1;
+  private progressWrittenAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> = Promise.resolve();
   private autoPaused: Promise<unknown> = Promise.resolve();
@@ -89,8 +129,8 @@ export class RunControl {
     return this.controller.signal;
   }
 
-  /** Where the page in progress is read from. */
-  get pageCursor(): EligibilityCursor | null {
+  /** Where the run resumes: the start of the oldest page not finished. */
+  get resumeCursor(): EligibilityCursor | null {
     return this.cursor;
   }
 
@@ -101,30 +141,54 @@ export class RunControl {
     }, RUN_CONTROL_POLL_MS);
   }
 
-  /** True for a customer of the page in progress already counted (before a pause, on a resumed run). */
+  /** True for a customer already counted in a page in progress (before a pause, on a resumed run). */
   wasCounted(customerId: string): boolean {
     return this.counted.has(customerId);
   }
 
-  handed(customers: number): void {
-    this.inFlight += customers;
+  /** A page was read: followed from now on, in reading order. */
+  pageRead(customerIds: readonly string[], next: EligibilityCursor | null): RunPage {
+    const page = new RunPage(customerIds, next);
+    this.pages.push(page);
+    return page;
+  }
+
+  /**
+   * Customers outside the segment's pages: a resumed run's messages still waiting for their retry (their claim
+   * took them out of the eligible customers). Counted like the others, never moving the resume point.
+   */
+  sidePage(customerIds: readonly string[]): RunPage {
+    const page = new RunPage(customerIds, null);
+    this.sidePages.push(page);
+    return page;
+  }
+
+  handed(page: RunPage, customers: number): void {
+    page.handed += customers;
   }
 
   /** A customer came back from the fan-out; `counted` unless it was never processed (shutting_down). */
-  finished(customerId: string, counted: boolean): void {
-    this.inFlight = Math.max(0, this.inFlight - 1);
-    if (counted) this.counted.add(customerId);
+  finished(page: RunPage, customerId: string, counted: boolean): void {
+    page.finished++;
+    if (!counted) return;
+    this.counted.add(customerId);
+    this.changes++;
   }
 
-  /** The page is over: customers that never started (the run stopped) are no longer in flight. */
-  pageDone(): void {
-    this.inFlight = 0;
-  }
-
-  /** The next page starts after `next`; nobody of it is counted yet. */
-  nextPage(next: EligibilityCursor): void {
-    this.cursor = next;
-    this.counted.clear();
+  /**
+   * The page's fan-out is over; `complete` when every customer of it was counted (the run did not stop in it).
+   * Complete pages at the head retire: the resume point moves past them and their customers are forgotten.
+   * The last page is kept, so a run that ends there has nothing left to resume.
+   */
+  pageDone(page: RunPage, complete: boolean): void {
+    page.done = true;
+    page.complete = complete;
+    while (this.pages[0]?.done && this.pages[0].complete && this.pages[0].next) {
+      const retired = this.pages.shift()!;
+      for (const id of retired.customerIds) this.counted.delete(id);
+      this.cursor = retired.next;
+      this.changes++;
+    }
   }
 
   /** A delivery's outcome for the auto-pause (skips are not deliveries). */
@@ -140,11 +204,17 @@ export class RunControl {
       .catch((error: unknown) => this.logger.warn(`Could not record the auto-pause yet (the run's end records it): ${describe(error)}`));
   }
 
-  /** Writes the progress now (after each page) and reads back the row's status. */
+  /**
+   * The heartbeat: customers in flight, and the counts and resume state when they changed and PROGRESS_WRITE_MS
+   * passed since they were last written; reads back the row's status.
+   */
   beat(): Promise<void> {
     this.beating = this.beating.then(async () => {
+      const changes = this.changes;
+      const progress = changes !== this.changesWritten && Date.now() - this.progressWrittenAt >= PROGRESS_WRITE_MS;
       try {
-        const row = await this.jobRuns.heartbeat(this.snapshot());
+        const row = await this.jobRuns.heartbeat(this.snapshot(), progress);
+        if (progress) [this.changesWritten, this.progressWrittenAt] = [changes, Date.now()];
         if (row && row.status !== JobRunStatus.Running && !this.controller.signal.aborted) {
           this.controller.abort(new RunStoppedError(row.status, row.error ?? `the run is ${row.status}`));
         }
@@ -168,7 +238,7 @@ export class RunControl {
       id: this.settings.jobRunId,
       leaseToken: this.settings.leaseToken,
       counts: this.counts,
-      inFlight: this.inFlight,
+      inFlight: [...this.pages, ...this.sidePages].reduce((sum, page) => sum + (page.done ? 0 : page.handed - page.finished), 0),
       resumeState,
     };
   }

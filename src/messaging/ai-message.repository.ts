@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Pool } from 'pg';
-import { DataSource, In, Repository } from 'typeorm';
+import { DataSource, In, IsNull, Not, Repository } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { groupCommit } from '../database/group-commit';
 import { AiMessageEntity, SafetyViolationRecord } from './ai-message.entity';
@@ -81,8 +81,17 @@ export interface RunMessageCounts {
   unknown: number;
 }
 
-/** Which interrupted rows to settle: those unchanged since `staleBefore`, or these ids (at shutdown). */
-export type InterruptedScope = { staleBefore: Date } | { ids: string[] };
+/**
+ * Which interrupted rows to settle: those unchanged since `staleBefore`, or these ids (at shutdown). With
+ * `releaseOnly`, a stale `queued` row is released only if it is one of these (queue mode: rows whose job is gone).
+ */
+export type InterruptedScope = { staleBefore: Date; releaseOnly?: string[] } | { ids: string[] };
+
+/** A `queued` row unchanged since the sweeper's cut-off: its job id and the queue it went to. */
+export interface StaleQueued {
+  id: string;
+  channel: Channel;
+}
 
 /** The channels of the rows settled: queued → failed, and sending → unknown. */
 export interface SettledRows {
@@ -332,14 +341,15 @@ export class AiMessageRepository {
   async settleInterrupted(scope: InterruptedScope, unknownChannels: Channel[]): Promise<SettledRows> {
     const [where, value] =
       'ids' in scope ? ['id = ANY($1::uuid[])', scope.ids] : ['updated_at < $1', scope.staleBefore];
+    const releaseOnly = 'ids' in scope ? null : (scope.releaseOnly ?? null);
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
       const released = await client.query<{ user_id: string; channel: Channel }>(
         `UPDATE ai_messages SET delivery_status = $3, last_error = $2, campaign_day = NULL, updated_at = now()
-          WHERE ${sqlAllowedFrom(StatusChange.Abandon)} AND ${where}
+          WHERE ${sqlAllowedFrom(StatusChange.Abandon)} AND ${where} AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
       RETURNING user_id, channel`,
-        [value, INTERRUPTED_BEFORE_SENDING, transitionOf(StatusChange.Abandon).to],
+        [value, INTERRUPTED_BEFORE_SENDING, transitionOf(StatusChange.Abandon).to, releaseOnly],
       );
       const userIds = [...new Set(released.rows.map((row) => row.user_id))];
       if (userIds.length > 0) await client.query(REFRESH_LAST_MESSAGE_AT, [userIds]);
@@ -357,6 +367,15 @@ export class AiMessageRepository {
     } finally {
       client.release();
     }
+  }
+
+  /** `queued` rows unchanged since `staleBefore`, oldest first, at most `limit` (over ai_messages_delivery_status_idx). */
+  async findStaleQueued(staleBefore: Date, limit: number): Promise<StaleQueued[]> {
+    const { rows } = await this.pool.query<StaleQueued>(
+      `SELECT id, channel FROM ai_messages WHERE delivery_status = 'queued' AND updated_at < $1 ORDER BY updated_at LIMIT $2`,
+      [staleBefore, limit],
+    );
+    return rows;
   }
 
   /**
@@ -407,6 +426,15 @@ export class AiMessageRepository {
     return rows[0];
   }
 
+  /** The customers of a run whose message is still `queued` (waiting for a retry when the run stopped). */
+  async findQueuedCustomersOfRun(jobRunId: string): Promise<string[]> {
+    const { rows } = await this.pool.query<{ user_id: string }>(
+      `SELECT user_id FROM ai_messages WHERE job_run_id = $1 AND delivery_status = 'queued'`,
+      [jobRunId],
+    );
+    return rows.map((row) => row.user_id);
+  }
+
   /** The delivery status of each of these messages that has a row. */
   async deliveryStatusesOf(ids: string[]): Promise<Map<string, DeliveryStatus>> {
     if (ids.length === 0) return new Map();
@@ -427,5 +455,13 @@ export class AiMessageRepository {
 
   findById(id: string): Promise<AiMessageEntity | null> {
     return this.messages.findOneBy({ id });
+  }
+
+  /** The customer's latest SMS handed to the gateway: the one a reply answers (ai_messages_user_created_idx). */
+  findLatestSentSms(customerId: string): Promise<AiMessageEntity | null> {
+    return this.messages.findOne({
+      where: { userId: customerId, channel: Channel.Sms, sentAt: Not(IsNull()) },
+      order: { createdAt: 'DESC' },
+    });
   }
 }

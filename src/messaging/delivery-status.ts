@@ -44,8 +44,16 @@ export enum StatusChange {
   Unsubscribe = 'unsubscribe',
 }
 
-/** The changes a reader's event makes (Events applies them through AiMessageRepository.advance). */
-export type EngagementChange = StatusChange.Open | StatusChange.Click | StatusChange.Book | StatusChange.Unsubscribe;
+/**
+ * The changes a reader's event makes (Events applies them through AiMessageRepository.advance); `Sent` is a mail
+ * proxy's machine open, which proves an `unknown` message went.
+ */
+export type EngagementChange =
+  | StatusChange.Sent
+  | StatusChange.Open
+  | StatusChange.Click
+  | StatusChange.Book
+  | StatusChange.Unsubscribe;
 
 export interface Transition {
   change: StatusChange;

@@ -145,4 +145,30 @@ describe(MessageDispatcher.name, () => {
     expect(mocks.email.send).toHaveBeenCalledTimes(1);
     expect(mocks.messages.settleInterrupted).toHaveBeenCalledWith({ ids: ['m-1'] }, []);
   });
+
+  it('paused (a resumable stop) while waiting to retry, leaves the row queued with its attempt for the resume', async () => {
+    const { sut, mocks } = newTestDispatcher({ DELIVERY_RETRY_BACKOFF_MS: '60000' });
+    mocks.email.send.mockRejectedValue(smtpReply(451));
+    const pause = new AbortController();
+
+    const dispatched = sut.dispatch({ ...EMAIL, signal: pause.signal });
+    await new Promise((resolve) => setImmediate(resolve));
+    pause.abort({ resumable: true });
+
+    expect(await dispatched).toEqual({ status: 'paused' });
+    expect(recorded(mocks.messages)).toEqual([DeliveryStatus.Queued]);
+    expect(mocks.messages.settleInterrupted).not.toHaveBeenCalled();
+  });
+
+  it('paused while an attempt was in flight, records a transient failure as queued for the resume, not failed', async () => {
+    const { sut, mocks } = newTestDispatcher();
+    const pause = new AbortController();
+    mocks.email.send.mockImplementation(async () => {
+      pause.abort({ resumable: true });
+      throw smtpReply(421);
+    });
+
+    expect(await sut.dispatch({ ...EMAIL, signal: pause.signal })).toEqual({ status: 'paused' });
+    expect(recorded(mocks.messages)).toEqual([DeliveryStatus.Queued]);
+  });
 });

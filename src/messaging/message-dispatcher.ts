@@ -7,6 +7,7 @@ import { EmailSender } from './email.sender';
 import { DeliveryStatus } from './delivery-status';
 import { Channel } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
+import { isResumableStop } from './reminder-delivery';
 import { SmsSender } from './sms.sender';
 
 /** A drafted message to hand to its channel. */
@@ -26,7 +27,10 @@ export interface Dispatch {
    * the first time, so it ends `unknown` rather than `failed`.
    */
   resumed?: boolean;
-  /** Aborted at shutdown: no further retry; a message waiting for one is released for the next run. */
+  /**
+   * Aborted at shutdown or when the caller stops: no further retry; a message waiting for one is released for
+   * the next run, or, for a resumable stop (a paused run), left `queued` for the resume to retry.
+   */
   signal?: AbortSignal;
   /**
    * Queue mode: after a transient failure, record the attempt (the row goes back to `queued`) and throw
@@ -39,7 +43,9 @@ export type DispatchResult =
   | { status: 'sent'; providerMessageId: string; outboxPath?: string }
   | { status: 'failed' | 'unknown'; error: string }
   /** The row had left `queued` before the hand-over (the sweeper settled it): nothing was sent. */
-  | { status: 'abandoned' };
+  | { status: 'abandoned' }
+  /** Stopped while waiting to retry, to be resumed: the row stays `queued` with its attempts. */
+  | { status: 'paused' };
 
 /**
  * Hands a drafted message to its channel: marks the row `sending` (durably, before the send), sends, and
@@ -76,13 +82,18 @@ export class MessageDispatcher {
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         const verdict = classifyFailure(channel, error);
-        if (verdict.transient && attempts < maxAttempts && !message.signal?.aborted) {
+        const resumable = isResumableStop(message.signal?.reason);
+        if (verdict.transient && attempts < maxAttempts && (!message.signal?.aborted || resumable)) {
           await this.messages.recordAttempt(messageId, { status: DeliveryStatus.Queued, error: reason });
           this.metrics.attempted(channel, 'retry');
           const delay = retryDelayMs(attempts, retryBackoffMs, verdict.retryAfterMs);
           if (message.deferRetries) throw new RetryLater(delay, verdict.providerWide ?? false, reason);
-          this.logger.warn(`Message ${messageId}: attempt ${attempts} of ${maxAttempts} failed (${reason}); retrying in ${delay} ms`);
-          if (await sleep(delay, true, { signal: message.signal }).catch(() => false)) continue;
+          if (!message.signal?.aborted) {
+            this.logger.warn(`Message ${messageId}: attempt ${attempts} of ${maxAttempts} failed (${reason}); retrying in ${delay} ms`);
+            if (await sleep(delay, true, { signal: message.signal }).catch(() => false)) continue;
+          }
+          // Stopped while waiting: left `queued` for a resume, or released for the next run.
+          if (isResumableStop(message.signal?.reason)) return { status: 'paused' };
           return this.release(message);
         }
         const status = message.resumed && verdict.transient ? DeliveryStatus.Unknown : DeliveryStatus.Failed;

@@ -255,6 +255,10 @@ export class ReminderDeliveryStep extends ReminderDelivery {
         return sent(messageId, draft, result.outboxPath);
       case 'abandoned':
         return this.fail(request, messageId, FailureReason.DeliveryFailed, 'released by the sweeper before sending');
+      case 'paused':
+        // Not processed: the resume delivers to this customer again, with this message id, and retries it.
+        this.logger.log({ msg: 'Stopped while waiting to retry: left queued for the resume' });
+        return { status: 'skipped', reason: SkipReason.ShuttingDown };
       case 'unknown':
         return this.fail(request, messageId, FailureReason.DeliveryUnknown, result.error);
       case 'failed':

@@ -24,10 +24,26 @@ export interface DeliveryRequest {
    * same id continues from the message's row instead of claiming again. Generated when absent.
    */
   messageId?: string;
-  /** Aborted when the service shuts down: a delivery waiting to retry stops and releases its claim. */
+  /**
+   * Aborted when the service shuts down or the caller stops: a delivery waiting to retry stops and releases its
+   * claim, unless the reason is a resumable stop (see ResumableStop).
+   */
   signal?: AbortSignal;
   /** Set by a queue worker: a transient failure throws RetryLater instead of waiting (see MessageDispatcher). */
   deferRetries?: boolean;
+}
+
+/**
+ * An abort reason after which the caller delivers the same requests again, with the same message ids (a paused
+ * campaign run, resumed): a delivery waiting for its retry leaves its message `queued` and answers not processed
+ * (`shutting_down`), so the resume retries it instead of finding it failed.
+ */
+export interface ResumableStop {
+  readonly resumable: boolean;
+}
+
+export function isResumableStop(reason: unknown): boolean {
+  return typeof reason === 'object' && reason !== null && (reason as Partial<ResumableStop>).resumable === true;
 }
 
 /** Why a customer was not messaged; the same words appear in API results. */

@@ -9,13 +9,21 @@ export interface ComposedSms {
 }
 
 /**
+ * How to stop, on every SMS: "reply STOP to stop". The reply reaches POST /webhooks/sms/inbound, which also
+ * takes বন্ধ; STOP is the word gateways and carriers recognise too.
+ */
+export const SMS_OPT_OUT_HINT = 'বন্ধ করতে STOP পাঠান';
+
+/**
  * Writes the SMS from built-in templates, longest first, and keeps the first that fits the part budget.
- * Bengali SMS are UCS-2 (70 units in one part, 67 per part when split), so every word costs.
+ * Bengali SMS are UCS-2 (70 units in one part, 67 per part when split), so every word costs. The prose is what
+ * shrinks: the link and the opt-out hint are on every candidate, and a budget they do not fit sends nothing.
  */
 @Injectable()
 export class SmsComposer {
   compose(context: MessageContext, maxSegments: number): ComposedSms | null {
-    for (const text of this.candidates(context)) {
+    for (const prose of this.candidates(context)) {
+      const text = `${prose}\n${SMS_OPT_OUT_HINT}`;
       const { segments } = countSmsSegments(text);
       if (segments <= maxSegments) return { text, segments };
     }
@@ -31,7 +39,9 @@ export class SmsComposer {
     return [
       `প্রিয় ${context.customerName}, ${days} দিন আগে আপনি ${context.serviceNameBn} নিয়েছিলেন। আবার বুক করুন${offer}: ${link} -ShoktiAI`,
       `${days} দিন আগে আপনি ${context.serviceNameBn} নিয়েছিলেন। আবার বুক করুন${offer}: ${link} -ShoktiAI`,
+      `${context.serviceNameBn} আবার বুক করুন${offer}: ${link} -ShoktiAI`,
       `${context.serviceNameBn} আবার বুক করুন${offer}: ${link}`,
+      `আবার বুক করুন${offer}: ${link}`,
     ];
   }
 }

@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { isWithinHours } from '../common/local-time';
@@ -6,6 +6,7 @@ import { RequestContext } from '../common/request-context';
 import { LockId } from '../database/lock-ids';
 import { LockService } from '../database/lock.service';
 import { AiMessageRepository } from './ai-message.repository';
+import { DeliveryJobProbe } from './delivery-job-probe';
 import { DeliveryStatus } from './delivery-status';
 import { Channel } from './message.types';
 import { MessageDispatcher } from './message-dispatcher';
@@ -13,6 +14,11 @@ import { MessagingMetrics } from './messaging.metrics';
 
 /** How often each replica tries to sweep; one at a time gets the lock. */
 export const SWEEP_INTERVAL_MS = 60_000;
+/**
+ * Queue mode: stale `queued` rows checked against the queue per sweep, oldest first. A row is stale only when its
+ * job is missing or waiting for a retry, so a backlog this large is already an outage; the rest waits a minute.
+ */
+const QUEUE_CHECK_LIMIT = 20_000;
 
 /** What one sweep settled. */
 export interface SweepReport {
@@ -26,7 +32,8 @@ export interface SweepReport {
 
 /**
  * Settles messages a dead process left behind, once they are older than STALE_CLAIM_MINUTES: `queued` ones
- * never reached the channel, so they fail and the customer is free for the next run; `sending` emails may have
+ * never reached the channel, so they fail and the customer is free for the next run (in queue mode only those
+ * whose job is gone: a job still in the queue is waiting for a worker or for its retry, and will send it); `sending` emails may have
  * reached the mail server and become `unknown` (never resent: that could deliver twice); `sending` SMS are sent
  * again, since the gateway drops a repeat by its Idempotency-Key. Runs at boot (after migrations) and every
  * minute on every replica, under a lock so one sweeps at a time.
@@ -45,6 +52,7 @@ export class StaleMessageSweeper implements OnApplicationBootstrap, OnModuleDest
     private readonly locks: LockService,
     private readonly metrics: MessagingMetrics,
     private readonly config: AppConfig,
+    @Optional() private readonly queue?: DeliveryJobProbe,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -86,7 +94,8 @@ export class StaleMessageSweeper implements OnApplicationBootstrap, OnModuleDest
   private async settle(): Promise<SweepReport> {
     const { staleClaimMs, maxAttempts } = this.config.delivery;
     const staleBefore = new Date(Date.now() - staleClaimMs);
-    const settled = await this.messages.settleInterrupted({ staleBefore }, [Channel.Email]);
+    const releaseOnly = await this.withoutJob(staleBefore);
+    const settled = await this.messages.settleInterrupted({ staleBefore, releaseOnly }, [Channel.Email]);
     for (const channel of settled.released) this.metrics.settled(channel, DeliveryStatus.Queued, DeliveryStatus.Failed);
     for (const channel of settled.unknown) this.metrics.settled(channel, DeliveryStatus.Sending, DeliveryStatus.Unknown);
     const report: SweepReport = { released: settled.released.length, unknown: settled.unknown.length, resent: {} };
@@ -110,5 +119,15 @@ export class StaleMessageSweeper implements OnApplicationBootstrap, OnModuleDest
       this.metrics.settled(Channel.Sms, DeliveryStatus.Sending, status);
     }
     return report;
+  }
+
+  /** Queue mode: the stale `queued` rows whose job is no longer in the queue (undefined in-process: all of them). */
+  private async withoutJob(staleBefore: Date): Promise<string[] | undefined> {
+    if (!this.queue) return undefined;
+    const stale = await this.messages.findStaleQueued(staleBefore, QUEUE_CHECK_LIMIT);
+    if (stale.length === 0) return [];
+    const waiting = await this.queue.jobsInQueue(stale);
+    if (waiting.size > 0) this.logger.log(`${waiting.size} stale queued message(s) still have their job in the queue: left waiting`);
+    return stale.filter((row) => !waiting.has(row.id)).map((row) => row.id);
   }
 }

@@ -18,6 +18,7 @@ export const Metric = {
   DeliveryAttempts: 'ai_delivery_attempts_total',
   StaleMessagesSettled: 'ai_stale_messages_settled_total',
   DeliveryQueueJobs: 'ai_delivery_queue_jobs',
+  DeliveryQueueWorkers: 'ai_delivery_queue_workers',
   DeliveryQueueLatency: 'ai_delivery_queue_latency_seconds',
   DeliveryRateLimitWaits: 'ai_delivery_rate_limit_waits_total',
   CampaignRuns: 'ai_campaign_runs_total',

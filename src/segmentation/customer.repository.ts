@@ -19,6 +19,17 @@ export class CustomerRepository {
     return rows.map(toProfile);
   }
 
+  /** The customers whose stored phone number is exactly this one (users_phone_idx). */
+  async findIdsByPhone(phone: string): Promise<string[]> {
+    const rows: { id: string }[] = await this.customers
+      .createQueryBuilder('customer')
+      .innerJoin('customer.user', 'user')
+      .select('customer.id', 'id')
+      .where('user.phone = :phone', { phone })
+      .getRawMany();
+    return rows.map((row) => row.id);
+  }
+
   /** Opts a customer out; returns false when there is no such customer. Idempotent: keeps the first time. */
   async optOut(id: string, source: string): Promise<boolean> {
     const result = await this.customers

@@ -47,6 +47,10 @@ export function customerNotFound(customerId: string): AppException {
   return new AppException(ErrorCode.CustomerNotFound, `customer ${customerId} does not exist`);
 }
 
+export function messageNotFound(messageId: string): AppException {
+  return new AppException(ErrorCode.MessageNotFound, `message ${messageId} does not exist`);
+}
+
 export function serviceNotFound(serviceId: string): AppException {
   return new AppException(ErrorCode.ServiceNotFound, `service ${serviceId} does not exist`);
 }
@@ -77,4 +81,14 @@ export function invalidUnsubscribeLink(): AppException {
 
 export function unsubscribeLinkOfNoCustomer(): AppException {
   return new AppException(ErrorCode.CustomerNotFound, 'this unsubscribe link belongs to no customer');
+}
+
+/** The SMS webhook's signature is missing or wrong, or its timestamp too far off. */
+export function invalidSignature(message: string): AppException {
+  return new AppException(ErrorCode.Unauthorized, message);
+}
+
+/** Without SMS_INBOUND_SECRET the SMS webhook answers as a route that does not exist. */
+export function webhookDisabled(method: string, path: string): AppException {
+  return new AppException(ErrorCode.NotFound, `Cannot ${method} ${path}`);
 }

@@ -3,7 +3,7 @@ import { AppConfig } from '../config/app-config';
 import { DAY_MS } from '../common/local-time';
 import { RequestContext } from '../common/request-context';
 import { Channel, MessageType } from '../messaging/message.types';
-import { customerResult, DeliveryFanOut, FanOutItem, FanOutResult, ResultCount } from '../delivery/delivery-fan-out';
+import { AnsweredResult, answeredResult, DeliveryFanOut, FanOutItem, ResultCount } from '../delivery/delivery-fan-out';
 import { SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { CustomerRepository } from '../segmentation/customer.repository';
@@ -36,32 +36,43 @@ export class SmartEngageService {
     const offer = await this.offers.resolve(request.promo_code);
 
     const channel = toChannel(request.channel);
-    const outcome = await this.fanOut.deliverOne({
-      customerId: customer.id,
-      request: {
-        customer,
-        service,
-        offer,
-        messageType: request.message_type,
-        channel,
-        ttlHours: request.ttl_hours ?? this.config.links.defaultTtlHours,
-        bypassFrequencyCap: false,
-        correlationId,
-      },
-    });
+    const [{ outcome }] = await this.fanOut.deliverAnswering(
+      [
+        {
+          customerId: customer.id,
+          request: {
+            customer,
+            service,
+            offer,
+            messageType: request.message_type,
+            channel,
+            ttlHours: request.ttl_hours ?? this.config.links.defaultTtlHours,
+            bypassFrequencyCap: false,
+            correlationId,
+          },
+        },
+      ],
+      1,
+    );
     if (outcome.status === 'error') throw new Error(outcome.error);
-    if (outcome.status === 'skipped') throw customerSkipped(customer.id, outcome.reason);
-    if (outcome.status === 'failed') throw messageNotSent(outcome.messageId, outcome.reason);
-    this.logger.log({ msg: `Sent ${request.message_type}`, messageId: outcome.messageId, customerId: customer.id });
-    return {
+    const answer = (messageId: string) => ({
       success: true,
-      message_id: outcome.messageId,
+      message_id: messageId,
       customer_id: customer.id,
       correlation_id: correlationId,
       channel,
       ...(offer ? { promo_code: offer.promoCode } : {}),
-      message: `${describe(request.message_type)}${offer ? ' with promo' : ''} sent successfully`,
-    };
+    });
+    if (outcome.status === 'queued') {
+      this.logger.warn({ msg: `No worker reported back within the wait: ${request.message_type} left queued`, messageId: outcome.messageId });
+      const waited = this.config.queue.sendWaitMs / 1000;
+      const message = `${describe(request.message_type)} queued: no worker reported back within ${waited} s; it is sent when one takes it`;
+      return { ...answer(outcome.messageId), status: 'queued', message };
+    }
+    if (outcome.status === 'skipped') throw customerSkipped(customer.id, outcome.reason);
+    if (outcome.status === 'failed') throw messageNotSent(outcome.messageId, outcome.reason);
+    this.logger.log({ msg: `Sent ${request.message_type}`, messageId: outcome.messageId, customerId: customer.id });
+    return { ...answer(outcome.messageId), status: 'sent', message: `${describe(request.message_type)}${offer ? ' with promo' : ''} sent successfully` };
   }
 
   async sendBulk(request: SendBulkRequestDto): Promise<SendBulkResponseDto> {
@@ -95,23 +106,25 @@ export class SmartEngageService {
       };
     });
     const concurrency = request.batch_size ?? DEFAULT_BATCH_SIZE;
-    const outcomes = (await this.fanOut.deliverAll(items, { concurrency })).map(toBulkResult);
+    const outcomes = (await this.fanOut.deliverAnswering(items, concurrency)).map(toBulkResult);
 
-    const count = (kind: ResultCount) => outcomes.filter((o) => o.count === kind).length;
-    const [sent, failed, skipped] = [count('sent'), count('failed'), count('skipped')];
+    const count = (kind: ResultCount | 'queued') => outcomes.filter((o) => o.count === kind).length;
+    const [sent, failed, skipped, queued] = [count('sent'), count('failed'), count('skipped'), count('queued')];
     const results = outcomes.map((o) => o.result);
     this.logger.log({
-      msg: `Bulk ${request.message_type}: ${sent} sent, ${failed} failed, ${skipped} skipped`,
+      msg: `Bulk ${request.message_type}: ${sent} sent, ${failed} failed, ${skipped} skipped, ${queued} still queued`,
       sent,
       failed,
       skipped,
+      queued,
     });
     return {
-      status: failed > 0 ? 'completed_with_errors' : 'completed',
+      status: queued > 0 ? 'queued' : failed > 0 ? 'completed_with_errors' : 'completed',
       total_eligible: eligible.length,
       sent,
       failed,
       skipped,
+      queued,
       results,
       duration_seconds: Math.round(Date.now() - started) / 1000,
       correlation_id: correlationId,
@@ -132,9 +145,9 @@ function describe(type: MessageType): string {
 
 const toChannel = (channel: 'EMAIL' | 'SMS' | undefined): Channel => (channel === 'SMS' ? Channel.Sms : Channel.Email);
 
-/** send-bulk's line for a customer, from the one reading of an outcome (customerResult). */
-function toBulkResult(fanOut: FanOutResult): { count: ResultCount; result: CustomerResultDto } {
-  const { count, result } = customerResult(fanOut);
+/** send-bulk's line for a customer, from the one reading of an outcome (answeredResult). */
+function toBulkResult(answered: AnsweredResult): { count: ResultCount | 'queued'; result: CustomerResultDto } {
+  const { count, result } = answeredResult(answered);
   return {
     count,
     result: {

@@ -95,6 +95,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/smartengage/messages/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One message's state, attempts and last error (follows a send answered `queued`) */
+        get: operations["AdminSmartEngageController_message"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/unsubscribe/{token}": {
         parameters: {
             query?: never;
@@ -107,6 +124,26 @@ export interface paths {
         put?: never;
         /** Opt the customer out at once (RFC 8058 one-click) */
         post: operations["UnsubscribeController_unsubscribe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/sms/inbound": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A reply to an SMS: STOP, UNSUBSCRIBE, END or বন্ধ opts the sender out of every channel
+         * @description Signed with SMS_INBOUND_SECRET: X-SmartEngage-Signature is `sha256=` and the hex HMAC-SHA256 of `<X-SmartEngage-Timestamp>.<raw body>`. Without SMS_INBOUND_SECRET the route answers 404.
+         */
+        post: operations["SmsReplyController_inbound"];
         delete?: never;
         options?: never;
         head?: never;
@@ -276,7 +313,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Open-tracking pixel (`/o/<code>.gif`): records message_opened, answers a 1×1 GIF */
+        /**
+         * Open-tracking pixel (`/o/<code>.gif`): records message_opened (machine_open for a mail proxy's prefetch), answers a 1×1 GIF
+         * @description Never refused: past OPEN_RECORD_LIMIT_PER_MINUTE opens from one IP in a minute the GIF is served and nothing recorded.
+         */
         get: operations["TrackingController_open"];
         put?: never;
         post?: never;
@@ -398,6 +438,12 @@ export interface components {
             channel: "EMAIL" | "SMS";
             /** @example VIP20 */
             promo_code?: string;
+            /**
+             * @description queued (HTTP 202, queue mode): no worker reported back within SEND_WAIT_SECONDS; it is sent when one takes the job
+             * @example sent
+             * @enum {string}
+             */
+            status: "sent" | "queued";
             /** @example Reminder sent successfully */
             message: string;
         };
@@ -456,7 +502,7 @@ export interface components {
             /** Format: uuid */
             message_id?: string;
             /**
-             * @description Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, invalid_email_address, invalid_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview)
+             * @description Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, invalid_email_address, invalid_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview); queued when no worker reported back within SEND_WAIT_SECONDS (queue mode: sent when one takes the job)
              * @example frequency_capped
              */
             reason?: string;
@@ -478,10 +524,76 @@ export interface components {
             duration_seconds: number;
             correlation_id: string;
             /**
+             * @description queued (HTTP 202, queue mode): some customers are still waiting for a worker after SEND_WAIT_SECONDS
              * @example completed
              * @enum {string}
              */
-            status: "completed" | "completed_with_errors";
+            status: "completed" | "completed_with_errors" | "queued";
+            /**
+             * @description Customers whose message is still queued (each result has its message_id)
+             * @example 0
+             */
+            queued: number;
+        };
+        MessageStatusDto: {
+            /** Format: uuid */
+            message_id: string;
+            /** Format: uuid */
+            customer_id: string;
+            /**
+             * @example EMAIL
+             * @enum {string}
+             */
+            channel: "EMAIL" | "SMS";
+            /**
+             * @description queued (waiting for its first attempt or a retry), sending, sent, delivered, opened, clicked, booked, unsubscribed, failed, or unknown (handed to the channel by a process that died: it may or may not have gone)
+             * @example queued
+             */
+            status: string;
+            /**
+             * @description Hand-overs to the mail server or SMS gateway so far
+             * @example 1
+             */
+            attempts: number;
+            /** @example 451 Greylisted, please try again later */
+            last_error: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            sent_at: string | null;
+        };
+        SmsReplyRequestDto: {
+            /**
+             * @description The sender, in E.164
+             * @example +8801712345678
+             */
+            from: string;
+            /**
+             * @description The reply. STOP, UNSUBSCRIBE, END or বন্ধ (case and spacing ignored) opt the sender out; anything else is acknowledged and dropped
+             * @example STOP
+             */
+            text: string;
+            /**
+             * Format: date-time
+             * @description When the gateway received it; defaults to the signature timestamp. At most 5 minutes in the future.
+             * @example 2025-11-26T10:15:00Z
+             */
+            received_at?: string;
+            /**
+             * @description The gateway's id of the reply; logged, for tracing
+             * @example gw-7f3a9c
+             */
+            gateway_message_id?: string;
+        };
+        SmsReplyResponseDto: {
+            /**
+             * @description recorded: the sender was opted out; duplicate: this reply was recorded before, nothing changed; ignored: not an opt-out keyword, or a number that belongs to no customer
+             * @example recorded
+             * @enum {string}
+             */
+            outcome: "recorded" | "duplicate" | "ignored";
         };
         RunSegmentRequestDto: {
             /**
@@ -794,12 +906,12 @@ export interface components {
              * @example message_clicked
              * @enum {string}
              */
-            event_type: "message_opened" | "message_clicked" | "booking_started" | "booking_completed" | "unsubscribed";
+            event_type: "message_opened" | "message_clicked" | "booking_started" | "booking_completed" | "unsubscribed" | "machine_open";
             /**
              * @example email
              * @enum {string}
              */
-            source: "email" | "sms";
+            source: "email" | "sms" | "sms_reply";
             /**
              * Format: date-time
              * @example 2025-11-26T10:15:00.000Z
@@ -834,6 +946,16 @@ export interface components {
              * @example 120
              */
             sent: number;
+            /**
+             * @description Messages a reader opened (the open pixel fetched by a mail client, not a proxy prefetch)
+             * @example 41
+             */
+            opened: number;
+            /**
+             * @description Messages whose only opens are machine opens: the pixel fetched by a mail proxy (Apple's privacy prefetch, Google's image proxy) within a minute of the send. They arrived; nobody is known to have read them (not in opened)
+             * @example 52
+             */
+            machine_opened: number;
             /**
              * @description Messages clicked at least once
              * @example 30
@@ -1243,6 +1365,15 @@ export interface operations {
                     "application/json": components["schemas"]["SendSingleResponseDto"];
                 };
             };
+            /** @description Queue mode: no worker reported back within SEND_WAIT_SECONDS; status `queued` */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendSingleResponseDto"];
+                };
+            };
             /** @description Invalid body; `errors` names each bad field */
             400: {
                 headers: {
@@ -1320,6 +1451,15 @@ export interface operations {
                     "application/json": components["schemas"]["SendBulkResponseDto"];
                 };
             };
+            /** @description Queue mode: some customers still queued after SEND_WAIT_SECONDS */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendBulkResponseDto"];
+                };
+            };
             /** @description Invalid body; `errors` names each bad field */
             400: {
                 headers: {
@@ -1339,6 +1479,64 @@ export interface operations {
                 };
             };
             /** @description Unknown service */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    AdminSmartEngageController_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The message id (message_id of send-single, send-bulk or a run) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageStatusDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: `id` is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong admin API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description MESSAGE_NOT_FOUND: no message has this id */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1454,6 +1652,71 @@ export interface operations {
                 headers: {
                     /** @description Seconds until requests are accepted again */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    SmsReplyController_inbound: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description sha256=<hex HMAC-SHA256 with SMS_INBOUND_SECRET over timestamp + "." + the raw body> */
+                "X-SmartEngage-Signature": string;
+                /** @description Unix seconds; at most 5 minutes from now */
+                "X-SmartEngage-Timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsReplyRequestDto"];
+            };
+        };
+        responses: {
+            /** @description Acknowledged, whatever the reply said */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsReplyResponseDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a field is missing or malformed (signed requests only) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong signature, or a timestamp more than 5 minutes off */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description NOT_FOUND: SMS_INBOUND_SECRET is not set */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -2046,7 +2309,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute */
+            /** @description TOO_MANY_REQUESTS: more than CLICK_RATE_LIMIT_PER_MINUTE clicks from this client in a minute */
             429: {
                 headers: {
                     /** @description Seconds until requests are accepted again */
@@ -2071,7 +2334,9 @@ export interface operations {
     TrackingController_open: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                "user-agent": string;
+            };
             path: {
                 /** @description The code of the message in its link: 22 base64url characters (not derivable from the message id), optionally followed by .gif */
                 code: string;
@@ -2080,7 +2345,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Always the GIF, for unknown codes too */
+            /** @description Always the GIF, for unknown codes and past the recording limit too */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2092,17 +2357,6 @@ export interface operations {
             /** @description MALFORMED_JSON or VALIDATION_FAILED: a body that is not JSON, or a path parameter that does not decode */
             400: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
-                };
-            };
-            /** @description TOO_MANY_REQUESTS: more than PUBLIC_RATE_LIMIT_PER_MINUTE requests from this client to this route in a minute */
-            429: {
-                headers: {
-                    /** @description Seconds until requests are accepted again */
-                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -3,9 +3,12 @@ import { SMTPServer } from 'smtp-server';
 
 /**
  * What the server answers to the end of DATA: 250 (after `delayMs`), or an SMTP error reply. With `holdAfter`, once
- * that many messages were accepted it answers none at all, as a mail server that stops replying mid-send.
+ * that many messages were accepted it answers none at all, as a mail server that stops replying mid-send. With
+ * `greylist`, the first RCPT TO of each address gets 451 (try again later), as greylisting servers do.
  */
-export type SmtpBehaviour = { accept: true; delayMs?: number; holdAfter?: number } | { reject: number; message: string };
+export type SmtpBehaviour =
+  | { accept: true; delayMs?: number; holdAfter?: number; greylist?: boolean }
+  | { reject: number; message: string };
 
 /**
  * A real SMTP server whose answer can be changed while a test runs, and which records every message it accepted
@@ -18,12 +21,21 @@ export class ScriptedSmtpServer {
   rejected = 0;
   /** Messages left without an answer (`holdAfter`). */
   held = 0;
+  /** Addresses greylisted once (`greylist`): their next RCPT TO is accepted. */
+  readonly greylisted = new Set<string>();
   private behaviour: SmtpBehaviour = { accept: true };
   private readonly server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
     closeTimeout: 100,
+    onRcptTo: (address, _session, callback) => {
+      const behaviour = this.behaviour;
+      if (!('accept' in behaviour) || !behaviour.greylist || this.greylisted.has(address.address)) return callback();
+      this.greylisted.add(address.address);
+      this.rejected++;
+      callback(Object.assign(new Error('Greylisted, please try again later'), { responseCode: 451 }));
+    },
     onData: (stream, session, callback) => {
       stream.resume();
       stream.on('end', () => {

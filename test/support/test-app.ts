@@ -28,7 +28,7 @@ export async function createTestApp(env: Record<string, string | undefined> = {}
   const config = testConfig({ OUTBOX_DIR: outboxDir, ...env });
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
   // The service's own logger (pino, LOG_LEVEL=warn), as main.ts installs it.
-  const app = moduleRef.createNestApplication({ bufferLogs: true });
+  const app = moduleRef.createNestApplication({ bufferLogs: true, rawBody: true });
   app.useLogger(app.get(Logger));
   setupApp(app);
   await app.init();

@@ -30,6 +30,17 @@ export class EngagementGroupDto {
   @ApiProperty({ example: 120, description: 'Messages sent in the period (failed ones excluded)' })
   sent: number;
 
+  @ApiProperty({ example: 41, description: 'Messages a reader opened (the open pixel fetched by a mail client, not a proxy prefetch)' })
+  opened: number;
+
+  @ApiProperty({
+    example: 52,
+    description:
+      "Messages whose only opens are machine opens: the pixel fetched by a mail proxy (Apple's privacy prefetch, Google's " +
+      'image proxy) within a minute of the send. They arrived; nobody is known to have read them (not in opened)',
+  })
+  machine_opened: number;
+
   @ApiProperty({ example: 30, description: 'Messages clicked at least once' })
   clicked: number;
 

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { isISO8601, IsEnum, IsOptional, ValidateBy, ValidationOptions } from 'class-validator';
+import { isISO8601, IsIn, IsOptional, ValidateBy, ValidationOptions } from 'class-validator';
 import { EventSource, EventType } from '../message-event.entity';
 
 /** How far a caller's clock may be off ours: occurred_at up to this far ahead of now, or before the send. */
@@ -16,7 +16,7 @@ function dateTimeProblem(value: unknown): string | null {
 }
 
 /** An ISO-8601 date-time with a zone, not more than MAX_CLOCK_SKEW_MS in the future. */
-function IsEventTime(options?: ValidationOptions): PropertyDecorator {
+export function IsEventTime(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
       name: 'isEventTime',
@@ -31,14 +31,17 @@ function IsEventTime(options?: ValidationOptions): PropertyDecorator {
 
 const EVENT_TYPES = Object.values(EventType);
 const SOURCES = Object.values(EventSource);
+/** What the booking app may report: machine opens and SMS replies are recorded by the service itself. */
+const REPORTED_EVENT_TYPES = EVENT_TYPES.filter((type) => type !== EventType.MachineOpen);
+const REPORTED_SOURCES = [EventSource.Email, EventSource.Sms];
 
 export class RecordEventRequestDto {
-  @ApiProperty({ enum: EVENT_TYPES, example: EventType.MessageClicked })
-  @IsEnum(EventType, { message: `event_type must be one of: ${EVENT_TYPES.join(', ')}` })
+  @ApiProperty({ enum: REPORTED_EVENT_TYPES, example: EventType.MessageClicked })
+  @IsIn(REPORTED_EVENT_TYPES, { message: `event_type must be one of: ${REPORTED_EVENT_TYPES.join(', ')}` })
   event_type: EventType;
 
-  @ApiProperty({ enum: SOURCES, example: EventSource.Email, description: 'The channel the customer came from' })
-  @IsEnum(EventSource, { message: `source must be one of: ${SOURCES.join(', ')}` })
+  @ApiProperty({ enum: REPORTED_SOURCES, example: EventSource.Email, description: 'The channel the customer came from' })
+  @IsIn(REPORTED_SOURCES, { message: `source must be one of: ${REPORTED_SOURCES.join(', ')}` })
   source: EventSource;
 
   @ApiPropertyOptional({

@@ -69,7 +69,7 @@ export class CustomerResultDto {
   @ApiPropertyOptional({
     example: 'frequency_capped',
     description:
-      'Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, invalid_email_address, invalid_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview)',
+      'Why the customer got no message: customer_not_found, opted_out, frequency_capped, no_email_address, no_phone_number, invalid_email_address, invalid_phone_number, sms_quiet_hours, no_booking_history, not_due, already_messaged_today, safety_rejected, delivery_failed, internal_error (dry_run in a campaign preview); queued when no worker reported back within SEND_WAIT_SECONDS (queue mode: sent when one takes the job)',
   })
   reason?: string;
 }
@@ -99,6 +99,13 @@ export class SendSummaryDto {
 }
 
 export class SendBulkResponseDto extends SendSummaryDto {
-  @ApiProperty({ enum: ['completed', 'completed_with_errors'], example: 'completed' })
+  @ApiProperty({
+    enum: ['completed', 'completed_with_errors', 'queued'],
+    example: 'completed',
+    description: 'queued (HTTP 202, queue mode): some customers are still waiting for a worker after SEND_WAIT_SECONDS',
+  })
   status: string;
+
+  @ApiProperty({ example: 0, description: 'Customers whose message is still queued (each result has its message_id)' })
+  queued: number;
 }

@@ -45,6 +45,13 @@ export class SendSingleResponseDto {
   @ApiPropertyOptional({ example: 'VIP20' })
   promo_code?: string;
 
+  @ApiProperty({
+    enum: ['sent', 'queued'],
+    example: 'sent',
+    description: 'queued (HTTP 202, queue mode): no worker reported back within SEND_WAIT_SECONDS; it is sent when one takes the job',
+  })
+  status: 'sent' | 'queued';
+
   @ApiProperty({ example: 'Reminder sent successfully' })
   message: string;
 }
