@@ -72,7 +72,7 @@ describe('DeliveryFanOut', () => {
   });
 
   it('in queue mode answers within SEND_WAIT_SECONDS: a customer with no outcome yet is queued, with the id its job has', async () => {
-    const delivery = { deliver: jest.fn(), settleInFlight: jest.fn() } as unknown as jest.Mocked<ReminderDelivery>;
+    const delivery = mock<ReminderDelivery>();
     const config = { shutdownGraceMs: GRACE_MS, redis: { url: 'redis://x' }, queue: { maxPending: 10, sendWaitMs: 50 } } as AppConfig;
     const sut = new DeliveryFanOut(delivery, config);
     delivery.deliver.mockImplementation(async (request) =>

@@ -105,21 +105,39 @@ describe('DeliveryWorker', () => {
   });
 
   it.each([Channel.Email, Channel.Sms])(
-    'a provider-wide failure on %s rate-limits the whole queue for as long, and delays the job too',
+    'the provider failing 3 times in a row on %s rate-limits the whole queue for as long; each job is delayed too',
     async (channel) => {
       const { sut, mocks } = newTestWorker(channel);
       mocks.delivery.deliver.mockRejectedValue(new RetryLater(60_000, true, '421 too many connections'));
-      const job = newJob({ ...REQUEST, channel });
+      const jobs = [newJob({ ...REQUEST, channel }), newJob({ ...REQUEST, channel }), newJob({ ...REQUEST, channel })];
 
-      await expect(sut.process(job, TOKEN)).rejects.toBeInstanceOf(DelayedError);
+      for (const job of jobs.slice(0, 2)) await expect(sut.process(job, TOKEN)).rejects.toBeInstanceOf(DelayedError);
+      // Two in a row: only those jobs wait.
+      expect(mocks.queue.rateLimit).not.toHaveBeenCalled();
+      await expect(sut.process(jobs[2], TOKEN)).rejects.toBeInstanceOf(DelayedError);
 
       expect(mocks.queues.queue).toHaveBeenCalledWith(channel);
       expect(mocks.queue.rateLimit).toHaveBeenCalledWith(60_000);
       expect(mocks.rateLimitWaits.inc).toHaveBeenCalledWith({ queue: DELIVERY_QUEUES[channel] });
-      expect(job.moveToDelayed).toHaveBeenCalledWith(expect.any(Number), TOKEN);
-      expect(mocks.queue.rateLimit.mock.invocationCallOrder[0]).toBeLessThan(job.moveToDelayed.mock.invocationCallOrder[0]);
+      for (const job of jobs) expect(job.moveToDelayed).toHaveBeenCalledWith(expect.any(Number), TOKEN);
+      expect(mocks.queue.rateLimit.mock.invocationCallOrder[0]).toBeLessThan(jobs[2].moveToDelayed.mock.invocationCallOrder[0]);
     },
   );
+
+  it('a send between provider-wide failures starts the count again: one 421 in many sends is not an outage', async () => {
+    const { sut, mocks } = newTestWorker();
+    const throttled = new RetryLater(60_000, true, '421 try again later');
+    for (const answer of [throttled, throttled, SENT, throttled, throttled]) {
+      if (answer instanceof RetryLater) mocks.delivery.deliver.mockRejectedValueOnce(answer);
+      else mocks.delivery.deliver.mockResolvedValueOnce(answer);
+      await sut.process(newJob(), TOKEN).catch(() => undefined);
+    }
+    expect(mocks.queue.rateLimit).not.toHaveBeenCalled();
+
+    mocks.delivery.deliver.mockRejectedValueOnce(throttled);
+    await expect(sut.process(newJob(), TOKEN)).rejects.toBeInstanceOf(DelayedError);
+    expect(mocks.queue.rateLimit).toHaveBeenCalledTimes(1);
+  });
 
   it("gives any other error back to BullMQ as it is: the job's own attempts decide, and it is not delayed here", async () => {
     const { sut, mocks } = newTestWorker();

@@ -10,6 +10,7 @@ import { DeliveryStatus } from '../messaging/delivery-status';
 import { Channel, GeneratorKind, MessageType } from '../messaging/message.types';
 import { FailureReason, SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
+import { CustomerRepository } from '../segmentation/customer.repository';
 import { EligibilityCursor, EligibleCustomerRepository } from '../segmentation/eligible-customer.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
 import { CampaignPreset } from './campaign-presets';
@@ -83,6 +84,7 @@ function newTestService(env: Record<string, string> = {}) {
   eligibleCustomers.countEligible.mockResolvedValue(3);
   const services = mock<ServiceRepository>();
   services.findByIds.mockImplementation(async (ids) => new Map(ids.filter((id) => id === SERVICE.id).map((id) => [id, SERVICE])));
+  const customers = mock<CustomerRepository>();
   const fanOut = mock<DeliveryFanOut>();
   fanOut.campaignPace.mockReturnValue({ pageSize: 50, concurrency: 1 });
   fanOut.deliverAll.mockImplementation(fanOutAnswering(sent));
@@ -92,10 +94,11 @@ function newTestService(env: Record<string, string> = {}) {
   jobRuns.transition.mockResolvedValue(null);
   const messages = mock<AiMessageRepository>();
   messages.deliveryStatusesOf.mockResolvedValue(new Map());
+  messages.findQueuedCustomersOfRun.mockResolvedValue([]);
   const autoPauses = mock<Counter<string>>();
   const config = new AppConfig(validateEnvironment({ SHUTDOWN_GRACE_SECONDS: '1', ...env }));
-  const sut = new CampaignRunner(eligibleCustomers, services, fanOut, jobRuns, messages, config, autoPauses);
-  return { sut, mocks: { eligibleCustomers, services, fanOut, jobRuns, messages, autoPauses } };
+  const sut = new CampaignRunner(eligibleCustomers, services, customers, fanOut, jobRuns, messages, config, autoPauses);
+  return { sut, mocks: { eligibleCustomers, services, customers, fanOut, jobRuns, messages, autoPauses } };
 }
 
 const attempt = (over: Partial<RunAttempt> = {}): RunAttempt => ({
@@ -249,6 +252,34 @@ describe(CampaignRunner.name, () => {
     expect(report).toMatchObject({ status: 'DONE', counts: counts({ totalEligible: 5, processed: 5, sent: 4, skipped: 1 }) });
   });
 
+  it('a resumed run also retries the customers whose message was waiting for its retry, under the same message ids', async () => {
+    const { sut, mocks } = newTestService();
+    // Their claim took them out of the eligible customers: no page has them.
+    mocks.messages.findQueuedCustomersOfRun.mockResolvedValue(['w1', 'c3']);
+    mocks.customers.findProfiles.mockImplementation(async (ids) => ids.map((id) => customer(id)));
+    mocks.eligibleCustomers.page.mockResolvedValueOnce({ customers: [customer('c3'), customer('c4')], next: null });
+
+    const report = await sut.run(
+      attempt({
+        resume: {
+          startedAt: new Date(),
+          counts: counts({ totalEligible: 4, processed: 1, sent: 1 }),
+          state: { campaignDay: '2026-12-07', cursor: CURSOR, counted: ['c3'] },
+        },
+      }),
+    );
+
+    expect(mocks.messages.findQueuedCustomersOfRun).toHaveBeenCalledWith(RUN_ID);
+    // c3 was counted before the pause: neither retried nor delivered again.
+    expect(mocks.customers.findProfiles).toHaveBeenCalledWith(['w1']);
+    const handed = mocks.fanOut.deliverAll.mock.calls.flatMap(([items]) => items);
+    expect(handed.map((item) => item.customerId).sort()).toEqual(['c4', 'w1']);
+    expect(handed.find((item) => item.customerId === 'w1')).toMatchObject({
+      request: { messageId: campaignMessageId(RUN_ID, Channel.Email, 'w1') },
+    });
+    expect(report).toMatchObject({ status: 'DONE', counts: counts({ totalEligible: 4, processed: 3, sent: 3 }) });
+  });
+
   it('pauses itself when the failure window trips: the row turns PAUSED at once and no further customer starts', async () => {
     const { sut, mocks } = newTestService({ AUTO_PAUSE_WINDOW: '2', AUTO_PAUSE_FAILURE_RATIO: '0.5' });
     mocks.eligibleCustomers.page.mockResolvedValueOnce({ customers: ['c1', 'c2', 'c3', 'c4'].map((id) => customer(id)), next: null });
@@ -275,9 +306,9 @@ describe(CampaignRunner.name, () => {
   });
 
   it.each([
-    ['shutdown', new ShutdownError(), 'INTERRUPTED', 'interrupted: the service is shutting down, after 1 customers'],
-    ['a lost lease', new Error('the campaign lock was lost'), 'FAILED', 'failed: the campaign lock was lost, after 1 customers'],
-  ] as const)('stopped by %s mid-page, it records %s with the counts so far', async (_case, why, status, error) => {
+    ['shutdown', 'INTERRUPTED', 'interrupted: the service is shutting down, after 1 customers', new ShutdownError()],
+    ['a lost lease', 'FAILED', 'failed: the campaign lock was lost, after 1 customers', new Error('the campaign lock was lost')],
+  ] as const)('stopped by %s mid-page, it records %s with the counts so far', async (_case, status, error, why) => {
     const { sut, mocks } = newTestService();
     const stop = new AbortController();
     mocks.eligibleCustomers.page.mockResolvedValueOnce({ customers: [customer('c1'), customer('c2')], next: CURSOR });

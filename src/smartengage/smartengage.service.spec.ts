@@ -3,7 +3,7 @@ import { mock } from 'jest-mock-extended';
 import { ErrorCode } from '../common/app.exception';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/environment';
-import { DeliveryFanOut, FanOutItem, FanOutOutcome, FanOutResult } from '../delivery/delivery-fan-out';
+import { AnsweredResult, DeliveryFanOut, FanOutItem } from '../delivery/delivery-fan-out';
 import { Channel, GeneratorKind, MessageType } from '../messaging/message.types';
 import { FailureReason, SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
@@ -31,7 +31,8 @@ const customer = (id: string, over: Partial<CustomerProfile> = {}): CustomerProf
   optedOutAt: null,
   ...over,
 });
-const SENT: FanOutOutcome = { status: 'sent', messageId: 'msg-1', generator: GeneratorKind.Template, fallbackReason: null, subject: 's' };
+type Answer = AnsweredResult['outcome'];
+const SENT: Answer = { status: 'sent', messageId: 'msg-1', generator: GeneratorKind.Template, fallbackReason: null, subject: 's' };
 
 function newTestService() {
   const customers = mock<CustomerRepository>();
@@ -42,7 +43,7 @@ function newTestService() {
   const offers = mock<OfferService>();
   offers.resolve.mockImplementation(async (code) => (code ? OFFER : null));
   const fanOut = mock<DeliveryFanOut>();
-  fanOut.deliverOne.mockResolvedValue(SENT);
+  fanOut.deliverAnswering.mockImplementation(answering({ c1: SENT }));
   const config = new AppConfig(validateEnvironment({}));
   const sut = new SmartEngageService(customers, services, offers, fanOut, config);
   return { sut, mocks: { customers, services, offers, fanOut }, config };
@@ -61,8 +62,8 @@ const bulk = (over: Partial<SendBulkRequestDto> = {}): SendBulkRequestDto => ({
 
 /** The fan-out answers each customer with the outcome named for it (sent by default). */
 const answering =
-  (outcomes: Record<string, FanOutOutcome>) =>
-  async (items: readonly FanOutItem[]): Promise<FanOutResult[]> =>
+  (outcomes: Record<string, Answer>) =>
+  async (items: readonly FanOutItem[]): Promise<AnsweredResult[]> =>
     items.map((item) => ({
       customerId: item.customerId,
       outcome: 'skip' in item ? { status: 'skipped', reason: item.skip } : (outcomes[item.customerId] ?? { ...SENT, messageId: `m-${item.customerId}` }),
@@ -78,7 +79,7 @@ describe(SmartEngageService.name, () => {
 
       const answer = await sut.sendSingle(single());
 
-      expect(mocks.fanOut.deliverOne).toHaveBeenCalledWith({
+      expect(mocks.fanOut.deliverAnswering).toHaveBeenCalledWith([{
         customerId: 'c1',
         request: expect.objectContaining({
           service: PLUMBING,
@@ -87,8 +88,8 @@ describe(SmartEngageService.name, () => {
           ttlHours: config.links.defaultTtlHours,
           bypassFrequencyCap: false,
         }),
-      });
-      expect(answer).toMatchObject({ success: true, message_id: 'msg-1', customer_id: 'c1', channel: Channel.Email, message: 'Reminder sent successfully' });
+      }], 1);
+      expect(answer).toMatchObject({ success: true, message_id: 'msg-1', customer_id: 'c1', channel: Channel.Email, status: 'sent', message: 'Reminder sent successfully' });
       expect(answer).not.toHaveProperty('promo_code');
     });
 
@@ -100,7 +101,7 @@ describe(SmartEngageService.name, () => {
         single({ service_id: CLEANING.id, promo_code: 'FIX20', channel: 'SMS', ttl_hours: 6, message_type: MessageType.Promotional }),
       );
 
-      expect(mocks.fanOut.deliverOne.mock.calls[0][0]).toMatchObject({
+      expect(mocks.fanOut.deliverAnswering.mock.calls[0][0][0]).toMatchObject({
         request: { service: CLEANING, offer: OFFER, channel: Channel.Sms, ttlHours: 6, messageType: MessageType.Promotional },
       });
       expect(answer).toMatchObject({ channel: Channel.Sms, promo_code: 'FIX20', message: 'Promotion with promo sent successfully' });
@@ -115,7 +116,7 @@ describe(SmartEngageService.name, () => {
       mocks.customers.findProfile.mockResolvedValue(profile);
 
       await expect(sut.sendSingle(single(over))).rejects.toMatchObject({ code });
-      expect(mocks.fanOut.deliverOne).not.toHaveBeenCalled();
+      expect(mocks.fanOut.deliverAnswering).not.toHaveBeenCalled();
     });
 
     it.each([
@@ -131,7 +132,7 @@ describe(SmartEngageService.name, () => {
     ])('a delivery skipped as %s answers %s', async (reason, code) => {
       const { sut, mocks } = newTestService();
       mocks.customers.findProfile.mockResolvedValue(customer('c1'));
-      mocks.fanOut.deliverOne.mockResolvedValue({ status: 'skipped', reason });
+      mocks.fanOut.deliverAnswering.mockImplementation(answering({ c1: { status: 'skipped', reason } }));
 
       await expect(sut.sendSingle(single())).rejects.toMatchObject({ code });
     });
@@ -143,15 +144,30 @@ describe(SmartEngageService.name, () => {
     ])('a message that failed as %s answers %s, naming the message', async (reason, code) => {
       const { sut, mocks } = newTestService();
       mocks.customers.findProfile.mockResolvedValue(customer('c1'));
-      mocks.fanOut.deliverOne.mockResolvedValue({ status: 'failed', messageId: 'msg-9', reason, error: 'x' });
+      mocks.fanOut.deliverAnswering.mockImplementation(answering({ c1: { status: 'failed', messageId: 'msg-9', reason, error: 'x' } }));
 
       await expect(sut.sendSingle(single())).rejects.toMatchObject({ code, message: `message msg-9 could not be sent: ${reason}` });
+    });
+
+    it('no worker reporting back within the wait is not an error: the answer says queued, with the message id its job has', async () => {
+      const { sut, mocks, config } = newTestService();
+      mocks.customers.findProfile.mockResolvedValue(customer('c1'));
+      mocks.fanOut.deliverAnswering.mockImplementation(answering({ c1: { status: 'queued', messageId: 'msg-q' } }));
+
+      const answer = await sut.sendSingle(single());
+
+      expect(answer).toMatchObject({
+        success: true,
+        status: 'queued',
+        message_id: 'msg-q',
+        message: `Reminder queued: no worker reported back within ${config.queue.sendWaitMs / 1000} s; it is sent when one takes it`,
+      });
     });
 
     it('a delivery that threw is an internal error, not a known code', async () => {
       const { sut, mocks } = newTestService();
       mocks.customers.findProfile.mockResolvedValue(customer('c1'));
-      mocks.fanOut.deliverOne.mockResolvedValue({ status: 'error', error: 'connection terminated' });
+      mocks.fanOut.deliverAnswering.mockImplementation(answering({ c1: { status: 'error', error: 'connection terminated' } }));
 
       const failure = sut.sendSingle(single());
 
@@ -170,13 +186,13 @@ describe(SmartEngageService.name, () => {
         customer('nohistory', { lastBookingServiceId: null }),
         customer('fails'),
       ]);
-      mocks.fanOut.deliverAll.mockImplementation(
+      mocks.fanOut.deliverAnswering.mockImplementation(
         answering({ fails: { status: 'failed', messageId: 'm-f', reason: FailureReason.DeliveryFailed, error: 'SMTP 554' } }),
       );
 
       const answer = await sut.sendBulk(bulk({ customer_ids: ['due', 'gone', 'recent', 'never', 'nohistory', 'fails'], booking_cadence_days: 21 }));
 
-      const [items, options] = mocks.fanOut.deliverAll.mock.calls[0];
+      const [items, concurrency] = mocks.fanOut.deliverAnswering.mock.calls[0];
       expect(items.map((i) => ('skip' in i ? i.skip : 'deliver'))).toEqual([
         'deliver',
         SkipReason.CustomerNotFound,
@@ -185,7 +201,7 @@ describe(SmartEngageService.name, () => {
         SkipReason.NoBookingHistory,
         'deliver',
       ]);
-      expect(options).toEqual({ concurrency: 10 });
+      expect(concurrency).toBe(10);
       // Eligible: found and due, whether or not a service is known.
       expect(answer).toMatchObject({ status: 'completed_with_errors', total_eligible: 3, sent: 1, failed: 1, skipped: 4 });
       expect(answer.results).toEqual([
@@ -204,23 +220,36 @@ describe(SmartEngageService.name, () => {
         customer('recent', { lastBookingAt: new Date(Date.now() - DAY_MS) }),
         customer('nohistory', { lastBookingAt: null, lastBookingServiceId: null }),
       ]);
-      mocks.fanOut.deliverAll.mockImplementation(answering({}));
+      mocks.fanOut.deliverAnswering.mockImplementation(answering({}));
 
       const answer = await sut.sendBulk(bulk({ customer_ids: ['recent', 'nohistory'], service_id: CLEANING.id, batch_size: 3, bypass_frequency_caps: true }));
 
-      const [items, options] = mocks.fanOut.deliverAll.mock.calls[0];
+      const [items, concurrency] = mocks.fanOut.deliverAnswering.mock.calls[0];
       expect(items).toEqual([
         { customerId: 'recent', request: expect.objectContaining({ service: CLEANING, bypassFrequencyCap: true }) },
         { customerId: 'nohistory', request: expect.objectContaining({ service: CLEANING, bypassFrequencyCap: true }) },
       ]);
-      expect(options).toEqual({ concurrency: 3 });
+      expect(concurrency).toBe(3);
       expect(answer).toMatchObject({ status: 'completed', total_eligible: 2, sent: 2, failed: 0, skipped: 0 });
+    });
+
+    it('customers still queued after the wait are counted queued, and make the whole answer queued', async () => {
+      const { sut, mocks } = newTestService();
+      mocks.customers.findProfiles.mockResolvedValue([customer('a'), customer('b'), customer('c')]);
+      mocks.fanOut.deliverAnswering.mockImplementation(
+        answering({ b: { status: 'queued', messageId: 'm-b' }, c: { status: 'failed', messageId: 'm-c', reason: FailureReason.DeliveryFailed, error: 'x' } }),
+      );
+
+      const answer = await sut.sendBulk(bulk({ customer_ids: ['a', 'b', 'c'] }));
+
+      expect(answer).toMatchObject({ status: 'queued', sent: 1, failed: 1, skipped: 0, queued: 1 });
+      expect(answer.results[1]).toEqual({ customer_id: 'b', success: false, message_id: 'm-b', reason: 'queued' });
     });
 
     it('a delivery that threw counts as failed (internal_error); the others still answer', async () => {
       const { sut, mocks } = newTestService();
       mocks.customers.findProfiles.mockResolvedValue([customer('a'), customer('b')]);
-      mocks.fanOut.deliverAll.mockImplementation(answering({ a: { status: 'error', error: 'connection terminated' } }));
+      mocks.fanOut.deliverAnswering.mockImplementation(answering({ a: { status: 'error', error: 'connection terminated' } }));
 
       const answer = await sut.sendBulk(bulk({ customer_ids: ['a', 'b'] }));
 
@@ -239,7 +268,7 @@ describe(SmartEngageService.name, () => {
       });
 
       await expect(sut.sendBulk(bulk(over))).rejects.toMatchObject({ code });
-      expect(mocks.fanOut.deliverAll).not.toHaveBeenCalled();
+      expect(mocks.fanOut.deliverAnswering).not.toHaveBeenCalled();
     });
   });
 });
