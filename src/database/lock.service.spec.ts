@@ -1,3 +1,4 @@
+import { mock } from 'jest-mock-extended';
 import { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
@@ -16,12 +17,11 @@ const HOLDER: LockHolder = {
 };
 
 function newTestService() {
-  const leases = {
-    acquire: jest.fn(async (_id: LockId, holder: string, token: string) => ({ ...HOLDER, holder, token })),
-    renew: jest.fn().mockResolvedValue(true),
-    release: jest.fn().mockResolvedValue(undefined),
-    live: jest.fn().mockResolvedValue(HOLDER),
-  } as unknown as jest.Mocked<LockLeaseRepository>;
+  const leases = mock<LockLeaseRepository>();
+  leases.acquire.mockImplementation(async (_id: LockId, holder: string, token: string) => ({ ...HOLDER, holder, token }));
+  leases.renew.mockResolvedValue(true);
+  leases.release.mockResolvedValue(undefined);
+  leases.live.mockResolvedValue(HOLDER);
   const config = { database: { lockLeaseTtlMs: TTL_MS } } as AppConfig;
   return { sut: new LockService(leases, config), mocks: { leases } };
 }

@@ -1,3 +1,4 @@
+import { mock } from 'jest-mock-extended';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { Channel, GeneratorKind, MessageType, Tone } from '../messaging/message.types';
@@ -7,10 +8,8 @@ import { DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/remi
 const GRACE_MS = 300;
 
 function newTestFanOut() {
-  const delivery = {
-    deliver: jest.fn(),
-    settleInFlight: jest.fn().mockResolvedValue(0),
-  } as unknown as jest.Mocked<ReminderDelivery>;
+  const delivery = mock<ReminderDelivery>();
+  delivery.settleInFlight.mockResolvedValue(0);
   const sut = new DeliveryFanOut(delivery, { shutdownGraceMs: GRACE_MS } as AppConfig);
   return { sut, mocks: { delivery } };
 }
@@ -73,7 +72,7 @@ describe('DeliveryFanOut', () => {
   });
 
   it('in queue mode answers within SEND_WAIT_SECONDS: a customer with no outcome yet is queued, with the id its job has', async () => {
-    const delivery = { deliver: jest.fn(), settleInFlight: jest.fn() } as unknown as jest.Mocked<ReminderDelivery>;
+    const delivery = mock<ReminderDelivery>();
     const config = { shutdownGraceMs: GRACE_MS, redis: { url: 'redis://x' }, queue: { maxPending: 10, sendWaitMs: 50 } } as AppConfig;
     const sut = new DeliveryFanOut(delivery, config);
     delivery.deliver.mockImplementation(async (request) =>

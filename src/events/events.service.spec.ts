@@ -1,3 +1,4 @@
+import { mock } from 'jest-mock-extended';
 import { AiMessageEntity } from '../messaging/ai-message.entity';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { TokenScope } from '../messaging/deep-link.service';
@@ -22,15 +23,14 @@ const CLAIMS = {
 };
 
 function newTestService(inserted = true) {
-  const messages = {
-    findById: jest.fn().mockResolvedValue(MESSAGE as AiMessageEntity),
-    advance: jest.fn().mockResolvedValue(true),
-  } as unknown as jest.Mocked<AiMessageRepository>;
-  const events = {
-    insertOnce: jest.fn(async (event: NewMessageEvent) => ({ event: { ...event, id: 'e1' }, inserted })),
-  } as unknown as jest.Mocked<MessageEventRepository>;
-  const customers = { optOut: jest.fn().mockResolvedValue(true) } as unknown as jest.Mocked<CustomerRepository>;
-  const metrics = { recorded: jest.fn() } as unknown as jest.Mocked<EventsMetrics>;
+  const messages = mock<AiMessageRepository>();
+  messages.findById.mockResolvedValue(MESSAGE as AiMessageEntity);
+  messages.advance.mockResolvedValue(true);
+  const events = mock<MessageEventRepository>();
+  events.insertOnce.mockImplementation(async (event: NewMessageEvent) => ({ event: { ...event, id: 'e1' }, inserted }));
+  const customers = mock<CustomerRepository>();
+  customers.optOut.mockResolvedValue(true);
+  const metrics = mock<EventsMetrics>();
   return { sut: new EventsService(messages, events, customers, metrics), mocks: { messages, events, customers, metrics } };
 }
 

@@ -1,3 +1,4 @@
+import { mock } from 'jest-mock-extended';
 import { Logger } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import { AppConfig } from '../config/app-config';
@@ -37,20 +38,18 @@ const row = (id: string, leaseToken: string | null) => ({ id, leaseToken, holder
 const report = (status: CampaignReport['status']) => ({ status, jobRunId: 'r1', counts: { processed: 5 } }) as CampaignReport;
 
 function newTestService() {
-  const runner = { run: jest.fn().mockResolvedValue(report('DONE')) } as unknown as jest.Mocked<CampaignRunner>;
-  const locks = {
-    holderOf: jest.fn().mockResolvedValue(LIVE),
-    tryLock: jest.fn(async (_id, fn: (lease: Lease) => Promise<unknown>) => ({
-      acquired: true,
-      result: await fn({ ...LIVE, id: 0, signal: new AbortController().signal } as unknown as Lease),
-    })),
-  } as unknown as jest.Mocked<LockService>;
-  const jobRuns = {
-    findRunning: jest.fn().mockResolvedValue([]),
-    settleAbandoned: jest.fn(async (ids: string[]) => ids.length),
-    start: jest.fn().mockResolvedValue({ id: 'r1' }),
-    skipped: jest.fn().mockResolvedValue(undefined),
-  } as unknown as jest.Mocked<JobRunRepository>;
+  const runner = mock<CampaignRunner>();
+  runner.run.mockResolvedValue(report('DONE'));
+  const locks = mock<LockService>();
+  locks.holderOf.mockResolvedValue(LIVE);
+  locks.tryLock.mockImplementation(async (_id, fn) => ({
+    acquired: true,
+    result: await fn({ ...LIVE, id: 0, signal: new AbortController().signal } as unknown as Lease),
+  }));
+  const jobRuns = mock<JobRunRepository>();
+  jobRuns.findRunning.mockResolvedValue([]);
+  jobRuns.settleAbandoned.mockImplementation(async (ids: string[]) => ids.length);
+  jobRuns.start.mockResolvedValue({ id: 'r1' } as JobRunEntity);
   const shutdown = new ShutdownService({ shutdownGraceMs: 0 } as AppConfig);
   const config = { campaign: { timeZone: 'Asia/Dhaka', maxAttempts: 3, retryBackoffMs: 0 } } as AppConfig;
   const runsTotal = { inc: jest.fn() } as unknown as Counter<string>;

@@ -1,3 +1,4 @@
+import { mock } from 'jest-mock-extended';
 import { Logger } from '@nestjs/common';
 import { register } from 'prom-client';
 import { DELIVERY_STATUS_CACHE_MS, DeliveryStatusGauge } from './delivery-status.gauge';
@@ -13,11 +14,10 @@ async function scrape(): Promise<Record<string, number>> {
 }
 
 function newTestGauge() {
-  const countByStatus = jest.fn<Promise<Map<string, number>>, []>();
-  const repository = { countByStatus } as unknown as AiMessageRepository;
+  const repository = mock<AiMessageRepository>();
   const sut = new DeliveryStatusGauge(repository);
   sut.onModuleInit();
-  return { sut, mocks: { countByStatus } };
+  return { sut, mocks: { countByStatus: repository.countByStatus } };
 }
 
 describe(DeliveryStatusGauge.name, () => {

@@ -1,3 +1,4 @@
+import { mock } from 'jest-mock-extended';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/environment';
@@ -28,7 +29,7 @@ const CONTEXT: MessageContext = {
 const LLM_PROSE = { subject: 'আপনার প্লাম্বিং সার্ভিসের সময় হয়েছে', body: 'শেষবার ২১ দিন আগে প্লাম্বিং সার্ভিস নিয়েছিলেন।\n\nআবার বুক করুন।' };
 
 function newTestService() {
-  const llm = { enabled: true, write: jest.fn() } as unknown as jest.Mocked<OpenAiProseGenerator>;
+  const llm = mock<OpenAiProseGenerator>({ enabled: true });
   const config = new AppConfig(validateEnvironment({}));
   const sut = new DraftingService(llm, new TemplateProseGenerator(), new MessageComposer(), new SmsComposer(), new SafetyFilterService(), config);
   return { sut, mocks: { llm } };

@@ -1,3 +1,4 @@
+import { mock, MockProxy } from 'jest-mock-extended';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/environment';
@@ -30,20 +31,19 @@ const SMS: Dispatch = { messageId: 'm-2', channel: Channel.Sms, recipient: '+880
 const smtpReply = (responseCode: number) => Object.assign(new Error(`${responseCode} reply`), { code: 'EENVELOPE', responseCode });
 
 function newTestDispatcher(env: Record<string, string> = {}) {
-  const messages = {
-    markSending: jest.fn().mockResolvedValue(true),
-    recordAttempt: jest.fn().mockResolvedValue(undefined),
-    settleInterrupted: jest.fn().mockResolvedValue({ released: [Channel.Email], unknown: [] }),
-  } as unknown as jest.Mocked<AiMessageRepository>;
-  const email = { send: jest.fn() } as unknown as jest.Mocked<EmailSender>;
-  const sms = { send: jest.fn() } as unknown as jest.Mocked<SmsSender>;
-  const metrics = { attempted: jest.fn(), settled: jest.fn() } as unknown as jest.Mocked<MessagingMetrics>;
+  const messages = mock<AiMessageRepository>();
+  messages.markSending.mockResolvedValue(true);
+  messages.recordAttempt.mockResolvedValue(undefined);
+  messages.settleInterrupted.mockResolvedValue({ released: [Channel.Email], unknown: [] });
+  const email = mock<EmailSender>();
+  const sms = mock<SmsSender>();
+  const metrics = mock<MessagingMetrics>();
   const config = new AppConfig(validateEnvironment({ DELIVERY_MAX_ATTEMPTS: '3', DELIVERY_RETRY_BACKOFF_MS: '1', ...env }));
   return { sut: new MessageDispatcher(messages, email, sms, metrics, config), mocks: { messages, email, sms, metrics } };
 }
 
 /** The status each recordAttempt call wrote, in order. */
-const recorded = (messages: jest.Mocked<AiMessageRepository>) =>
+const recorded = (messages: MockProxy<AiMessageRepository>) =>
   messages.recordAttempt.mock.calls.map(([, record]: [string, AttemptRecord]) => record.status);
 
 describe(MessageDispatcher.name, () => {

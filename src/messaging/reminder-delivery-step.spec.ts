@@ -1,3 +1,4 @@
+import { mock } from 'jest-mock-extended';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/environment';
@@ -60,25 +61,22 @@ const row = (status: DeliveryStatus, channel = Channel.Email): AiMessageEntity =
   }) as AiMessageEntity;
 
 function newTestDelivery() {
-  const messages = {
-    claim: jest.fn().mockResolvedValue('claimed'),
-    findById: jest.fn(),
-    touchSending: jest.fn().mockResolvedValue(2),
-    recordAttempt: jest.fn().mockResolvedValue(undefined),
-    markFailed: jest.fn().mockResolvedValue(undefined),
-    settleInterrupted: jest.fn().mockResolvedValue({ released: [], unknown: [Channel.Email] }),
-  } as unknown as jest.Mocked<AiMessageRepository>;
-  const drafting = { draft: jest.fn().mockResolvedValue(DRAFT), draftSms: jest.fn() } as unknown as jest.Mocked<DraftingService>;
-  const links = {
-    bookingLink: jest.fn().mockReturnValue({ url: 'https://book/x', token: 't', expiresAt: new Date() }),
-    unsubscribeUrl: jest.fn().mockReturnValue('https://x/unsubscribe/t'),
-    clickUrl: jest.fn().mockReturnValue('https://x/r/c'),
-    openPixelUrl: jest.fn().mockReturnValue('https://x/o/c.gif'),
-  } as unknown as jest.Mocked<DeepLinkService>;
-  const dispatcher = {
-    dispatch: jest.fn().mockResolvedValue({ status: 'sent', providerMessageId: '<p@x>' } satisfies DispatchResult),
-  } as unknown as jest.Mocked<MessageDispatcher>;
-  const metrics = { generated: jest.fn(), sent: jest.fn(), skipped: jest.fn(), settled: jest.fn() } as unknown as jest.Mocked<MessagingMetrics>;
+  const messages = mock<AiMessageRepository>();
+  messages.claim.mockResolvedValue('claimed');
+  messages.touchSending.mockResolvedValue(2);
+  messages.recordAttempt.mockResolvedValue(undefined);
+  messages.markFailed.mockResolvedValue(undefined);
+  messages.settleInterrupted.mockResolvedValue({ released: [], unknown: [Channel.Email] });
+  const drafting = mock<DraftingService>();
+  drafting.draft.mockResolvedValue(DRAFT);
+  const links = mock<DeepLinkService>();
+  links.bookingLink.mockReturnValue({ url: 'https://book/x', token: 't', expiresAt: new Date() });
+  links.unsubscribeUrl.mockReturnValue('https://x/unsubscribe/t');
+  links.clickUrl.mockReturnValue('https://x/r/c');
+  links.openPixelUrl.mockReturnValue('https://x/o/c.gif');
+  const dispatcher = mock<MessageDispatcher>();
+  dispatcher.dispatch.mockResolvedValue({ status: 'sent', providerMessageId: '<p@x>' } satisfies DispatchResult);
+  const metrics = mock<MessagingMetrics>();
   // Never within the SMS quiet hours, whatever time the spec runs.
   const config = new AppConfig(validateEnvironment({ SMS_QUIET_HOURS_START: '0', SMS_QUIET_HOURS_END: '0' }));
   const sut = new ReminderDeliveryStep(messages, drafting, links, dispatcher, metrics, config);

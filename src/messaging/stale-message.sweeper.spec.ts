@@ -1,7 +1,8 @@
+import { mock } from 'jest-mock-extended';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/environment';
-import { LockService } from '../database/lock.service';
+import { Lease, LockService } from '../database/lock.service';
 import { AiMessageRepository } from './ai-message.repository';
 import { DeliveryJobProbe } from './delivery-job-probe';
 import { MessageDispatcher } from './message-dispatcher';
@@ -10,22 +11,21 @@ import { MessagingMetrics } from './messaging.metrics';
 import { StaleMessageSweeper } from './stale-message.sweeper';
 
 function newTestSweeper({ queued }: { queued: boolean }) {
-  const messages = {
-    findStaleQueued: jest.fn().mockResolvedValue([
-      { id: 'waiting-retry', channel: Channel.Email },
-      { id: 'job-gone', channel: Channel.Sms },
-    ]),
-    settleInterrupted: jest.fn().mockResolvedValue({ released: [Channel.Sms], unknown: [] }),
-    takeStaleSms: jest.fn().mockResolvedValue({ resend: [], unknown: 0 }),
-  } as unknown as jest.Mocked<AiMessageRepository>;
-  const locks = {
-    tryLock: jest.fn(async (_id: unknown, fn: () => Promise<unknown>) => ({ acquired: true, result: await fn() })),
-  } as unknown as jest.Mocked<LockService>;
-  const metrics = { settled: jest.fn() } as unknown as jest.Mocked<MessagingMetrics>;
-  const queue = { jobsInQueue: jest.fn().mockResolvedValue(new Set(['waiting-retry'])), findJob: jest.fn() };
+  const messages = mock<AiMessageRepository>();
+  messages.findStaleQueued.mockResolvedValue([
+    { id: 'waiting-retry', channel: Channel.Email },
+    { id: 'job-gone', channel: Channel.Sms },
+  ]);
+  messages.settleInterrupted.mockResolvedValue({ released: [Channel.Sms], unknown: [] });
+  messages.takeStaleSms.mockResolvedValue({ resend: [], unknown: 0 });
+  const locks = mock<LockService>();
+  locks.tryLock.mockImplementation(async (_id, fn) => ({ acquired: true, result: await fn({} as Lease) }));
+  const metrics = mock<MessagingMetrics>();
+  const queue = mock<DeliveryJobProbe>();
+  queue.jobsInQueue.mockResolvedValue(new Set(['waiting-retry']));
   // Quiet hours never start, so the SMS part of the sweep always runs.
   const config = new AppConfig(validateEnvironment({ STALE_CLAIM_MINUTES: '1', SMS_QUIET_HOURS_START: '0', SMS_QUIET_HOURS_END: '0' }));
-  const sut = new StaleMessageSweeper(messages, {} as MessageDispatcher, locks, metrics, config, queued ? (queue as DeliveryJobProbe) : undefined);
+  const sut = new StaleMessageSweeper(messages, {} as MessageDispatcher, locks, metrics, config, queued ? queue : undefined);
   return { sut, mocks: { messages, queue } };
 }
 

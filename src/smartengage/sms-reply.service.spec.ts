@@ -1,6 +1,8 @@
+import { mock } from 'jest-mock-extended';
 import { Logger } from '@nestjs/common';
-import { EventsService } from '../events/events.service';
+import { EventsService, RecordedEvent } from '../events/events.service';
 import { EventSource, EventType } from '../events/message-event.entity';
+import { MessageEvent } from '../events/message-event.repository';
 import { AiMessageEntity } from '../messaging/ai-message.entity';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { CustomerRepository } from '../segmentation/customer.repository';
@@ -19,19 +21,17 @@ describe('isStopWord', () => {
 });
 
 function newTestService() {
-  const customers = { findIdsByPhone: jest.fn(), optOut: jest.fn().mockResolvedValue(true) };
-  const messages = { findLatestSentSms: jest.fn() };
-  const events = { record: jest.fn() };
-  const sut = new SmsReplyService(
-    customers as unknown as CustomerRepository,
-    messages as unknown as AiMessageRepository,
-    events as unknown as EventsService,
-  );
+  const customers = mock<CustomerRepository>();
+  customers.optOut.mockResolvedValue(true);
+  const messages = mock<AiMessageRepository>();
+  const events = mock<EventsService>();
+  const sut = new SmsReplyService(customers, messages, events);
   return { sut, mocks: { customers, messages, events } };
 }
 
 const SIGNED_AT = new Date('2026-12-07T10:00:00Z');
 const message = (id: string, userId: string) => ({ id, userId }) as AiMessageEntity;
+const recorded = (duplicate: boolean): RecordedEvent => ({ event: {} as MessageEvent, duplicate });
 
 describe('SmsReplyService', () => {
   beforeAll(() => Logger.overrideLogger(false));
@@ -54,7 +54,7 @@ describe('SmsReplyService', () => {
     const { sut, mocks } = newTestService();
     mocks.customers.findIdsByPhone.mockResolvedValue(['a', 'b']);
     mocks.messages.findLatestSentSms.mockImplementation(async (id: string) => message(`m-${id}`, id));
-    mocks.events.record.mockResolvedValueOnce({ duplicate: true }).mockResolvedValueOnce({ duplicate: false });
+    mocks.events.record.mockResolvedValueOnce(recorded(true)).mockResolvedValueOnce(recorded(false));
 
     expect(await sut.receive({ from: '+8801711005688', text: 'stop', received_at: '2026-12-07T09:59:00Z' }, SIGNED_AT)).toBe('recorded');
     expect(mocks.events.record.mock.calls).toEqual([
@@ -62,7 +62,7 @@ describe('SmsReplyService', () => {
       [message('m-b', 'b'), EventType.Unsubscribed, EventSource.SmsReply, new Date('2026-12-07T09:59:00Z')],
     ]);
 
-    mocks.events.record.mockResolvedValue({ duplicate: true });
+    mocks.events.record.mockResolvedValue(recorded(true));
     expect(await sut.receive({ from: '+8801711005688', text: 'STOP' }, SIGNED_AT)).toBe('duplicate');
     expect(mocks.events.record).toHaveBeenLastCalledWith(message('m-b', 'b'), EventType.Unsubscribed, EventSource.SmsReply, SIGNED_AT);
   });
