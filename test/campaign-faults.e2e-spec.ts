@@ -123,13 +123,17 @@ describe.each(['direct', 'through PgBouncer'])('Postgres connections terminated 
     await resetDatabase(t.dataSource);
     await t.dataSource.query('TRUNCATE job_runs');
     await insertCustomers(t.dataSource, { count: 60, daysAgo: 25, tag: 'terminated' });
-    // Between the first and second page nothing is in flight: lock the table there, so the page read
-    // waits on it, then terminate every backend of the service while it waits.
+    // The second page is read while the first one's deliveries finish: once all 20 are sent, nothing is in
+    // flight. Lock the table there, so the page read waits on it, then terminate every backend of the service.
     const segments = t.app.get(EligibleCustomerRepository);
     const readPage = segments.page.bind(segments);
     let pagesRead = 0;
     const pageSpy = jest.spyOn(segments, 'page').mockImplementation(async (...args) => {
       if (++pagesRead !== 2) return readPage(...args);
+      await waitFor('the first page to be sent', async () => {
+        const sent = await fault.query(`SELECT count(*)::int AS n FROM ai_messages WHERE delivery_status = 'sent'`);
+        return sent.rows[0].n === 20;
+      });
       await fault.query('BEGIN');
       await fault.query('LOCK TABLE customers IN ACCESS EXCLUSIVE MODE');
       const page = readPage(...args);

@@ -64,14 +64,16 @@ describe('a delivery process killed between the claim and the send (in-process m
     await insertCustomers(probe.dataSource, { count: 20, daysAgo: 25, tag: 'interrupted' });
     const eligible = 23;
 
-    // Two customers at a time. The mail server takes 5 messages and then stops answering (the 6th stays
-    // `sending`); the LLM writes 6 drafts and then hangs (the 7th stays `queued`, being drafted).
+    // Two customers at a time: one drafting (OPENAI_CONCURRENCY), one sending (CAMPAIGN_CONCURRENCY). The mail
+    // server takes 5 messages and then stops answering (the 6th stays `sending`); the LLM writes 6 drafts and
+    // then hangs (the 7th stays `queued`, being drafted).
     smtp.set({ accept: true, holdAfter: 5 });
     llm.reply(...Array.from({ length: 6 }, () => ({ kind: 'json' as const, subject: GOOD_SUBJECT, body: GOOD_BODY })));
     llm.always({ kind: 'delay', ms: 600_000, then: { kind: 'json', subject: GOOD_SUBJECT, body: GOOD_BODY } });
     killed = await startServiceProcess({
       env: serviceEnv(smtp.url, {
-        CAMPAIGN_CONCURRENCY: '2',
+        CAMPAIGN_CONCURRENCY: '1',
+        OPENAI_CONCURRENCY: '1',
         OPENAI_API_KEY: 'sk-fake',
         OPENAI_BASE_URL: llm.baseUrl,
         OPENAI_TIMEOUT_SECONDS: '300',
