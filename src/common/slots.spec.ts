@@ -28,4 +28,17 @@ describe('Slots', () => {
     held!();
     expect(await sut.acquire(0)).not.toBeNull();
   });
+
+  it('answers null to a waiter whose signal aborts, and does not give it the next slot', async () => {
+    const sut = new Slots(1);
+    const stop = new AbortController();
+    const held = await sut.acquire();
+    const aborted = sut.acquire(Infinity, stop.signal);
+    const next = sut.acquire(Infinity, new AbortController().signal);
+    stop.abort();
+    expect(await aborted).toBeNull();
+    held!();
+    expect(await next).not.toBeNull();
+    expect(await sut.acquire(Infinity, stop.signal)).toBeNull();
+  });
 });

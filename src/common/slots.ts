@@ -1,6 +1,7 @@
 /**
  * At most `size` holders at once; the others wait in arrival order. A waiter gives up (null) when `maxWaitMs`
- * passes first, so a caller with a deadline does not hold its place past it.
+ * passes or `signal` aborts first, so a caller with a deadline or a stopped run does not hold its place past it.
+ * Shared by several fan-outs, it keeps a campaign's customers in flight across its page boundaries.
  */
 export class Slots {
   private free: number;
@@ -15,8 +16,9 @@ export class Slots {
     return this.free;
   }
 
-  /** A release function, or null when no slot came free within `maxWaitMs`. */
-  acquire(maxWaitMs = Infinity): Promise<(() => void) | null> {
+  /** A release function, or null when no slot came free within `maxWaitMs` or before `signal` aborted. */
+  acquire(maxWaitMs = Infinity, signal?: AbortSignal): Promise<(() => void) | null> {
+    if (signal?.aborted) return Promise.resolve(null);
     if (this.free > 0) {
       this.free--;
       return Promise.resolve(this.releaser());
@@ -24,22 +26,25 @@ export class Slots {
     if (maxWaitMs <= 0) return Promise.resolve(null);
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
+      const giveUp = () => {
+        const index = this.waiting.indexOf(waiter);
+        if (index < 0) return;
+        this.waiting.splice(index, 1);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', giveUp);
+        resolve(null);
+      };
       const waiter = {
         grant: () => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', giveUp);
           resolve(this.releaser());
         },
       };
       this.waiting.push(waiter);
-      if (Number.isFinite(maxWaitMs)) {
-        // Unref'd: a waiter does not hold a shutdown open.
-        timer = setTimeout(() => {
-          const index = this.waiting.indexOf(waiter);
-          if (index < 0) return;
-          this.waiting.splice(index, 1);
-          resolve(null);
-        }, maxWaitMs).unref();
-      }
+      signal?.addEventListener('abort', giveUp, { once: true });
+      // Unref'd: a waiter does not hold a shutdown open.
+      if (Number.isFinite(maxWaitMs)) timer = setTimeout(giveUp, maxWaitMs).unref();
     });
   }
 

@@ -4,7 +4,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InFlight } from '../common/in-flight';
 import { AppConfig } from '../config/app-config';
-import { FanOutSlots } from './fan-out-slots';
+import { Slots } from '../common/slots';
 import { DeliveryOutcome, DeliveryRequest, ReminderDelivery, SkipReason } from '../messaging/reminder-delivery';
 import { precheck } from '../messaging/reminder-delivery-step';
 
@@ -78,7 +78,7 @@ export interface FanOutOptions {
   /** The experiment the send names: applied here, so every send path (bulk, campaign, queue mode) splits alike. */
   experiment?: ExperimentSplit;
   /** Shared with other fan-outs (a campaign's pages): a customer starts only once it holds a slot. */
-  slots?: FanOutSlots;
+  slots?: Slots;
 }
 
 /**
@@ -139,16 +139,17 @@ export class DeliveryFanOut {
     const { slots } = options;
     const worker = async () => {
       while (next < items.length && !signal.aborted) {
-        if (slots && !(await slots.acquire(signal))) break;
+        const release = slots ? await slots.acquire(Infinity, signal) : () => undefined;
+        if (!release) break;
         if (next >= items.length || signal.aborted) {
-          slots?.release();
+          release();
           break;
         }
         const index = next++;
         try {
           results[index] = { customerId: items[index].customerId, outcome: await this.running.track(this.deliverItem(items[index], signal, options.experiment)) };
         } finally {
-          slots?.release();
+          release();
         }
         options.onResult?.(results[index]);
       }
@@ -169,7 +170,7 @@ export class DeliveryFanOut {
    * on Redis memory) and reads pages that large.
    */
   campaignPace(batchSize: number): { pageSize: number; concurrency: number } {
-    // The run shares `concurrency` slots across its pages (FanOutSlots), so the next page starts as the last drains.
+    // The run shares `concurrency` slots across its pages (Slots), so the next page starts as the last drains.
     if (this.config.redis.url) {
       const { maxPending } = this.config.queue;
       return { pageSize: Math.max(batchSize, maxPending), concurrency: maxPending };

@@ -7,7 +7,7 @@ import { finishWithin } from '../common/finish-within';
 import { RequestContext } from '../common/request-context';
 import { CustomerResult, customerResult, DeliveryFanOut, ExperimentSplit, FanOutItem, FanOutResult } from '../delivery/delivery-fan-out';
 import { campaignMessageId } from '../delivery/delivery-jobs';
-import { FanOutSlots } from '../delivery/fan-out-slots';
+import { Slots } from '../common/slots';
 import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { DeliveryStatus, SENT_OR_LATER } from '../messaging/delivery-status';
 import { DeliveryRequest, FailureReason, SkipReason } from '../messaging/reminder-delivery';
@@ -152,7 +152,7 @@ export class CampaignRunner {
       const { pageSize, concurrency } = this.fanOut.campaignPace(plan.batchSize);
       // Shared by the pages: the next page's customers start as the last page's finish, so one slow customer
       // (a retry's backoff) does not idle every worker at the end of its page.
-      const slots = new FanOutSlots(concurrency);
+      const slots = new Slots(concurrency);
       let lastLog = Date.now();
       const serviceCache = new Map<string, ServiceInfo>();
       let cursor = control.resumeCursor;
@@ -238,7 +238,7 @@ export class CampaignRunner {
     campaign: { day: string; jobRunId: string },
     pace: {
       concurrency: number;
-      slots: FanOutSlots;
+      slots: Slots;
       signal: AbortSignal;
       record: (page: RunPage, result: FanOutResult) => void;
       // The customers' arms were recorded when they were first handed over: the retry sends with the same overrides.
