@@ -83,13 +83,9 @@ export class DraftingService {
       violations = checked.violations;
     } else if (this.llm.enabled && context.generator !== GeneratorKind.Template) {
       try {
-        const result = await this.llm.write(proseInputFrom(context), options);
-        const checked = this.composeAndCheck(result, context);
-        if (checked.violations.length === 0) {
-          return { ...checked.draft, fallbackReason: null, violations: null, generationSeconds: elapsed() };
-        }
-        fallbackReason = SAFETY_REJECTED;
-        violations = checked.violations;
+        const accepted = this.acceptLlm(await this.llm.write(proseInputFrom(context), options), context);
+        if ('draft' in accepted) return { ...accepted.draft, generationSeconds: elapsed() };
+        ({ fallbackReason, violations } = accepted);
         this.logger.warn(`LLM draft rejected (${violations.map((v) => v.rule).join(', ')}); using the template`);
       } catch (error) {
         if (!(error instanceof LlmGenerationError)) throw error;
@@ -140,6 +136,19 @@ export class DraftingService {
       violations = verdict.violations;
     }
     throw new DraftRejectedError(violations);
+  }
+
+  /**
+   * The checks every LLM draft passes before it is used, written live or prepared ahead: composed with the
+   * message's offer and links, then the safety filter. A refused draft says why, and the template is used.
+   */
+  acceptLlm(
+    result: ProseResult,
+    context: MessageContext,
+  ): { draft: Omit<Draft, 'generationSeconds'> } | { fallbackReason: string; violations: SafetyViolation[] } {
+    const checked = this.composeAndCheck(result, context);
+    if (checked.violations.length > 0) return { fallbackReason: SAFETY_REJECTED, violations: checked.violations };
+    return { draft: { ...checked.draft, fallbackReason: null, violations: null } };
   }
 
   private composeAndCheck(result: ProseResult, context: MessageContext) {

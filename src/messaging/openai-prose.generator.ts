@@ -118,15 +118,7 @@ export class OpenAiProseGenerator {
   async write(input: ProseInput, options: WriteOptions = {}): Promise<ProseResult> {
     const client = this.client;
     if (!client) throw new LlmGenerationError(LlmFailure.Unavailable, 'OPENAI_API_KEY is not set');
-    const facts = {
-      customer_name: input.customerName,
-      service: input.serviceNameBn,
-      days_since_last_booking: input.daysSinceLastBooking,
-      tone: input.tone,
-      message_type: input.messageType.toLowerCase(),
-      has_offer: input.hasOffer,
-    };
-    const userContent = JSON.stringify(facts);
+    const userContent = factsOf(input);
     const completion = this.budget.enabled
       ? await this.budgeted(client, userContent, options.notAfter ?? Date.now() + this.deadlineMs)
       : await this.unbudgeted(client, userContent);
@@ -231,21 +223,7 @@ export class OpenAiProseGenerator {
     const expired = new Promise<never>((_, reject) => {
       deadline.signal.addEventListener('abort', () => reject(new DeadlineExceeded()), { once: true });
     });
-    const request = client.chat.completions
-      .create(
-        {
-          model: this.model,
-          temperature: 0.7,
-          max_completion_tokens: MAX_COMPLETION_TOKENS,
-          response_format: RESPONSE_FORMAT,
-          messages: [
-            { role: 'system', content: SYSTEM_PROMPT },
-            { role: 'user', content: userContent },
-          ],
-        },
-        { signal: deadline.signal },
-      )
-      .withResponse();
+    const request = client.chat.completions.create(emailRequest(this.model, userContent), { signal: deadline.signal }).withResponse();
     try {
       return await Promise.race([request, expired]);
     } finally {
@@ -256,6 +234,35 @@ export class OpenAiProseGenerator {
   }
 }
 
+/** The customer's facts as the prompt's user message: an allow-list, every value data. */
+export function factsOf(input: ProseInput): string {
+  return JSON.stringify({
+    customer_name: input.customerName,
+    service: input.serviceNameBn,
+    days_since_last_booking: input.daysSinceLastBooking,
+    tone: input.tone,
+    message_type: input.messageType.toLowerCase(),
+    has_offer: input.hasOffer,
+  });
+}
+
+/**
+ * The chat-completions request body for one email draft: the same for a live call and a Batch API line, so a
+ * prepared draft and a live one come from the same prompt.
+ */
+export function emailRequest(model: string, userContent: string): OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming {
+  return {
+    model,
+    temperature: 0.7,
+    max_completion_tokens: MAX_COMPLETION_TOKENS,
+    response_format: RESPONSE_FORMAT,
+    messages: [
+      { role: 'system', content: SYSTEM_PROMPT },
+      { role: 'user', content: userContent },
+    ],
+  };
+}
+
 /**
  * What a request counts against the token budget before its usage is known: the prompt at about 3 characters a
  * token (Bengali names and services take more than English), plus the completion's cap, as OpenAI counts it.
@@ -264,7 +271,7 @@ function estimateTokens(userContent: string): number {
   return Math.ceil((SYSTEM_PROMPT.length + userContent.length) / 3) + MAX_COMPLETION_TOKENS;
 }
 
-function usageOf(completion: Completion): LlmUsage | undefined {
+export function usageOf(completion: Completion): LlmUsage | undefined {
   const usage = completion.usage;
   if (!usage) return undefined;
   const cachedInput = usage.prompt_tokens_details?.cached_tokens ?? 0;
@@ -280,7 +287,7 @@ function retryable(error: unknown): boolean {
 
 class DeadlineExceeded extends Error {}
 
-function parseProse(content: string | null | undefined): Prose {
+export function parseProse(content: string | null | undefined): Prose {
   let parsed: unknown;
   try {
     parsed = JSON.parse(content ?? '');
