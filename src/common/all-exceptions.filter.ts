@@ -40,6 +40,8 @@ const HTTP_STATUS: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.CampaignAlreadyRunning]: HttpStatus.CONFLICT,
   [ErrorCode.SendWindowClosed]: HttpStatus.CONFLICT,
   [ErrorCode.RunStateConflict]: HttpStatus.CONFLICT,
+  [ErrorCode.LlmNotConfigured]: HttpStatus.CONFLICT,
+  [ErrorCode.PrepareAlreadyRunning]: HttpStatus.CONFLICT,
   [ErrorCode.ExperimentExists]: HttpStatus.CONFLICT,
   [ErrorCode.ExperimentStopped]: HttpStatus.CONFLICT,
   [ErrorCode.PayloadTooLarge]: HttpStatus.PAYLOAD_TOO_LARGE,

@@ -36,6 +36,10 @@ export enum ErrorCode {
   /** Pause, resume or cancel of a run in a state that does not allow it; the message names the state. */
   RunStateConflict = 'RUN_STATE_CONFLICT',
   ShuttingDown = 'SHUTTING_DOWN',
+  /** A route that needs the LLM (prepare) on an instance without OPENAI_API_KEY. */
+  LlmNotConfigured = 'LLM_NOT_CONFIGURED',
+  /** A prepare while another holds the prepare lock; the message names the holder. */
+  PrepareAlreadyRunning = 'PREPARE_ALREADY_RUNNING',
   Internal = 'INTERNAL_ERROR',
   MessageNotFound = 'MESSAGE_NOT_FOUND',
   ExperimentNotFound = 'EXPERIMENT_NOT_FOUND',

@@ -1,4 +1,4 @@
-import { isWithinHours, localDay, localHour, rangeEndsAt } from './local-time';
+import { calendarDaysSince, isWithinHours, localDay, localHour, nextRangeStart, rangeEndsAt } from './local-time';
 
 const DHAKA = 'Asia/Dhaka'; // UTC+6, no daylight saving
 const window = { startHour: 9, endHour: 18 };
@@ -54,5 +54,28 @@ describe('rangeEndsAt', () => {
   it('is `at` itself outside the range', () => {
     const at = new Date('2026-12-07T16:00:00Z'); // 22:00 in Dhaka
     expect(rangeEndsAt(at, 'Asia/Dhaka', { startHour: 9, endHour: 21 })).toBe(at);
+  });
+});
+
+describe('calendarDaysSince', () => {
+  it('counts local calendar days, so 02:00 and 10:00 of the send day agree', () => {
+    const booked = new Date('2026-11-02T17:30:00Z'); // 23:30 on Nov 2 in Dhaka
+    const at0200 = new Date('2026-11-23T20:00:00Z'); // 02:00 on Nov 24
+    const at1000 = new Date('2026-11-24T04:00:00Z'); // 10:00 on Nov 24
+    expect(calendarDaysSince(booked, localDay(at0200, DHAKA), DHAKA)).toBe(22);
+    expect(calendarDaysSince(booked, localDay(at1000, DHAKA), DHAKA)).toBe(22);
+  });
+
+  it('is never negative', () => {
+    expect(calendarDaysSince(new Date('2026-11-25T04:00:00Z'), '2026-11-24', DHAKA)).toBe(0);
+  });
+});
+
+describe('nextRangeStart', () => {
+  it('is `at` inside the range, else the minute the range next opens on the zone clock', () => {
+    const inside = new Date('2026-12-07T05:30:20Z'); // 11:30 in Dhaka
+    expect(nextRangeStart(inside, DHAKA, { startHour: 9, endHour: 21 })).toBe(inside);
+    const night = new Date('2026-12-07T20:00:00Z'); // 02:00 on Dec 8 in Dhaka
+    expect(nextRangeStart(night, DHAKA, { startHour: 9, endHour: 21 }).toISOString()).toBe('2026-12-08T03:00:00.000Z');
   });
 });

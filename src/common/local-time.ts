@@ -53,3 +53,20 @@ export function rangeEndsAt(at: Date, timeZone: string, range: HourRange): Date 
   for (let minute = 0; minute < 24 * 60 && isWithinHours(end, timeZone, range); minute++) end = new Date(end.getTime() + 60_000);
   return end;
 }
+
+/**
+ * Calendar days from `from` to the local day `day` (YYYY-MM-DD) in `timeZone`, never negative: the same count
+ * for a draft prepared at 02:00 and its send at 10:00 the same day.
+ */
+export function calendarDaysSince(from: Date, day: string, timeZone: string): number {
+  return Math.max(0, Math.round((Date.parse(day) - Date.parse(localDay(from, timeZone))) / DAY_MS));
+}
+
+/** The first minute at or after `at` inside the range; `at` itself when it is inside. */
+export function nextRangeStart(at: Date, timeZone: string, range: HourRange): Date {
+  let start = at;
+  for (let minute = 0; minute < 48 * 60 && !isWithinHours(start, timeZone, range); minute++) {
+    start = new Date((Math.floor(start.getTime() / 60_000) + 1) * 60_000);
+  }
+  return start;
+}

@@ -39,6 +39,8 @@ export class AppConfig {
     /** LLM calls in flight at once in this process. */
     concurrency: number;
     pricePerMtok: { input: number; cachedInput: number; output: number };
+    /** Prepare drafts through the Batch API, and how often to poll it. */
+    batch: { enabled: boolean; pollSeconds: number };
   };
   readonly links: { bookingBaseUrl: string; publicBaseUrl: string; defaultTtlHours: number };
   readonly frequencyCap: { maxMessages: number; windowDays: number };
@@ -60,6 +62,8 @@ export class AppConfig {
   };
   readonly campaign: {
     cron: string;
+    /** When drafts are prepared ahead (UTC cron); null = not on a schedule. */
+    prepareCron: string | null;
     schedulerEnabled: boolean;
     timeZone: string;
     sendWindow: { startHour: number; endHour: number };
@@ -125,6 +129,7 @@ export class AppConfig {
         cachedInput: env.OPENAI_PRICE_CACHED_INPUT_PER_MTOK,
         output: env.OPENAI_PRICE_OUTPUT_PER_MTOK,
       },
+      batch: { enabled: env.OPENAI_BATCH, pollSeconds: env.OPENAI_BATCH_POLL_SECONDS },
     };
     this.links = {
       bookingBaseUrl: env.BOOKING_BASE_URL,
@@ -148,6 +153,7 @@ export class AppConfig {
     };
     this.campaign = {
       cron: env.CAMPAIGN_CRON,
+      prepareCron: env.CAMPAIGN_PREPARE_CRON?.trim() || null,
       schedulerEnabled: env.CAMPAIGN_SCHEDULER_ENABLED,
       timeZone: env.CAMPAIGN_TIMEZONE,
       sendWindow: { startHour: env.CAMPAIGN_SEND_WINDOW_START, endHour: env.CAMPAIGN_SEND_WINDOW_END },

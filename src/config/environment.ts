@@ -193,6 +193,20 @@ export class EnvironmentVariables {
   @Min(0)
   OPENAI_PRICE_OUTPUT_PER_MTOK = 0.6;
 
+  /** Prepare drafts through the Batch API (half price, answered within 24 h) instead of live calls. */
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'OPENAI_BATCH must be true or false' })
+  OPENAI_BATCH = false;
+
+  /** How often a prepare asks whether its batches have ended. */
+  @IsOptional()
+  @Transform(toNumber)
+  @IsNumber({}, { message: 'OPENAI_BATCH_POLL_SECONDS must be a number' })
+  @Min(0.05, { message: 'OPENAI_BATCH_POLL_SECONDS must be at least 0.05' })
+  @Max(3600, { message: 'OPENAI_BATCH_POLL_SECONDS must be at most 3600' })
+  OPENAI_BATCH_POLL_SECONDS = 60;
+
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true }, { message: 'BOOKING_BASE_URL must be an http(s) URL' })
   BOOKING_BASE_URL = 'https://app.sheba.xyz/book';
@@ -300,6 +314,11 @@ export class EnvironmentVariables {
   @Transform(toBoolean)
   @IsBoolean({ message: 'CAMPAIGN_SCHEDULER_ENABLED must be true or false' })
   CAMPAIGN_SCHEDULER_ENABLED = true;
+
+  /** When drafts for the next campaign are prepared, as a cron expression in UTC; unset = never on a schedule. */
+  @IsOptional()
+  @IsString()
+  CAMPAIGN_PREPARE_CRON?: string;
 
   /** The customers' time zone: the send window is read in it. */
   @IsOptional()
@@ -575,6 +594,9 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   }
   if (!validateCronExpression(env.CAMPAIGN_CRON).valid) {
     problems.push(`CAMPAIGN_CRON must be a cron expression such as "0 9 * * *"`);
+  }
+  if (env.CAMPAIGN_PREPARE_CRON && !validateCronExpression(env.CAMPAIGN_PREPARE_CRON).valid) {
+    problems.push(`CAMPAIGN_PREPARE_CRON must be a cron expression such as "0 20 * * *"`);
   }
   if (!isTimeZone(env.CAMPAIGN_TIMEZONE)) problems.push(`CAMPAIGN_TIMEZONE: ${env.CAMPAIGN_TIMEZONE} is not an IANA time zone`);
   if (env.CAMPAIGN_SEND_WINDOW_START >= env.CAMPAIGN_SEND_WINDOW_END) {

@@ -7,4 +7,6 @@ export enum LockId {
   DailyCampaign = 7_410_002,
   /** The sweeper that settles interrupted messages: one replica at a time. */
   StaleMessageSweep = 7_410_003,
+  /** Drafts prepared ahead of a campaign: one prepare at a time across replicas. */
+  PrepareDrafts = 7_410_004,
 }

@@ -338,15 +338,7 @@ export class CampaignRunner {
   }
 
   private criteria(plan: CampaignPlan, now: Date): EligibilityCriteria {
-    const { maxMessages, windowDays } = this.config.frequencyCap;
-    return {
-      channel: plan.channel,
-      bookedBefore: new Date(now.getTime() - plan.bookingCadenceDays * DAY_MS),
-      // With a cap of one message per window, "messaged within the window" is exactly "capped";
-      // with a larger cap the claim alone decides.
-      messagedBefore: maxMessages === 1 ? new Date(now.getTime() - windowDays * DAY_MS) : null,
-      now,
-    };
+    return campaignCriteria(plan, now, this.config.frequencyCap);
   }
 
   private item(
@@ -411,4 +403,21 @@ function failureOf(result: FanOutResult | { dryRun: true }): string | undefined 
 /** A delivery whose row ended `unknown`: the message may have gone out, so it is not counted as failed. */
 function isUnknown(result: FanOutResult | { dryRun: true }): boolean {
   return 'outcome' in result && result.outcome.status === 'failed' && result.outcome.reason === FailureReason.DeliveryUnknown;
+}
+
+/** Who a run of `plan` at `now` reaches: the campaign's eligibility, shared by its run and its prepare. */
+export function campaignCriteria(
+  plan: Pick<CampaignPlan, 'channel' | 'bookingCadenceDays'>,
+  now: Date,
+  frequencyCap: AppConfig['frequencyCap'],
+): EligibilityCriteria {
+  const { maxMessages, windowDays } = frequencyCap;
+  return {
+    channel: plan.channel,
+    bookedBefore: new Date(now.getTime() - plan.bookingCadenceDays * DAY_MS),
+    // With a cap of one message per window, "messaged within the window" is exactly "capped";
+    // with a larger cap the claim alone decides.
+    messagedBefore: maxMessages === 1 ? new Date(now.getTime() - windowDays * DAY_MS) : null,
+    now,
+  };
 }

@@ -4,7 +4,7 @@ import type { Response } from 'express';
 import { AdminApiKeyGuard } from '../auth/admin-api-key.guard';
 import { ErrorResponseDto } from '../common/error-response.dto';
 import { JobHistoryQueryDto, JobHistoryResponseDto, JobStatusResponseDto } from './dto/job-status.dto';
-import { RunAcceptedDto, RunSegmentRequestDto, RunSegmentResponseDto } from './dto/run-segment.dto';
+import { PrepareRequestDto, RunAcceptedDto, RunSegmentRequestDto, RunSegmentResponseDto } from './dto/run-segment.dto';
 import { JobsService } from './jobs.service';
 import { runLocation } from './internal-runs.controller';
 
@@ -48,6 +48,22 @@ export class InternalJobsController {
     const answer = await this.jobs.runSegment(body);
     if (answer.kind === 'accepted') res.status(HttpStatus.ACCEPTED).location(runLocation(answer.body.job_run_id));
     return answer.body;
+  }
+
+  @Post('ai/smartengage/prepare')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: "Write the next campaign's LLM email drafts ahead (live, or through the Batch API with OPENAI_BATCH)" })
+  @ApiResponse({ status: 202, type: RunAcceptedDto, description: 'The prepare started; `Location` is /internal/jobs/runs/{id}' })
+  @ApiResponse({
+    status: 409,
+    description: 'LLM_NOT_CONFIGURED (no OPENAI_API_KEY) or PREPARE_ALREADY_RUNNING (another prepare holds the lock)',
+    type: ErrorResponseDto,
+  })
+  @ApiResponse({ status: 503, description: 'SHUTTING_DOWN', type: ErrorResponseDto })
+  async prepare(@Body() body: PrepareRequestDto, @Res({ passthrough: true }) res: Response): Promise<RunAcceptedDto> {
+    const accepted = await this.jobs.prepare(body);
+    res.location(runLocation(accepted.job_run_id));
+    return accepted;
   }
 
   @Get('jobs/status')

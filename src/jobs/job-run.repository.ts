@@ -136,6 +136,38 @@ export class JobRunRepository {
     return rows[0] ?? null;
   }
 
+  /**
+   * A job without a resume state (a prepare): its counts and heartbeat, and `params` merged into its params,
+   * while it is RUNNING under its lease. The row's status, so the job sees a pause or cancel; null when gone.
+   */
+  async progress(id: string, leaseToken: string, counts: RunCounts, params: Record<string, unknown> = {}): Promise<JobRunStatus | null> {
+    const [rows]: [{ status: JobRunStatus }[], number] = await this.runs.query(
+      `UPDATE job_runs
+          SET total_eligible = $3, processed = $4, sent = $5, failed = $6, skipped = $7, params = params || $8::jsonb,
+              heartbeat_at = now()
+        WHERE id = $1 AND status = 'RUNNING' AND lease_token = $2
+    RETURNING status`,
+      [id, leaseToken, counts.totalEligible, counts.processed, counts.sent, counts.failed, counts.skipped, JSON.stringify(params)],
+    );
+    if (rows.length > 0) return rows[0].status;
+    return (await this.runs.findOne({ where: { id }, select: { status: true } }))?.status ?? null;
+  }
+
+  /** Ends a job without a resume state; a row run control paused or cancelled keeps that status and reason. */
+  async end(id: string, leaseToken: string, counts: RunCounts, status: EndStatus, error?: string): Promise<void> {
+    await retry(() =>
+      this.runs.query(
+        `UPDATE job_runs
+            SET status = CASE WHEN status = 'RUNNING' THEN $3 ELSE status END,
+                error = CASE WHEN status = 'RUNNING' THEN $4 ELSE error END,
+                total_eligible = $5, processed = $6, sent = $7, failed = $8, skipped = $9, in_flight = 0,
+                finished_at = now(), heartbeat_at = now()
+          WHERE id = $1 AND lease_token = $2 AND finished_at IS NULL`,
+        [id, leaseToken, status, error ?? null, counts.totalEligible, counts.processed, counts.sent, counts.failed, counts.skipped],
+      ),
+    );
+  }
+
   findById(id: string): Promise<JobRunEntity | null> {
     return this.runs.findOneBy({ id });
   }

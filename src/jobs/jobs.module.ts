@@ -14,6 +14,8 @@ import { InternalRunsController } from './internal-runs.controller';
 import { JobRunEntity } from './job-run.entity';
 import { JobRunRepository } from './job-run.repository';
 import { JobsService } from './jobs.service';
+import { PrepareScheduler } from './prepare.scheduler';
+import { PrepareService } from './prepare.service';
 import { RunsService } from './runs.service';
 import { ShutdownService } from './shutdown.service';
 
@@ -35,6 +37,8 @@ import { ShutdownService } from './shutdown.service';
     CampaignScheduler,
     JobRunRepository,
     JobsService,
+    PrepareScheduler,
+    PrepareService,
     RunsService,
     ShutdownService,
   ],

@@ -6,10 +6,11 @@ import { CampaignService } from './campaign.service';
 import { CampaignScheduler, CRON_TIME_ZONE } from './campaign.scheduler';
 import { CAMPAIGN_JOB_NAME, CampaignReport } from './campaign.types';
 import { JobHistoryQueryDto, JobHistoryResponseDto, JobStatusResponseDto } from './dto/job-status.dto';
-import { RunAcceptedDto, RunSegmentRequestDto, RunSegmentResponseDto } from './dto/run-segment.dto';
+import { PrepareRequestDto, RunAcceptedDto, RunSegmentRequestDto, RunSegmentResponseDto } from './dto/run-segment.dto';
 import { JobTrigger } from './job-run.entity';
 import { asSeen, toJobRunDto } from './job-run.mapper';
 import { JobRunRepository } from './job-run.repository';
+import { PrepareService } from './prepare.service';
 import { campaignLocked, instanceShuttingDown } from './run-errors';
 
 /** run-segment's answer: the run's report when it was waited for, or the started run. */
@@ -25,7 +26,25 @@ export class JobsService {
     private readonly scheduler: CampaignScheduler,
     private readonly jobRuns: JobRunRepository,
     private readonly config: AppConfig,
+    private readonly prepares: PrepareService,
   ) {}
+
+  /** Starts preparing the next campaign's drafts; answered once the prepare lock is taken and its row written. */
+  async prepare(request: PrepareRequestDto): Promise<RunAcceptedDto> {
+    const plan = await this.prepares.plan({
+      preset: request.preset,
+      bookingCadenceDays: request.booking_cadence_days,
+      channel: request.channel === undefined ? undefined : request.channel === 'SMS' ? Channel.Sms : Channel.Email,
+    });
+    const started = await this.prepares.start(plan, JobTrigger.Manual);
+    if (started.kind === 'shutting_down') throw instanceShuttingDown();
+    if (started.kind === 'locked') {
+      const held = started.holder ? ` (${started.holder.holder} since ${started.holder.acquiredAt.toISOString()})` : '';
+      throw new AppException(ErrorCode.PrepareAlreadyRunning, `a prepare already holds the prepare lock${held}; try again when it ends`);
+    }
+    void started.done.catch(() => undefined); // the prepare records and logs its own failures
+    return { job_run_id: started.row.id, status: 'RUNNING', correlation_id: started.row.correlationId };
+  }
 
   /**
    * Runs the campaign now. By default answers when the run ends (`done`); with `wait: false`, once the lock is

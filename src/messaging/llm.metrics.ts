@@ -5,6 +5,9 @@ import { AppConfig } from '../config/app-config';
 import { Metric } from '../metrics/metric-names';
 import { LlmUsage } from './message-content';
 
+/** Batch API requests are billed at half the price of live ones. */
+export const BATCH_PRICE_FACTOR = 0.5;
+
 const KINDS = { input: 'input', cachedInput: 'cached_input', output: 'output' } as const;
 
 /** What the LLM path records into Prometheus: tokens and their cost, request times, 429s and budget waits. */
@@ -32,12 +35,13 @@ export class LlmMetrics {
     waitSeconds.inc(0);
   }
 
-  used(model: string, usage: LlmUsage | undefined): void {
+  /** `batch`: answered through the Batch API, at half price. */
+  used(model: string, usage: LlmUsage | undefined, batch = false): void {
     if (!usage) return;
     for (const [field, kind] of Object.entries(KINDS) as [keyof LlmUsage, string][]) {
       if (usage[field] > 0) this.tokens.inc({ model, kind }, usage[field]);
     }
-    this.cost.inc({ model }, costUsd(usage, this.price));
+    this.cost.inc({ model }, costUsd(usage, this.price, batch));
   }
 
   requested(model: string, seconds: number): void {
@@ -55,7 +59,8 @@ export class LlmMetrics {
   }
 }
 
-/** USD of one completion at the OPENAI_PRICE_* table (per million tokens). */
-export function costUsd(usage: LlmUsage, price: AppConfig['openai']['pricePerMtok']): number {
-  return (usage.input * price.input + usage.cachedInput * price.cachedInput + usage.output * price.output) / 1e6;
+/** USD of one completion at the OPENAI_PRICE_* table (per million tokens); half that through the Batch API. */
+export function costUsd(usage: LlmUsage, price: AppConfig['openai']['pricePerMtok'], batch = false): number {
+  const full = (usage.input * price.input + usage.cachedInput * price.cachedInput + usage.output * price.output) / 1e6;
+  return batch ? full * BATCH_PRICE_FACTOR : full;
 }

@@ -19,7 +19,10 @@ import { LlmCircuitGauge } from './llm-circuit.gauge';
 import { MessageComposer } from './message-composer';
 import { MessageDispatcher } from './message-dispatcher';
 import { MessagingMetrics } from './messaging.metrics';
+import { OpenAiBatches } from './openai-batches';
 import { OpenAiProseGenerator } from './openai-prose.generator';
+import { PreparedDraftRepository } from './prepared-draft.repository';
+import { PreparedDrafts } from './prepared-drafts.service';
 import { SmsComposer } from './sms-composer';
 import { SmsSender } from './sms.sender';
 import { StaleMessageSweeper } from './stale-message.sweeper';
@@ -65,13 +68,16 @@ import { TemplateProseGenerator } from './template-prose.generator';
     MessageComposer,
     MessageDispatcher,
     MessagingMetrics,
+    OpenAiBatches,
     OpenAiProseGenerator,
+    PreparedDraftRepository,
+    PreparedDrafts,
     SmsComposer,
     SmsSender,
     StaleMessageSweeper,
     TemplateProseGenerator,
     ReminderDeliveryStep,
   ],
-  exports: [ReminderDeliveryStep, DeepLinkService, AiMessageRepository, LlmCircuitBreaker],
+  exports: [ReminderDeliveryStep, DeepLinkService, AiMessageRepository, LlmCircuitBreaker, PreparedDrafts],
 })
 export class MessagingModule {}

@@ -11,6 +11,7 @@ import { DispatchResult, MessageDispatcher } from './message-dispatcher';
 import { DeliveryStatus } from './delivery-status';
 import { Channel, GeneratorKind, MessageType } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
+import { PreparedDrafts } from './prepared-drafts.service';
 import { DeliveryRequest, FailureReason } from './reminder-delivery';
 
 const MESSAGE_ID = '0b5e7c5a-8f1e-4d0c-9a4b-2c7d3e1f6a10';
@@ -79,8 +80,10 @@ function newTestDelivery() {
   const metrics = mock<MessagingMetrics>();
   // Never within the SMS quiet hours, whatever time the spec runs.
   const config = new AppConfig(validateEnvironment({ SMS_QUIET_HOURS_START: '0', SMS_QUIET_HOURS_END: '0' }));
-  const sut = new ReminderDeliveryStep(messages, drafting, links, dispatcher, metrics, config);
-  return { sut, mocks: { messages, drafting, dispatcher, metrics } };
+  const prepared = mock<PreparedDrafts>();
+  prepared.use.mockResolvedValue(null);
+  const sut = new ReminderDeliveryStep(messages, drafting, links, dispatcher, metrics, config, prepared);
+  return { sut, mocks: { messages, drafting, dispatcher, metrics, prepared } };
 }
 
 describe(ReminderDeliveryStep.name, () => {
@@ -89,6 +92,31 @@ describe(ReminderDeliveryStep.name, () => {
     jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
   });
   afterEach(() => jest.restoreAllMocks());
+
+  it('sends a prepared draft for the same facts without drafting, and stores it on the message', async () => {
+    const { sut, mocks } = newTestDelivery();
+    const prepared: Draft = { ...DRAFT, generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini', promptVersion: 'abc', generationSeconds: 0 };
+    mocks.prepared.use.mockResolvedValue(prepared);
+
+    expect(await sut.deliver(REQUEST)).toMatchObject({ status: 'sent', generator: GeneratorKind.OpenAi });
+
+    expect(mocks.prepared.use).toHaveBeenCalledWith(
+      { customerId: REQUEST.customer.id, channel: Channel.Email, serviceId: REQUEST.service.id, tone: 'friendly', messageType: MessageType.Reminder },
+      expect.objectContaining({ daysSinceLastBooking: 22, serviceNameBn: 'প্লাম্বিং' }),
+    );
+    expect(mocks.drafting.draft).not.toHaveBeenCalled();
+    expect(mocks.messages.storeDraft).toHaveBeenCalledWith(MESSAGE_ID, expect.objectContaining({ generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini' }));
+  });
+
+  it('drafts as usual when no prepared draft matches, and never looks one up for a template-only send', async () => {
+    const { sut, mocks } = newTestDelivery();
+
+    await sut.deliver(REQUEST);
+    expect(mocks.drafting.draft).toHaveBeenCalledTimes(1);
+
+    await sut.deliver({ ...REQUEST, generator: GeneratorKind.Template });
+    expect(mocks.prepared.use).toHaveBeenCalledTimes(1);
+  });
 
   it('claims, drafts and hands the message to the dispatcher with the given message id', async () => {
     const { sut, mocks } = newTestDelivery();

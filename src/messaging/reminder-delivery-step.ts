@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
-import { DAY_MS, isWithinHours } from '../common/local-time';
+import { calendarDaysSince, isWithinHours, localDay } from '../common/local-time';
 import { RequestContext } from '../common/request-context';
 import { Slots } from '../common/slots';
 import { isValidEmailAddress, isValidPhoneNumber } from '../segmentation/contact-address';
@@ -15,6 +15,7 @@ import { Dispatch, DispatchResult, MessageDispatcher } from './message-dispatche
 import { DeliveryStatus, SENT_OR_LATER } from './delivery-status';
 import { Channel, GeneratorKind, Tone, toneFor } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
+import { PreparedDrafts } from './prepared-drafts.service';
 import { DeliveryOutcome, DeliveryRequest, FailureReason, ReminderDelivery, SkipReason } from './reminder-delivery';
 
 
@@ -54,6 +55,7 @@ export class ReminderDeliveryStep extends ReminderDelivery {
     private readonly dispatcher: MessageDispatcher,
     private readonly metrics: MessagingMetrics,
     private readonly config: AppConfig,
+    private readonly prepared: PreparedDrafts,
   ) {
     super();
     this.sendSlots = config.openai.apiKey
@@ -148,7 +150,9 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       customerName: displayName(customer.name),
       serviceNameBn: service.nameBn,
       serviceEmoji: service.emoji,
-      daysSinceLastBooking: Math.max(0, Math.floor((Date.now() - lastBookingAt.getTime()) / DAY_MS)),
+      // Calendar days in CAMPAIGN_TIMEZONE, as a prepare counts them to the send day: a draft prepared at 02:00
+      // matches the send at 10:00.
+      daysSinceLastBooking: calendarDaysSince(lastBookingAt, localDay(new Date(), this.config.campaign.timeZone), this.config.campaign.timeZone),
       tone,
       generator: request.generator,
       messageType: request.messageType,
@@ -161,12 +165,18 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       openPixelUrl: channel === Channel.Email && this.config.tracking.emailOpens ? this.links.openPixelUrl(messageId) : undefined,
     };
 
+    // A draft prepared ahead for these very facts: no LLM call at send time.
+    const prepared =
+      channel === Channel.Email && !stored && request.generator !== GeneratorKind.Template && this.drafting.storesDrafts
+        ? await this.prepared.use({ customerId: customer.id, channel, serviceId: service.id, tone, messageType: request.messageType }, context)
+        : null;
     let draft: Draft;
     try {
       draft =
-        channel === Channel.Sms
+        prepared ??
+        (channel === Channel.Sms
           ? this.drafting.draftSms(context, this.config.sms.maxSegments)
-          : await this.drafting.draft(context, { notAfter: request.campaign?.windowClosesAt, stored });
+          : await this.drafting.draft(context, { notAfter: request.campaign?.windowClosesAt, stored }));
     } catch (error) {
       if (!(error instanceof DraftRejectedError)) throw error;
       await this.messages.markFailed(messageId, error.message);

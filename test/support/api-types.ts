@@ -236,6 +236,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/internal/ai/smartengage/prepare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Write the next campaign's LLM email drafts ahead (live, or through the Batch API with OPENAI_BATCH) */
+        post: operations["InternalJobsController_prepare"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/internal/jobs/status": {
         parameters: {
             query?: never;
@@ -937,6 +954,24 @@ export interface components {
             /** @enum {string} */
             status: "RUNNING";
             correlation_id: string;
+        };
+        PrepareRequestDto: {
+            /**
+             * @description Preset default: 21 (aggressive 14, gentle 28)
+             * @example 21
+             */
+            booking_cadence_days?: number;
+            /**
+             * @example default
+             * @enum {string}
+             */
+            preset?: "default" | "aggressive" | "gentle" | "weekend" | "sms";
+            /**
+             * @description Only email drafts are prepared; the default
+             * @example email
+             * @enum {string}
+             */
+            channel?: "email" | "sms";
         };
         SendWindowDto: {
             /** @example 9 */
@@ -2312,6 +2347,75 @@ export interface operations {
                 };
             };
             /** @description CAMPAIGN_INTERRUPTED (the instance shut down mid-run; the message names the run id) or SHUTTING_DOWN */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Any other error (e.g. 500 INTERNAL_ERROR), in the common error shape */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    InternalJobsController_prepare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PrepareRequestDto"];
+            };
+        };
+        responses: {
+            /** @description The prepare started; `Location` is /internal/jobs/runs/{id} */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunAcceptedDto"];
+                };
+            };
+            /** @description Invalid input; `errors` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description LLM_NOT_CONFIGURED (no OPENAI_API_KEY) or PREPARE_ALREADY_RUNNING (another prepare holds the lock) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description SHUTTING_DOWN */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -38,6 +38,47 @@ const GOOD_REPLY: FakeReply = { kind: 'json', subject: GOOD_SUBJECT, body: GOOD_
 
 const COMPLETION_PATHS = new Set(['/v1/chat/completions', '/chat/completions']);
 
+/** How the fake's next batches behave; by default each answers every line as a chat completion would. */
+export interface BatchBehaviour {
+  /** Lines (by custom_id) that fail with a 500 and land in the error file. */
+  failLine?: (customId: string) => boolean;
+  /** The batch expires after answering its first `answered` lines; the rest come back as batch_expired. */
+  expireAfter?: number;
+  /** Polls the batch stays in_progress before it ends (default 1). */
+  pollsInProgress?: number;
+}
+
+/** One line of an uploaded batch input file. */
+export interface BatchInputLine {
+  custom_id: string;
+  method: string;
+  url: string;
+  body: ChatRequestBody;
+}
+
+interface FakeFile {
+  id: string;
+  filename: string;
+  purpose: string;
+  content: string;
+  createdAt: number;
+}
+
+interface FakeBatch {
+  id: string;
+  inputFileId: string;
+  endpoint: string;
+  completionWindow: string;
+  metadata: Record<string, string> | null;
+  status: 'validating' | 'in_progress' | 'completed' | 'expired' | 'failed';
+  polls: number;
+  behaviour: BatchBehaviour;
+  createdAt: number;
+  counts: { total: number; completed: number; failed: number };
+  outputFileId?: string;
+  errorFileId?: string;
+}
+
 /**
  * A local stand-in for the OpenAI chat-completions API, so the real `openai` client can be driven
  * through timeouts, rate limits and bad output. Replies come from a script; an empty script repeats
@@ -56,6 +97,13 @@ export class FakeOpenAiServer {
     this.handle(req, res).catch(() => res.destroy());
   });
   private port = 0;
+  /** Files uploaded to /v1/files, and batches created, by id. */
+  readonly files = new Map<string, FakeFile>();
+  readonly batches = new Map<string, FakeBatch>();
+  /** Every line of every batch input file, in upload order. */
+  readonly batchLines: BatchInputLine[] = [];
+  private batchBehaviour: BatchBehaviour = {};
+  private ids = 0;
 
   async start(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
@@ -98,8 +146,17 @@ export class FakeOpenAiServer {
     this.limit = { rpm: options.rpm, capacity, tokens: capacity, at: Date.now(), latencyMs: options.latencyMs ?? 0 };
   }
 
+  /** How the batches created from now on behave. */
+  batchesBehave(behaviour: BatchBehaviour): void {
+    this.batchBehaviour = behaviour;
+  }
+
   /** Forgets requests, scripts and the rate limit, and goes back to the good default reply. */
   reset(): void {
+    this.files.clear();
+    this.batches.clear();
+    this.batchLines.length = 0;
+    this.batchBehaviour = {};
     this.requests.length = 0;
     this.admittedAt.length = 0;
     this.rateLimited = 0;
@@ -110,11 +167,13 @@ export class FakeOpenAiServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '').split('?')[0];
-    const raw = await readBody(req);
+    const bytes = await readBody(req);
+    const raw = bytes.toString('utf8');
     // What /health asks; any key will do.
     if (req.method === 'GET' && path === '/v1/models') {
       return sendJson(res, 200, { object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model' }] });
     }
+    if (path.startsWith('/v1/files') || path.startsWith('/v1/batches')) return this.handleBatchApi(req, res, path, bytes);
     if (req.method !== 'POST' || !COMPLETION_PATHS.has(path)) {
       return sendJson(res, 404, errorBody(`no route ${req.method} ${path}`, 'invalid_request_error'));
     }
@@ -145,6 +204,110 @@ export class FakeOpenAiServer {
     this.admittedAt.push(now);
     const reply = this.script.shift() ?? this.fallback;
     this.answer(res, limit.latencyMs > 0 ? { kind: 'delay', ms: limit.latencyMs, then: reply } : reply, body.model, headers);
+  }
+
+  /** The files and batches endpoints, as OpenAI's Batch API answers them. */
+  private async handleBatchApi(req: IncomingMessage, res: ServerResponse, path: string, bytes: Buffer): Promise<void> {
+    if (req.method === 'POST' && path === '/v1/files') {
+      const form = await new Request('http://fake/v1/files', {
+        method: 'POST',
+        headers: { 'content-type': req.headers['content-type'] ?? '' },
+        body: bytes,
+      }).formData();
+      const file = form.get('file');
+      const purpose = form.get('purpose');
+      if (typeof file === 'string' || file === null || typeof purpose !== 'string') {
+        return sendJson(res, 400, errorBody('file and purpose are required', 'invalid_request_error'));
+      }
+      const stored = this.storeFile(file.name, purpose, await file.text());
+      return sendJson(res, 200, fileObject(stored));
+    }
+    const content = /^\/v1\/files\/([^/]+)\/content$/.exec(path);
+    if (req.method === 'GET' && content) {
+      const file = this.files.get(content[1]);
+      if (!file) return sendJson(res, 404, errorBody(`No such File object: ${content[1]}`, 'invalid_request_error'));
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(file.content);
+      return;
+    }
+    if (req.method === 'POST' && path === '/v1/batches') {
+      const body = JSON.parse(bytes.toString('utf8')) as { input_file_id: string; endpoint: string; completion_window: string; metadata?: Record<string, string> };
+      const input = this.files.get(body.input_file_id);
+      if (!input || input.purpose !== 'batch') {
+        return sendJson(res, 400, errorBody(`input_file_id ${body.input_file_id} is not a batch file`, 'invalid_request_error'));
+      }
+      const lines = input.content.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line) as BatchInputLine);
+      this.batchLines.push(...lines);
+      const batch: FakeBatch = {
+        id: `batch_fake${++this.ids}`,
+        inputFileId: input.id,
+        endpoint: body.endpoint,
+        completionWindow: body.completion_window,
+        metadata: body.metadata ?? null,
+        status: 'validating',
+        polls: 0,
+        behaviour: this.batchBehaviour,
+        createdAt: Math.floor(Date.now() / 1000),
+        counts: { total: lines.length, completed: 0, failed: 0 },
+      };
+      this.batches.set(batch.id, batch);
+      return sendJson(res, 200, batchObject(batch));
+    }
+    const retrieve = /^\/v1\/batches\/([^/]+)$/.exec(path);
+    if (req.method === 'GET' && retrieve) {
+      const batch = this.batches.get(retrieve[1]);
+      if (!batch) return sendJson(res, 404, errorBody(`No batch with id ${retrieve[1]}`, 'invalid_request_error'));
+      this.advance(batch);
+      return sendJson(res, 200, batchObject(batch));
+    }
+    return sendJson(res, 404, errorBody(`no route ${req.method} ${path}`, 'invalid_request_error'));
+  }
+
+  /** Each poll moves a batch on: validating, in_progress (pollsInProgress polls), then completed or expired. */
+  private advance(batch: FakeBatch): void {
+    batch.polls++;
+    if (batch.status === 'validating') {
+      batch.status = 'in_progress';
+      return;
+    }
+    if (batch.status !== 'in_progress' || batch.polls <= 1 + (batch.behaviour.pollsInProgress ?? 1)) return;
+    const lines = this.files.get(batch.inputFileId)!.content.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line) as BatchInputLine);
+    const { failLine, expireAfter } = batch.behaviour;
+    const output: string[] = [];
+    const errors: string[] = [];
+    lines.forEach((line, index) => {
+      const id = `batch_req_${++this.ids}`;
+      if (expireAfter !== undefined && index >= expireAfter) {
+        const error = { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' };
+        errors.push(JSON.stringify({ id, custom_id: line.custom_id, response: null, error }));
+        return;
+      }
+      if (failLine?.(line.custom_id)) {
+        const response = { status_code: 500, request_id: `req_${id}`, body: errorBody('scripted batch failure', 'server_error') };
+        errors.push(JSON.stringify({ id, custom_id: line.custom_id, response, error: null }));
+        return;
+      }
+      const reply = this.script.shift() ?? this.fallback;
+      const content = reply.kind === 'raw' ? reply.content : reply.kind === 'json' ? JSON.stringify({ subject: reply.subject, body: reply.body }) : null;
+      if (content === null) {
+        const status = reply.kind === 'status' ? reply.status : 500;
+        const response = { status_code: status, request_id: `req_${id}`, body: errorBody(`scripted ${status}`, 'server_error') };
+        errors.push(JSON.stringify({ id, custom_id: line.custom_id, response, error: null }));
+        return;
+      }
+      const response = { status_code: 200, request_id: `req_${id}`, body: completion(line.body.model, content) };
+      output.push(JSON.stringify({ id, custom_id: line.custom_id, response, error: null }));
+    });
+    batch.counts = { total: lines.length, completed: output.length, failed: errors.length };
+    batch.status = expireAfter !== undefined ? 'expired' : 'completed';
+    if (output.length > 0) batch.outputFileId = this.storeFile(`${batch.id}_output.jsonl`, 'batch_output', `${output.join('\n')}\n`).id;
+    if (errors.length > 0) batch.errorFileId = this.storeFile(`${batch.id}_error.jsonl`, 'batch_output', `${errors.join('\n')}\n`).id;
+  }
+
+  private storeFile(filename: string, purpose: string, content: string): FakeFile {
+    const file = { id: `file-fake${++this.ids}`, filename, purpose, content, createdAt: Math.floor(Date.now() / 1000) };
+    this.files.set(file.id, file);
+    return file;
   }
 
   private answer(res: ServerResponse, reply: FakeReply, model: string, headers: Record<string, string> = {}): void {
@@ -204,6 +367,33 @@ function completion(model: string, content: string) {
   };
 }
 
+function fileObject(file: FakeFile) {
+  const bytes = Buffer.byteLength(file.content);
+  return { id: file.id, object: 'file', bytes, created_at: file.createdAt, filename: file.filename, purpose: file.purpose, status: 'processed' };
+}
+
+function batchObject(batch: FakeBatch) {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    id: batch.id,
+    object: 'batch',
+    endpoint: batch.endpoint,
+    errors: null,
+    input_file_id: batch.inputFileId,
+    completion_window: batch.completionWindow,
+    status: batch.status,
+    output_file_id: batch.outputFileId ?? null,
+    error_file_id: batch.errorFileId ?? null,
+    created_at: batch.createdAt,
+    in_progress_at: batch.status === 'validating' ? null : batch.createdAt,
+    expires_at: batch.createdAt + 24 * 3600,
+    completed_at: batch.status === 'completed' ? now : null,
+    expired_at: batch.status === 'expired' ? now : null,
+    request_counts: batch.counts,
+    metadata: batch.metadata,
+  };
+}
+
 function errorBody(message: string, type: string) {
   return { error: { message, type, param: null, code: null } };
 }
@@ -214,11 +404,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(JSON.stringify(body));
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

@@ -46,7 +46,21 @@ export class RunSegmentRequestDto {
   wait?: boolean;
 }
 
-/** The 202 answer of run-segment with `wait: false`. */
+/** What prepare takes: the fields of run-segment that decide who the next run reaches and what it offers. */
+export class PrepareRequestDto {
+  @Field.optionalInt('booking_cadence_days', 1, 365, { example: 21, description: 'Preset default: 21 (aggressive 14, gentle 28)' })
+  booking_cadence_days?: number;
+
+  @ApiPropertyOptional({ enum: CampaignPreset, example: 'default' })
+  @IsOptional()
+  @IsEnum(CampaignPreset, { message: 'preset must be one of: default, aggressive, gentle, weekend, sms' })
+  preset?: CampaignPreset;
+
+  @Field.channel({ default: undefined, description: 'Only email drafts are prepared; the default' })
+  channel?: 'EMAIL' | 'SMS';
+}
+
+/** The 202 answer of run-segment with `wait: false`, and of prepare. */
 export class RunAcceptedDto {
   @ApiProperty({ format: 'uuid' })
   job_run_id: string;
