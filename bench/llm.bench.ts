@@ -14,6 +14,7 @@ import { seedDemoData } from '../src/database/demo-seed';
 import { runMigrationsUnderLock } from '../src/database/migrate';
 import { CampaignService } from '../src/jobs/campaign.service';
 import { JobTrigger } from '../src/jobs/job-run.entity';
+import { PrepareService } from '../src/jobs/prepare.service';
 import { costUsd } from '../src/messaging/llm.metrics';
 import { Channel } from '../src/messaging/message.types';
 import { insertCustomers } from '../test/support/customers';
@@ -33,7 +34,9 @@ const USAGE = `npm run bench:llm -- [options]
  * A campaign of N customers whose prose the LLM writes, against a local server that answers after a latency and
  * enforces an RPM with 429s and x-ratelimit-* headers, as OpenAI does; OPENAI_RPM is set to the same budget.
  * Prints the achieved rate against the budget, 429s, the LLM share, fallbacks, wall time, tokens and cost; the
- * last line is one JSON object. Prepared drafts are not built yet: their fields are null.
+ * last line is one JSON object. Then the same customers twice more, each time as if not messaged yet: a campaign
+ * with templates only (no LLM configured), and a campaign after a prepare (through the Batch API, which the local
+ * server answers at once) whose send phase alone is timed; prepared_vs_template compares the two send rates.
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -102,6 +105,7 @@ async function main(): Promise<void> {
     );
 
     const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error', 'warn'] });
+    let sendRates: { template: number; prepared: number; preparedDrafted: number; preparedLlm: number; preparedRequests: number };
     try {
       const campaigns = app.get(CampaignService);
       const started = performance.now();
@@ -135,7 +139,43 @@ async function main(): Promise<void> {
       console.log(`  LLM requests ${requests}: ${admitted.length} answered, ${fake.rateLimited} 429 (${((100 * fake.rateLimited) / Math.max(1, requests)).toFixed(2)}%)`);
       console.log(`  achieved ${rpmAchieved.toFixed(1)} RPM of ${rpm} (${((100 * rpmAchieved) / rpm).toFixed(1)}%), first to last answered request`);
       console.log(`  fallbacks ${JSON.stringify(fallbacks)}; tokens in ${usage.input}, cached ${usage.cached_input}, out ${usage.output}; cost $${cost.toFixed(6)}`);
-      console.log('  prepared drafts: not built yet (template_send_per_s, prepared_send_per_s, prepared_vs_template are null)');
+      // The same customers again, as if never messaged: templates only, then prepared drafts.
+      const templateConfig = new AppConfig(validateEnvironment({ ...raw, OPENAI_API_KEY: undefined, OPENAI_BASE_URL: undefined }));
+      // Each twice, alternating, the faster of the two counted: a run of a few seconds on a shared machine is noisy.
+      const templateRuns: SendRun[] = [];
+      const preparedRuns: SendRun[] = [];
+      const preparedConfig = new AppConfig(
+        validateEnvironment({
+          ...raw,
+          OPENAI_BATCH: 'true',
+          OPENAI_BATCH_POLL_SECONDS: '0.1',
+          CAMPAIGN_SEND_WINDOW_START: '0',
+          CAMPAIGN_SEND_WINDOW_END: '24',
+        }),
+      );
+      const before = fake.requests.length;
+      for (let round = 0; round < SEND_ROUNDS; round++) {
+        templateRuns.push(await timedSend(templateConfig));
+        preparedRuns.push(await timedSend(preparedConfig, true));
+      }
+      const fastest = (runs: SendRun[]) => runs.reduce((best, run) => (run.perSecond > best.perSecond ? run : best));
+      const template = fastest(templateRuns);
+      const prepared = fastest(preparedRuns);
+      sendRates = {
+        template: template.perSecond,
+        prepared: prepared.perSecond,
+        preparedDrafted: prepared.drafted,
+        preparedLlm: prepared.llm,
+        // Live calls at send time over every prepared round: 0 when every prepared draft was used.
+        preparedRequests: fake.requests.length - before,
+      };
+      const ratio = sendRates.prepared / Math.max(1e-9, sendRates.template);
+      const rates = (runs: SendRun[]) => runs.map((run) => run.perSecond.toFixed(1)).join(', ');
+      console.log(`  templates only: send ${sendRates.template.toFixed(1)} customers/s (best of ${rates(templateRuns)})`);
+      console.log(
+        `  prepared: ${sendRates.preparedDrafted} drafts through the Batch API; send ${sendRates.prepared.toFixed(1)} customers/s ` +
+          `(best of ${rates(preparedRuns)}; ${(100 * ratio).toFixed(1)}% of the template rate), ${sendRates.preparedLlm} LLM-written, ${sendRates.preparedRequests} live LLM calls at send`,
+      );
       console.log(
         JSON.stringify({
           customers: messages,
@@ -150,9 +190,9 @@ async function main(): Promise<void> {
           wall_s: round(wallS, 1),
           tokens: { input: usage.input, cached_input: usage.cached_input, output: usage.output },
           cost_usd: round(cost, 6),
-          template_send_per_s: null,
-          prepared_send_per_s: null,
-          prepared_vs_template: null,
+          template_send_per_s: round(sendRates.template, 1),
+          prepared_send_per_s: round(sendRates.prepared, 1),
+          prepared_vs_template: round(ratio, 3),
         }),
       );
     } finally {
@@ -163,6 +203,51 @@ async function main(): Promise<void> {
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await admin.end();
     rmSync(outbox, { recursive: true, force: true });
+  }
+}
+
+const SEND_ROUNDS = 2;
+
+interface SendRun {
+  perSecond: number;
+  drafted: number;
+  llm: number;
+}
+
+/**
+ * One campaign over every customer in a fresh application with `config`, after forgetting earlier messages and
+ * runs (and, with `prepare`, after preparing its drafts): the send phase's customers per second.
+ */
+async function timedSend(config: AppConfig, prepare = false): Promise<SendRun> {
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error', 'warn'] });
+  try {
+    const data = app.get(DataSource);
+    await data.query('TRUNCATE ai_messages, job_runs, prepared_drafts CASCADE');
+    await data.query('UPDATE customers SET last_message_at = NULL');
+    let drafted = 0;
+    if (prepare) {
+      const prepares = app.get(PrepareService);
+      const started = await prepares.start(await prepares.plan({ channel: Channel.Email }), JobTrigger.Manual);
+      if (started.kind !== 'started') throw new Error(`the prepare did not start: ${started.kind}`);
+      await started.done;
+      const [run] = await data.query('SELECT status, sent, error FROM job_runs WHERE id = $1', [started.row.id]);
+      if (run.status !== 'DONE') throw new Error(`the prepare ended ${run.status}: ${run.error}`);
+      drafted = run.sent;
+    }
+    const campaigns = app.get(CampaignService);
+    const plan = await campaigns.plan({ sendWindowStart: 0, sendWindowEnd: 24, batchSize: 1000, channel: Channel.Email });
+    const started = performance.now();
+    const outcome = await campaigns.run(plan, JobTrigger.Manual);
+    const seconds = (performance.now() - started) / 1000;
+    if (outcome.kind !== 'ran' || outcome.report.status !== 'DONE') throw new Error(`the campaign did not finish: ${JSON.stringify(outcome)}`);
+    const [{ sent, llm }] = await data.query(
+      `SELECT count(*) FILTER (WHERE delivery_status = 'sent')::int AS sent, count(*) FILTER (WHERE generator = 'openai')::int AS llm
+         FROM ai_messages WHERE job_run_id = $1`,
+      [outcome.report.jobRunId],
+    );
+    return { perSecond: sent / seconds, drafted, llm };
+  } finally {
+    await app.close();
   }
 }
 

@@ -164,6 +164,7 @@ export class AiMessageRepository {
    */
   private readonly claimOne: (request: ClaimRequest) => Promise<ClaimOutcome>;
   private readonly changeOne: (change: StateChange) => Promise<boolean>;
+  private readonly storeOne: (item: { id: string; draft: StoredDraft }) => Promise<boolean>;
 
   constructor(
     dataSource: DataSource,
@@ -172,6 +173,7 @@ export class AiMessageRepository {
     this.pool = (dataSource.driver as PostgresDriver).master as Pool;
     this.claimOne = groupCommit((requests) => this.claimBatch(requests));
     this.changeOne = groupCommit((changes) => this.changeBatch(changes));
+    this.storeOne = groupCommit((items) => this.storeDraftBatch(items));
   }
 
   /**
@@ -279,28 +281,40 @@ export class AiMessageRepository {
    * change may still apply (`queued`). It fills draft columns and moves no status. False when it already had a
    * draft or moved on.
    */
-  async storeDraft(id: string, draft: StoredDraft): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
-      `UPDATE ai_messages
-          SET prose_subject = $2, prose_body = $3, generator = $4, fallback_reason = $5, safety_violations = $6::jsonb,
-              llm_model = $7, prompt_version = $8, prompt_tokens = $9, cached_tokens = $10, completion_tokens = $11,
-              updated_at = now()
-        WHERE id = $1 AND ${sqlAllowedFrom(StatusChange.Send)} AND prose_body IS NULL`,
-      [
-        id,
-        draft.prose.subject,
-        draft.prose.body,
-        draft.generator,
-        draft.fallbackReason,
-        draft.safetyViolations ? jsonParameter(draft.safetyViolations) : null,
-        draft.model,
-        draft.promptVersion,
-        draft.usage?.input ?? null,
-        draft.usage?.cachedInput ?? null,
-        draft.usage?.output ?? null,
-      ],
-    );
-    return rowCount === 1;
+  storeDraft(id: string, draft: StoredDraft): Promise<boolean> {
+    return this.storeOne({ id, draft });
+  }
+
+  /** Concurrent drafts (a campaign sending prepared ones) share one statement and commit, as claims do. */
+  private async storeDraftBatch(items: readonly { id: string; draft: StoredDraft }[]): Promise<boolean[]> {
+    const rows = items.map(({ id, draft }) => ({
+      id,
+      prose_subject: draft.prose.subject,
+      prose_body: draft.prose.body,
+      generator: draft.generator,
+      fallback_reason: draft.fallbackReason,
+      safety_violations: draft.safetyViolations ?? null,
+      llm_model: draft.model,
+      prompt_version: draft.promptVersion,
+      prompt_tokens: draft.usage?.input ?? null,
+      cached_tokens: draft.usage?.cachedInput ?? null,
+      completion_tokens: draft.usage?.output ?? null,
+    }));
+    const { rows: stored } = await this.pool.query<{ id: string }>({
+      text: `UPDATE ai_messages m
+                SET prose_subject = d.prose_subject, prose_body = d.prose_body, generator = d.generator,
+                    fallback_reason = d.fallback_reason, safety_violations = d.safety_violations, llm_model = d.llm_model,
+                    prompt_version = d.prompt_version, prompt_tokens = d.prompt_tokens, cached_tokens = d.cached_tokens,
+                    completion_tokens = d.completion_tokens, updated_at = now()
+               FROM jsonb_to_recordset($1::jsonb) AS d(
+                      id uuid, prose_subject text, prose_body text, generator text, fallback_reason text, safety_violations jsonb,
+                      llm_model text, prompt_version text, prompt_tokens integer, cached_tokens integer, completion_tokens integer)
+              WHERE m.id = d.id AND ${sqlAllowedFrom(StatusChange.Send, 'm.delivery_status')} AND m.prose_body IS NULL
+          RETURNING m.id`,
+      values: [jsonParameter(rows)],
+    });
+    const done = new Set(stored.map((row) => row.id));
+    return items.map((item) => done.has(item.id));
   }
 
   /** A claim whose draft was rejected: nothing was sent. */

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { groupCommit } from '../database/group-commit';
 import { LlmUsage, Prose } from './message-content';
 import { Channel, MessageType, Tone } from './message.types';
 
@@ -46,7 +47,12 @@ interface Row {
 
 @Injectable()
 export class PreparedDraftRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  /** Concurrent sends take their drafts in shared statements (see groupCommit): one round trip per batch. */
+  private readonly takeOne: (key: { customerId: string; channel: Channel }) => Promise<PreparedDraft | null>;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.takeOne = groupCommit((keys) => this.takeBatch(keys));
+  }
 
   /** Writes the drafts, each replacing the customer's earlier one on the same channel. */
   async save(drafts: PreparedDraft[]): Promise<void> {
@@ -88,12 +94,20 @@ export class PreparedDraftRepository {
    * Takes the customer's draft for the channel out of the table (used once, whatever the send then does with it);
    * null when there is none.
    */
-  async take(customerId: string, channel: Channel): Promise<PreparedDraft | null> {
+  take(customerId: string, channel: Channel): Promise<PreparedDraft | null> {
+    return this.takeOne({ customerId, channel });
+  }
+
+  private async takeBatch(keys: readonly { customerId: string; channel: Channel }[]): Promise<(PreparedDraft | null)[]> {
     const [rows]: [Row[], number] = await this.dataSource.query(
-      'DELETE FROM prepared_drafts WHERE customer_id = $1 AND channel = $2 RETURNING *',
-      [customerId, channel],
+      `DELETE FROM prepared_drafts d
+        USING unnest($1::uuid[], $2::text[]) AS k (customer_id, channel)
+        WHERE d.customer_id = k.customer_id AND d.channel = k.channel
+    RETURNING d.*`,
+      [keys.map((key) => key.customerId), keys.map((key) => key.channel)],
     );
-    return rows.length > 0 ? fromRow(rows[0]) : null;
+    const taken = new Map(rows.map((row) => [`${row.customer_id}:${row.channel}`, fromRow(row)]));
+    return keys.map((key) => taken.get(`${key.customerId}:${key.channel}`) ?? null);
   }
 
   /** The facts hashes of the drafts of these customers that are still fresh: a prepare does not write them again. */
