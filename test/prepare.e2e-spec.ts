@@ -183,9 +183,10 @@ describe('drafts prepared ahead (POST /internal/ai/smartengage/prepare)', () => 
   });
 
   describe('through the Batch API (OPENAI_BATCH=true)', () => {
+    const BATCH_ENV = { OPENAI_BATCH: 'true', OPENAI_BATCH_POLL_SECONDS: '0.05' };
     let t: TestApp;
     beforeAll(async () => {
-      t = await appWith(fake, { OPENAI_BATCH: 'true', OPENAI_BATCH_POLL_SECONDS: '0.05' });
+      t = await appWith(fake, BATCH_ENV);
     });
     afterAll(() => t.close());
     beforeEach(async () => {
@@ -219,6 +220,29 @@ describe('drafts prepared ahead (POST /internal/ai/smartengage/prepare)', () => 
       expect(fake.requests).toHaveLength(0);
       const generators = await t.dataSource.query('SELECT DISTINCT generator FROM ai_messages');
       expect(generators).toEqual([{ generator: 'openai' }]);
+    });
+
+    it('collects, after a restart, the batch a stopped prepare submitted, and submits none again', async () => {
+      fake.batchesBehave({ pollsInProgress: 1_000_000 });
+      const stopped = await appWith(fake, BATCH_ENV);
+      const res = await stopped.http().post(PREPARE).set(auth).send({}).expect(202);
+      const id = res.body.job_run_id as string;
+      const params = async () => ((await t.dataSource.query('SELECT params FROM job_runs WHERE id = $1', [id]))[0]?.params ?? {}) as Record<string, unknown>;
+      await waitFor('the batch id on the run', async () => Array.isArray((await params()).batch_ids));
+      await stopped.close();
+      const [interrupted] = await t.dataSource.query('SELECT status FROM job_runs WHERE id = $1', [id]);
+      expect(interrupted.status).toBe('INTERRUPTED');
+      expect(await drafts(t)).toEqual([]);
+
+      fake.finishBatches();
+      const run = await prepare(t);
+      expect(run).toMatchObject({ status: 'DONE', sent: 3, skipped: 3 });
+      expect(fake.batches.size).toBe(1);
+      expect((await drafts(t)).map((d) => d.customer_id).sort()).toEqual([...DEMO_IDS].sort());
+      expect(await params()).toMatchObject({ batch_ids: [[...fake.batches.keys()][0]], collected: true });
+
+      await t.http().post(RUN).set(auth).send({ booking_cadence_days: 21, ...ALWAYS_OPEN }).expect(200);
+      expect(fake.requests).toHaveLength(0);
     });
 
     it('drafts at send time a customer whose batch request failed', async () => {

@@ -168,6 +168,21 @@ export class JobRunRepository {
     );
   }
 
+  /** Runs of a job that ended without collecting the Batch API batches in their params (`batch_ids`). */
+  async findUncollectedBatches(jobName: string): Promise<{ id: string; params: Record<string, unknown> }[]> {
+    return this.runs.query(
+      `SELECT id, params FROM job_runs
+        WHERE job_name = $1 AND status IN ('FAILED', 'INTERRUPTED') AND params ? 'batch_ids' AND NOT params ? 'collected'
+        ORDER BY started_at`,
+      [jobName],
+    );
+  }
+
+  /** A run whose batches were collected since (or are past use): not collected again. */
+  async markBatchesCollected(id: string): Promise<void> {
+    await this.runs.query(`UPDATE job_runs SET params = params || '{"collected": true}'::jsonb WHERE id = $1`, [id]);
+  }
+
   findById(id: string): Promise<JobRunEntity | null> {
     return this.runs.findOneBy({ id });
   }

@@ -8,6 +8,7 @@ import { Lease, LockService } from '../database/lock.service';
 import { Channel, MessageType } from '../messaging/message.types';
 import { PreparedDrafts } from '../messaging/prepared-drafts.service';
 import { CustomerProfile } from '../segmentation/customer-profile';
+import { CustomerRepository } from '../segmentation/customer.repository';
 import { EligibleCustomerRepository } from '../segmentation/eligible-customer.repository';
 import { ServiceRepository } from '../segmentation/service.repository';
 import { CampaignPreset } from './campaign-presets';
@@ -55,17 +56,19 @@ function newTestService(env: Record<string, string> = {}) {
     .mockResolvedValueOnce({ customers: [customer('c3')], next: null });
   const services = mock<ServiceRepository>();
   services.findByIds.mockResolvedValue(new Map([[SERVICE.id, SERVICE]]));
+  const customers = mock<CustomerRepository>();
   const locks = mock<LockService>();
   locks.tryLock.mockImplementation(async (_id, fn) => ({ acquired: true, result: await fn(LEASE) }));
   const jobRuns = mock<JobRunRepository>();
   jobRuns.findRunning.mockResolvedValue([]);
+  jobRuns.findUncollectedBatches.mockResolvedValue([]);
   jobRuns.settleAbandoned.mockResolvedValue(0);
   jobRuns.start.mockResolvedValue({ id: 'run-1', correlationId: 'c' } as JobRunEntity);
   jobRuns.progress.mockResolvedValue(JobRunStatus.Running);
   const shutdown = new ShutdownService({ shutdownGraceMs: 0 } as AppConfig);
   const config = new AppConfig(validateEnvironment({ OPENAI_API_KEY: 'k', OPENAI_CONCURRENCY: '10', ...env }));
-  const sut = new PrepareService(campaigns, prepared, eligible, services, locks, jobRuns, shutdown, config);
-  return { sut, mocks: { campaigns, prepared, eligible, locks, jobRuns } };
+  const sut = new PrepareService(campaigns, prepared, eligible, services, customers, locks, jobRuns, shutdown, config);
+  return { sut, mocks: { campaigns, prepared, eligible, customers, locks, jobRuns } };
 }
 
 async function run(sut: PrepareService) {
@@ -137,6 +140,29 @@ describe(PrepareService.name, () => {
     expect(mocks.prepared.draftBatched.mock.calls[0][0].map((target) => target.customer.id)).toEqual(['c1', 'c3']);
     expect(mocks.jobRuns.progress).toHaveBeenCalledWith('run-1', 'lease-1', expect.any(Object), { batch_ids: ['batch_1'] });
     expect(mocks.jobRuns.end).toHaveBeenCalledWith('run-1', 'lease-1', expect.objectContaining({ sent: 1, failed: 1, skipped: 1 }), JobRunStatus.Done);
+  });
+
+  it('first collects the batches an earlier prepare left uncollected, for the customers as they are now', async () => {
+    const { sut, mocks } = newTestService({ OPENAI_BATCH: 'true' });
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    mocks.jobRuns.findUncollectedBatches.mockResolvedValue([
+      { id: 'run-0', params: { batch_ids: ['batch_0'], send_day: '2026-11-24', send_at: new Date().toISOString(), expires_at: future } },
+      { id: 'run-old', params: { batch_ids: ['batch_old'], send_day: '2026-11-01', send_at: '2026-11-01T03:00:00Z', expires_at: '2026-11-01T12:00:00Z' } },
+    ]);
+    mocks.customers.findProfiles.mockResolvedValue([customer('c1')]);
+    mocks.prepared.collectEarlier.mockImplementation(async (_ids, _options, targetsOf) => {
+      expect((await targetsOf(['c1'])).map((target) => target.customer.id)).toEqual(['c1']);
+      return { drafted: 1, failed: 0, skipped: 0 };
+    });
+    mocks.prepared.draftBatched.mockResolvedValue({ drafted: 1, failed: 0, skipped: 1 });
+
+    await run(sut);
+
+    expect(mocks.prepared.collectEarlier).toHaveBeenCalledTimes(1);
+    expect(mocks.prepared.collectEarlier).toHaveBeenCalledWith(['batch_0'], expect.objectContaining({ sendDay: '2026-11-24' }), expect.any(Function));
+    // The expired one is past use: marked, not collected.
+    expect(mocks.jobRuns.markBatchesCollected.mock.calls).toEqual([['run-0'], ['run-old']]);
+    expect(mocks.jobRuns.end).toHaveBeenCalledWith('run-1', 'lease-1', expect.objectContaining({ sent: 2 }), JobRunStatus.Done);
   });
 
   it('stops at the next page when run control cancelled the run', async () => {

@@ -8,6 +8,8 @@ import { LockHolder } from '../database/lock-lease.repository';
 import { Lease, LockService, TryLockResult } from '../database/lock.service';
 import { Channel } from '../messaging/message.types';
 import { PreparedDrafts, PrepareOptions, PrepareTally, PrepareTarget } from '../messaging/prepared-drafts.service';
+import { CustomerProfile } from '../segmentation/customer-profile';
+import { CustomerRepository } from '../segmentation/customer.repository';
 import { EligibleCustomerRepository } from '../segmentation/eligible-customer.repository';
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
 import { campaignCriteria } from './campaign-runner';
@@ -18,6 +20,13 @@ import { JobRunRepository, RunCounts } from './job-run.repository';
 import { ShutdownError, ShutdownService } from './shutdown.service';
 
 export const PREPARE_JOB_NAME = 'smartengage_prepare';
+
+/** The send a prepare writes for: when it starts, its local day, and when its drafts expire (its window's end). */
+interface SendDay {
+  sendAt: Date;
+  sendDay: string;
+  expiresAt: Date;
+}
 
 /** A prepare that was asked for: started (its row written, `done` settles when it ends), or refused. */
 export type PrepareStart =
@@ -30,7 +39,8 @@ export type PrepareStart =
  * campaign's own eligibility and paging, with the facts as of the send day. One prepare at a time across
  * replicas (LockId.PrepareDrafts); each is a job_runs row (`smartengage_prepare`) whose `sent` counts drafts
  * written, `failed` customers left to be drafted at send time, `skipped` those with a fresh draft already.
- * With OPENAI_BATCH the drafts go through the Batch API, and the batch ids are kept in the row's params.
+ * With OPENAI_BATCH the drafts go through the Batch API, and the batch ids are kept in the row's params: a prepare
+ * that stopped before collecting them has them collected by the next one.
  */
 @Injectable()
 export class PrepareService {
@@ -41,6 +51,7 @@ export class PrepareService {
     private readonly prepared: PreparedDrafts,
     private readonly eligibleCustomers: EligibleCustomerRepository,
     private readonly services: ServiceRepository,
+    private readonly customers: CustomerRepository,
     private readonly locks: LockService,
     private readonly jobRuns: JobRunRepository,
     private readonly shutdown: ShutdownService,
@@ -65,6 +76,10 @@ export class PrepareService {
   async start(plan: CampaignPlan, trigger: JobTrigger): Promise<PrepareStart> {
     if (this.shutdown.signal.aborted) return { kind: 'shutting_down' };
     const correlationId = RequestContext.ensureCorrelationId();
+    const timeZone = this.config.campaign.timeZone;
+    // The next send: now when the window is open, else when it opens. Its day is the one days are counted to.
+    const sendAt = nextRangeStart(new Date(), timeZone, plan.sendWindow);
+    const send: SendDay = { sendAt, sendDay: localDay(sendAt, timeZone), expiresAt: rangeEndsAt(sendAt, timeZone, plan.sendWindow) };
     let opened: (row: JobRunEntity) => void = () => undefined;
     const written = new Promise<JobRunEntity>((resolve) => (opened = resolve));
     const work: Promise<TryLockResult<void>> = this.shutdown.track(() =>
@@ -77,13 +92,20 @@ export class PrepareService {
             trigger,
             correlationId,
             attempt: 1,
-            params: { ...plan, offer: plan.offer?.promoCode ?? null, batch: this.prepared.batched },
+            params: {
+              ...plan,
+              offer: plan.offer?.promoCode ?? null,
+              batch: this.prepared.batched,
+              send_day: send.sendDay,
+              send_at: send.sendAt.toISOString(),
+              expires_at: send.expiresAt.toISOString(),
+            },
             dryRun: false,
           },
           lease,
         );
         opened(row);
-        await RequestContext.with({ runId: row.id }, () => this.run(row, plan, lease));
+        await RequestContext.with({ runId: row.id }, () => this.run(row, plan, send, lease));
       }),
     );
     const first = await Promise.race([written.then((row) => ({ row })), work.then((result) => ({ result }))]);
@@ -92,24 +114,15 @@ export class PrepareService {
     return { kind: 'started', row: await written, done };
   }
 
-  private async run(row: JobRunEntity, plan: CampaignPlan, lease: Lease): Promise<void> {
+  private async run(row: JobRunEntity, plan: CampaignPlan, send: SendDay, lease: Lease): Promise<void> {
     const counts: RunCounts = { totalEligible: 0, processed: 0, sent: 0, failed: 0, skipped: 0, unknown: 0 };
     const signal = AbortSignal.any([this.shutdown.signal, lease.signal]);
-    const timeZone = this.config.campaign.timeZone;
     try {
       const removed = await this.prepared.deleteExpired();
-      // The next send: now when the window is open, else when it opens. Its day is the one days are counted to.
-      const sendAt = nextRangeStart(new Date(), timeZone, plan.sendWindow);
-      const options: PrepareOptions = {
-        channel: plan.channel,
-        messageType: plan.messageType,
-        offer: plan.offer,
-        sendDay: localDay(sendAt, timeZone),
-        sendAt,
-        expiresAt: rangeEndsAt(sendAt, timeZone, plan.sendWindow),
-        signal,
-      };
-      const criteria = campaignCriteria(plan, sendAt, this.config.frequencyCap);
+      const options: PrepareOptions = { channel: plan.channel, messageType: plan.messageType, offer: plan.offer, ...send, signal };
+      // Before this prepare's own: customers drafted from an earlier batch are then fresh, and not asked again.
+      counts.sent += await this.collectEarlierBatches(options);
+      const criteria = campaignCriteria(plan, send.sendAt, this.config.frequencyCap);
       counts.totalEligible = await this.eligibleCustomers.countEligible(criteria);
       this.logger.log({
         msg: `Prepare started: ${counts.totalEligible} customers for the send on ${options.sendDay}; ${removed} expired draft(s) deleted`,
@@ -153,6 +166,30 @@ export class PrepareService {
     }
   }
 
+  /**
+   * The batches of earlier prepares that stopped before collecting them (a restart, a lost lock), while their
+   * send day lasts: their answers are stored for the customers whose facts have not changed. Drafts written.
+   */
+  private async collectEarlierBatches(options: PrepareOptions): Promise<number> {
+    let drafted = 0;
+    for (const earlier of await this.jobRuns.findUncollectedBatches(PREPARE_JOB_NAME)) {
+      const params = earlier.params as { batch_ids: string[]; send_at?: string; expires_at?: string; send_day?: string };
+      const expiresAt = params.expires_at ? new Date(params.expires_at) : null;
+      if (expiresAt && expiresAt > new Date() && params.send_at && params.send_day) {
+        const earlierOptions = { ...options, sendDay: params.send_day, sendAt: new Date(params.send_at), expiresAt };
+        const tally = await this.prepared.collectEarlier(params.batch_ids, earlierOptions, (ids) => this.profilesOf(ids));
+        this.logger.log(`Collected the batches of prepare ${earlier.id}: ${tally.drafted} drafts`);
+        drafted += tally.drafted;
+      }
+      await this.jobRuns.markBatchesCollected(earlier.id);
+    }
+    return drafted;
+  }
+
+  private async profilesOf(ids: string[]): Promise<PrepareTarget[]> {
+    return this.targetsOf(await this.customers.findProfiles(ids), new Map());
+  }
+
   private add(counts: RunCounts, tally: PrepareTally): void {
     counts.processed += tally.drafted + tally.failed + tally.skipped;
     counts.sent += tally.drafted;
@@ -161,7 +198,7 @@ export class PrepareService {
   }
 
   /** The page's customers with the service of their last booking; those without one are not drafted. */
-  private async targetsOf(customers: PrepareTarget['customer'][], cache: Map<string, ServiceInfo>): Promise<PrepareTarget[]> {
+  private async targetsOf(customers: CustomerProfile[], cache: Map<string, ServiceInfo>): Promise<PrepareTarget[]> {
     const missing = [...new Set(customers.map((c) => c.lastBookingServiceId).filter((id): id is string => !!id && !cache.has(id)))];
     for (const [id, service] of await this.services.findByIds(missing)) cache.set(id, service);
     return customers.flatMap((customer) => {

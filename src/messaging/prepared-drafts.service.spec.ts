@@ -49,6 +49,8 @@ const CONTEXT: MessageContext = {
   shortBookingUrl: 'https://app.sheba.xyz/book',
   unsubscribeUrl: 'http://localhost:8000/unsubscribe/xyz',
 };
+/** The facts hash of CONTEXT, which every `customer()` has on OPTIONS' send day. */
+const HASH = factsHash(MODEL, proseInputFrom(CONTEXT));
 const KEY: DraftKey = { customerId: 'c1', channel: Channel.Email, serviceId: SERVICE.id, tone: Tone.Friendly, messageType: MessageType.Reminder };
 const ACCEPTED: Omit<Draft, 'generationSeconds'> = {
   message: { subject: PROSE.subject, text: PROSE.body, html: '' },
@@ -183,9 +185,9 @@ describe(PreparedDrafts.name, () => {
       mocks.batches.collect.mockResolvedValue({
         status: 'expired',
         results: [
-          { customId: 'c1:EMAIL', completion: completion(JSON.stringify(PROSE)) },
-          { customId: 'c2:EMAIL', error: 'status 500' },
-          { customId: 'c3:EMAIL', completion: completion('not json') },
+          { customId: `c1:EMAIL:${HASH}`, completion: completion(JSON.stringify(PROSE)) },
+          { customId: `c2:EMAIL:${HASH}`, error: 'status 500' },
+          { customId: `c3:EMAIL:${HASH}`, completion: completion('not json') },
         ],
       });
       const submitted = jest.fn().mockResolvedValue(undefined);
@@ -195,13 +197,32 @@ describe(PreparedDrafts.name, () => {
 
       expect(tally).toEqual({ drafted: 1, failed: 3, skipped: 0 });
       const [[lines, metadata]] = mocks.batches.submit.mock.calls;
-      expect(lines.map((line) => line.customId)).toEqual(['c1:EMAIL', 'c2:EMAIL', 'c3:EMAIL', 'c4:EMAIL']);
+      expect(lines.map((line) => line.customId)).toEqual(['c1', 'c2', 'c3', 'c4'].map((id) => `${id}:EMAIL:${HASH}`));
       expect(lines[0].body).toMatchObject({ model: MODEL, response_format: { type: 'json_schema' } });
       expect(metadata).toMatchObject({ send_day: '2026-11-24' });
       expect(submitted).toHaveBeenCalledWith(['batch_1']);
       expect(mocks.metrics.used).toHaveBeenCalledWith(MODEL, USAGE, true);
       const [[saved]] = mocks.drafts.save.mock.calls;
       expect(saved).toEqual([expect.objectContaining({ customerId: 'c1', batch: true, usage: USAGE, costUsd: expect.closeTo(0.0000645 / 2, 10) })]);
+    });
+
+    it("collects an earlier prepare's batch only for customers whose facts still hash the same", async () => {
+      const { sut, mocks } = newTestService();
+      const stale = factsHash(MODEL, proseInputFrom({ ...CONTEXT, daysSinceLastBooking: 30 }));
+      mocks.batches.collect.mockResolvedValue({
+        status: 'completed',
+        results: [
+          { customId: `c1:EMAIL:${HASH}`, completion: completion(JSON.stringify(PROSE)) },
+          { customId: `c2:EMAIL:${stale}`, completion: completion(JSON.stringify(PROSE)) },
+        ],
+      });
+      const targetsOf = jest.fn().mockResolvedValue(['c1', 'c2'].map((id) => ({ customer: customer(id), service: SERVICE })));
+
+      const tally = await sut.collectEarlier(['batch_0'], OPTIONS, targetsOf);
+
+      expect(targetsOf).toHaveBeenCalledWith(['c1', 'c2']);
+      expect(tally.drafted).toBe(1);
+      expect(mocks.drafts.save).toHaveBeenCalledWith([expect.objectContaining({ customerId: 'c1', factsHash: HASH, batch: true })]);
     });
   });
 });

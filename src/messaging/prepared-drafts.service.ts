@@ -9,7 +9,7 @@ import { Draft, DraftingService } from './drafting.service';
 import { costUsd, LlmMetrics } from './llm.metrics';
 import { MessageContext, Offer, ProseInput, proseInputFrom, ProseResult } from './message-content';
 import { Channel, GeneratorKind, MessageType, toneFor } from './message.types';
-import { BatchLine, OpenAiBatches } from './openai-batches';
+import { BatchLine, BatchResult, OpenAiBatches } from './openai-batches';
 import { emailRequest, factsOf, LlmGenerationError, OpenAiProseGenerator, parseProse, PROMPT_VERSION, usageOf } from './openai-prose.generator';
 import { DraftKey, PreparedDraft, PreparedDraftRepository } from './prepared-draft.repository';
 
@@ -143,31 +143,61 @@ export class PreparedDrafts {
     const { planned, skipped } = await this.plan(targets, options);
     if (planned.length === 0) return { drafted: 0, failed: 0, skipped };
     const model = this.llm.model;
-    const byId = new Map(planned.map((item) => [customIdOf(item.key), item]));
-    const lines: BatchLine[] = planned.map((item) => ({ customId: customIdOf(item.key), body: emailRequest(model, factsOf(item.input)) }));
+    const lines: BatchLine[] = planned.map((item) => ({ customId: customIdOf(item.key, item.hash), body: emailRequest(model, factsOf(item.input)) }));
     const batchIds = await this.batches.submit(lines, { purpose: 'smartengage_prepare', send_day: options.sendDay });
     await submitted(batchIds);
+    const written = await this.collect(batchIds, planned, options);
+    return this.store(written, planned.length, skipped);
+  }
+
+  /**
+   * Collects batches an earlier prepare submitted and did not live to collect (a restart, a lost lock). Each line
+   * names its customer and the hash of the facts it was asked with: an answer is stored only for a customer
+   * whose facts (re-read by `targetsOf`) still hash the same, and who has no fresh draft for them yet.
+   */
+  async collectEarlier(
+    batchIds: string[],
+    options: PrepareOptions,
+    targetsOf: (customerIds: string[]) => Promise<PrepareTarget[]>,
+  ): Promise<PrepareTally> {
+    const results = (await Promise.all(batchIds.map((id) => this.batches.collect(id, options.signal)))).flatMap((batch) => batch.results);
+    const customerIds = [...new Set(results.map((result) => result.customId.split(':')[0]))];
+    const { planned, skipped } = await this.plan(await targetsOf(customerIds), options);
+    const written = this.accepted(results, new Map(planned.map((item) => [customIdOf(item.key, item.hash), item])), options);
+    return this.store(written, written.length, skipped);
+  }
+
+  private async collect(batchIds: string[], planned: Planned[], options: PrepareOptions): Promise<(PreparedDraft | null)[]> {
+    const byId = new Map(planned.map((item) => [customIdOf(item.key, item.hash), item]));
     const written: (PreparedDraft | null)[] = [];
     for (const batchId of batchIds) {
       const { results } = await this.batches.collect(batchId, options.signal);
-      for (const result of results) {
-        const item = byId.get(result.customId);
-        if (!item) continue;
-        byId.delete(result.customId); // one answer per request, even if both files name it
-        if ('error' in result) continue;
-        const usage = usageOf(result.completion);
-        this.metrics.used(model, usage, true);
-        const message = result.completion.choices[0]?.message;
-        if (!message || message.refusal) continue;
-        try {
-          const prose = parseProse(message.content);
-          written.push(this.accept(item, { prose, generator: GeneratorKind.OpenAi, model, promptVersion: PROMPT_VERSION, usage }, options, true));
-        } catch (error) {
-          if (!(error instanceof LlmGenerationError)) throw error;
-        }
+      written.push(...this.accepted(results, byId, options));
+    }
+    return written;
+  }
+
+  /** The drafts of the answered lines that name a planned customer, as acceptLlm takes them; null for a refusal. */
+  private accepted(results: BatchResult[], byId: Map<string, Planned>, options: PrepareOptions): (PreparedDraft | null)[] {
+    const model = this.llm.model;
+    const written: (PreparedDraft | null)[] = [];
+    for (const result of results) {
+      const item = byId.get(result.customId);
+      if (!item) continue;
+      byId.delete(result.customId); // one answer per request, even if both files name it
+      if ('error' in result) continue;
+      const usage = usageOf(result.completion);
+      this.metrics.used(model, usage, true);
+      const message = result.completion.choices[0]?.message;
+      if (!message || message.refusal) continue;
+      try {
+        const prose = parseProse(message.content);
+        written.push(this.accept(item, { prose, generator: GeneratorKind.OpenAi, model, promptVersion: PROMPT_VERSION, usage }, options, true));
+      } catch (error) {
+        if (!(error instanceof LlmGenerationError)) throw error;
       }
     }
-    return this.store(written, planned.length, skipped);
+    return written;
   }
 
   /** The targets' drafts as the send will see them, less those stored already for the same facts. */
@@ -243,7 +273,10 @@ export function factsHash(model: string, input: ProseInput): string {
   return createHash('sha256').update(model).update('\n').update(PROMPT_VERSION).update('\n').update(factsOf(input)).digest('hex');
 }
 
-/** A batch line's custom_id: the draft's key, one line per customer and channel. */
-function customIdOf(key: DraftKey): string {
-  return `${key.customerId}:${key.channel}`;
+/**
+ * A batch line's custom_id: the draft's key (one line per customer and channel) and the hash of the facts it
+ * asks about, so a prepare that collects it later knows whether the answer still fits.
+ */
+function customIdOf(key: DraftKey, hash: string): string {
+  return `${key.customerId}:${key.channel}:${hash}`;
 }

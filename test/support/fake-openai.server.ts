@@ -151,6 +151,11 @@ export class FakeOpenAiServer {
     this.batchBehaviour = behaviour;
   }
 
+  /** Lets every batch created so far end at its next poll (those made to stay in_progress). */
+  finishBatches(): void {
+    for (const batch of this.batches.values()) batch.behaviour = { ...batch.behaviour, pollsInProgress: 0 };
+  }
+
   /** Forgets requests, scripts and the rate limit, and goes back to the good default reply. */
   reset(): void {
     this.files.clear();
