@@ -154,7 +154,7 @@ describe(PreparedDrafts.name, () => {
       expect(tally).toEqual({ drafted: 1, failed: 0, skipped: 0 });
       expect(mocks.llm.write).toHaveBeenCalledWith(
         { customerName: 'Kamal', serviceNameBn: 'প্লাম্বিং', daysSinceLastBooking: 22, tone: Tone.Friendly, messageType: MessageType.Reminder, hasOffer: false },
-        { notAfter: OPTIONS.sendAt.getTime() },
+        { notAfter: OPTIONS.expiresAt.getTime() },
       );
       const [[saved]] = mocks.drafts.save.mock.calls;
       expect(saved).toEqual([

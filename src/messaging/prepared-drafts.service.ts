@@ -26,8 +26,9 @@ export interface PrepareOptions {
   offer: Offer | null;
   /** The local day (CAMPAIGN_TIMEZONE) of the send: days since the last booking are counted to it. */
   sendDay: string;
-  /** When the send starts: a budgeted live call may wait for its turn until then. */
+  /** When the send starts. */
   sendAt: Date;
+  /** When the send window closes: the drafts are of no use after it. */
   expiresAt: Date;
   signal?: AbortSignal;
 }
@@ -120,7 +121,8 @@ export class PreparedDrafts {
       planned.map(async (item) => {
         if (options.signal?.aborted) return null;
         try {
-          return this.accept(item, await this.llm.write(item.input, { notAfter: options.sendAt.getTime() }), options, false);
+          // A draft is of use until its send window closes: a budgeted call may wait for its turn until then.
+          return this.accept(item, await this.llm.write(item.input, { notAfter: options.expiresAt.getTime() }), options, false);
         } catch (error) {
           if (!(error instanceof LlmGenerationError)) throw error;
           this.logger.debug(`No prepared draft (${error.reason}); drafted at send time`);
