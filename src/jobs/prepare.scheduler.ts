@@ -24,7 +24,11 @@ export class PrepareScheduler implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     const { prepareCron, schedulerEnabled } = this.config.campaign;
-    if (!prepareCron || !schedulerEnabled || !this.config.openai.apiKey) return;
+    if (!prepareCron || !schedulerEnabled) return;
+    if (!this.config.openai.apiKey) {
+      this.logger.warn('CAMPAIGN_PREPARE_CRON is set but OPENAI_API_KEY is not: there are no drafts to prepare, nothing is scheduled');
+      return;
+    }
     const job = CronJob.from({ cronTime: prepareCron, timeZone: CRON_TIME_ZONE, onTick: () => this.tick(), waitForCompletion: true });
     this.registry.addCronJob(PREPARE_JOB_NAME, job);
     job.start();
