@@ -45,6 +45,17 @@ async function prepare(t: TestApp, body: object = {}) {
   return run;
 }
 
+/** ai_prepared_drafts_total by outcome, from the app's /metrics. */
+async function outcomes(t: TestApp): Promise<Record<string, number>> {
+  const text = (await t.http().get('/metrics').expect(200)).text;
+  const count = (outcome: string) => {
+    const series = `ai_prepared_drafts_total{outcome="${outcome}"}`;
+    const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+    return line ? Number(line.slice(series.length + 1)) : 0;
+  };
+  return { written: count('written'), used: count('used'), stale: count('stale'), refused: count('refused') };
+}
+
 async function drafts(t: TestApp) {
   return (await t.dataSource.query('SELECT * FROM prepared_drafts ORDER BY customer_id')) as Record<string, unknown>[];
 }
@@ -115,6 +126,7 @@ describe('drafts prepared ahead (POST /internal/ai/smartengage/prepare)', () => 
     });
 
     it('writes a draft per customer the run will reach; the run sends them without an LLM call, but drafts live for a customer who booked since', async () => {
+      const before = await outcomes(t);
       const run = await prepare(t, { booking_cadence_days: 21 });
       expect(run).toMatchObject({ status: 'DONE', total_eligible: 3, processed: 3, sent: 3, failed: 0, skipped: 0 });
       expect(fake.requests).toHaveLength(3);
@@ -155,6 +167,12 @@ describe('drafts prepared ahead (POST /internal/ai/smartengage/prepare)', () => 
       for (const message of messages) expect(message).toMatchObject({ generator: 'openai', prompt_tokens: 100 });
       // Used drafts are gone, and the stale one with them.
       expect(await drafts(t)).toEqual([]);
+      const after = await outcomes(t);
+      expect({ written: after.written - before.written, used: after.used - before.used, stale: after.stale - before.stale }).toEqual({
+        written: 3,
+        used: 2,
+        stale: 1,
+      });
     });
 
     it('does not draft again a customer whose fresh draft has the same facts', async () => {

@@ -1,6 +1,7 @@
 import { mock } from 'jest-mock-extended';
 import { Logger } from '@nestjs/common';
 import OpenAI from 'openai';
+import { Counter } from 'prom-client';
 import { AppConfig } from '../config/app-config';
 import { validateEnvironment } from '../config/environment';
 import { CustomerProfile } from '../segmentation/customer-profile';
@@ -95,8 +96,9 @@ function newTestService() {
   const batches = mock<OpenAiBatches>();
   const metrics = mock<LlmMetrics>();
   const config = new AppConfig(validateEnvironment({}));
-  const sut = new PreparedDrafts(drafts, drafting, llm, batches, metrics, config);
-  return { sut, mocks: { drafts, drafting, llm, batches, metrics } };
+  const outcomes = mock<Counter<string>>();
+  const sut = new PreparedDrafts(drafts, drafting, llm, batches, metrics, config, outcomes);
+  return { sut, mocks: { drafts, drafting, llm, batches, metrics, outcomes } };
 }
 
 describe(PreparedDrafts.name, () => {
@@ -114,6 +116,7 @@ describe(PreparedDrafts.name, () => {
       const draft = await sut.use(KEY, CONTEXT);
 
       expect(draft).toEqual({ ...ACCEPTED, generationSeconds: 0 });
+      expect(mocks.outcomes.inc).toHaveBeenCalledWith({ outcome: 'used' });
       expect(mocks.drafts.take).toHaveBeenCalledWith('c1', Channel.Email);
       expect(mocks.drafting.acceptLlm).toHaveBeenCalledWith(
         { prose: PROSE, generator: GeneratorKind.OpenAi, model: MODEL, promptVersion: PROMPT_VERSION, usage: USAGE },
@@ -133,6 +136,7 @@ describe(PreparedDrafts.name, () => {
 
       expect(await sut.use({ ...KEY, tone: context.tone }, context)).toBeNull();
       expect(mocks.drafting.acceptLlm).not.toHaveBeenCalled();
+      expect(mocks.outcomes.inc).toHaveBeenCalledWith({ outcome: 'stale' });
     });
 
     it('does not use a draft the checks refuse now', async () => {

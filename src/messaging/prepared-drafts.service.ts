@@ -1,7 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { createHash } from 'node:crypto';
+import { Counter } from 'prom-client';
 import { AppConfig } from '../config/app-config';
 import { calendarDaysSince } from '../common/local-time';
+import { Metric } from '../metrics/metric-names';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { ServiceInfo } from '../segmentation/service.repository';
 import { displayName } from './display-name';
@@ -66,7 +69,10 @@ export class PreparedDrafts {
     private readonly batches: OpenAiBatches,
     private readonly metrics: LlmMetrics,
     private readonly config: AppConfig,
-  ) {}
+    @InjectMetric(Metric.PreparedDrafts) private readonly outcomes: Counter<string>,
+  ) {
+    for (const outcome of ['written', 'used', 'stale', 'refused']) outcomes.inc({ outcome }, 0);
+  }
 
   /** True when drafts can be prepared: an LLM is configured. */
   get enabled(): boolean {
@@ -91,6 +97,7 @@ export class PreparedDrafts {
       stored.messageType !== key.messageType ||
       stored.factsHash !== factsHash(this.llm.model, proseInputFrom(context));
     if (stale) {
+      this.outcomes.inc({ outcome: 'stale' });
       this.logger.debug('Prepared draft not used: its facts changed or it expired');
       return null;
     }
@@ -103,9 +110,11 @@ export class PreparedDrafts {
     };
     const accepted = this.drafting.acceptLlm(result, context);
     if (!('draft' in accepted)) {
+      this.outcomes.inc({ outcome: 'refused' });
       this.logger.warn(`Prepared draft refused at send (${accepted.fallbackReason}); drafting again`);
       return null;
     }
+    this.outcomes.inc({ outcome: 'used' });
     return { ...accepted.draft, generationSeconds: 0 };
   }
 
@@ -263,6 +272,7 @@ export class PreparedDrafts {
   private async store(written: (PreparedDraft | null)[], asked: number, skipped: number): Promise<PrepareTally> {
     const drafts = written.filter((draft): draft is PreparedDraft => draft !== null);
     await this.drafts.save(drafts);
+    if (drafts.length > 0) this.outcomes.inc({ outcome: 'written' }, drafts.length);
     return { drafted: drafts.length, failed: asked - drafts.length, skipped };
   }
 }

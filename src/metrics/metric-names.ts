@@ -11,6 +11,7 @@ export const Metric = {
   LlmBudgetWaits: 'ai_llm_budget_waits_total',
   LlmBudgetWaitSeconds: 'ai_llm_budget_wait_seconds_total',
   LlmCircuitState: 'ai_llm_circuit_state',
+  PreparedDrafts: 'ai_prepared_drafts_total',
   Skipped: 'ai_messages_skipped_total',
   SmsSegments: 'ai_sms_segments_total',
   MessageEvents: 'ai_message_events_total',

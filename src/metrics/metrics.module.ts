@@ -57,6 +57,11 @@ const providers = [
     help: 'LLM drafts that waited for a slot or a turn in the OPENAI_RPM / OPENAI_TPM budget',
   }),
   makeCounterProvider({
+    name: Metric.PreparedDrafts,
+    help: 'Drafts prepared ahead: written by a prepare; used, stale (facts changed or expired) or refused at send',
+    labelNames: ['outcome'],
+  }),
+  makeCounterProvider({
     name: Metric.LlmBudgetWaitSeconds,
     help: 'Time LLM drafts spent waiting for a slot or a turn in the budget',
   }),
