@@ -70,7 +70,7 @@ describe('A message drafted by the LLM is drafted once', () => {
 
     const [row] = await t.dataSource.query(
       `SELECT delivery_status, attempts, generator, subject, message_text, prose_subject, prose_body, llm_model, prompt_version,
-              prompt_tokens, cached_tokens, completion_tokens
+              prompt_tokens, cached_tokens, completion_tokens, llm_cost_usd
          FROM ai_messages WHERE id = $1`,
       [body.message_id],
     );
@@ -85,6 +85,8 @@ describe('A message drafted by the LLM is drafted once', () => {
       prompt_tokens: 100,
       cached_tokens: 20,
       completion_tokens: 80,
+      // At the default gpt-4o-mini prices: 100 × 0.15 + 20 × 0.075 + 80 × 0.60 per million tokens, computed by the worker.
+      llm_cost_usd: '0.00006450',
     });
     expect(row.subject).toContain(GOOD_SUBJECT);
     expect(row.message_text).toContain(GOOD_BODY.split('\n')[0]);

@@ -57,6 +57,8 @@ export interface StoredDraft {
   model: string | null;
   promptVersion: string | null;
   usage: LlmUsage | null;
+  /** USD at the price table when it was written; null for templates. */
+  costUsd: number | null;
 }
 
 /** How an attempt ended: `queued` when it will be retried. */
@@ -70,6 +72,12 @@ export interface StaleSms {
   recipient: string;
   draft: DraftRecord;
   attempts: number;
+}
+
+/** The LLM drafts of one run: how many, their tokens as billed, and their cost in USD. */
+export interface RunLlmUsage extends LlmUsage {
+  drafts: number;
+  costUsd: number;
 }
 
 /** A campaign run's messages that are not final yet, by state (GET /internal/jobs/runs/{id}). */
@@ -284,7 +292,7 @@ export class AiMessageRepository {
       `UPDATE ai_messages
           SET prose_subject = $2, prose_body = $3, generator = $4, fallback_reason = $5, safety_violations = $6::jsonb,
               llm_model = $7, prompt_version = $8, prompt_tokens = $9, cached_tokens = $10, completion_tokens = $11,
-              updated_at = now()
+              llm_cost_usd = $12, updated_at = now()
         WHERE id = $1 AND ${sqlAllowedFrom(StatusChange.Send)} AND prose_body IS NULL`,
       [
         id,
@@ -298,6 +306,7 @@ export class AiMessageRepository {
         draft.usage?.input ?? null,
         draft.usage?.cachedInput ?? null,
         draft.usage?.output ?? null,
+        draft.costUsd,
       ],
     );
     return rowCount === 1;
@@ -424,6 +433,27 @@ export class AiMessageRepository {
       [jobRunId],
     );
     return rows[0];
+  }
+
+  /**
+   * What the LLM wrote for these runs and what it cost, over ai_messages_job_run_idx: a run's drafts are on its
+   * messages, wherever they were written (this process, a worker, a prepared batch).
+   */
+  async llmUsageOfRuns(jobRunIds: string[]): Promise<Map<string, RunLlmUsage>> {
+    if (jobRunIds.length === 0) return new Map();
+    const { rows } = await this.pool.query<{ job_run_id: string; drafts: number; input: string; cached_input: string; output: string; cost_usd: string }>(
+      `SELECT job_run_id, count(*)::int AS drafts, sum(prompt_tokens) AS input, sum(coalesce(cached_tokens, 0)) AS cached_input,
+              sum(coalesce(completion_tokens, 0)) AS output, sum(coalesce(llm_cost_usd, 0)) AS cost_usd
+         FROM ai_messages WHERE job_run_id = ANY($1::uuid[]) AND prompt_tokens IS NOT NULL
+        GROUP BY job_run_id`,
+      [jobRunIds],
+    );
+    return new Map(
+      rows.map((row) => [
+        row.job_run_id,
+        { drafts: row.drafts, input: Number(row.input), cachedInput: Number(row.cached_input), output: Number(row.output), costUsd: Number(row.cost_usd) },
+      ]),
+    );
   }
 
   /** The customers of a run whose message is still `queued` (waiting for a retry when the run stopped). */

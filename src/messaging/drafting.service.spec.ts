@@ -61,12 +61,13 @@ describe(DraftingService.name, () => {
       model: 'gpt-4o-mini',
       promptVersion: 'abc',
       usage: { input: 100, cachedInput: 20, output: 80 },
+      costUsd: 0.0000645,
     };
 
     const draft = await sut.draft(CONTEXT, { stored });
 
     expect(mocks.llm.write).not.toHaveBeenCalled();
-    expect(draft).toMatchObject({ prose: LLM_PROSE, generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini' });
+    expect(draft).toMatchObject({ prose: LLM_PROSE, generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini', costUsd: 0.0000645 });
     expect(draft.message.text).toContain('আবার বুক করুন।');
   });
 
@@ -80,6 +81,7 @@ describe(DraftingService.name, () => {
       model: 'gpt-4o-mini',
       promptVersion: 'abc',
       usage: null,
+      costUsd: null,
     };
 
     const draft = await sut.draft(CONTEXT, { stored });

@@ -5,7 +5,7 @@ import { SafetyPolicy, SafetyRule, SafetyViolation } from '../safety/safety.type
 import { GENERIC_NAME } from './display-name';
 import { MessageComposer } from './message-composer';
 import { StoredDraft } from './ai-message.repository';
-import { ComposedMessage, LlmUsage, MessageContext, Prose, proseInputFrom, ProseResult } from './message-content';
+import { ComposedMessage, LlmSpend, LlmUsage, MessageContext, Prose, proseInputFrom, ProseResult } from './message-content';
 import { GeneratorKind } from './message.types';
 import { LlmFailure, LlmGenerationError, OpenAiProseGenerator, WriteOptions } from './openai-prose.generator';
 import { SmsComposer } from './sms-composer';
@@ -23,10 +23,14 @@ export interface Draft {
   /** What the safety filter found in a rejected draft. */
   violations: SafetyViolation[] | null;
   generationSeconds: number;
-  /** The LLM's model, prompt version and tokens, when it wrote the prose. */
+  /**
+   * The LLM's model, prompt version, tokens and cost when it was asked: it wrote the prose, or its completion was
+   * refused (unsafe, malformed) and the template replaced it.
+   */
   model?: string;
   promptVersion?: string;
   usage?: LlmUsage;
+  costUsd?: number;
   /** Parts the SMS takes, for SMS drafts. */
   smsSegments?: number;
 }
@@ -71,10 +75,19 @@ export class DraftingService {
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
     let fallbackReason: string | null = null;
     let violations: SafetyViolation[] | null = null;
+    // A refused or unusable completion is paid for all the same: the template's draft carries what it cost.
+    let spent: LlmSpend | undefined;
 
     const { stored } = options;
     if (stored) {
-      const result = { prose: stored.prose, generator: stored.generator, model: stored.model ?? undefined, promptVersion: stored.promptVersion ?? undefined, usage: stored.usage ?? undefined };
+      const result = {
+        prose: stored.prose,
+        generator: stored.generator,
+        model: stored.model ?? undefined,
+        promptVersion: stored.promptVersion ?? undefined,
+        usage: stored.usage ?? undefined,
+        costUsd: stored.costUsd ?? undefined,
+      };
       const checked = this.composeAndCheck(result, context);
       if (checked.violations.length === 0) {
         return { ...checked.draft, fallbackReason: stored.fallbackReason, violations: stored.safetyViolations as SafetyViolation[] | null, generationSeconds: elapsed() };
@@ -83,13 +96,16 @@ export class DraftingService {
       violations = checked.violations;
     } else if (this.llm.enabled && context.generator !== GeneratorKind.Template) {
       try {
-        const accepted = this.acceptLlm(await this.llm.write(proseInputFrom(context), options), context);
+        const result = await this.llm.write(proseInputFrom(context), options);
+        const accepted = this.acceptLlm(result, context);
         if ('draft' in accepted) return { ...accepted.draft, generationSeconds: elapsed() };
         ({ fallbackReason, violations } = accepted);
+        spent = spentOf(result);
         this.logger.warn(`LLM draft rejected (${violations.map((v) => v.rule).join(', ')}); using the template`);
       } catch (error) {
         if (!(error instanceof LlmGenerationError)) throw error;
         fallbackReason = error.reason;
+        spent = error.spent;
         // An open circuit or a spent budget would log once per customer; the breaker logs when it opens and closes.
         const log = error.reason === LlmFailure.CircuitOpen || error.reason === LlmFailure.Budget ? 'debug' : 'warn';
         this.logger[log](`LLM draft unavailable (${error.reason}: ${error.message}); using the template`);
@@ -101,7 +117,7 @@ export class DraftingService {
     for (const candidate of [context, { ...context, customerName: GENERIC_NAME }]) {
       const checked = this.composeAndCheck(this.templates.write(proseInputFrom(candidate)), candidate);
       if (checked.violations.length === 0) {
-        return { ...checked.draft, fallbackReason, violations, generationSeconds: elapsed() };
+        return { ...checked.draft, ...spent, fallbackReason, violations, generationSeconds: elapsed() };
       }
       templateViolations = checked.violations;
     }
@@ -162,6 +178,7 @@ export class DraftingService {
         model: result.model,
         promptVersion: result.promptVersion,
         usage: result.usage,
+        costUsd: result.costUsd,
       },
       violations: verdict.violations,
     };
@@ -174,4 +191,9 @@ export class DraftingService {
       trustedTokens: [context.customerName, 'ShoktiAI Team', 'ShoktiAI'],
     };
   }
+}
+
+function spentOf(result: ProseResult): LlmSpend | undefined {
+  if (result.model === undefined || result.promptVersion === undefined) return undefined;
+  return { model: result.model, promptVersion: result.promptVersion, usage: result.usage, costUsd: result.costUsd };
 }

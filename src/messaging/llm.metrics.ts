@@ -32,12 +32,15 @@ export class LlmMetrics {
     waitSeconds.inc(0);
   }
 
-  used(model: string, usage: LlmUsage | undefined): void {
-    if (!usage) return;
+  /** Counts a completion's tokens and cost; returns the cost (USD) for the message to keep. */
+  used(model: string, usage: LlmUsage | undefined): number | undefined {
+    if (!usage) return undefined;
     for (const [field, kind] of Object.entries(KINDS) as [keyof LlmUsage, string][]) {
       if (usage[field] > 0) this.tokens.inc({ model, kind }, usage[field]);
     }
-    this.cost.inc({ model }, costUsd(usage, this.price));
+    const cost = costUsd(usage, this.price);
+    this.cost.inc({ model }, cost);
+    return cost;
   }
 
   requested(model: string, seconds: number): void {

@@ -9,7 +9,7 @@ import { retryDelayMs } from './delivery-retry';
 import { holdBackMs, LlmBudget } from './llm-budget';
 import { LlmCircuitBreaker } from './llm-circuit-breaker';
 import { LlmMetrics } from './llm.metrics';
-import { LlmUsage, Prose, ProseInput, ProseResult } from './message-content';
+import { LlmSpend, LlmUsage, Prose, ProseInput, ProseResult } from './message-content';
 import { GeneratorKind } from './message.types';
 
 /** Why an LLM draft was not used; stored as ai_messages.fallback_reason. */
@@ -29,6 +29,8 @@ export class LlmGenerationError extends Error {
   constructor(
     readonly reason: LlmFailure,
     message: string,
+    /** What a completion that came back unusable (malformed, refused) cost all the same. */
+    readonly spent?: LlmSpend,
   ) {
     super(message);
     this.name = 'LlmGenerationError';
@@ -123,17 +125,16 @@ export class OpenAiProseGenerator {
       ? await this.budgeted(client, userContent, options.notAfter ?? Date.now() + this.deadlineMs)
       : await this.unbudgeted(client, userContent);
     const usage = usageOf(completion);
-    this.metrics.used(this.model, usage);
-    const choice = completion.choices[0];
-    if (!choice?.message) throw new LlmGenerationError(LlmFailure.MalformedOutput, 'the completion had no message');
-    if (choice.message.refusal) throw new LlmGenerationError(LlmFailure.Refused, 'the model refused');
-    return {
-      prose: parseProse(choice.message.content),
-      generator: GeneratorKind.OpenAi,
-      model: this.model,
-      promptVersion: PROMPT_VERSION,
-      usage,
-    };
+    const spent: LlmSpend = { model: this.model, promptVersion: PROMPT_VERSION, usage, costUsd: this.metrics.used(this.model, usage) };
+    try {
+      const choice = completion.choices[0];
+      if (!choice?.message) throw new LlmGenerationError(LlmFailure.MalformedOutput, 'the completion had no message');
+      if (choice.message.refusal) throw new LlmGenerationError(LlmFailure.Refused, 'the model refused');
+      return { prose: parseProse(choice.message.content), generator: GeneratorKind.OpenAi, ...spent };
+    } catch (error) {
+      if (error instanceof LlmGenerationError) throw new LlmGenerationError(error.reason, error.message, spent);
+      throw error;
+    }
   }
 
   /** One completion, the client's retries included, within OPENAI_DEADLINE_SECONDS. */

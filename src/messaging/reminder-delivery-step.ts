@@ -308,6 +308,7 @@ function storedDraftOf(row: AiMessageEntity): StoredDraft | null {
     model: row.llmModel,
     promptVersion: row.promptVersion,
     usage,
+    costUsd: row.llmCostUsd,
   };
 }
 
@@ -320,6 +321,7 @@ function toStored(draft: Draft): StoredDraft {
     model: draft.model ?? null,
     promptVersion: draft.promptVersion ?? null,
     usage: draft.usage ?? null,
+    costUsd: draft.costUsd ?? null,
   };
 }
 
