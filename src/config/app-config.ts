@@ -61,6 +61,8 @@ export class AppConfig {
   readonly campaign: {
     cron: string;
     schedulerEnabled: boolean;
+    /** CAMPAIGN_EXPERIMENT: the experiment the scheduled run splits its customers by, while it runs. */
+    experiment: string | null;
     timeZone: string;
     sendWindow: { startHour: number; endHour: number };
     concurrency: number;
@@ -149,6 +151,7 @@ export class AppConfig {
     this.campaign = {
       cron: env.CAMPAIGN_CRON,
       schedulerEnabled: env.CAMPAIGN_SCHEDULER_ENABLED,
+      experiment: env.CAMPAIGN_EXPERIMENT ?? null,
       timeZone: env.CAMPAIGN_TIMEZONE,
       sendWindow: { startHour: env.CAMPAIGN_SEND_WINDOW_START, endHour: env.CAMPAIGN_SEND_WINDOW_END },
       concurrency: env.CAMPAIGN_CONCURRENCY,

@@ -1,21 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import { validateCronExpression } from 'cron';
-import {
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsNumber,
-  IsOptional,
-  IsPositive,
-  IsString,
-  IsUrl,
-  Matches,
-  Max,
-  Min,
-  MinLength,
-  validateSync,
-  ValidationError,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsPositive, IsString, IsUrl, Matches, Max, MaxLength, Min, MinLength, ValidationError, validateSync } from 'class-validator';
 import { isIP } from 'node:net';
 import {
   estimatedEntropyBits,
@@ -300,6 +285,12 @@ export class EnvironmentVariables {
   @Transform(toBoolean)
   @IsBoolean({ message: 'CAMPAIGN_SCHEDULER_ENABLED must be true or false' })
   CAMPAIGN_SCHEDULER_ENABLED = true;
+
+  /** An experiment's key: the scheduled campaign splits its customers by it while it runs. */
+  @IsOptional()
+  @Matches(/^[a-z0-9]+(-[a-z0-9]+)*$/, { message: 'CAMPAIGN_EXPERIMENT must be an experiment key: lower-case letters and digits, words joined by single hyphens' })
+  @MaxLength(64, { message: 'CAMPAIGN_EXPERIMENT must be at most 64 characters' })
+  CAMPAIGN_EXPERIMENT?: string;
 
   /** The customers' time zone: the send window is read in it. */
   @IsOptional()
