@@ -129,7 +129,7 @@ describe('LLM drafting through the real OpenAI client (send-single)', () => {
   });
 
   it('falls back to the template, well within bounds, when the LLM is slower than its timeout', async () => {
-    fake.always({ kind: 'delay', ms: 3000, then: { kind: 'json', subject: GOOD_SUBJECT, body: GOOD_BODY } });
+    fake.always({ kind: 'delay', ms: 3000, then: { kind: 'good' } });
 
     const started = Date.now();
     const { row, text } = await send(toRegular);
@@ -159,6 +159,28 @@ describe('LLM drafting through the real OpenAI client (send-single)', () => {
     }
     expect(text).toContain('২০% ছাড়');
     expect(text).toContain('প্রোমো কোড: VIP20');
+  });
+
+  it('refuses prose off the brief (no service, no days) and sends the template, storing what it missed', async () => {
+    fake.reply({ kind: 'json', subject: GOOD_SUBJECT, body: GOOD_BODY });
+
+    const { row, text } = await send(toRegular);
+
+    expect(row).toMatchObject({ generator: 'template', fallback_reason: 'llm_off_brief', delivery_status: 'sent' });
+    expect(row.safety_violations).toEqual([
+      { rule: 'brief_service', detail: 'does not mention হোম ক্লিনিং' },
+      { rule: 'brief_days', detail: 'does not say ২২ days in Bengali digits' },
+    ]);
+    expect(text).not.toContain(GOOD_PARAGRAPHS[0]);
+    expect(text).toContain('প্রিয় kamalnavid50,');
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('sends on-brief prose: the service and the days in Bengali digits', async () => {
+    const { row, text } = await send(toRegular);
+
+    expect(row).toMatchObject({ generator: 'openai', fallback_reason: null, safety_violations: null });
+    expect(text).toContain('২২ দিন আগে আপনি হোম ক্লিনিং নিয়েছিলেন');
   });
 
   it("treats an instruction in the customer's name as data and keeps the real discount", async () => {

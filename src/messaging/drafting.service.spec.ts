@@ -94,4 +94,26 @@ describe(DraftingService.name, () => {
 
     expect(await sut.draft(CONTEXT)).toMatchObject({ generator: GeneratorKind.Template, fallbackReason: 'llm_budget' });
   });
+
+  it.each([
+    ['another service', { subject: 'আপনার ইলেকট্রিক সার্ভিসের সময় হয়েছে', body: 'শেষবার ২১ দিন আগে সার্ভিস নিয়েছিলেন।\n\nআবার বুক করুন।' }, 'brief_service'],
+    ['no days', { subject: LLM_PROSE.subject, body: 'অনেকদিন আগে প্লাম্বিং সার্ভিস নিয়েছিলেন।\n\nআবার বুক করুন।' }, 'brief_days'],
+    ['English', { subject: 'প্লাম্বিং time', body: 'Your প্লাম্বিং was ২১ days ago, book again.' }, 'brief_bengali_share'],
+  ])('refuses LLM prose off brief (%s) and sends the template with llm_off_brief and what it missed', async (_, prose, rule) => {
+    const { sut, mocks } = newTestService();
+    mocks.llm.write.mockResolvedValue({ prose, generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini', promptVersion: 'abc' });
+
+    const draft = await sut.draft(CONTEXT);
+
+    expect(draft).toMatchObject({ generator: GeneratorKind.Template, fallbackReason: 'llm_off_brief' });
+    expect(draft.violations).toEqual([expect.objectContaining({ rule })]);
+    expect(draft.message.text).toContain('প্রিয় navid,');
+  });
+
+  it('checks safety before the brief: unsafe prose that is also off brief is safety_rejected', () => {
+    const { sut } = newTestService();
+    const result = { prose: { subject: 'free offer today', body: 'Get 90% off now!' }, generator: GeneratorKind.OpenAi };
+
+    expect(sut.acceptLlm(result, CONTEXT)).toMatchObject({ fallbackReason: SAFETY_REJECTED });
+  });
 });

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { SafetyFilterService } from '../safety/safety-filter.service';
 import { SafetyPolicy, SafetyRule, SafetyViolation } from '../safety/safety.types';
+import { BriefViolation, briefViolations } from './brief-check';
 import { GENERIC_NAME } from './display-name';
 import { MessageComposer } from './message-composer';
 import { StoredDraft } from './ai-message.repository';
@@ -13,6 +14,9 @@ import { TemplateProseGenerator } from './template-prose.generator';
 
 export const SAFETY_REJECTED = 'safety_rejected';
 
+/** What refused a draft: the safety filter's findings, or what the brief check missed. */
+export type Finding = SafetyViolation | BriefViolation;
+
 export interface Draft {
   message: ComposedMessage;
   /** The generator's prose the message was composed from. */
@@ -20,8 +24,8 @@ export interface Draft {
   generator: GeneratorKind;
   /** Why the template was used although an LLM is configured. */
   fallbackReason: string | null;
-  /** What the safety filter found in a rejected draft. */
-  violations: SafetyViolation[] | null;
+  /** What the safety filter or the brief check found in a refused LLM draft. */
+  violations: Finding[] | null;
   generationSeconds: number;
   /** The LLM's model, prompt version and tokens, when it wrote the prose. */
   model?: string;
@@ -70,14 +74,14 @@ export class DraftingService {
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
     let fallbackReason: string | null = null;
-    let violations: SafetyViolation[] | null = null;
+    let violations: Finding[] | null = null;
 
     const { stored } = options;
     if (stored) {
       const result = { prose: stored.prose, generator: stored.generator, model: stored.model ?? undefined, promptVersion: stored.promptVersion ?? undefined, usage: stored.usage ?? undefined };
       const checked = this.composeAndCheck(result, context);
       if (checked.violations.length === 0) {
-        return { ...checked.draft, fallbackReason: stored.fallbackReason, violations: stored.safetyViolations as SafetyViolation[] | null, generationSeconds: elapsed() };
+        return { ...checked.draft, fallbackReason: stored.fallbackReason, violations: stored.safetyViolations as Finding[] | null, generationSeconds: elapsed() };
       }
       fallbackReason = SAFETY_REJECTED;
       violations = checked.violations;
@@ -86,7 +90,7 @@ export class DraftingService {
         const accepted = this.acceptLlm(await this.llm.write(proseInputFrom(context), options), context);
         if ('draft' in accepted) return { ...accepted.draft, generationSeconds: elapsed() };
         ({ fallbackReason, violations } = accepted);
-        this.logger.warn(`LLM draft rejected (${violations.map((v) => v.rule).join(', ')}); using the template`);
+        this.logger.warn(`LLM draft refused, ${fallbackReason} (${violations.map((v) => v.rule).join(', ')}); using the template`);
       } catch (error) {
         if (!(error instanceof LlmGenerationError)) throw error;
         fallbackReason = error.reason;
@@ -140,14 +144,17 @@ export class DraftingService {
 
   /**
    * The checks every LLM draft passes before it is used, written live or prepared ahead: composed with the
-   * message's offer and links, then the safety filter. A refused draft says why, and the template is used.
+   * message's offer and links, then the safety filter, then the brief check (the service, the days in Bengali
+   * digits, mostly Bengali). A refused draft says why, and the template is used.
    */
   acceptLlm(
     result: ProseResult,
     context: MessageContext,
-  ): { draft: Omit<Draft, 'generationSeconds'> } | { fallbackReason: string; violations: SafetyViolation[] } {
+  ): { draft: Omit<Draft, 'generationSeconds'> } | { fallbackReason: string; violations: Finding[] } {
     const checked = this.composeAndCheck(result, context);
     if (checked.violations.length > 0) return { fallbackReason: SAFETY_REJECTED, violations: checked.violations };
+    const offBrief = briefViolations(result.prose, context);
+    if (offBrief.length > 0) return { fallbackReason: LlmFailure.OffBrief, violations: offBrief };
     return { draft: { ...checked.draft, fallbackReason: null, violations: null } };
   }
 

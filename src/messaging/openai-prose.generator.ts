@@ -23,6 +23,8 @@ export enum LlmFailure {
   CircuitOpen = 'llm_circuit_open',
   /** OPENAI_RPM / OPENAI_TPM had no turn for this customer before the send window closes: the LLM was not asked. */
   Budget = 'llm_budget',
+  /** The draft missed the brief (the service, the days in Bengali digits, 60% Bengali): see brief-check.ts. */
+  OffBrief = 'llm_off_brief',
 }
 
 export class LlmGenerationError extends Error {

@@ -1,10 +1,18 @@
 import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { toBengaliDigits } from '../../src/messaging/bengali';
 
 /** What the fake answers to one chat-completions request. */
 export type FakeReply =
-  /** A completion whose content is the JSON object { subject, body }. */
+  /**
+   * An on-brief draft written from the request's facts: GOOD_SUBJECT and GOOD_BODY plus a paragraph naming the
+   * service and the days in Bengali digits (goodBriefLine); for the SMS schema, that line alone.
+   */
+  | { kind: 'good' }
+  /** A completion whose content is the JSON object { subject, body }, as given. */
   | { kind: 'json'; subject: string; body: string }
+  /** A completion in the SMS schema: the JSON object { line }, as given. */
+  | { kind: 'sms'; line: string }
   /** A completion whose content is this exact string, JSON or not. */
   | { kind: 'raw'; content: string }
   /** An OpenAI-style error; retryAfterMs becomes the retry-after-ms header the SDK obeys. */
@@ -34,7 +42,15 @@ export const GOOD_SUBJECT = 'আপনার ঘরের যত্নের স
 export const GOOD_BODY =
   'আপনার শেষ সেবার পর বেশ কিছুদিন কেটে গেছে, আশা করি সবকিছু ভালো চলছে।\n\n' +
   'নিয়মিত যত্নে ঘর থাকে পরিচ্ছন্ন, নিরাপদ ও আরামদায়ক। আবার বুক করতে আমরা আপনার অপেক্ষায় আছি।';
-const GOOD_REPLY: FakeReply = { kind: 'json', subject: GOOD_SUBJECT, body: GOOD_BODY };
+const GOOD_REPLY: FakeReply = { kind: 'good' };
+
+/** The sentence a `good` reply adds: the service and the days, as the brief asks. */
+export function goodBriefLine(service: string, days: number): string {
+  return `${toBengaliDigits(days)} দিন আগে আপনি ${service} নিয়েছিলেন, আবার বুক করুন।`;
+}
+
+/** The name of the SMS prompt's JSON schema (response_format.json_schema.name). */
+const SMS_SCHEMA = 'reminder_sms';
 
 const COMPLETION_PATHS = new Set(['/v1/chat/completions', '/chat/completions']);
 
@@ -126,7 +142,7 @@ export class FakeOpenAiServer {
     }
     this.requests.push({ path, headers: req.headers, body });
     const limit = this.limit;
-    if (!limit) return this.answer(res, this.script.shift() ?? this.fallback, body.model);
+    if (!limit) return this.answer(res, this.script.shift() ?? this.fallback, body);
     const now = Date.now();
     limit.tokens = Math.min(limit.capacity, limit.tokens + ((now - limit.at) * limit.rpm) / 60_000);
     limit.at = now;
@@ -144,11 +160,20 @@ export class FakeOpenAiServer {
     }
     this.admittedAt.push(now);
     const reply = this.script.shift() ?? this.fallback;
-    this.answer(res, limit.latencyMs > 0 ? { kind: 'delay', ms: limit.latencyMs, then: reply } : reply, body.model, headers);
+    this.answer(res, limit.latencyMs > 0 ? { kind: 'delay', ms: limit.latencyMs, then: reply } : reply, body, headers);
   }
 
-  private answer(res: ServerResponse, reply: FakeReply, model: string, headers: Record<string, string> = {}): void {
+  private answer(res: ServerResponse, reply: FakeReply, body: ChatRequestBody, headers: Record<string, string> = {}): void {
+    const model = body.model;
     switch (reply.kind) {
+      case 'good': {
+        const facts = factsOf(body);
+        const line = goodBriefLine(String(facts.service ?? ''), Number(facts.days_since_last_booking ?? 0));
+        const content = isSms(body) ? { line } : { subject: GOOD_SUBJECT, body: `${GOOD_BODY}\n\n${line}` };
+        return sendJson(res, 200, completion(model, JSON.stringify(content)), headers);
+      }
+      case 'sms':
+        return sendJson(res, 200, completion(model, JSON.stringify({ line: reply.line })), headers);
       case 'json':
         return sendJson(res, 200, completion(model, JSON.stringify({ subject: reply.subject, body: reply.body })), headers);
       case 'raw':
@@ -162,7 +187,7 @@ export class FakeOpenAiServer {
       case 'delay': {
         const timer = setTimeout(() => {
           this.timers.delete(timer);
-          if (!res.destroyed) this.answer(res, reply.then, model, headers);
+          if (!res.destroyed) this.answer(res, reply.then, body, headers);
         }, reply.ms);
         this.timers.add(timer);
         return;
@@ -174,6 +199,21 @@ export class FakeOpenAiServer {
         return;
     }
   }
+}
+
+/** The customer facts of a request: its last user message, a JSON object. */
+export function factsOf(body: ChatRequestBody): Record<string, unknown> {
+  const user = body.messages.filter((message) => message.role === 'user').at(-1);
+  try {
+    return JSON.parse(user?.content ?? '{}') as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+/** True for a request in the SMS prompt's schema. */
+export function isSms(body: ChatRequestBody): boolean {
+  return body.response_format?.json_schema?.name === SMS_SCHEMA;
 }
 
 interface RateLimit {
