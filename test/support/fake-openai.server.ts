@@ -67,6 +67,7 @@ export class FakeOpenAiServer {
   private limit: RateLimit | null = null;
   private readonly script: FakeReply[] = [];
   private fallback: FakeReply = GOOD_REPLY;
+  private tokens: FakeUsage = FAKE_USAGE;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly server: Server = createServer((req, res) => {
     this.handle(req, res).catch(() => res.destroy());
@@ -114,7 +115,12 @@ export class FakeOpenAiServer {
     this.limit = { rpm: options.rpm, capacity, tokens: capacity, at: Date.now(), latencyMs: options.latencyMs ?? 0 };
   }
 
-  /** Forgets requests, scripts and the rate limit, and goes back to the good default reply. */
+  /** The usage every completion reports from now on (FAKE_USAGE until reset). */
+  usage(tokens: FakeUsage): void {
+    this.tokens = tokens;
+  }
+
+  /** Forgets requests, scripts and the rate limit, and goes back to the good default reply and FAKE_USAGE. */
   reset(): void {
     this.requests.length = 0;
     this.admittedAt.length = 0;
@@ -122,6 +128,7 @@ export class FakeOpenAiServer {
     this.limit = null;
     this.script.length = 0;
     this.fallback = GOOD_REPLY;
+    this.tokens = FAKE_USAGE;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -170,14 +177,14 @@ export class FakeOpenAiServer {
         const facts = factsOf(body);
         const line = goodBriefLine(String(facts.service ?? ''), Number(facts.days_since_last_booking ?? 0));
         const content = isSms(body) ? { line } : { subject: GOOD_SUBJECT, body: `${GOOD_BODY}\n\n${line}` };
-        return sendJson(res, 200, completion(model, JSON.stringify(content)), headers);
+        return sendJson(res, 200, completion(this.tokens, model, JSON.stringify(content)), headers);
       }
       case 'sms':
-        return sendJson(res, 200, completion(model, JSON.stringify({ line: reply.line })), headers);
+        return sendJson(res, 200, completion(this.tokens, model, JSON.stringify({ line: reply.line })), headers);
       case 'json':
-        return sendJson(res, 200, completion(model, JSON.stringify({ subject: reply.subject, body: reply.body })), headers);
+        return sendJson(res, 200, completion(this.tokens, model, JSON.stringify({ subject: reply.subject, body: reply.body })), headers);
       case 'raw':
-        return sendJson(res, 200, completion(model, reply.content), headers);
+        return sendJson(res, 200, completion(this.tokens, model, reply.content), headers);
       case 'status': {
         const headers: Record<string, string> =
           reply.retryAfterMs === undefined ? {} : { 'retry-after-ms': String(reply.retryAfterMs) };
@@ -224,11 +231,17 @@ interface RateLimit {
   latencyMs: number;
 }
 
-/** The usage every completion reports: 120 prompt tokens of which 20 cached, 80 completion tokens. */
-export const FAKE_USAGE = { promptTokens: 120, cachedTokens: 20, completionTokens: 80 };
+export interface FakeUsage {
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+}
 
-function completion(model: string, content: string) {
-  const { promptTokens, cachedTokens, completionTokens } = FAKE_USAGE;
+/** The usage every completion reports by default: 120 prompt tokens of which 20 cached, 80 completion tokens. */
+export const FAKE_USAGE: FakeUsage = { promptTokens: 120, cachedTokens: 20, completionTokens: 80 };
+
+function completion(usage: FakeUsage, model: string, content: string) {
+  const { promptTokens, cachedTokens, completionTokens } = usage;
   return {
     id: `chatcmpl-fake-${Date.now().toString(36)}`,
     object: 'chat.completion',
