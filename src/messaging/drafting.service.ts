@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { SafetyFilterService } from '../safety/safety-filter.service';
 import { SafetyPolicy, SafetyRule, SafetyViolation } from '../safety/safety.types';
-import { BriefViolation, briefViolations } from './brief-check';
+import { BriefRule, BriefViolation, briefViolations } from './brief-check';
 import { GENERIC_NAME } from './display-name';
 import { MessageComposer } from './message-composer';
 import { StoredDraft } from './ai-message.repository';
@@ -40,6 +40,25 @@ export interface DraftOptions extends WriteOptions {
   stored?: StoredDraft | null;
 }
 
+/** A composed draft and what the safety filter found in it. */
+interface Checked {
+  draft: Omit<Draft, 'generationSeconds' | 'fallbackReason' | 'violations'>;
+  violations: SafetyViolation[];
+}
+
+/** Why the template was used instead of the LLM, if it was. */
+interface Refusal {
+  fallbackReason: string | null;
+  violations: Finding[] | null;
+}
+
+/** The shortest line worth asking the LLM for: the service, the days and "book again" take about 30 units. */
+const MIN_SMS_LINE = 30;
+
+function tooManyParts(segments: number, maxSegments: number): BriefViolation {
+  return { rule: BriefRule.SmsParts, detail: `takes ${segments} parts, more than ${maxSegments}` };
+}
+
 /** Thrown when not even the built-in template passes the safety filter. */
 export class DraftRejectedError extends Error {
   constructor(readonly violations: SafetyViolation[]) {
@@ -65,7 +84,7 @@ export class DraftingService {
     private readonly config: AppConfig,
   ) {}
 
-  /** True when email drafts are worth storing before the send: they may cost an LLM call. */
+  /** True when drafts are worth storing before the send: they may cost an LLM call. */
   get storesDrafts(): boolean {
     return this.llm.enabled;
   }
@@ -73,8 +92,7 @@ export class DraftingService {
   async draft(context: MessageContext, options: DraftOptions = {}): Promise<Draft> {
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
-    let fallbackReason: string | null = null;
-    let violations: Finding[] | null = null;
+    let refused: Refusal = { fallbackReason: null, violations: null };
 
     const { stored } = options;
     if (stored) {
@@ -83,21 +101,11 @@ export class DraftingService {
       if (checked.violations.length === 0) {
         return { ...checked.draft, fallbackReason: stored.fallbackReason, violations: stored.safetyViolations as Finding[] | null, generationSeconds: elapsed() };
       }
-      fallbackReason = SAFETY_REJECTED;
-      violations = checked.violations;
+      refused = { fallbackReason: SAFETY_REJECTED, violations: checked.violations };
     } else if (this.llm.enabled && context.generator !== GeneratorKind.Template) {
-      try {
-        const accepted = this.acceptLlm(await this.llm.write(proseInputFrom(context), options), context);
-        if ('draft' in accepted) return { ...accepted.draft, generationSeconds: elapsed() };
-        ({ fallbackReason, violations } = accepted);
-        this.logger.warn(`LLM draft refused, ${fallbackReason} (${violations.map((v) => v.rule).join(', ')}); using the template`);
-      } catch (error) {
-        if (!(error instanceof LlmGenerationError)) throw error;
-        fallbackReason = error.reason;
-        // An open circuit or a spent budget would log once per customer; the breaker logs when it opens and closes.
-        const log = error.reason === LlmFailure.CircuitOpen || error.reason === LlmFailure.Budget ? 'debug' : 'warn';
-        this.logger[log](`LLM draft unavailable (${error.reason}: ${error.message}); using the template`);
-      }
+      const outcome = await this.tryLlm(() => this.llm.write(proseInputFrom(context), options), context);
+      if ('draft' in outcome) return { ...outcome.draft, generationSeconds: elapsed() };
+      refused = outcome;
     }
 
     // A name the filter objects to (profanity, say) gets the generic greeting instead.
@@ -105,7 +113,7 @@ export class DraftingService {
     for (const candidate of [context, { ...context, customerName: GENERIC_NAME }]) {
       const checked = this.composeAndCheck(this.templates.write(proseInputFrom(candidate)), candidate);
       if (checked.violations.length === 0) {
-        return { ...checked.draft, fallbackReason, violations, generationSeconds: elapsed() };
+        return { ...checked.draft, ...refused, generationSeconds: elapsed() };
       }
       templateViolations = checked.violations;
     }
@@ -113,11 +121,40 @@ export class DraftingService {
   }
 
   /**
-   * An SMS from the built-in templates: the longest that fits `maxSegments` parts and passes the
-   * safety filter. (The LLM writes email prose only: an SMS has no room for it.)
+   * An SMS: with an LLM, its one line (sized to the room the offer, the link and the opt-out hint leave in
+   * `maxSegments` parts) checked like email prose and for its parts; else, or when that fails, the longest
+   * built-in template that fits and passes the safety filter. A stored draft is composed again, never redrafted.
    */
-  draftSms(context: MessageContext, maxSegments: number): Draft {
+  async draftSms(context: MessageContext, maxSegments: number, options: DraftOptions = {}): Promise<Draft> {
     const started = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+    let refused: Refusal = { fallbackReason: null, violations: null };
+
+    const { stored } = options;
+    if (stored?.generator === GeneratorKind.OpenAi) {
+      const result = { prose: stored.prose, generator: stored.generator, model: stored.model ?? undefined, promptVersion: stored.promptVersion ?? undefined, usage: stored.usage ?? undefined };
+      const checked = this.checkSms(result, context);
+      const segments = checked.draft.smsSegments;
+      if (checked.violations.length === 0 && segments <= maxSegments) {
+        return { ...checked.draft, fallbackReason: stored.fallbackReason, violations: stored.safetyViolations as Finding[] | null, generationSeconds: elapsed() };
+      }
+      refused =
+        checked.violations.length > 0
+          ? { fallbackReason: SAFETY_REJECTED, violations: checked.violations }
+          : { fallbackReason: LlmFailure.OffBrief, violations: [tooManyParts(segments, maxSegments)] };
+    } else if (stored) {
+      // A template SMS is written the same way again; the reason the LLM's line was not used is kept.
+      refused = { fallbackReason: stored.fallbackReason, violations: stored.safetyViolations as Finding[] | null };
+    } else if (this.llm.enabled && context.generator !== GeneratorKind.Template) {
+      const room = this.sms.lineRoom(context, maxSegments);
+      // Too little room for a sentence naming the service and the days (SMS_MAX_SEGMENTS=1): the template writes it.
+      if (room >= MIN_SMS_LINE) {
+        const outcome = await this.tryLlm(() => this.llm.writeSms(proseInputFrom(context), room, options), context, { maxSegments });
+        if ('draft' in outcome) return { ...outcome.draft, generationSeconds: elapsed() };
+        refused = outcome;
+      }
+    }
+
     let violations: SafetyViolation[] = [];
     for (const candidate of [context, { ...context, customerName: GENERIC_NAME }]) {
       const sms = this.sms.compose(candidate, maxSegments);
@@ -131,9 +168,8 @@ export class DraftingService {
           message: { subject: '', text: sms.text, html: '' },
           prose: { subject: '', body: sms.text },
           generator: GeneratorKind.Template,
-          fallbackReason: null,
-          violations: null,
-          generationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+          ...refused,
+          generationSeconds: elapsed(),
           smsSegments: sms.segments,
         };
       }
@@ -145,20 +181,61 @@ export class DraftingService {
   /**
    * The checks every LLM draft passes before it is used, written live or prepared ahead: composed with the
    * message's offer and links, then the safety filter, then the brief check (the service, the days in Bengali
-   * digits, mostly Bengali). A refused draft says why, and the template is used.
+   * digits, mostly Bengali; for an SMS, `sms.maxSegments` parts at most). A refused draft says why, and the
+   * template is used.
    */
   acceptLlm(
     result: ProseResult,
     context: MessageContext,
+    sms?: { maxSegments: number },
   ): { draft: Omit<Draft, 'generationSeconds'> } | { fallbackReason: string; violations: Finding[] } {
-    const checked = this.composeAndCheck(result, context);
+    const checked = sms ? this.checkSms(result, context) : this.composeAndCheck(result, context);
     if (checked.violations.length > 0) return { fallbackReason: SAFETY_REJECTED, violations: checked.violations };
     const offBrief = briefViolations(result.prose, context);
+    const segments = checked.draft.smsSegments;
+    if (sms && segments !== undefined && segments > sms.maxSegments) offBrief.push(tooManyParts(segments, sms.maxSegments));
     if (offBrief.length > 0) return { fallbackReason: LlmFailure.OffBrief, violations: offBrief };
     return { draft: { ...checked.draft, fallbackReason: null, violations: null } };
   }
 
-  private composeAndCheck(result: ProseResult, context: MessageContext) {
+  /** Asks the LLM and checks its draft; why it was not used, when it was not. */
+  private async tryLlm(
+    write: () => Promise<ProseResult>,
+    context: MessageContext,
+    sms?: { maxSegments: number },
+  ): Promise<{ draft: Omit<Draft, 'generationSeconds'> } | { fallbackReason: string; violations: Finding[] | null }> {
+    try {
+      const accepted = this.acceptLlm(await write(), context, sms);
+      if (!('draft' in accepted)) {
+        this.logger.warn(`LLM draft refused, ${accepted.fallbackReason} (${accepted.violations.map((v) => v.rule).join(', ')}); using the template`);
+      }
+      return accepted;
+    } catch (error) {
+      if (!(error instanceof LlmGenerationError)) throw error;
+      // An open circuit or a spent budget would log once per customer; the breaker logs when it opens and closes.
+      const log = error.reason === LlmFailure.CircuitOpen || error.reason === LlmFailure.Budget ? 'debug' : 'warn';
+      this.logger[log](`LLM draft unavailable (${error.reason}: ${error.message}); using the template`);
+      return { fallbackReason: error.reason, violations: null };
+    }
+  }
+
+  /** An SMS line composed with the offer, the link and the opt-out hint, and the safety filter's findings. */
+  private checkSms(result: ProseResult, context: MessageContext): Checked & { draft: { smsSegments: number } } {
+    const sms = this.sms.composeLine(result.prose.body, context);
+    const verdict = this.safety.check({ subject: '', text: sms.text, channel: 'sms' }, this.policyFor(context));
+    const draft = {
+      message: { subject: '', text: sms.text, html: '' },
+      prose: result.prose,
+      generator: result.generator,
+      model: result.model,
+      promptVersion: result.promptVersion,
+      usage: result.usage,
+      smsSegments: sms.segments,
+    };
+    return { draft, violations: verdict.violations };
+  }
+
+  private composeAndCheck(result: ProseResult, context: MessageContext): Checked {
     const message = this.composer.compose(result.prose, context);
     const verdict = this.safety.check({ subject: message.subject, text: message.text }, this.policyFor(context));
     return {

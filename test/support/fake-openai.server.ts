@@ -6,7 +6,7 @@ import { toBengaliDigits } from '../../src/messaging/bengali';
 export type FakeReply =
   /**
    * An on-brief draft written from the request's facts: GOOD_SUBJECT and GOOD_BODY plus a paragraph naming the
-   * service and the days in Bengali digits (goodBriefLine); for the SMS schema, that line alone.
+   * service and the days in Bengali digits (goodBriefLine); for the SMS schema, goodSmsLine.
    */
   | { kind: 'good' }
   /** A completion whose content is the JSON object { subject, body }, as given. */
@@ -47,6 +47,11 @@ const GOOD_REPLY: FakeReply = { kind: 'good' };
 /** The sentence a `good` reply adds: the service and the days, as the brief asks. */
 export function goodBriefLine(service: string, days: number): string {
   return `${toBengaliDigits(days)} দিন আগে আপনি ${service} নিয়েছিলেন, আবার বুক করুন।`;
+}
+
+/** A `good` reply's SMS line: short enough for two parts with an offer and a /r/ link. */
+export function goodSmsLine(service: string, days: number): string {
+  return `${toBengaliDigits(days)} দিন আগে ${service} নিয়েছিলেন।`;
 }
 
 /** The name of the SMS prompt's JSON schema (response_format.json_schema.name). */
@@ -175,8 +180,10 @@ export class FakeOpenAiServer {
     switch (reply.kind) {
       case 'good': {
         const facts = factsOf(body);
-        const line = goodBriefLine(String(facts.service ?? ''), Number(facts.days_since_last_booking ?? 0));
-        const content = isSms(body) ? { line } : { subject: GOOD_SUBJECT, body: `${GOOD_BODY}\n\n${line}` };
+        const [service, days] = [String(facts.service ?? ''), Number(facts.days_since_last_booking ?? 0)];
+        const content = isSms(body)
+          ? { line: goodSmsLine(service, days) }
+          : { subject: GOOD_SUBJECT, body: `${GOOD_BODY}\n\n${goodBriefLine(service, days)}` };
         return sendJson(res, 200, completion(this.tokens, model, JSON.stringify(content)), headers);
       }
       case 'sms':
