@@ -72,6 +72,7 @@ export class FakeOpenAiServer {
   private limit: RateLimit | null = null;
   private readonly script: FakeReply[] = [];
   private fallback: FakeReply = GOOD_REPLY;
+  private readonly rules: { when: (body: ChatRequestBody) => boolean; reply: FakeReply }[] = [];
   private tokens: FakeUsage = FAKE_USAGE;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly server: Server = createServer((req, res) => {
@@ -104,7 +105,12 @@ export class FakeOpenAiServer {
     this.script.push(...replies);
   }
 
-  /** Answers every request this way once the script is used up. */
+  /** Once the script is used up, answers the requests `when` picks this way (the first matching rule wins). */
+  answerWhen(when: (body: ChatRequestBody) => boolean, reply: FakeReply): void {
+    this.rules.push({ when, reply });
+  }
+
+  /** Answers every request this way once the script is used up (and no answerWhen rule matches). */
   always(reply: FakeReply): void {
     this.fallback = reply;
   }
@@ -132,6 +138,7 @@ export class FakeOpenAiServer {
     this.rateLimited = 0;
     this.limit = null;
     this.script.length = 0;
+    this.rules.length = 0;
     this.fallback = GOOD_REPLY;
     this.tokens = FAKE_USAGE;
   }
@@ -154,7 +161,7 @@ export class FakeOpenAiServer {
     }
     this.requests.push({ path, headers: req.headers, body });
     const limit = this.limit;
-    if (!limit) return this.answer(res, this.script.shift() ?? this.fallback, body);
+    if (!limit) return this.answer(res, this.next(body), body);
     const now = Date.now();
     limit.tokens = Math.min(limit.capacity, limit.tokens + ((now - limit.at) * limit.rpm) / 60_000);
     limit.at = now;
@@ -171,8 +178,12 @@ export class FakeOpenAiServer {
       return sendJson(res, 429, errorBody('Rate limit reached for requests', 'requests'), headers);
     }
     this.admittedAt.push(now);
-    const reply = this.script.shift() ?? this.fallback;
+    const reply = this.next(body);
     this.answer(res, limit.latencyMs > 0 ? { kind: 'delay', ms: limit.latencyMs, then: reply } : reply, body, headers);
+  }
+
+  private next(body: ChatRequestBody): FakeReply {
+    return this.script.shift() ?? this.rules.find((rule) => rule.when(body))?.reply ?? this.fallback;
   }
 
   private answer(res: ServerResponse, reply: FakeReply, body: ChatRequestBody, headers: Record<string, string> = {}): void {
