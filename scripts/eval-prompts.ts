@@ -6,7 +6,7 @@ import { validateEnvironment } from '../src/config/environment';
 import { SafetyFilterService } from '../src/safety/safety-filter.service';
 import { bengaliShare, briefViolations } from '../src/messaging/brief-check';
 import { displayName } from '../src/messaging/display-name';
-import { DraftingService, SAFETY_REJECTED } from '../src/messaging/drafting.service';
+import { DraftingService, MIN_SMS_LINE, SAFETY_REJECTED } from '../src/messaging/drafting.service';
 import { LlmBudget } from '../src/messaging/llm-budget';
 import { LlmCircuitBreaker } from '../src/messaging/llm-circuit-breaker';
 import { LlmFailure, LlmGenerationError } from '../src/messaging/llm-failure';
@@ -187,12 +187,15 @@ async function ask(
 ): Promise<Sample> {
   const maxSegments = config.sms.maxSegments;
   const room = sms.lineRoom(context, maxSegments);
+  const failed = (reason: string): Sample => ({ version: '', refused: reason, error: true, safe: false, onBrief: false, bengali: 0, length: 0, smsParts: null, usage: { input: 0, cachedInput: 0, output: 0 } });
+  // As draftSms: with too little room (a long PUBLIC_BASE_URL and an offer) a send does not ask the LLM.
+  if (prompt === 'sms' && room < MIN_SMS_LINE) return failed('sms_no_room');
   let result: ProseResult;
   try {
     result = prompt === 'sms' ? await llm.writeSms(proseInputFrom(context), room) : await llm.write(proseInputFrom(context));
   } catch (error) {
     if (!(error instanceof LlmGenerationError)) throw error;
-    return { version: '', refused: error.reason, error: true, safe: false, onBrief: false, bengali: 0, length: 0, smsParts: null, usage: { input: 0, cachedInput: 0, output: 0 } };
+    return failed(error.reason);
   }
   // The checks a send makes; the brief is checked on its own too, so an unsafe answer still shows whether it was on brief.
   const verdict = drafting.acceptLlm(result, context, prompt === 'sms' ? { maxSegments } : undefined);

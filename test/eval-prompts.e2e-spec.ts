@@ -83,6 +83,17 @@ describe('npm run eval:prompts (against the fake)', () => {
     });
   });
 
+  it('does not ask for an SMS line where a send would not: too little room after a long link and an offer', async () => {
+    const lines: string[] = [];
+    const longBase = `https://${'reminders.'.repeat(2)}shoktiai.example`;
+    await main(['--only', 'sms'], { ...env(), PUBLIC_BASE_URL: longBase }, (line: string) => lines.push(line));
+
+    const [report] = (JSON.parse(lines.at(-1)!) as { prompts: PromptReport[] }).prompts;
+    const withOffer = PROFILES.filter((profile) => profile.offer).length;
+    expect(report).toMatchObject({ errors: withOffer, refused: { sms_no_room: withOffer }, answered: PROFILES.length - withOffer });
+    expect(fake.requests).toHaveLength(PROFILES.length - withOffer);
+  });
+
   it('answers a bad option with a message naming it', async () => {
     await expect(run(['--repeat', '0'])).rejects.toThrow('--repeat');
     await expect(main([], {}, () => undefined)).rejects.toThrow('OPENAI_API_KEY');

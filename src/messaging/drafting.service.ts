@@ -53,7 +53,7 @@ interface Refusal {
 }
 
 /** The shortest line worth asking the LLM for: the service, the days and "book again" take about 30 units. */
-const MIN_SMS_LINE = 30;
+export const MIN_SMS_LINE = 30;
 
 function tooManyParts(segments: number, maxSegments: number): BriefViolation {
   return { rule: BriefRule.SmsParts, detail: `takes ${segments} parts, more than ${maxSegments}` };
