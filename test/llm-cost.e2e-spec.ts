@@ -1,4 +1,4 @@
-import { FAKE_USAGE, FakeOpenAiServer, sameRealmFetch } from './support/fake-openai.server';
+import { FAKE_USAGE, FakeOpenAiServer, GOOD_BODY, GOOD_SUBJECT, sameRealmFetch } from './support/fake-openai.server';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 
 const RUN = '/internal/ai/smartengage/run-segment';
@@ -66,8 +66,12 @@ describe('LLM tokens and cost per run', () => {
     expect(control.body.llm).toEqual(expected);
   });
 
-  it('counts completions the templates replaced: they were paid for all the same', async () => {
-    fake.always({ kind: 'raw', content: 'not json' });
+  it.each([
+    ['not JSON', { kind: 'raw', content: 'not json' }, 'llm_malformed_output'],
+    // Names neither the service nor the days: refused by the brief check.
+    ['off brief', { kind: 'json', subject: GOOD_SUBJECT, body: GOOD_BODY }, 'llm_off_brief'],
+  ] as const)('counts completions the templates replaced (%s): they were paid for all the same', async (_case, reply, reason) => {
+    fake.always(reply);
     const run = await t.http().post(RUN).set(auth).send(ALWAYS_OPEN).expect(200);
     const sent = Number(run.body.sent);
     expect(sent).toBeGreaterThan(1);
@@ -76,7 +80,7 @@ describe('LLM tokens and cost per run', () => {
       run.body.job_run_id,
     ]);
     expect(rows).toHaveLength(sent);
-    for (const row of rows) expect(row).toEqual({ generator: 'template', fallback_reason: 'llm_malformed_output', llm_model: 'gpt-4o-mini' });
+    for (const row of rows) expect(row).toEqual({ generator: 'template', fallback_reason: reason, llm_model: 'gpt-4o-mini' });
     const history = await t.http().get('/internal/jobs/history').set(auth).expect(200);
     expect(history.body.runs.find((r: { id: string }) => r.id === run.body.job_run_id).llm).toMatchObject({
       drafts: sent,

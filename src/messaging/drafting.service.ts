@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { SafetyFilterService } from '../safety/safety-filter.service';
 import { SafetyPolicy, SafetyRule, SafetyViolation } from '../safety/safety.types';
+import { BriefRule, BriefViolation, briefViolations } from './brief-check';
 import { GENERIC_NAME } from './display-name';
 import { MessageComposer } from './message-composer';
 import { StoredDraft } from './ai-message.repository';
@@ -13,6 +14,9 @@ import { TemplateProseGenerator } from './template-prose.generator';
 
 export const SAFETY_REJECTED = 'safety_rejected';
 
+/** What refused a draft: the safety filter's findings, or what the brief check missed. */
+export type Finding = SafetyViolation | BriefViolation;
+
 export interface Draft {
   message: ComposedMessage;
   /** The generator's prose the message was composed from. */
@@ -20,12 +24,12 @@ export interface Draft {
   generator: GeneratorKind;
   /** Why the template was used although an LLM is configured. */
   fallbackReason: string | null;
-  /** What the safety filter found in a rejected draft. */
-  violations: SafetyViolation[] | null;
+  /** What the safety filter or the brief check found in a refused LLM draft. */
+  violations: Finding[] | null;
   generationSeconds: number;
   /**
    * The LLM's model, prompt version, tokens and cost when it was asked: it wrote the prose, or its completion was
-   * refused (unsafe, malformed) and the template replaced it.
+   * refused (unsafe, off brief, malformed) and the template replaced it.
    */
   model?: string;
   promptVersion?: string;
@@ -38,6 +42,26 @@ export interface Draft {
 export interface DraftOptions extends WriteOptions {
   /** The message's draft as first written (a retry, a redelivered job): composed and checked again, never redrafted. */
   stored?: StoredDraft | null;
+}
+
+/** A composed draft and what the safety filter found in it. */
+interface Checked {
+  draft: Omit<Draft, 'generationSeconds' | 'fallbackReason' | 'violations'>;
+  violations: SafetyViolation[];
+}
+
+/** Why the template was used instead of the LLM, if it was, and what the refused completion cost. */
+interface Refusal {
+  fallbackReason: string | null;
+  violations: Finding[] | null;
+  spent?: LlmSpend;
+}
+
+/** The shortest line worth asking the LLM for: the service, the days and "book again" take about 30 units. */
+export const MIN_SMS_LINE = 30;
+
+function tooManyParts(segments: number, maxSegments: number): BriefViolation {
+  return { rule: BriefRule.SmsParts, detail: `takes ${segments} parts, more than ${maxSegments}` };
 }
 
 /** Thrown when not even the built-in template passes the safety filter. */
@@ -65,7 +89,7 @@ export class DraftingService {
     private readonly config: AppConfig,
   ) {}
 
-  /** True when email drafts are worth storing before the send: they may cost an LLM call. */
+  /** True when drafts are worth storing before the send: they may cost an LLM call. */
   get storesDrafts(): boolean {
     return this.llm.enabled;
   }
@@ -73,43 +97,20 @@ export class DraftingService {
   async draft(context: MessageContext, options: DraftOptions = {}): Promise<Draft> {
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
-    let fallbackReason: string | null = null;
-    let violations: SafetyViolation[] | null = null;
-    // A refused or unusable completion is paid for all the same: the template's draft carries what it cost.
-    let spent: LlmSpend | undefined;
+    let refused: Refusal = { fallbackReason: null, violations: null };
 
     const { stored } = options;
     if (stored) {
-      const result = {
-        prose: stored.prose,
-        generator: stored.generator,
-        model: stored.model ?? undefined,
-        promptVersion: stored.promptVersion ?? undefined,
-        usage: stored.usage ?? undefined,
-        costUsd: stored.costUsd ?? undefined,
-      };
+      const result = resultOf(stored);
       const checked = this.composeAndCheck(result, context);
       if (checked.violations.length === 0) {
-        return { ...checked.draft, fallbackReason: stored.fallbackReason, violations: stored.safetyViolations as SafetyViolation[] | null, generationSeconds: elapsed() };
+        return { ...checked.draft, fallbackReason: stored.fallbackReason, violations: stored.safetyViolations as Finding[] | null, generationSeconds: elapsed() };
       }
-      fallbackReason = SAFETY_REJECTED;
-      violations = checked.violations;
+      refused = { fallbackReason: SAFETY_REJECTED, violations: checked.violations };
     } else if (this.llm.enabled && context.generator !== GeneratorKind.Template) {
-      try {
-        const result = await this.llm.write(proseInputFrom(context), options);
-        const accepted = this.acceptLlm(result, context);
-        if ('draft' in accepted) return { ...accepted.draft, generationSeconds: elapsed() };
-        ({ fallbackReason, violations } = accepted);
-        spent = spentOf(result);
-        this.logger.warn(`LLM draft rejected (${violations.map((v) => v.rule).join(', ')}); using the template`);
-      } catch (error) {
-        if (!(error instanceof LlmGenerationError)) throw error;
-        fallbackReason = error.reason;
-        spent = error.spent;
-        // An open circuit or a spent budget would log once per customer; the breaker logs when it opens and closes.
-        const log = error.reason === LlmFailure.CircuitOpen || error.reason === LlmFailure.Budget ? 'debug' : 'warn';
-        this.logger[log](`LLM draft unavailable (${error.reason}: ${error.message}); using the template`);
-      }
+      const outcome = await this.tryLlm(() => this.llm.write(proseInputFrom(context), options), context);
+      if ('draft' in outcome) return { ...outcome.draft, generationSeconds: elapsed() };
+      refused = outcome;
     }
 
     // A name the filter objects to (profanity, say) gets the generic greeting instead.
@@ -117,7 +118,8 @@ export class DraftingService {
     for (const candidate of [context, { ...context, customerName: GENERIC_NAME }]) {
       const checked = this.composeAndCheck(this.templates.write(proseInputFrom(candidate)), candidate);
       if (checked.violations.length === 0) {
-        return { ...checked.draft, ...spent, fallbackReason, violations, generationSeconds: elapsed() };
+        const { spent, ...reason } = refused;
+        return { ...checked.draft, ...spent, ...reason, generationSeconds: elapsed() };
       }
       templateViolations = checked.violations;
     }
@@ -125,11 +127,40 @@ export class DraftingService {
   }
 
   /**
-   * An SMS from the built-in templates: the longest that fits `maxSegments` parts and passes the
-   * safety filter. (The LLM writes email prose only: an SMS has no room for it.)
+   * An SMS: with an LLM, its one line (sized to the room the offer, the link and the opt-out hint leave in
+   * `maxSegments` parts) checked like email prose and for its parts; else, or when that fails, the longest
+   * built-in template that fits and passes the safety filter. A stored draft is composed again, never redrafted.
    */
-  draftSms(context: MessageContext, maxSegments: number): Draft {
+  async draftSms(context: MessageContext, maxSegments: number, options: DraftOptions = {}): Promise<Draft> {
     const started = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+    let refused: Refusal = { fallbackReason: null, violations: null };
+
+    const { stored } = options;
+    if (stored?.generator === GeneratorKind.OpenAi) {
+      const result = resultOf(stored);
+      const checked = this.checkSms(result, context);
+      const segments = checked.draft.smsSegments;
+      if (checked.violations.length === 0 && segments <= maxSegments) {
+        return { ...checked.draft, fallbackReason: stored.fallbackReason, violations: stored.safetyViolations as Finding[] | null, generationSeconds: elapsed() };
+      }
+      refused =
+        checked.violations.length > 0
+          ? { fallbackReason: SAFETY_REJECTED, violations: checked.violations }
+          : { fallbackReason: LlmFailure.OffBrief, violations: [tooManyParts(segments, maxSegments)] };
+    } else if (stored) {
+      // A template SMS is written the same way again; the reason the LLM's line was not used is kept.
+      refused = { fallbackReason: stored.fallbackReason, violations: stored.safetyViolations as Finding[] | null };
+    } else if (this.llm.enabled && context.generator !== GeneratorKind.Template) {
+      const room = this.sms.lineRoom(context, maxSegments);
+      // Too little room for a sentence naming the service and the days (SMS_MAX_SEGMENTS=1): the template writes it.
+      if (room >= MIN_SMS_LINE) {
+        const outcome = await this.tryLlm(() => this.llm.writeSms(proseInputFrom(context), room, options), context, { maxSegments });
+        if ('draft' in outcome) return { ...outcome.draft, generationSeconds: elapsed() };
+        refused = outcome;
+      }
+    }
+
     let violations: SafetyViolation[] = [];
     for (const candidate of [context, { ...context, customerName: GENERIC_NAME }]) {
       const sms = this.sms.compose(candidate, maxSegments);
@@ -139,13 +170,14 @@ export class DraftingService {
       }
       const verdict = this.safety.check({ subject: '', text: sms.text, channel: 'sms' }, this.policyFor(candidate));
       if (verdict.passed) {
+        const { spent, ...reason } = refused;
         return {
           message: { subject: '', text: sms.text, html: '' },
           prose: { subject: '', body: sms.text },
           generator: GeneratorKind.Template,
-          fallbackReason: null,
-          violations: null,
-          generationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+          ...spent,
+          ...reason,
+          generationSeconds: elapsed(),
           smsSegments: sms.segments,
         };
       }
@@ -156,18 +188,63 @@ export class DraftingService {
 
   /**
    * The checks every LLM draft passes before it is used, written live or prepared ahead: composed with the
-   * message's offer and links, then the safety filter. A refused draft says why, and the template is used.
+   * message's offer and links, then the safety filter, then the brief check (the service, the days in Bengali
+   * digits, mostly Bengali; for an SMS, `sms.maxSegments` parts at most). A refused draft says why, and the
+   * template is used.
    */
   acceptLlm(
     result: ProseResult,
     context: MessageContext,
-  ): { draft: Omit<Draft, 'generationSeconds'> } | { fallbackReason: string; violations: SafetyViolation[] } {
-    const checked = this.composeAndCheck(result, context);
+    sms?: { maxSegments: number },
+  ): { draft: Omit<Draft, 'generationSeconds'> } | { fallbackReason: string; violations: Finding[] } {
+    const checked = sms ? this.checkSms(result, context) : this.composeAndCheck(result, context);
     if (checked.violations.length > 0) return { fallbackReason: SAFETY_REJECTED, violations: checked.violations };
+    const offBrief = briefViolations(result.prose, context);
+    const segments = checked.draft.smsSegments;
+    if (sms && segments !== undefined && segments > sms.maxSegments) offBrief.push(tooManyParts(segments, sms.maxSegments));
+    if (offBrief.length > 0) return { fallbackReason: LlmFailure.OffBrief, violations: offBrief };
     return { draft: { ...checked.draft, fallbackReason: null, violations: null } };
   }
 
-  private composeAndCheck(result: ProseResult, context: MessageContext) {
+  /** Asks the LLM and checks its draft; why it was not used, when it was not. */
+  private async tryLlm(
+    write: () => Promise<ProseResult>,
+    context: MessageContext,
+    sms?: { maxSegments: number },
+  ): Promise<{ draft: Omit<Draft, 'generationSeconds'> } | Refusal> {
+    try {
+      const result = await write();
+      const accepted = this.acceptLlm(result, context, sms);
+      if ('draft' in accepted) return accepted;
+      this.logger.warn(`LLM draft refused, ${accepted.fallbackReason} (${accepted.violations.map((v) => v.rule).join(', ')}); using the template`);
+      return { ...accepted, spent: spentOf(result) };
+    } catch (error) {
+      if (!(error instanceof LlmGenerationError)) throw error;
+      // An open circuit or a spent budget would log once per customer; the breaker logs when it opens and closes.
+      const log = error.reason === LlmFailure.CircuitOpen || error.reason === LlmFailure.Budget ? 'debug' : 'warn';
+      this.logger[log](`LLM draft unavailable (${error.reason}: ${error.message}); using the template`);
+      return { fallbackReason: error.reason, violations: null, spent: error.spent };
+    }
+  }
+
+  /** An SMS line composed with the offer, the link and the opt-out hint, and the safety filter's findings. */
+  private checkSms(result: ProseResult, context: MessageContext): Checked & { draft: { smsSegments: number } } {
+    const sms = this.sms.composeLine(result.prose.body, context);
+    const verdict = this.safety.check({ subject: '', text: sms.text, channel: 'sms' }, this.policyFor(context));
+    const draft = {
+      message: { subject: '', text: sms.text, html: '' },
+      prose: result.prose,
+      generator: result.generator,
+      model: result.model,
+      promptVersion: result.promptVersion,
+      usage: result.usage,
+      costUsd: result.costUsd,
+      smsSegments: sms.segments,
+    };
+    return { draft, violations: verdict.violations };
+  }
+
+  private composeAndCheck(result: ProseResult, context: MessageContext): Checked {
     const message = this.composer.compose(result.prose, context);
     const verdict = this.safety.check({ subject: message.subject, text: message.text }, this.policyFor(context));
     return {
@@ -191,6 +268,18 @@ export class DraftingService {
       trustedTokens: [context.customerName, 'ShoktiAI Team', 'ShoktiAI'],
     };
   }
+}
+
+/** A stored draft as the generator's result, to compose and check again. */
+function resultOf(stored: StoredDraft): ProseResult {
+  return {
+    prose: stored.prose,
+    generator: stored.generator,
+    model: stored.model ?? undefined,
+    promptVersion: stored.promptVersion ?? undefined,
+    usage: stored.usage ?? undefined,
+    costUsd: stored.costUsd ?? undefined,
+  };
 }
 
 function spentOf(result: ProseResult): LlmSpend | undefined {
