@@ -58,14 +58,15 @@ describe('npm run eval:prompts (against the fake)', () => {
     expect(lines).toContain(`  brief pass ${pct((n - premium) / n)}, safety pass ${pct(reports.email.safety_pass_rate)}, used as written ${pct(reports.email.accepted_rate)}`);
   });
 
-  it('counts a name the filter refuses against safety, not the brief: the greeting carries it', async () => {
+  it('passes prose whose only fault is the name in the greeting: the generic greeting replaces it', async () => {
     const { reports } = await run(['--only', 'email']);
 
     expect(Object.keys(reports)).toEqual(['email']);
     expect(reports.email.brief_pass_rate).toBe(1);
-    // Profanity and "free" in two of the hostile names reach the greeting, which the filter checks.
-    expect(reports.email.safety_pass_rate).toBe(round((PROFILES.length - 2) / PROFILES.length));
-    expect(reports.email.refused).toEqual({ safety_rejected: 2 });
+    // Profanity and "free" in two of the hostile names would reach the greeting, which the filter checks: the
+    // prose (which does not repeat them) goes out with the generic greeting instead of being paid for and dropped.
+    expect(reports.email.safety_pass_rate).toBe(1);
+    expect(reports.email.refused).toEqual({});
   });
 
   it('reports errors apart from the pass rates, by reason', async () => {

@@ -51,6 +51,28 @@ describe(DraftingService.name, () => {
     expect(draft.message.subject).toContain(LLM_PROSE.subject);
   });
 
+  it("keeps the LLM's prose with the generic greeting when the filter objects only to the customer's name", async () => {
+    const { sut, mocks } = newTestService();
+    mocks.llm.write.mockResolvedValue({ prose: LLM_PROSE, generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini', promptVersion: 'abc' });
+
+    const draft = await sut.draft({ ...CONTEXT, customerName: 'shithead' });
+
+    expect(draft).toMatchObject({ generator: GeneratorKind.OpenAi, prose: LLM_PROSE, fallbackReason: null });
+    expect(draft.message.text).not.toMatch(/shit/i);
+    expect(draft.message.text).toContain('গ্রাহক');
+  });
+
+  it('still refuses LLM prose that repeats a profane name in its body', async () => {
+    const { sut, mocks } = newTestService();
+    const prose = { ...LLM_PROSE, body: `shithead, ${LLM_PROSE.body}` };
+    mocks.llm.write.mockResolvedValue({ prose, generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini', promptVersion: 'abc' });
+
+    const draft = await sut.draft({ ...CONTEXT, customerName: 'shithead' });
+
+    expect(draft).toMatchObject({ generator: GeneratorKind.Template, fallbackReason: SAFETY_REJECTED });
+    expect(draft.message.text).not.toMatch(/shit/i);
+  });
+
   it('composes a stored draft again without asking the LLM', async () => {
     const { sut, mocks } = newTestService();
     const stored: StoredDraft = {

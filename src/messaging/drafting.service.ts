@@ -102,7 +102,7 @@ export class DraftingService {
     const { stored } = options;
     if (stored) {
       const result = resultOf(stored);
-      const checked = this.composeAndCheck(result, context);
+      const checked = this.composeWritten(result, context);
       if (checked.violations.length === 0) {
         return { ...checked.draft, fallbackReason: stored.fallbackReason, violations: stored.safetyViolations as Finding[] | null, generationSeconds: elapsed() };
       }
@@ -139,7 +139,7 @@ export class DraftingService {
     const { stored } = options;
     if (stored?.generator === GeneratorKind.OpenAi) {
       const result = resultOf(stored);
-      const checked = this.checkSms(result, context);
+      const checked = this.composeWritten(result, context, true);
       const segments = checked.draft.smsSegments;
       if (checked.violations.length === 0 && segments <= maxSegments) {
         return { ...checked.draft, fallbackReason: stored.fallbackReason, violations: stored.safetyViolations as Finding[] | null, generationSeconds: elapsed() };
@@ -197,7 +197,7 @@ export class DraftingService {
     context: MessageContext,
     sms?: { maxSegments: number },
   ): { draft: Omit<Draft, 'generationSeconds'> } | { fallbackReason: string; violations: Finding[] } {
-    const checked = sms ? this.checkSms(result, context) : this.composeAndCheck(result, context);
+    const checked = this.composeWritten(result, context, sms !== undefined);
     if (checked.violations.length > 0) return { fallbackReason: SAFETY_REJECTED, violations: checked.violations };
     const offBrief = briefViolations(result.prose, context);
     const segments = checked.draft.smsSegments;
@@ -225,6 +225,21 @@ export class DraftingService {
       this.logger[log](`LLM draft unavailable (${error.reason}: ${error.message}); using the template`);
       return { fallbackReason: error.reason, violations: null, spent: error.spent };
     }
+  }
+
+  /**
+   * Written prose (the LLM's, or a stored draft) composed and checked. The filter may object to the name in the
+   * greeting (profanity, "free") rather than to the prose, which was paid for: then the prose goes out with the
+   * generic greeting, as the template would.
+   */
+  private composeWritten(result: ProseResult, context: MessageContext, sms: true): Checked & { draft: { smsSegments: number } };
+  private composeWritten(result: ProseResult, context: MessageContext, sms?: boolean): Checked;
+  private composeWritten(result: ProseResult, context: MessageContext, sms = false): Checked {
+    const check = (candidate: MessageContext) => (sms ? this.checkSms(result, candidate) : this.composeAndCheck(result, candidate));
+    const checked = check(context);
+    if (checked.violations.length === 0 || context.customerName === GENERIC_NAME) return checked;
+    const generic = check({ ...context, customerName: GENERIC_NAME });
+    return generic.violations.length === 0 ? generic : checked;
   }
 
   /** An SMS line composed with the offer, the link and the opt-out hint, and the safety filter's findings. */
