@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { INTERRUPTED_BEFORE_SENDING, INTERRUPTED_WHILE_SENDING } from '../src/messaging/ai-message.repository';
 import { insertCustomers } from './support/customers';
-import { FakeOpenAiServer, GOOD_BODY, GOOD_SUBJECT } from './support/fake-openai.server';
+import { FakeOpenAiServer } from './support/fake-openai.server';
 import { ScriptedSmtpServer } from './support/scripted-smtp';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { ADMIN_KEY, auth, createTestApp, JWT_SECRET, resetDatabase, TestApp } from './support/test-app';
@@ -68,8 +68,8 @@ describe('a delivery process killed between the claim and the send (in-process m
     // server takes 5 messages and then stops answering (the 6th stays `sending`); the LLM writes 6 drafts and
     // then hangs (the 7th stays `queued`, being drafted).
     smtp.set({ accept: true, holdAfter: 5 });
-    llm.reply(...Array.from({ length: 6 }, () => ({ kind: 'json' as const, subject: GOOD_SUBJECT, body: GOOD_BODY })));
-    llm.always({ kind: 'delay', ms: 600_000, then: { kind: 'json', subject: GOOD_SUBJECT, body: GOOD_BODY } });
+    llm.reply(...Array.from({ length: 6 }, () => ({ kind: 'good' as const })));
+    llm.always({ kind: 'delay', ms: 600_000, then: { kind: 'good' } });
     killed = await startServiceProcess({
       env: serviceEnv(smtp.url, {
         CAMPAIGN_CONCURRENCY: '1',

@@ -97,6 +97,7 @@ describe('delivery status transitions in SQL (real Postgres)', () => {
     model: 'gpt-4o-mini',
     promptVersion: '0123456789ab',
     usage: { input: 80, cachedInput: 20, output: 60 },
+    costUsd: 0.000051,
   };
 
   it('send (markSending) moves only what the declaration allows', async () => {

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import { DEMO } from '../src/database/demo-seed';
-import { FakeOpenAiServer, GOOD_BODY, GOOD_SUBJECT } from './support/fake-openai.server';
+import { SMS_PROMPT_VERSION } from '../src/messaging/prompts';
+import { FakeOpenAiServer, GOOD_BODY, GOOD_SUBJECT, goodSmsLine } from './support/fake-openai.server';
 import { ScriptedSmtpServer } from './support/scripted-smtp';
 import { ServiceProcess, startService } from './support/service-process';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
@@ -70,7 +73,7 @@ describe('A message drafted by the LLM is drafted once', () => {
 
     const [row] = await t.dataSource.query(
       `SELECT delivery_status, attempts, generator, subject, message_text, prose_subject, prose_body, llm_model, prompt_version,
-              prompt_tokens, cached_tokens, completion_tokens
+              prompt_tokens, cached_tokens, completion_tokens, llm_cost_usd
          FROM ai_messages WHERE id = $1`,
       [body.message_id],
     );
@@ -79,16 +82,79 @@ describe('A message drafted by the LLM is drafted once', () => {
       attempts: 2,
       generator: 'openai',
       prose_subject: GOOD_SUBJECT,
-      prose_body: GOOD_BODY,
+      prose_body: expect.stringContaining(GOOD_BODY),
       llm_model: 'gpt-4o-mini',
       prompt_version: expect.stringMatching(/^[0-9a-f]{12}$/),
       prompt_tokens: 100,
       cached_tokens: 20,
       completion_tokens: 80,
+      // At the default gpt-4o-mini prices: 100 × 0.15 + 20 × 0.075 + 80 × 0.60 per million tokens, computed by the worker.
+      llm_cost_usd: '0.00006450',
     });
     expect(row.subject).toContain(GOOD_SUBJECT);
     expect(row.message_text).toContain(GOOD_BODY.split('\n')[0]);
     expect(fake.requests).toHaveLength(1);
     expect(smtp.perRecipient().get('kamalnavid50@example.com')).toBe(1);
+  });
+
+  it('sends an SMS job retried after a gateway 500 with its stored LLM line, without a second LLM call', async () => {
+    const texts: string[] = [];
+    const answers = [500];
+    const gateway: Server = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (chunk) => (raw += chunk));
+      req.on('end', () => {
+        // Only the POSTs are SMS; a readiness probe may ask too.
+        if (req.method !== 'POST') return res.writeHead(200).end();
+        texts.push((JSON.parse(raw) as { text: string }).text);
+        const status = answers.shift() ?? 200;
+        res.writeHead(status, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify(status === 200 ? { id: `gw-${texts.length}` } : { error: 'busy' }));
+      });
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    try {
+      const env = {
+        REDIS_URL,
+        REDIS_KEY_PREFIX: prefix,
+        SMTP_URL: smtp.url,
+        SMS_GATEWAY_URL: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/sms`,
+        SMS_GATEWAY_API_KEY: 'gateway-key',
+        SMS_QUIET_HOURS_START: '0',
+        SMS_QUIET_HOURS_END: '0',
+        OPENAI_API_KEY: 'test-key',
+        OPENAI_BASE_URL: fake.baseUrl,
+        DELIVERY_RETRY_BACKOFF_MS: '200',
+      };
+      const api = await startService({ ...env, APP_ROLE: 'api' });
+      const worker = await startService({ ...env, APP_ROLE: 'worker' });
+      processes.push(api, worker);
+
+      const response = await fetch(`${api.url}/admin/smartengage/send-single`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ customer_id: DEMO.customers.vip, service_id: DEMO.services.plumbing, message_type: 'reminder', promo_code: 'VIP20', channel: 'sms' }),
+      });
+      const body = (await response.json()) as { message_id: string };
+      expect(response.status).toBe(200);
+
+      const [row] = await t.dataSource.query(
+        'SELECT delivery_status, attempts, generator, prose_body, prompt_version, message_text FROM ai_messages WHERE id = $1',
+        [body.message_id],
+      );
+      expect(row).toMatchObject({
+        delivery_status: 'sent',
+        attempts: 2,
+        generator: 'openai',
+        prose_body: goodSmsLine('প্লাম্বিং', 21),
+        prompt_version: SMS_PROMPT_VERSION,
+      });
+      expect(texts).toHaveLength(2);
+      expect(texts[1]).toBe(texts[0]);
+      expect(row.message_text).toBe(texts[1]);
+      expect(fake.requests).toHaveLength(1);
+    } finally {
+      await new Promise((resolve) => gateway.close(resolve));
+    }
   });
 });

@@ -283,6 +283,12 @@ describe('Events and tracking', () => {
       expect(await metricValue('booking_completed', 'sms')).toBe(completed + 1);
       const { text } = await t.http().get('/metrics').expect(200);
       expect(text).toContain('# TYPE ai_message_events_total counter');
+      // Series exist from the start only for pairs that can occur: 5 × 2 reported, machine opens by email, STOP replies.
+      const series = [...text.matchAll(/^ai_message_events_total\{event_type="(\w+)",source="(\w+)"\}/gm)].map(([, type, source]) => `${type}/${source}`);
+      expect(series).toHaveLength(12);
+      expect(series).toEqual(expect.arrayContaining(['machine_open/email', 'unsubscribed/sms_reply']));
+      expect(series).not.toContain('machine_open/sms');
+      expect(series).not.toContain('message_clicked/sms_reply');
     });
   });
 

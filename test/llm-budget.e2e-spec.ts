@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { insertCustomers } from './support/customers';
-import { FakeOpenAiServer, FAKE_USAGE, GOOD_BODY, GOOD_SUBJECT, sameRealmFetch } from './support/fake-openai.server';
+import { FakeOpenAiServer, FAKE_USAGE, sameRealmFetch } from './support/fake-openai.server';
 import { runSegment, ServiceProcess, startService } from './support/service-process';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 
 jest.setTimeout(180_000);
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const GOOD = { kind: 'json', subject: GOOD_SUBJECT, body: GOOD_BODY } as const;
+const GOOD = { kind: 'good' } as const;
 
 /** One sample from a Prometheus text scrape; 0 when the series does not exist yet. */
 function sample(text: string, series: string): number {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEMO } from '../src/database/demo-seed';
-import { FakeOpenAiServer, GOOD_BODY, GOOD_SUBJECT, sameRealmFetch } from './support/fake-openai.server';
+import { FakeOpenAiServer, sameRealmFetch } from './support/fake-openai.server';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
 
@@ -8,7 +8,7 @@ const ROUTE = '/admin/smartengage/send-single';
 const DEADLINE_S = 2;
 const FAILURES = 3;
 const COOLDOWN_S = 2;
-const GOOD = { kind: 'json', subject: GOOD_SUBJECT, body: GOOD_BODY } as const;
+const GOOD = { kind: 'good' } as const;
 
 const toRegular = {
   customer_id: DEMO.customers.regular,

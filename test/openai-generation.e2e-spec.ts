@@ -1,5 +1,6 @@
 import { JwtService } from '@nestjs/jwt';
 import { DEMO } from '../src/database/demo-seed';
+import { PROMPT_VERSION } from '../src/messaging/prompts';
 import { FakeOpenAiServer, GOOD_BODY, GOOD_SUBJECT, RecordedRequest, sameRealmFetch } from './support/fake-openai.server';
 import { bookingToken, readOutboxMail } from './support/outbox';
 import { auth, createTestApp, JWT_SECRET, resetDatabase, TestApp } from './support/test-app';
@@ -28,6 +29,12 @@ function userMessage(request: RecordedRequest): { raw: string; facts: Record<str
   const user = request.body.messages.filter((message) => message.role === 'user');
   expect(user).toHaveLength(1);
   return { raw: user[0].content, facts: JSON.parse(user[0].content) as Record<string, unknown> };
+}
+
+/** One sample from a Prometheus text scrape; 0 when the series does not exist yet. */
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
 /** Every "N%" in a text, Bengali or ASCII digits. */
@@ -107,6 +114,27 @@ describe('LLM drafting through the real OpenAI client (send-single)', () => {
     expect(whole).not.toContain('token=');
   });
 
+  it('sends the static prompt first and the facts last under one prompt_cache_key; cached tokens reach the row and the metric', async () => {
+    const metric = 'ai_llm_tokens_total{model="gpt-4o-mini",kind="cached_input"}';
+    const before = sample((await t.http().get('/metrics').expect(200)).text, metric);
+    fake.usage({ promptTokens: 1400, cachedTokens: 1280, completionTokens: 150 });
+
+    const vip = await send(toVip);
+    const regular = await send(toRegular);
+
+    expect(fake.requests).toHaveLength(2);
+    const [first, second] = fake.requests.map((request) => request.body);
+    expect(first.messages.map((message) => message.role)).toEqual(['system', 'user']);
+    expect(first.messages[0]).toEqual(second.messages[0]);
+    expect(first.prompt_cache_key).toBe(`smartengage-email-${PROMPT_VERSION}`);
+    expect(second.prompt_cache_key).toBe(first.prompt_cache_key);
+    for (const { row } of [vip, regular]) {
+      expect(row).toMatchObject({ generator: 'openai', prompt_version: PROMPT_VERSION, prompt_tokens: 120, cached_tokens: 1280, completion_tokens: 150 });
+    }
+    const after = sample((await t.http().get('/metrics').expect(200)).text, metric);
+    expect(after - before).toBe(2 * 1280);
+  });
+
   it('falls back to the template when the completion is not JSON', async () => {
     fake.reply({ kind: 'raw', content: 'not json {' });
 
@@ -129,7 +157,7 @@ describe('LLM drafting through the real OpenAI client (send-single)', () => {
   });
 
   it('falls back to the template, well within bounds, when the LLM is slower than its timeout', async () => {
-    fake.always({ kind: 'delay', ms: 3000, then: { kind: 'json', subject: GOOD_SUBJECT, body: GOOD_BODY } });
+    fake.always({ kind: 'delay', ms: 3000, then: { kind: 'good' } });
 
     const started = Date.now();
     const { row, text } = await send(toRegular);
@@ -159,6 +187,28 @@ describe('LLM drafting through the real OpenAI client (send-single)', () => {
     }
     expect(text).toContain('২০% ছাড়');
     expect(text).toContain('প্রোমো কোড: VIP20');
+  });
+
+  it('refuses prose off the brief (no service, no days) and sends the template, storing what it missed', async () => {
+    fake.reply({ kind: 'json', subject: GOOD_SUBJECT, body: GOOD_BODY });
+
+    const { row, text } = await send(toRegular);
+
+    expect(row).toMatchObject({ generator: 'template', fallback_reason: 'llm_off_brief', delivery_status: 'sent' });
+    expect(row.safety_violations).toEqual([
+      { rule: 'brief_service', detail: 'does not mention হোম ক্লিনিং' },
+      { rule: 'brief_days', detail: 'does not say ২২ days in Bengali digits' },
+    ]);
+    expect(text).not.toContain(GOOD_PARAGRAPHS[0]);
+    expect(text).toContain('প্রিয় kamalnavid50,');
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('sends on-brief prose: the service and the days in Bengali digits', async () => {
+    const { row, text } = await send(toRegular);
+
+    expect(row).toMatchObject({ generator: 'openai', fallback_reason: null, safety_violations: null });
+    expect(text).toContain('২২ দিন আগে আপনি হোম ক্লিনিং নিয়েছিলেন');
   });
 
   it("treats an instruction in the customer's name as data and keeps the real discount", async () => {

@@ -6,6 +6,8 @@ import { localHour } from '../src/common/local-time';
 import { SMS_OPT_OUT_HINT } from '../src/messaging/sms-composer';
 import { countSmsSegments } from '../src/messaging/sms-segments';
 import { StaleMessageSweeper } from '../src/messaging/stale-message.sweeper';
+import { PROMPT_VERSION, SMS_PROMPT_VERSION } from '../src/messaging/prompts';
+import { FakeOpenAiServer, goodSmsLine, sameRealmFetch } from './support/fake-openai.server';
 import { auth, createTestApp, PUBLIC_BASE_URL, resetDatabase, TestApp } from './support/test-app';
 
 const SINGLE = '/admin/smartengage/send-single';
@@ -233,5 +235,94 @@ describe('SMS through an HTTP gateway', () => {
     expect(received[1].body.text).toBe(received[0].body.text);
     const [row] = await t.dataSource.query('SELECT delivery_status, provider_message_id, attempts FROM ai_messages');
     expect(row).toEqual({ delivery_status: 'sent', provider_message_id: 'gw-2', attempts: 2 });
+  });
+});
+
+describe('LLM-written SMS (the real OpenAI client against the fake)', () => {
+  const fake = new FakeOpenAiServer();
+  let t: TestApp;
+
+  beforeAll(async () => {
+    await fake.start();
+    // The OpenAI client keeps the fetch it finds at construction; see sameRealmFetch for why it is wrapped.
+    const fetch = globalThis.fetch;
+    globalThis.fetch = sameRealmFetch(fetch);
+    try {
+      t = await createTestApp({ ...NEVER_QUIET, OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseUrl });
+    } finally {
+      globalThis.fetch = fetch;
+    }
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake.stop();
+  });
+  beforeEach(async () => {
+    fake.reset();
+    await resetDatabase(t.dataSource);
+  });
+
+  async function sendSms() {
+    const res = await t.http().post(SINGLE).set(auth).send(vipSms).expect(200);
+    const [row] = await t.dataSource.query('SELECT * FROM ai_messages WHERE id = $1', [res.body.message_id]);
+    return { row, sms: outboxSms(t.outboxDir, res.body.message_id) };
+  }
+
+  it("sends the LLM's line within two parts, with the real offer, the /r/ link and how to stop; its prompt version stored", async () => {
+    const { row, sms } = await sendSms();
+
+    const line = goodSmsLine('প্লাম্বিং', 21);
+    const link = sms.text.match(new RegExp(`${PUBLIC_BASE_URL}/r/[A-Za-z0-9_-]{22}`))?.[0];
+    expect(link).toBeDefined();
+    expect(sms.text).toBe(`${line} ২০% ছাড়, কোড VIP20: ${link}\n${SMS_OPT_OUT_HINT}`);
+    const counted = countSmsSegments(sms.text);
+    expect(counted.segments).toBeLessThanOrEqual(2);
+    expect(row).toMatchObject({
+      generator: 'openai',
+      fallback_reason: null,
+      prompt_version: SMS_PROMPT_VERSION,
+      llm_model: 'gpt-4o-mini',
+      prose_body: line,
+      sms_segments: counted.segments,
+      delivery_status: 'sent',
+    });
+    expect(SMS_PROMPT_VERSION).not.toBe(PROMPT_VERSION);
+
+    expect(fake.requests).toHaveLength(1);
+    const { body } = fake.requests[0];
+    expect(body.response_format?.json_schema?.name).toBe('reminder_sms');
+    expect(body.prompt_cache_key).toBe(`smartengage-sms-${SMS_PROMPT_VERSION}`);
+    const facts = JSON.parse(body.messages[1].content);
+    // The room is what two parts leave after the offer, the link and the hint; the LLM sees no name, code or link.
+    expect(facts).toEqual({
+      service: 'প্লাম্বিং',
+      days_since_last_booking: 21,
+      tone: 'premium',
+      message_type: 'reminder',
+      has_offer: true,
+      max_characters: 2 * 67 - (sms.text.length - line.length),
+    });
+    expect(JSON.stringify(body)).not.toMatch(/VIP20|\/r\/|navidkamal/);
+  });
+
+  it('falls back to the template, with llm_off_brief, when the LLM line is too long for the parts', async () => {
+    fake.reply({ kind: 'sms', line: `২১ দিন আগে প্লাম্বিং নিয়েছিলেন। ${'নিয়মিত যত্নে আপনার ঘর থাকে সুন্দর ও নিরাপদ। '.repeat(2)}` });
+
+    const { row, sms } = await sendSms();
+
+    expect(row).toMatchObject({ generator: 'template', fallback_reason: 'llm_off_brief', delivery_status: 'sent' });
+    expect(row.safety_violations).toEqual([{ rule: 'brief_sms_parts', detail: expect.stringMatching(/^takes [3-9] parts, more than 2$/) }]);
+    expect(sms.text).not.toContain('নিয়মিত যত্নে');
+    expect(sms.text).toContain('VIP20');
+    expect(countSmsSegments(sms.text).segments).toBeLessThanOrEqual(2);
+  });
+
+  it('falls back to the template when the LLM line invents a discount', async () => {
+    fake.reply({ kind: 'sms', line: '২১ দিন পর প্লাম্বিং-এ ৫০% ছাড়!' });
+
+    const { row, sms } = await sendSms();
+
+    expect(row).toMatchObject({ generator: 'template', fallback_reason: 'safety_rejected' });
+    expect(sms.text).not.toContain('৫০%');
   });
 });

@@ -79,3 +79,15 @@ describe('nextRangeStart', () => {
     expect(nextRangeStart(night, DHAKA, { startHour: 9, endHour: 21 }).toISOString()).toBe('2026-12-08T03:00:00.000Z');
   });
 });
+
+describe('rangeEndsAt in a zone a quarter hour off the hour', () => {
+  it('ends on the local hour in Kathmandu (UTC+5:45)', () => {
+    const at = new Date('2026-12-07T10:00:00Z'); // 15:45 in Kathmandu
+    expect(rangeEndsAt(at, 'Asia/Kathmandu', { startHour: 9, endHour: 18 }).toISOString()).toBe('2026-12-07T12:15:00.000Z');
+  });
+
+  it('is a day ahead for a range that never closes', () => {
+    const at = new Date('2026-12-07T10:07:00Z');
+    expect(rangeEndsAt(at, 'Asia/Dhaka', { startHour: 0, endHour: 24 }).getTime()).toBeGreaterThanOrEqual(at.getTime() + 86_400_000);
+  });
+});

@@ -65,6 +65,8 @@ export class AppConfig {
     /** When drafts are prepared ahead (UTC cron); null = not on a schedule. */
     prepareCron: string | null;
     schedulerEnabled: boolean;
+    /** CAMPAIGN_EXPERIMENT: the experiment the scheduled run splits its customers by, while it runs. */
+    experiment: string | null;
     timeZone: string;
     sendWindow: { startHour: number; endHour: number };
     concurrency: number;
@@ -155,6 +157,7 @@ export class AppConfig {
       cron: env.CAMPAIGN_CRON,
       prepareCron: env.CAMPAIGN_PREPARE_CRON?.trim() || null,
       schedulerEnabled: env.CAMPAIGN_SCHEDULER_ENABLED,
+      experiment: env.CAMPAIGN_EXPERIMENT ?? null,
       timeZone: env.CAMPAIGN_TIMEZONE,
       sendWindow: { startHour: env.CAMPAIGN_SEND_WINDOW_START, endHour: env.CAMPAIGN_SEND_WINDOW_END },
       concurrency: env.CAMPAIGN_CONCURRENCY,

@@ -158,6 +158,30 @@ describe('validateEnvironment', () => {
     });
   });
 
+  describe('SMS_INBOUND_SECRET in production', () => {
+    const production = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://db/smartengage',
+      ADMIN_API_KEYS: 'f3a9c1e7b25d8046a1c3e5f7092b4d6e',
+      JWT_SECRET: 'b7e1c9a4f2d86305e1b7c9a4f2d86305',
+    };
+
+    it.each([
+      ['an example from the docs', 'change-me-to-a-long-random-secret'],
+      ['a value of 16 characters, enough outside production', 'sixteen-chars-ok'],
+    ])('stops the boot naming SMS_INBOUND_SECRET for %s, without echoing it', (_case, secret) => {
+      const problems = problemsOf({ ...production, SMS_INBOUND_SECRET: secret });
+      expect(problems).toEqual([expect.stringContaining('SMS_INBOUND_SECRET')]);
+      expect(problems[0]).not.toContain(secret);
+    });
+
+    it('accepts a secret of its own of 32 bytes or more, and leaves it optional', () => {
+      expect(problemsOf({ ...production, SMS_INBOUND_SECRET: '4d9e2b7a1c6f03e8d5b2a7c4f1e0938b' })).toEqual([]);
+      expect(problemsOf(production)).toEqual([]);
+      expect(problemsOf({ SMS_INBOUND_SECRET: 'sixteen-chars-ok' })).toEqual([]);
+    });
+  });
+
   it('refuses TRUST_PROXY=true in production, where any client could name its own IP, and allows it elsewhere', () => {
     const production = {
       NODE_ENV: 'production',

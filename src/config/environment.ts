@@ -1,21 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import { validateCronExpression } from 'cron';
-import {
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsNumber,
-  IsOptional,
-  IsPositive,
-  IsString,
-  IsUrl,
-  Matches,
-  Max,
-  Min,
-  MinLength,
-  validateSync,
-  ValidationError,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsPositive, IsString, IsUrl, Matches, Max, MaxLength, Min, MinLength, ValidationError, validateSync } from 'class-validator';
 import { isIP } from 'node:net';
 import {
   estimatedEntropyBits,
@@ -319,6 +304,11 @@ export class EnvironmentVariables {
   @IsOptional()
   @IsString()
   CAMPAIGN_PREPARE_CRON?: string;
+  /** An experiment's key: the scheduled campaign splits its customers by it while it runs. */
+  @IsOptional()
+  @Matches(/^[a-z0-9]+(-[a-z0-9]+)*$/, { message: 'CAMPAIGN_EXPERIMENT must be an experiment key: lower-case letters and digits, words joined by single hyphens' })
+  @MaxLength(64, { message: 'CAMPAIGN_EXPERIMENT must be at most 64 characters' })
+  CAMPAIGN_EXPERIMENT?: string;
 
   /** The customers' time zone: the send window is read in it. */
   @IsOptional()
@@ -573,8 +563,12 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
     }
     const keysProblem = env.ADMIN_API_KEYS === undefined ? null : adminKeysProblem(env.ADMIN_API_KEYS);
     if (keysProblem) problems.push(keysProblem);
-    const secretProblem = env.JWT_SECRET === undefined ? null : productionJwtSecretProblem(env.JWT_SECRET);
-    if (secretProblem) problems.push(secretProblem);
+    // Both are HMAC keys: whoever knows one signs booking links, or opts any number out by a forged reply.
+    for (const name of ['JWT_SECRET', 'SMS_INBOUND_SECRET'] as const) {
+      const secret = env[name];
+      const secretProblem = secret === undefined ? null : productionSecretProblem(name, secret);
+      if (secretProblem) problems.push(secretProblem);
+    }
     // `true` believes the first X-Forwarded-For entry, which any client writes.
     if (env.TRUST_PROXY?.trim().toLowerCase() === 'true') {
       problems.push('TRUST_PROXY=true lets any client choose its own IP; in production give the hop count or the proxies\' addresses');
@@ -612,13 +606,13 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   return env;
 }
 
-/** Production: a secret of its own, long enough for HS256. Never quotes the value. */
-function productionJwtSecretProblem(secret: string): string | null {
+/** Production: an HMAC key of its own, at least as long as the SHA-256 it keys. Never quotes the value. */
+function productionSecretProblem(name: string, secret: string): string | null {
   if (isPublishedValue(secret)) {
-    return 'JWT_SECRET is the development secret or an example from the docs, which anyone can read; generate one (openssl rand -hex 32)';
+    return `${name} is the development secret or an example from the docs, which anyone can read; generate one (openssl rand -hex 32)`;
   }
   if (Buffer.byteLength(secret) < MIN_PRODUCTION_JWT_SECRET_BYTES) {
-    return `JWT_SECRET is shorter than ${MIN_PRODUCTION_JWT_SECRET_BYTES} bytes, the production minimum; generate one (openssl rand -hex 32)`;
+    return `${name} is shorter than ${MIN_PRODUCTION_JWT_SECRET_BYTES} bytes, the production minimum; generate one (openssl rand -hex 32)`;
   }
   return null;
 }

@@ -14,6 +14,7 @@ import { StoredDrafts1733100000000 } from '../../migrations/1733100000000-Stored
 import { RunUnknownCount1733184000000 } from '../../migrations/1733184000000-RunUnknownCount';
 import { SmsRepliesAndMachineOpens1733270400000 } from '../../migrations/1733270400000-SmsRepliesAndMachineOpens';
 import { Experiments1733356800000 } from '../../migrations/1733356800000-Experiments';
+import { MessageLlmCost1733500000000 } from '../../migrations/1733500000000-MessageLlmCost';
 import { PreparedDrafts1733529600000 } from '../../migrations/1733529600000-PreparedDrafts';
 
 /** Listed explicitly so the same code runs from ts-jest and from dist/. */
@@ -33,6 +34,7 @@ export const MIGRATIONS = [
   RunUnknownCount1733184000000,
   SmsRepliesAndMachineOpens1733270400000,
   Experiments1733356800000,
+  MessageLlmCost1733500000000,
   PreparedDrafts1733529600000,
 ];
 

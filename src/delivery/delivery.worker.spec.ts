@@ -153,8 +153,9 @@ describe('DeliveryWorker', () => {
   it.each([
     [Channel.Email, {}, 4],
     [Channel.Email, { OPENAI_API_KEY: 'sk-test-0123456789' }, 10],
-    [Channel.Sms, { OPENAI_API_KEY: 'sk-test-0123456789' }, 4],
-  ])('takes WORKER_CONCURRENCY jobs on %s, plus OPENAI_CONCURRENCY for email drafts with an LLM (%o) → %d', (channel, env, concurrency) => {
+    [Channel.Sms, {}, 4],
+    [Channel.Sms, { OPENAI_API_KEY: 'sk-test-0123456789' }, 10],
+  ])('takes WORKER_CONCURRENCY jobs on %s, plus OPENAI_CONCURRENCY for drafts with an LLM (%o) → %d', (channel, env, concurrency) => {
     const { sut, mocks } = newTestWorker(channel, env);
     sut.onApplicationBootstrap();
     expect(mocks.worker.concurrency).toBe(concurrency);

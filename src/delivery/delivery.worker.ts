@@ -57,9 +57,9 @@ abstract class DeliveryWorker extends WorkerHost implements OnApplicationBootstr
     this.worker.on('failed', (job, error) =>
       this.logger.error({ msg: `Delivery job ${job?.id} failed after ${job?.attemptsMade} attempt(s): ${error.message}`, err: error }),
     );
-    // Email jobs waiting for an LLM draft hold no send slot (ReminderDeliveryStep bounds the sends).
+    // Jobs waiting for an LLM draft (email or SMS) hold no send slot (ReminderDeliveryStep bounds the sends).
     const { apiKey, concurrency: llmConcurrency } = this.deps.config.openai;
-    const drafting = this.channel === Channel.Email && apiKey ? llmConcurrency : 0;
+    const drafting = apiKey ? llmConcurrency : 0;
     this.worker.concurrency = this.deps.config.queue.workerConcurrency + drafting;
     void this.worker.run().catch((error: Error) => this.deps.errors.report(`${this.worker.name} worker`, error));
   }

@@ -17,6 +17,21 @@ export enum EventSource {
   SmsReply = 'sms_reply',
 }
 
+const CHANNELS = [EventSource.Email, EventSource.Sms];
+
+/**
+ * The sources each event type comes from: the booking app reports any but machine opens from either channel, the
+ * open pixel sees machine opens (email only), and a STOP reply is an unsubscribe (sms_reply).
+ */
+export const SOURCES_OF_EVENT: Record<EventType, readonly EventSource[]> = {
+  [EventType.MessageOpened]: CHANNELS,
+  [EventType.MessageClicked]: CHANNELS,
+  [EventType.BookingStarted]: CHANNELS,
+  [EventType.BookingCompleted]: CHANNELS,
+  [EventType.Unsubscribed]: [...CHANNELS, EventSource.SmsReply],
+  [EventType.MachineOpen]: [EventSource.Email],
+};
+
 /** What a customer did with a message; stored once per (message, type, occurred_at), opens and clicks once a minute. */
 @Entity({ name: 'message_events' })
 export class MessageEventEntity {

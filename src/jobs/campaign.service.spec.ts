@@ -1,3 +1,4 @@
+import { AppException, ErrorCode } from '../common/app.exception';
 import { mock } from 'jest-mock-extended';
 import { Logger } from '@nestjs/common';
 import { Counter } from 'prom-client';
@@ -37,7 +38,7 @@ const PLAN: CampaignPlan = {
 const row = (id: string, leaseToken: string | null) => ({ id, leaseToken, holder: 'replica-b:9' }) as JobRunEntity;
 const report = (status: CampaignReport['status']) => ({ status, jobRunId: 'r1', counts: { processed: 5 } }) as CampaignReport;
 
-function newTestService() {
+function newTestService(campaign: Partial<AppConfig['campaign']> = {}) {
   const runner = mock<CampaignRunner>();
   runner.run.mockResolvedValue(report('DONE'));
   const locks = mock<LockService>();
@@ -51,11 +52,11 @@ function newTestService() {
   jobRuns.settleAbandoned.mockImplementation(async (ids: string[]) => ids.length);
   jobRuns.start.mockResolvedValue({ id: 'r1' } as JobRunEntity);
   const shutdown = new ShutdownService({ shutdownGraceMs: 0 } as AppConfig);
-  const config = { campaign: { timeZone: 'Asia/Dhaka', maxAttempts: 3, retryBackoffMs: 0 } } as AppConfig;
+  const config = { campaign: { timeZone: 'Asia/Dhaka', maxAttempts: 3, retryBackoffMs: 0, experiment: null, ...campaign } } as AppConfig;
   const runsTotal = { inc: jest.fn() } as unknown as Counter<string>;
   const sut = new CampaignService(runner, locks, jobRuns, {} as OfferService, shutdown, {} as ExperimentsService, config, runsTotal);
-  jest.spyOn(sut, 'plan').mockResolvedValue(PLAN);
-  return { sut, mocks: { runner, locks, jobRuns, shutdown } };
+  const plan = jest.spyOn(sut, 'plan').mockImplementation(async (request) => ({ ...PLAN, experiment: request.experiment ?? null }));
+  return { sut, mocks: { runner, locks, jobRuns, shutdown, plan } };
 }
 
 describe(CampaignService.name, () => {
@@ -140,6 +141,35 @@ describe(CampaignService.name, () => {
       const outcome = await sut.runScheduled();
       expect(outcome).toMatchObject({ kind: 'ran', report: { status: 'INTERRUPTED' } });
       expect(mocks.runner.run).toHaveBeenCalledTimes(2);
+    });
+
+    it('splits the scheduled run by CAMPAIGN_EXPERIMENT', async () => {
+      const { sut, mocks } = newTestService({ experiment: 'winback-offer' });
+      await sut.runScheduled();
+      expect(mocks.plan).toHaveBeenCalledWith({ experiment: 'winback-offer' });
+      expect(mocks.runner.run.mock.calls[0][0].plan.experiment).toBe('winback-offer');
+    });
+
+    it.each([
+      ['stopped', new AppException(ErrorCode.ExperimentStopped, 'experiment winback-offer is stopped and takes no new customers')],
+      ['gone', new AppException(ErrorCode.ExperimentNotFound, 'experiment winback-offer does not exist')],
+    ])('runs without CAMPAIGN_EXPERIMENT, warning once, when it is %s', async (_case, refusal) => {
+      const { sut, mocks } = newTestService({ experiment: 'winback-offer' });
+      mocks.plan.mockRejectedValueOnce(refusal);
+      const warn = jest.spyOn(Logger.prototype, 'warn');
+      warn.mockClear();
+
+      const outcome = await sut.runScheduled();
+
+      expect(outcome).toMatchObject({ kind: 'ran', report: { status: 'DONE' } });
+      expect(mocks.runner.run.mock.calls[0][0].plan.experiment).toBeNull();
+      expect(warn).toHaveBeenCalledWith(expect.objectContaining({ msg: expect.stringContaining('CAMPAIGN_EXPERIMENT winback-offer does not apply') }));
+    });
+
+    it('still fails the tick on any other error', async () => {
+      const { sut, mocks } = newTestService({ experiment: 'winback-offer' });
+      mocks.plan.mockRejectedValueOnce(new Error('database unreachable'));
+      await expect(sut.runScheduled()).rejects.toThrow('database unreachable');
     });
   });
 });

@@ -37,6 +37,9 @@ import { isWithinHours, localHour } from '../common/local-time';
  * is RUNNING only while the lease it runs under is live; rows left by a dead process are settled as FAILED (by
  * the next run, under the lock, or by AbandonedRunSweeper).
  */
+/** Why CAMPAIGN_EXPERIMENT may not apply to a scheduled run: gone, stopped, or no longer valid (channel, offer). */
+const SCHEDULED_EXPERIMENT_REFUSALS = new Set<ErrorCode>([ErrorCode.ExperimentNotFound, ErrorCode.ExperimentStopped, ErrorCode.ValidationFailed]);
+
 @Injectable()
 export class CampaignService {
   private readonly logger = new Logger(CampaignService.name);
@@ -248,7 +251,7 @@ export class CampaignService {
    */
   async runScheduled(request: CampaignRequest = {}): Promise<CampaignOutcome | null> {
     const { maxAttempts, retryBackoffMs } = this.config.campaign;
-    const plan = await this.plan(request);
+    const plan = await this.scheduledPlan(request);
     let last: CampaignOutcome | null = null;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (attempt > 1) {
@@ -271,6 +274,22 @@ export class CampaignService {
     }
     this.logger.error(`Campaign failed after ${maxAttempts} attempts`);
     return last;
+  }
+
+  /**
+   * The scheduled run's plan, split by CAMPAIGN_EXPERIMENT while that experiment can take customers. One that was
+   * stopped, deleted or never created does not stop the daily campaign: it runs without the split, and says so.
+   */
+  private async scheduledPlan(request: CampaignRequest): Promise<CampaignPlan> {
+    const experiment = this.config.campaign.experiment;
+    if (!experiment || request.experiment !== undefined) return this.plan(request);
+    try {
+      return await this.plan({ ...request, experiment });
+    } catch (error) {
+      if (!(error instanceof AppException) || !SCHEDULED_EXPERIMENT_REFUSALS.has(error.code)) throw error;
+      this.logger.warn({ msg: `CAMPAIGN_EXPERIMENT ${experiment} does not apply (${error.message}); the campaign runs without it`, experiment });
+      return this.plan(request);
+    }
   }
 }
 

@@ -1,5 +1,6 @@
+import { RunLlmUsage } from '../messaging/ai-message.repository';
 import { RunDto, RunProgressDto } from './dto/run.dto';
-import { JobRunDto } from './dto/job-status.dto';
+import { JobRunDto, RunLlmUsageDto } from './dto/job-status.dto';
 import { JobRunEntity, JobRunStatus } from './job-run.entity';
 import { ABANDONED_RUN_ERROR } from './job-run.repository';
 
@@ -16,7 +17,7 @@ export function asSeen(row: JobRunEntity, abandoned: readonly JobRunEntity[]): J
 }
 
 /** A job_runs row in the scheduler's status and the run history. */
-export function toJobRunDto(run: JobRunEntity): JobRunDto {
+export function toJobRunDto(run: JobRunEntity, llm?: RunLlmUsage): JobRunDto {
   return {
     id: run.id,
     type: run.jobType,
@@ -39,11 +40,12 @@ export function toJobRunDto(run: JobRunEntity): JobRunDto {
     progress_percent: run.totalEligible > 0 ? Math.round((run.processed / run.totalEligible) * 1000) / 10 : null,
     error: run.error,
     holder: run.holder,
+    llm: toLlmUsageDto(llm),
   };
 }
 
 /** A job_runs row in run control's answers, with where its customers in flight are. */
-export function toRunDto(run: JobRunEntity, progress: RunProgressDto): RunDto {
+export function toRunDto(run: JobRunEntity, progress: RunProgressDto, llm?: RunLlmUsage): RunDto {
   return {
     job_run_id: run.id,
     status: run.status,
@@ -57,5 +59,17 @@ export function toRunDto(run: JobRunEntity, progress: RunProgressDto): RunDto {
     skipped: run.skipped,
     unknown: run.unknown,
     progress,
+    llm: toLlmUsageDto(llm),
+  };
+}
+
+function toLlmUsageDto(llm: RunLlmUsage | undefined): RunLlmUsageDto | null {
+  if (!llm) return null;
+  return {
+    drafts: llm.drafts,
+    input_tokens: llm.input,
+    cached_input_tokens: llm.cachedInput,
+    output_tokens: llm.output,
+    cost_usd: Math.round(llm.costUsd * 1e6) / 1e6,
   };
 }

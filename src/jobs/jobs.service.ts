@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { AppException, ErrorCode } from '../common/app.exception';
+import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { Channel } from '../messaging/message.types';
 import { CampaignService } from './campaign.service';
 import { CampaignScheduler, CRON_TIME_ZONE } from './campaign.scheduler';
@@ -25,6 +26,7 @@ export class JobsService {
     private readonly campaigns: CampaignService,
     private readonly scheduler: CampaignScheduler,
     private readonly jobRuns: JobRunRepository,
+    private readonly messages: AiMessageRepository,
     private readonly config: AppConfig,
     private readonly prepares: PrepareService,
   ) {}
@@ -99,6 +101,7 @@ export class JobsService {
   async status(): Promise<JobStatusResponseDto> {
     const { lock, run, abandoned } = await this.campaigns.liveRun();
     const last = await this.jobRuns.findLast(CAMPAIGN_JOB_NAME);
+    const llm = await this.messages.llmUsageOfRuns([run?.id, last?.id].filter((id): id is string => id !== undefined));
     const { cron, schedulerEnabled, timeZone, sendWindow } = this.config.campaign;
     return {
       jobs: [
@@ -118,8 +121,8 @@ export class JobsService {
                 expires_at: lock.expiresAt.toISOString(),
               }
             : null,
-          current_run: run ? toJobRunDto(run) : null,
-          last_run: last ? toJobRunDto(asSeen(last, abandoned)) : null,
+          current_run: run ? toJobRunDto(run, llm.get(run.id)) : null,
+          last_run: last ? toJobRunDto(asSeen(last, abandoned), llm.get(last.id)) : null,
         },
       ],
     };
@@ -128,7 +131,8 @@ export class JobsService {
   async history(query: JobHistoryQueryDto): Promise<JobHistoryResponseDto> {
     const { abandoned } = await this.campaigns.liveRun(); // before the rows (asSeen): a dead run reads FAILED
     const runs = await this.jobRuns.history(query.type, query.limit ?? DEFAULT_HISTORY_LIMIT);
-    return { runs: runs.map((run) => toJobRunDto(asSeen(run, abandoned))) };
+    const llm = await this.messages.llmUsageOfRuns(runs.map((run) => run.id));
+    return { runs: runs.map((run) => toJobRunDto(asSeen(run, abandoned), llm.get(run.id))) };
   }
 }
 

@@ -45,6 +45,9 @@ function newTestService() {
   );
   const messages = mock<AiMessageRepository>();
   messages.countInFlightOfRun.mockResolvedValue({ active: 3, retrying: 2, unknown: 1 });
+  messages.llmUsageOfRuns.mockResolvedValue(
+    new Map([[ID, { drafts: 38, input: 3800, cachedInput: 38_000, output: 3040, costUsd: 0.0052155 }]]),
+  );
   const campaigns = mock<CampaignService>();
   const sut = new RunsService(jobRuns, messages, campaigns);
   const given = (run: JobRunEntity | null) => (current = run);
@@ -56,7 +59,7 @@ const ALL = Object.values(JobRunStatus);
 describe(RunsService.name, () => {
   describe('pause', () => {
     it('pauses a RUNNING run with the operator as the reason, and answers its progress', async () => {
-      const { sut, given } = newTestService();
+      const { sut, mocks, given } = newTestService();
       given(row(JobRunStatus.Running));
 
       const run = await sut.pause(ID);
@@ -64,6 +67,8 @@ describe(RunsService.name, () => {
       expect(run).toMatchObject({ job_run_id: ID, status: JobRunStatus.Paused, reason: 'paused by an operator' });
       // Waiting: handed over but neither active nor retrying.
       expect(run.progress).toEqual({ waiting: 5, active: 3, retrying: 2, unknown: 1 });
+      expect(run.llm).toEqual({ drafts: 38, input_tokens: 3800, cached_input_tokens: 38_000, output_tokens: 3040, cost_usd: 0.005216 });
+      expect(mocks.messages.llmUsageOfRuns).toHaveBeenCalledWith([ID]);
     });
 
     it.each(ALL.filter((s) => s !== JobRunStatus.Running))('refuses a %s run with RUN_STATE_CONFLICT naming its status', async (status) => {

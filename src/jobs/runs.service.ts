@@ -81,7 +81,10 @@ export class RunsService {
   }
 
   private async describe(run: JobRunEntity): Promise<RunDto> {
-    const { active, retrying, unknown } = await this.messages.countInFlightOfRun(run.id);
-    return toRunDto(run, { waiting: Math.max(0, run.inFlight - active - retrying), active, retrying, unknown });
+    const [{ active, retrying, unknown }, llm] = await Promise.all([
+      this.messages.countInFlightOfRun(run.id),
+      this.messages.llmUsageOfRuns([run.id]),
+    ]);
+    return toRunDto(run, { waiting: Math.max(0, run.inFlight - active - retrying), active, retrying, unknown }, llm.get(run.id));
   }
 }

@@ -115,6 +115,10 @@ export class AiMessageEntity {
   @Column({ name: 'completion_tokens', type: 'integer', nullable: true })
   completionTokens: number | null;
 
+  /** What the draft cost in USD at the price table when it was written; null for templates. */
+  @Column({ name: 'llm_cost_usd', type: 'numeric', precision: 14, scale: 8, nullable: true, transformer: { to: (value: number | null) => value, from: (value: string | null) => (value === null ? null : Number(value)) } })
+  llmCostUsd: number | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

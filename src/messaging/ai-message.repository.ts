@@ -57,6 +57,8 @@ export interface StoredDraft {
   model: string | null;
   promptVersion: string | null;
   usage: LlmUsage | null;
+  /** USD at the price table when it was written; null for templates. */
+  costUsd: number | null;
 }
 
 /** How an attempt ended: `queued` when it will be retried. */
@@ -70,6 +72,12 @@ export interface StaleSms {
   recipient: string;
   draft: DraftRecord;
   attempts: number;
+}
+
+/** The LLM drafts of one run: how many, their tokens as billed, and their cost in USD. */
+export interface RunLlmUsage extends LlmUsage {
+  drafts: number;
+  costUsd: number;
 }
 
 /** A campaign run's messages that are not final yet, by state (GET /internal/jobs/runs/{id}). */
@@ -299,16 +307,18 @@ export class AiMessageRepository {
       prompt_tokens: draft.usage?.input ?? null,
       cached_tokens: draft.usage?.cachedInput ?? null,
       completion_tokens: draft.usage?.output ?? null,
+      llm_cost_usd: draft.costUsd,
     }));
     const { rows: stored } = await this.pool.query<{ id: string }>({
       text: `UPDATE ai_messages m
                 SET prose_subject = d.prose_subject, prose_body = d.prose_body, generator = d.generator,
                     fallback_reason = d.fallback_reason, safety_violations = d.safety_violations, llm_model = d.llm_model,
                     prompt_version = d.prompt_version, prompt_tokens = d.prompt_tokens, cached_tokens = d.cached_tokens,
-                    completion_tokens = d.completion_tokens, updated_at = now()
+                    completion_tokens = d.completion_tokens, llm_cost_usd = d.llm_cost_usd, updated_at = now()
                FROM jsonb_to_recordset($1::jsonb) AS d(
                       id uuid, prose_subject text, prose_body text, generator text, fallback_reason text, safety_violations jsonb,
-                      llm_model text, prompt_version text, prompt_tokens integer, cached_tokens integer, completion_tokens integer)
+                      llm_model text, prompt_version text, prompt_tokens integer, cached_tokens integer, completion_tokens integer,
+                      llm_cost_usd numeric)
               WHERE m.id = d.id AND ${sqlAllowedFrom(StatusChange.Send, 'm.delivery_status')} AND m.prose_body IS NULL
           RETURNING m.id`,
       values: [jsonParameter(rows)],
@@ -438,6 +448,27 @@ export class AiMessageRepository {
       [jobRunId],
     );
     return rows[0];
+  }
+
+  /**
+   * What the LLM wrote for these runs and what it cost, over ai_messages_job_run_idx: a run's drafts are on its
+   * messages, wherever they were written (this process, a worker, a prepared batch).
+   */
+  async llmUsageOfRuns(jobRunIds: string[]): Promise<Map<string, RunLlmUsage>> {
+    if (jobRunIds.length === 0) return new Map();
+    const { rows } = await this.pool.query<{ job_run_id: string; drafts: number; input: string; cached_input: string; output: string; cost_usd: string }>(
+      `SELECT job_run_id, count(*)::int AS drafts, sum(prompt_tokens) AS input, sum(coalesce(cached_tokens, 0)) AS cached_input,
+              sum(coalesce(completion_tokens, 0)) AS output, sum(coalesce(llm_cost_usd, 0)) AS cost_usd
+         FROM ai_messages WHERE job_run_id = ANY($1::uuid[]) AND prompt_tokens IS NOT NULL
+        GROUP BY job_run_id`,
+      [jobRunIds],
+    );
+    return new Map(
+      rows.map((row) => [
+        row.job_run_id,
+        { drafts: row.drafts, input: Number(row.input), cachedInput: Number(row.cached_input), output: Number(row.output), costUsd: Number(row.cost_usd) },
+      ]),
+    );
   }
 
   /** The customers of a run whose message is still `queued` (waiting for a retry when the run stopped). */

@@ -1,12 +1,11 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis from 'ioredis';
+import { FallibleRedis } from '../common/fallible-redis';
 import { AppConfig } from '../config/app-config';
 
 /** The cookbook's parallel processor holds every request back this long after a 429 that names no reset. */
 const DEFAULT_PAUSE_MS = 15_000;
 const MINUTE_MS = 60_000;
-/** Longest boot waits for Redis; a hung Redis is bounded too, the in-process budget stands in. */
-const CONNECT_WAIT_MS = 2_000;
 
 /** A reserved turn: when it starts, from now. */
 export interface BudgetTurn {
@@ -111,11 +110,9 @@ class RedisClock implements BudgetClock {
  */
 @Injectable()
 export class LlmBudget implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(LlmBudget.name);
   private readonly memory = new MemoryClock();
-  private readonly redis?: Redis;
+  private readonly redis?: FallibleRedis;
   private readonly shared?: RedisClock;
-  private redisFailing = false;
   /** ms of the request clock per request, and of the token clock per token; 0 = that budget is off. */
   private readonly requestMs: number;
   private readonly tokenMs: number;
@@ -125,19 +122,11 @@ export class LlmBudget implements OnModuleInit, OnApplicationShutdown {
     this.requestMs = rpm > 0 ? MINUTE_MS / rpm : 0;
     this.tokenMs = tpm > 0 ? MINUTE_MS / tpm : 0;
     if (!this.enabled || !config.redis.url) return;
-    this.redis = new Redis(config.redis.url, {
-      keyPrefix: `${config.redis.keyPrefix}llm-budget:`,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: 500,
-      connectTimeout: CONNECT_WAIT_MS,
+    this.redis = new FallibleRedis(config.redis.url, `${config.redis.keyPrefix}llm-budget:`, new Logger(LlmBudget.name), {
+      down: 'Redis unavailable, the LLM budget is kept per process until it is back',
+      back: 'Redis is back: the LLM budget is shared again',
     });
-    this.redis.on('error', (error: Error) => this.failing(error));
-    this.redis.on('ready', () => {
-      if (this.redisFailing) this.logger.log('Redis is back: the LLM budget is shared again');
-      this.redisFailing = false;
-    });
-    this.shared = new RedisClock(this.redis);
+    this.shared = new RedisClock(this.redis.client);
   }
 
   /** True when OPENAI_RPM or OPENAI_TPM is set. */
@@ -146,17 +135,7 @@ export class LlmBudget implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    const redis = this.redis;
-    if (!redis || redis.status === 'ready') return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        redis.off('ready', done).off('error', done);
-        resolve();
-      };
-      const timer = setTimeout(done, CONNECT_WAIT_MS);
-      redis.once('ready', done).once('error', done);
-    });
+    await this.redis?.connected();
   }
 
   onApplicationShutdown(): void {
@@ -179,22 +158,10 @@ export class LlmBudget implements OnModuleInit, OnApplicationShutdown {
     if (ms > 0) await this.withClock((clock) => clock.pause(ms));
   }
 
-  private async withClock<T>(use: (clock: BudgetClock) => Promise<T>): Promise<T> {
-    if (this.shared && this.redis?.status === 'ready') {
-      try {
-        return await use(this.shared);
-      } catch (error) {
-        this.failing(error as Error);
-      }
-    }
-    return use(this.memory);
-  }
-
-  /** Logged once per outage; ioredis reports every reconnect attempt. */
-  private failing(error: Error): void {
-    if (this.redisFailing) return;
-    this.redisFailing = true;
-    this.logger.warn(`Redis unavailable, the LLM budget is kept per process until it is back: ${error.message}`);
+  private withClock<T>(use: (clock: BudgetClock) => Promise<T>): Promise<T> {
+    const shared = this.shared;
+    if (!this.redis || !shared) return use(this.memory);
+    return this.redis.run(() => use(shared), () => use(this.memory));
   }
 }
 

@@ -35,13 +35,18 @@ export class LlmMetrics {
     waitSeconds.inc(0);
   }
 
-  /** `batch`: answered through the Batch API, at half price. */
-  used(model: string, usage: LlmUsage | undefined, batch = false): void {
-    if (!usage) return;
+  /**
+   * Counts a completion's tokens and cost (`batch`: answered through the Batch API, at half price); returns the
+   * cost (USD) for the message to keep.
+   */
+  used(model: string, usage: LlmUsage | undefined, batch = false): number | undefined {
+    if (!usage) return undefined;
     for (const [field, kind] of Object.entries(KINDS) as [keyof LlmUsage, string][]) {
       if (usage[field] > 0) this.tokens.inc({ model, kind }, usage[field]);
     }
-    this.cost.inc({ model }, costUsd(usage, this.price, batch));
+    const cost = costUsd(usage, this.price, batch);
+    this.cost.inc({ model }, cost);
+    return cost;
   }
 
   requested(model: string, seconds: number): void {

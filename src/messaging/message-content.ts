@@ -61,13 +61,17 @@ export interface LlmUsage {
   output: number;
 }
 
-export interface ProseResult {
+/** Which model and prompt a completion came from, its tokens and what it cost (USD, at the OPENAI_PRICE_* table). */
+export interface LlmSpend {
+  model: string;
+  promptVersion: string;
+  usage?: LlmUsage;
+  costUsd?: number;
+}
+
+export interface ProseResult extends Partial<LlmSpend> {
   prose: Prose;
   generator: GeneratorKind;
-  /** The LLM's model, prompt version and usage; absent for templates. */
-  model?: string;
-  promptVersion?: string;
-  usage?: LlmUsage;
 }
 
 export function proseInputFrom(context: MessageContext): ProseInput {

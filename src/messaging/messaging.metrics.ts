@@ -52,7 +52,10 @@ export class MessagingMetrics implements OnModuleInit {
   generated(draft: Draft): void {
     this.generationDuration.observe({ generator: draft.generator }, draft.generationSeconds);
     if (draft.fallbackReason) this.fallbacks.inc({ reason: draft.fallbackReason });
-    for (const violation of draft.violations ?? []) this.safetyRejections.inc({ rule: violation.rule });
+    // Brief findings are stored like safety ones but are not safety rejections.
+    if (draft.fallbackReason === SAFETY_REJECTED) {
+      for (const violation of draft.violations ?? []) this.safetyRejections.inc({ rule: violation.rule });
+    }
   }
 
   attempted(channel: Channel, outcome: (typeof ATTEMPT_OUTCOMES)[number]): void {

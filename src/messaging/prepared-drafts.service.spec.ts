@@ -119,7 +119,7 @@ describe(PreparedDrafts.name, () => {
       expect(mocks.outcomes.inc).toHaveBeenCalledWith({ outcome: 'used' });
       expect(mocks.drafts.take).toHaveBeenCalledWith('c1', Channel.Email);
       expect(mocks.drafting.acceptLlm).toHaveBeenCalledWith(
-        { prose: PROSE, generator: GeneratorKind.OpenAi, model: MODEL, promptVersion: PROMPT_VERSION, usage: USAGE },
+        { prose: PROSE, generator: GeneratorKind.OpenAi, model: MODEL, promptVersion: PROMPT_VERSION, usage: USAGE, costUsd: 0.0000645 },
         CONTEXT,
       );
     });

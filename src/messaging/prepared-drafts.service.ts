@@ -107,6 +107,8 @@ export class PreparedDrafts {
       model: stored.model,
       promptVersion: stored.promptVersion,
       usage: stored.usage ?? undefined,
+      // What the draft cost when it was written (half price through the Batch API): the message keeps that.
+      costUsd: stored.costUsd ?? undefined,
     };
     const accepted = this.drafting.acceptLlm(result, context);
     if (!('draft' in accepted)) {
@@ -198,12 +200,13 @@ export class PreparedDrafts {
       byId.delete(result.customId); // one answer per request, even if both files name it
       if ('error' in result) continue;
       const usage = usageOf(result.completion);
-      this.metrics.used(model, usage, true);
+      const cost = this.metrics.used(model, usage, true);
       const message = result.completion.choices[0]?.message;
       if (!message || message.refusal) continue;
       try {
         const prose = parseProse(message.content);
-        written.push(this.accept(item, { prose, generator: GeneratorKind.OpenAi, model, promptVersion: PROMPT_VERSION, usage }, options, true));
+        const answer = { prose, generator: GeneratorKind.OpenAi, model, promptVersion: PROMPT_VERSION, usage, costUsd: cost };
+        written.push(this.accept(item, answer, options, true));
       } catch (error) {
         if (!(error instanceof LlmGenerationError)) throw error;
       }

@@ -42,9 +42,9 @@ export class ReminderDeliveryStep extends ReminderDelivery {
   /** Messages claimed here and not finished yet, for settleInFlight. */
   private readonly inFlight = new Set<string>();
   /**
-   * With an LLM, email customers waiting for a draft hold no send slot: the fan-out (or the email worker) takes
-   * OPENAI_CONCURRENCY more customers at once, and their sends stay at CAMPAIGN_CONCURRENCY (WORKER_CONCURRENCY in
-   * a worker) here.
+   * With an LLM, customers waiting for a draft (email or SMS) hold no send slot: the fan-out (or the worker)
+   * takes OPENAI_CONCURRENCY more customers at once, and their sends stay at CAMPAIGN_CONCURRENCY
+   * (WORKER_CONCURRENCY in a worker) here.
    */
   private readonly sendSlots: Slots | null;
 
@@ -172,11 +172,12 @@ export class ReminderDeliveryStep extends ReminderDelivery {
         : null;
     let draft: Draft;
     try {
+      const options = { notAfter: request.campaign?.windowClosesAt, stored };
       draft =
         prepared ??
         (channel === Channel.Sms
-          ? this.drafting.draftSms(context, this.config.sms.maxSegments)
-          : await this.drafting.draft(context, { notAfter: request.campaign?.windowClosesAt, stored }));
+          ? await this.drafting.draftSms(context, this.config.sms.maxSegments, options)
+          : await this.drafting.draft(context, options));
     } catch (error) {
       if (!(error instanceof DraftRejectedError)) throw error;
       await this.messages.markFailed(messageId, error.message);
@@ -185,7 +186,7 @@ export class ReminderDeliveryStep extends ReminderDelivery {
     if (!stored) {
       this.metrics.generated(draft);
       // Stored before the send: if this attempt is retried or its job redelivered, the LLM is not asked again.
-      if (channel === Channel.Email && this.drafting.storesDrafts) await this.messages.storeDraft(messageId, toStored(draft));
+      if (this.drafting.storesDrafts) await this.messages.storeDraft(messageId, toStored(draft));
     }
     const record: DraftRecord = {
       subject: draft.message.subject,
@@ -240,8 +241,7 @@ export class ReminderDeliveryStep extends ReminderDelivery {
   }
 
   private async send(dispatch: Dispatch): Promise<DispatchResult> {
-    // SMS are never LLM-drafted: nothing waits for a draft there, so nothing to bound.
-    const release = dispatch.channel === Channel.Email ? await this.sendSlots?.acquire() : undefined;
+    const release = await this.sendSlots?.acquire();
     try {
       return await this.dispatcher.dispatch(dispatch);
     } finally {
@@ -318,6 +318,7 @@ function storedDraftOf(row: AiMessageEntity): StoredDraft | null {
     model: row.llmModel,
     promptVersion: row.promptVersion,
     usage,
+    costUsd: row.llmCostUsd,
   };
 }
 
@@ -330,6 +331,7 @@ function toStored(draft: Draft): StoredDraft {
     model: draft.model ?? null,
     promptVersion: draft.promptVersion ?? null,
     usage: draft.usage ?? null,
+    costUsd: draft.costUsd ?? null,
   };
 }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { toBengaliDigits } from './bengali';
 import { MessageContext } from './message-content';
-import { countSmsSegments } from './sms-segments';
+import { countSmsSegments, UCS2_MULTI_SEGMENT, UCS2_SINGLE_SEGMENT } from './sms-segments';
 
 export interface ComposedSms {
   text: string;
@@ -28,6 +28,28 @@ export class SmsComposer {
       if (segments <= maxSegments) return { text, segments };
     }
     return null;
+  }
+
+  /** An LLM's line with the server's offer, link and opt-out hint after it; the parts are checked by the caller. */
+  composeLine(line: string, context: MessageContext): ComposedSms {
+    const text = `${line}${this.tail(context)}`;
+    return { text, segments: countSmsSegments(text).segments };
+  }
+
+  /**
+   * UTF-16 units left for an LLM's line in `maxSegments` parts once the offer, the link and the opt-out hint are
+   * in. A Bengali SMS is UCS-2: 70 units in one part, 67 a part once split.
+   */
+  lineRoom(context: MessageContext, maxSegments: number): number {
+    const capacity = maxSegments <= 1 ? UCS2_SINGLE_SEGMENT : UCS2_MULTI_SEGMENT * maxSegments;
+    return capacity - this.tail(context).length;
+  }
+
+  private tail(context: MessageContext): string {
+    const offer = context.offer
+      ? `${toBengaliDigits(context.offer.discountPercent)}% ছাড়, কোড ${context.offer.promoCode}: `
+      : '';
+    return ` ${offer}${context.bookingUrl}\n${SMS_OPT_OUT_HINT}`;
   }
 
   private candidates(context: MessageContext): string[] {

@@ -1003,6 +1003,30 @@ export interface components {
              */
             expires_at: string;
         };
+        RunLlmUsageDto: {
+            /**
+             * @description Messages of the run whose prose an LLM wrote (live or prepared)
+             * @example 1840
+             */
+            drafts: number;
+            /**
+             * @description Uncached prompt tokens
+             * @example 220800
+             */
+            input_tokens: number;
+            /**
+             * @description Prompt tokens served from the provider's prompt cache (billed at the cached price)
+             * @example 1884160
+             */
+            cached_input_tokens: number;
+            /** @example 147200 */
+            output_tokens: number;
+            /**
+             * @description USD at the OPENAI_PRICE_* table when each draft was written; Batch API drafts at half price
+             * @example 0.2566
+             */
+            cost_usd: number;
+        };
         JobRunDto: {
             /** Format: uuid */
             id: string;
@@ -1051,6 +1075,8 @@ export interface components {
              * @example smartengage-7d9f8c-x2k4q:1
              */
             holder: string | null;
+            /** @description Tokens and cost of its LLM drafts; null when the LLM wrote none */
+            llm: components["schemas"]["RunLlmUsageDto"] | null;
         };
         JobStatusDto: {
             /** @example smartengage_daily_campaign */
@@ -1135,6 +1161,8 @@ export interface components {
             /** @description Customers whose message may or may not have gone out (its row is `unknown`): not failed */
             unknown: number;
             progress: components["schemas"]["RunProgressDto"];
+            /** @description Tokens and cost of its LLM drafts; null when the LLM wrote none */
+            llm: components["schemas"]["RunLlmUsageDto"] | null;
         };
         RecordEventRequestDto: {
             /**

@@ -1,10 +1,18 @@
 import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { toBengaliDigits } from '../../src/messaging/bengali';
 
 /** What the fake answers to one chat-completions request. */
 export type FakeReply =
-  /** A completion whose content is the JSON object { subject, body }. */
+  /**
+   * An on-brief draft written from the request's facts: GOOD_SUBJECT and GOOD_BODY plus a paragraph naming the
+   * service and the days in Bengali digits (goodBriefLine); for the SMS schema, goodSmsLine.
+   */
+  | { kind: 'good' }
+  /** A completion whose content is the JSON object { subject, body }, as given. */
   | { kind: 'json'; subject: string; body: string }
+  /** A completion in the SMS schema: the JSON object { line }, as given. */
+  | { kind: 'sms'; line: string }
   /** A completion whose content is this exact string, JSON or not. */
   | { kind: 'raw'; content: string }
   /** An OpenAI-style error; retryAfterMs becomes the retry-after-ms header the SDK obeys. */
@@ -34,7 +42,20 @@ export const GOOD_SUBJECT = 'আপনার ঘরের যত্নের স
 export const GOOD_BODY =
   'আপনার শেষ সেবার পর বেশ কিছুদিন কেটে গেছে, আশা করি সবকিছু ভালো চলছে।\n\n' +
   'নিয়মিত যত্নে ঘর থাকে পরিচ্ছন্ন, নিরাপদ ও আরামদায়ক। আবার বুক করতে আমরা আপনার অপেক্ষায় আছি।';
-const GOOD_REPLY: FakeReply = { kind: 'json', subject: GOOD_SUBJECT, body: GOOD_BODY };
+const GOOD_REPLY: FakeReply = { kind: 'good' };
+
+/** The sentence a `good` reply adds: the service and the days, as the brief asks. */
+export function goodBriefLine(service: string, days: number): string {
+  return `${toBengaliDigits(days)} দিন আগে আপনি ${service} নিয়েছিলেন, আবার বুক করুন।`;
+}
+
+/** A `good` reply's SMS line: short enough for two parts with an offer and a /r/ link. */
+export function goodSmsLine(service: string, days: number): string {
+  return `${toBengaliDigits(days)} দিন আগে ${service} নিয়েছিলেন।`;
+}
+
+/** The name of the SMS prompt's JSON schema (response_format.json_schema.name). */
+const SMS_SCHEMA = 'reminder_sms';
 
 const COMPLETION_PATHS = new Set(['/v1/chat/completions', '/chat/completions']);
 
@@ -92,6 +113,8 @@ export class FakeOpenAiServer {
   private limit: RateLimit | null = null;
   private readonly script: FakeReply[] = [];
   private fallback: FakeReply = GOOD_REPLY;
+  private readonly rules: { when: (body: ChatRequestBody) => boolean; reply: FakeReply }[] = [];
+  private tokens: FakeUsage = FAKE_USAGE;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly server: Server = createServer((req, res) => {
     this.handle(req, res).catch(() => res.destroy());
@@ -130,7 +153,12 @@ export class FakeOpenAiServer {
     this.script.push(...replies);
   }
 
-  /** Answers every request this way once the script is used up. */
+  /** Once the script is used up, answers the requests `when` picks this way (the first matching rule wins). */
+  answerWhen(when: (body: ChatRequestBody) => boolean, reply: FakeReply): void {
+    this.rules.push({ when, reply });
+  }
+
+  /** Answers every request this way once the script is used up (and no answerWhen rule matches). */
   always(reply: FakeReply): void {
     this.fallback = reply;
   }
@@ -156,7 +184,12 @@ export class FakeOpenAiServer {
     for (const batch of this.batches.values()) batch.behaviour = { ...batch.behaviour, pollsInProgress: 0 };
   }
 
-  /** Forgets requests, scripts and the rate limit, and goes back to the good default reply. */
+  /** The usage every completion reports from now on (FAKE_USAGE until reset). */
+  usage(tokens: FakeUsage): void {
+    this.tokens = tokens;
+  }
+
+  /** Forgets requests, scripts and the rate limit, and goes back to the good default reply and FAKE_USAGE. */
   reset(): void {
     this.files.clear();
     this.batches.clear();
@@ -167,7 +200,9 @@ export class FakeOpenAiServer {
     this.rateLimited = 0;
     this.limit = null;
     this.script.length = 0;
+    this.rules.length = 0;
     this.fallback = GOOD_REPLY;
+    this.tokens = FAKE_USAGE;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -190,7 +225,7 @@ export class FakeOpenAiServer {
     }
     this.requests.push({ path, headers: req.headers, body });
     const limit = this.limit;
-    if (!limit) return this.answer(res, this.script.shift() ?? this.fallback, body.model);
+    if (!limit) return this.answer(res, this.next(body), body);
     const now = Date.now();
     limit.tokens = Math.min(limit.capacity, limit.tokens + ((now - limit.at) * limit.rpm) / 60_000);
     limit.at = now;
@@ -207,8 +242,8 @@ export class FakeOpenAiServer {
       return sendJson(res, 429, errorBody('Rate limit reached for requests', 'requests'), headers);
     }
     this.admittedAt.push(now);
-    const reply = this.script.shift() ?? this.fallback;
-    this.answer(res, limit.latencyMs > 0 ? { kind: 'delay', ms: limit.latencyMs, then: reply } : reply, body.model, headers);
+    const reply = this.next(body);
+    this.answer(res, limit.latencyMs > 0 ? { kind: 'delay', ms: limit.latencyMs, then: reply } : reply, body, headers);
   }
 
   /** The files and batches endpoints, as OpenAI's Batch API answers them. */
@@ -292,15 +327,15 @@ export class FakeOpenAiServer {
         errors.push(JSON.stringify({ id, custom_id: line.custom_id, response, error: null }));
         return;
       }
-      const reply = this.script.shift() ?? this.fallback;
-      const content = reply.kind === 'raw' ? reply.content : reply.kind === 'json' ? JSON.stringify({ subject: reply.subject, body: reply.body }) : null;
+      const reply = this.next(line.body);
+      const content = this.contentOf(reply, line.body);
       if (content === null) {
         const status = reply.kind === 'status' ? reply.status : 500;
         const response = { status_code: status, request_id: `req_${id}`, body: errorBody(`scripted ${status}`, 'server_error') };
         errors.push(JSON.stringify({ id, custom_id: line.custom_id, response, error: null }));
         return;
       }
-      const response = { status_code: 200, request_id: `req_${id}`, body: completion(line.body.model, content) };
+      const response = { status_code: 200, request_id: `req_${id}`, body: completion(this.tokens, line.body.model, content) };
       output.push(JSON.stringify({ id, custom_id: line.custom_id, response, error: null }));
     });
     batch.counts = { total: lines.length, completed: output.length, failed: errors.length };
@@ -309,18 +344,54 @@ export class FakeOpenAiServer {
     if (errors.length > 0) batch.errorFileId = this.storeFile(`${batch.id}_error.jsonl`, 'batch_output', `${errors.join('\n')}\n`).id;
   }
 
+  /** The completion content a reply gives, as a live answer has it; null for a reply that is no completion. */
+  private contentOf(reply: FakeReply, body: ChatRequestBody): string | null {
+    switch (reply.kind) {
+      case 'good': {
+        const facts = factsOf(body);
+        const [service, days] = [String(facts.service ?? ''), Number(facts.days_since_last_booking ?? 0)];
+        return JSON.stringify(
+          isSms(body) ? { line: goodSmsLine(service, days) } : { subject: GOOD_SUBJECT, body: `${GOOD_BODY}\n\n${goodBriefLine(service, days)}` },
+        );
+      }
+      case 'sms':
+        return JSON.stringify({ line: reply.line });
+      case 'json':
+        return JSON.stringify({ subject: reply.subject, body: reply.body });
+      case 'raw':
+        return reply.content;
+      default:
+        return null;
+    }
+  }
+
   private storeFile(filename: string, purpose: string, content: string): FakeFile {
     const file = { id: `file-fake${++this.ids}`, filename, purpose, content, createdAt: Math.floor(Date.now() / 1000) };
     this.files.set(file.id, file);
     return file;
   }
 
-  private answer(res: ServerResponse, reply: FakeReply, model: string, headers: Record<string, string> = {}): void {
+  private next(body: ChatRequestBody): FakeReply {
+    return this.script.shift() ?? this.rules.find((rule) => rule.when(body))?.reply ?? this.fallback;
+  }
+
+  private answer(res: ServerResponse, reply: FakeReply, body: ChatRequestBody, headers: Record<string, string> = {}): void {
+    const model = body.model;
     switch (reply.kind) {
+      case 'good': {
+        const facts = factsOf(body);
+        const [service, days] = [String(facts.service ?? ''), Number(facts.days_since_last_booking ?? 0)];
+        const content = isSms(body)
+          ? { line: goodSmsLine(service, days) }
+          : { subject: GOOD_SUBJECT, body: `${GOOD_BODY}\n\n${goodBriefLine(service, days)}` };
+        return sendJson(res, 200, completion(this.tokens, model, JSON.stringify(content)), headers);
+      }
+      case 'sms':
+        return sendJson(res, 200, completion(this.tokens, model, JSON.stringify({ line: reply.line })), headers);
       case 'json':
-        return sendJson(res, 200, completion(model, JSON.stringify({ subject: reply.subject, body: reply.body })), headers);
+        return sendJson(res, 200, completion(this.tokens, model, JSON.stringify({ subject: reply.subject, body: reply.body })), headers);
       case 'raw':
-        return sendJson(res, 200, completion(model, reply.content), headers);
+        return sendJson(res, 200, completion(this.tokens, model, reply.content), headers);
       case 'status': {
         const headers: Record<string, string> =
           reply.retryAfterMs === undefined ? {} : { 'retry-after-ms': String(reply.retryAfterMs) };
@@ -330,7 +401,7 @@ export class FakeOpenAiServer {
       case 'delay': {
         const timer = setTimeout(() => {
           this.timers.delete(timer);
-          if (!res.destroyed) this.answer(res, reply.then, model, headers);
+          if (!res.destroyed) this.answer(res, reply.then, body, headers);
         }, reply.ms);
         this.timers.add(timer);
         return;
@@ -344,6 +415,21 @@ export class FakeOpenAiServer {
   }
 }
 
+/** The customer facts of a request: its last user message, a JSON object. */
+export function factsOf(body: ChatRequestBody): Record<string, unknown> {
+  const user = body.messages.filter((message) => message.role === 'user').at(-1);
+  try {
+    return JSON.parse(user?.content ?? '{}') as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+/** True for a request in the SMS prompt's schema. */
+export function isSms(body: ChatRequestBody): boolean {
+  return body.response_format?.json_schema?.name === SMS_SCHEMA;
+}
+
 interface RateLimit {
   rpm: number;
   capacity: number;
@@ -352,11 +438,17 @@ interface RateLimit {
   latencyMs: number;
 }
 
-/** The usage every completion reports: 120 prompt tokens of which 20 cached, 80 completion tokens. */
-export const FAKE_USAGE = { promptTokens: 120, cachedTokens: 20, completionTokens: 80 };
+export interface FakeUsage {
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+}
 
-function completion(model: string, content: string) {
-  const { promptTokens, cachedTokens, completionTokens } = FAKE_USAGE;
+/** The usage every completion reports by default: 120 prompt tokens of which 20 cached, 80 completion tokens. */
+export const FAKE_USAGE: FakeUsage = { promptTokens: 120, cachedTokens: 20, completionTokens: 80 };
+
+function completion(usage: FakeUsage, model: string, content: string) {
+  const { promptTokens, cachedTokens, completionTokens } = usage;
   return {
     id: `chatcmpl-fake-${Date.now().toString(36)}`,
     object: 'chat.completion',

@@ -2,6 +2,24 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 
+/** What the LLM wrote for a run's messages, as billed. */
+export class RunLlmUsageDto {
+  @ApiProperty({ example: 1840, description: 'Messages of the run whose prose an LLM wrote (live or prepared)' })
+  drafts: number;
+
+  @ApiProperty({ example: 220800, description: 'Uncached prompt tokens' })
+  input_tokens: number;
+
+  @ApiProperty({ example: 1884160, description: 'Prompt tokens served from the provider\'s prompt cache (billed at the cached price)' })
+  cached_input_tokens: number;
+
+  @ApiProperty({ example: 147200 })
+  output_tokens: number;
+
+  @ApiProperty({ example: 0.2566, description: 'USD at the OPENAI_PRICE_* table when each draft was written; Batch API drafts at half price' })
+  cost_usd: number;
+}
+
 export class JobRunDto {
   @ApiProperty({ format: 'uuid' })
   id: string;
@@ -74,6 +92,9 @@ export class JobRunDto {
     description: 'Instance that ran it (host:pid); null for dry runs',
   })
   holder: string | null;
+
+  @ApiProperty({ type: RunLlmUsageDto, nullable: true, description: 'Tokens and cost of its LLM drafts; null when the LLM wrote none' })
+  llm: RunLlmUsageDto | null;
 }
 
 export class JobLockDto {

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Field } from '../../common/dto-fields';
+import { RunLlmUsageDto } from './job-status.dto';
 
 export class RunIdParamDto {
   @Field.uuid('id', { required: true, description: 'The job run id (job_run_id)' })
@@ -70,4 +71,7 @@ export class RunDto {
 
   @ApiProperty({ type: RunProgressDto })
   progress: RunProgressDto;
+
+  @ApiProperty({ type: RunLlmUsageDto, nullable: true, description: 'Tokens and cost of its LLM drafts; null when the LLM wrote none' })
+  llm: RunLlmUsageDto | null;
 }
