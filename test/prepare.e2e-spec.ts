@@ -236,8 +236,11 @@ describe('drafts prepared ahead (POST /internal/ai/smartengage/prepare)', () => 
 
       await t.http().post(RUN).set(auth).send({ booking_cadence_days: 21, ...ALWAYS_OPEN }).expect(200);
       expect(fake.requests).toHaveLength(0);
-      const generators = await t.dataSource.query('SELECT DISTINCT generator FROM ai_messages');
-      expect(generators).toEqual([{ generator: 'openai' }]);
+      const sent: { generator: string; llm_cost_usd: string }[] = await t.dataSource.query('SELECT DISTINCT generator, llm_cost_usd FROM ai_messages');
+      expect(sent).toHaveLength(1);
+      expect(sent[0].generator).toBe('openai');
+      // The message keeps what its draft cost: half price through the Batch API.
+      expect(Number(sent[0].llm_cost_usd)).toBeCloseTo(LIVE_COST / 2, 8);
     });
 
     it('collects, after a restart, the batch a stopped prepare submitted, and submits none again', async () => {
