@@ -6,6 +6,7 @@ import { AppException, ErrorCode } from '../common/app.exception';
 import { LockHolder } from '../database/lock-lease.repository';
 import { Lease, LockService } from '../database/lock.service';
 import { Channel, MessageType } from '../messaging/message.types';
+import { BatchSubmission } from '../messaging/openai-batches';
 import { PreparedDrafts } from '../messaging/prepared-drafts.service';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { CustomerRepository } from '../segmentation/customer.repository';
@@ -127,19 +128,28 @@ describe(PrepareService.name, () => {
     );
   });
 
-  it('with OPENAI_BATCH, drafts every page in one Batch API call and keeps the batch ids on the run', async () => {
+  it('with OPENAI_BATCH, adds every page to the Batch API submission, keeps the batch ids on the run, and collects them', async () => {
     const { sut, mocks } = newTestService({ OPENAI_BATCH: 'true' });
-    mocks.prepared.draftBatched.mockImplementation(async (targets, _options, submitted) => {
-      await submitted(['batch_1']);
-      return { drafted: targets.length - 1, failed: 1, skipped: 0 };
-    });
+    const submission = mock<BatchSubmission>({ lines: 2 });
+    let submitted: (batchIds: string[]) => Promise<void> = async () => undefined;
+    mocks.prepared.openBatch.mockImplementation((_options, onSubmitted) => ((submitted = onSubmitted), submission));
+    mocks.prepared.addToBatch.mockResolvedValue(0);
+    submission.finish.mockImplementation(async () => (await submitted(['batch_1']), ['batch_1']));
+    mocks.prepared.collectBatches.mockResolvedValue(1);
 
     await run(sut);
 
     expect(mocks.prepared.draftLive).not.toHaveBeenCalled();
-    expect(mocks.prepared.draftBatched.mock.calls[0][0].map((target) => target.customer.id)).toEqual(['c1', 'c3']);
+    expect(mocks.prepared.addToBatch.mock.calls.map(([, targets]) => targets.map((target) => target.customer.id))).toEqual([['c1'], ['c3']]);
+    expect(mocks.prepared.collectBatches).toHaveBeenCalledWith(['batch_1'], expect.any(Object), expect.any(Function));
     expect(mocks.jobRuns.progress).toHaveBeenCalledWith('run-1', 'lease-1', expect.any(Object), { batch_ids: ['batch_1'] });
-    expect(mocks.jobRuns.end).toHaveBeenCalledWith('run-1', 'lease-1', expect.objectContaining({ sent: 1, failed: 1, skipped: 1 }), JobRunStatus.Done);
+    expect(submission.discard).toHaveBeenCalled();
+    expect(mocks.jobRuns.end).toHaveBeenCalledWith(
+      'run-1',
+      'lease-1',
+      expect.objectContaining({ processed: 3, sent: 1, failed: 1, skipped: 1 }),
+      JobRunStatus.Done,
+    );
   });
 
   it('first collects the batches an earlier prepare left uncollected, for the customers as they are now', async () => {
@@ -150,16 +160,20 @@ describe(PrepareService.name, () => {
       { id: 'run-old', params: { batch_ids: ['batch_old'], send_day: '2026-11-01', send_at: '2026-11-01T03:00:00Z', expires_at: '2026-11-01T12:00:00Z' } },
     ]);
     mocks.customers.findProfiles.mockResolvedValue([customer('c1')]);
-    mocks.prepared.collectEarlier.mockImplementation(async (_ids, _options, targetsOf) => {
+    mocks.prepared.collectBatches.mockImplementationOnce(async (_ids, _options, targetsOf) => {
       expect((await targetsOf(['c1'])).map((target) => target.customer.id)).toEqual(['c1']);
-      return { drafted: 1, failed: 0, skipped: 0 };
+      return 1;
     });
-    mocks.prepared.draftBatched.mockResolvedValue({ drafted: 1, failed: 0, skipped: 1 });
+    const submission = mock<BatchSubmission>({ lines: 1 });
+    submission.finish.mockResolvedValue(['batch_1']);
+    mocks.prepared.openBatch.mockReturnValue(submission);
+    mocks.prepared.addToBatch.mockResolvedValue(0);
+    mocks.prepared.collectBatches.mockResolvedValueOnce(1);
 
     await run(sut);
 
-    expect(mocks.prepared.collectEarlier).toHaveBeenCalledTimes(1);
-    expect(mocks.prepared.collectEarlier).toHaveBeenCalledWith(['batch_0'], expect.objectContaining({ sendDay: '2026-11-24' }), expect.any(Function));
+    expect(mocks.prepared.collectBatches).toHaveBeenCalledTimes(2);
+    expect(mocks.prepared.collectBatches).toHaveBeenNthCalledWith(1, ['batch_0'], expect.objectContaining({ sendDay: '2026-11-24' }), expect.any(Function));
     // The expired one is past use: marked, not collected.
     expect(mocks.jobRuns.markBatchesCollected.mock.calls).toEqual([['run-0'], ['run-old']]);
     expect(mocks.jobRuns.end).toHaveBeenCalledWith('run-1', 'lease-1', expect.objectContaining({ sent: 2 }), JobRunStatus.Done);

@@ -130,29 +130,38 @@ export class PrepareService {
       });
       const pageSize = Math.max(plan.batchSize, this.config.openai.concurrency);
       const serviceCache = new Map<string, ServiceInfo>();
-      const batched: PrepareTarget[] = [];
-      let cursor = null;
-      do {
-        const page = await this.eligibleCustomers.page(criteria, cursor, pageSize);
-        cursor = page.next;
-        const targets = await this.targetsOf(page.customers, serviceCache);
-        const noService = page.customers.length - targets.length;
-        counts.processed += noService;
-        counts.skipped += noService;
-        if (this.prepared.batched) {
-          batched.push(...targets);
-          continue;
+      // Batch lines go to a file on disk as the pages are read; each batch's id is kept on the run once it exists.
+      const batch = this.prepared.batched
+        ? this.prepared.openBatch(options, async (batchIds) => {
+            await this.jobRuns.progress(row.id, lease.token, counts, { batch_ids: batchIds });
+          })
+        : null;
+      try {
+        let cursor = null;
+        do {
+          const page = await this.eligibleCustomers.page(criteria, cursor, pageSize);
+          cursor = page.next;
+          const targets = await this.targetsOf(page.customers, serviceCache);
+          const noService = page.customers.length - targets.length;
+          counts.processed += noService;
+          counts.skipped += noService;
+          if (batch) {
+            const fresh = await this.prepared.addToBatch(batch, targets, options);
+            counts.processed += fresh;
+            counts.skipped += fresh;
+          } else {
+            this.add(counts, await this.prepared.draftLive(targets, options));
+          }
+          const status = await this.jobRuns.progress(row.id, lease.token, counts);
+          if (status !== JobRunStatus.Running) return await this.jobRuns.end(row.id, lease.token, counts, JobRunStatus.Cancelled);
+        } while (cursor && !signal.aborted);
+        if (batch && !signal.aborted) {
+          const batchIds = await batch.finish();
+          const drafted = await this.prepared.collectBatches(batchIds, options, (ids) => this.profilesOf(ids));
+          this.add(counts, { drafted, failed: batch.lines - drafted, skipped: 0 });
         }
-        this.add(counts, await this.prepared.draftLive(targets, options));
-        const status = await this.jobRuns.progress(row.id, lease.token, counts);
-        if (status !== JobRunStatus.Running) return await this.jobRuns.end(row.id, lease.token, counts, JobRunStatus.Cancelled);
-      } while (cursor && !signal.aborted);
-      if (this.prepared.batched && !signal.aborted) {
-        await this.jobRuns.progress(row.id, lease.token, counts);
-        const tally = await this.prepared.draftBatched(batched, options, async (batchIds) => {
-          await this.jobRuns.progress(row.id, lease.token, counts, { batch_ids: batchIds });
-        });
-        this.add(counts, tally);
+      } finally {
+        await batch?.discard();
       }
       if (signal.aborted) throw signal.reason;
       await this.jobRuns.end(row.id, lease.token, counts, JobRunStatus.Done);
@@ -177,9 +186,9 @@ export class PrepareService {
       const expiresAt = params.expires_at ? new Date(params.expires_at) : null;
       if (expiresAt && expiresAt > new Date() && params.send_at && params.send_day) {
         const earlierOptions = { ...options, sendDay: params.send_day, sendAt: new Date(params.send_at), expiresAt };
-        const tally = await this.prepared.collectEarlier(params.batch_ids, earlierOptions, (ids) => this.profilesOf(ids));
-        this.logger.log(`Collected the batches of prepare ${earlier.id}: ${tally.drafted} drafts`);
-        drafted += tally.drafted;
+        const collected = await this.prepared.collectBatches(params.batch_ids, earlierOptions, (ids) => this.profilesOf(ids));
+        this.logger.log(`Collected the batches of prepare ${earlier.id}: ${collected} drafts`);
+        drafted += collected;
       }
       await this.jobRuns.markBatchesCollected(earlier.id);
     }

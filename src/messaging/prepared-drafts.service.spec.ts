@@ -9,7 +9,7 @@ import { Draft, DraftingService, SAFETY_REJECTED } from './drafting.service';
 import { LlmMetrics } from './llm.metrics';
 import { MessageContext, proseInputFrom } from './message-content';
 import { Channel, GeneratorKind, MessageType, Tone } from './message.types';
-import { OpenAiBatches } from './openai-batches';
+import { BatchSubmission, OpenAiBatches } from './openai-batches';
 import { LlmFailure, LlmGenerationError, OpenAiProseGenerator, PROMPT_VERSION } from './openai-prose.generator';
 import { DraftKey, PreparedDraft, PreparedDraftRepository } from './prepared-draft.repository';
 import { factsHash, PrepareOptions, PreparedDrafts } from './prepared-drafts.service';
@@ -182,51 +182,53 @@ describe(PreparedDrafts.name, () => {
     });
   });
 
-  describe('draftBatched', () => {
-    it('submits one line per customer, and stores the answered ones at half price; failed and missing lines get no draft', async () => {
+  describe('the Batch API', () => {
+    it('adds one line per customer to the submission, skipping those whose fresh draft has the same facts', async () => {
       const { sut, mocks } = newTestService();
-      mocks.batches.submit.mockResolvedValue(['batch_1']);
-      mocks.batches.collect.mockResolvedValue({
-        status: 'expired',
-        results: [
-          { customId: `c1:EMAIL:${HASH}`, completion: completion(JSON.stringify(PROSE)) },
-          { customId: `c2:EMAIL:${HASH}`, error: 'status 500' },
-          { customId: `c3:EMAIL:${HASH}`, completion: completion('not json') },
-        ],
-      });
-      const submitted = jest.fn().mockResolvedValue(undefined);
+      mocks.drafts.freshHashes.mockResolvedValue(new Map([['c2', HASH]]));
+      const submission = mock<BatchSubmission>();
 
-      const targets = ['c1', 'c2', 'c3', 'c4'].map((id) => ({ customer: customer(id), service: SERVICE }));
-      const tally = await sut.draftBatched(targets, OPTIONS, submitted);
+      const targets = ['c1', 'c2', 'c3'].map((id) => ({ customer: customer(id), service: SERVICE }));
+      const skipped = await sut.addToBatch(submission, targets, OPTIONS);
 
-      expect(tally).toEqual({ drafted: 1, failed: 3, skipped: 0 });
-      const [[lines, metadata]] = mocks.batches.submit.mock.calls;
-      expect(lines.map((line) => line.customId)).toEqual(['c1', 'c2', 'c3', 'c4'].map((id) => `${id}:EMAIL:${HASH}`));
+      expect(skipped).toBe(1);
+      const lines = submission.add.mock.calls.map(([line]) => line);
+      expect(lines.map((line) => line.customId)).toEqual(['c1', 'c3'].map((id) => `${id}:EMAIL:${HASH}`));
       expect(lines[0].body).toMatchObject({ model: MODEL, response_format: { type: 'json_schema' } });
-      expect(metadata).toMatchObject({ send_day: '2026-11-24' });
-      expect(submitted).toHaveBeenCalledWith(['batch_1']);
-      expect(mocks.metrics.used).toHaveBeenCalledWith(MODEL, USAGE, true);
-      const [[saved]] = mocks.drafts.save.mock.calls;
-      expect(saved).toEqual([expect.objectContaining({ customerId: 'c1', batch: true, usage: USAGE, costUsd: expect.closeTo(0.0000645 / 2, 10) })]);
     });
 
-    it("collects an earlier prepare's batch only for customers whose facts still hash the same", async () => {
+    it('opens a submission tagged with the send day', () => {
+      const { sut, mocks } = newTestService();
+      const submitted = jest.fn();
+      sut.openBatch(OPTIONS, submitted);
+      expect(mocks.batches.open).toHaveBeenCalledWith(expect.objectContaining({ send_day: '2026-11-24' }), submitted);
+    });
+
+    it('stores the answered lines at half price, group by group; failed, malformed and stale answers get no draft', async () => {
       const { sut, mocks } = newTestService();
       const stale = factsHash(MODEL, proseInputFrom({ ...CONTEXT, daysSinceLastBooking: 30 }));
-      mocks.batches.collect.mockResolvedValue({
-        status: 'completed',
-        results: [
+      mocks.batches.collect.mockImplementation(async (_id, onResults) => {
+        await onResults([
           { customId: `c1:EMAIL:${HASH}`, completion: completion(JSON.stringify(PROSE)) },
-          { customId: `c2:EMAIL:${stale}`, completion: completion(JSON.stringify(PROSE)) },
-        ],
+          { customId: `c2:EMAIL:${HASH}`, error: 'status 500' },
+        ]);
+        await onResults([
+          { customId: `c3:EMAIL:${HASH}`, completion: completion('not json') },
+          { customId: `c4:EMAIL:${stale}`, completion: completion(JSON.stringify(PROSE)) },
+        ]);
+        return 'expired';
       });
-      const targetsOf = jest.fn().mockResolvedValue(['c1', 'c2'].map((id) => ({ customer: customer(id), service: SERVICE })));
+      const targetsOf = jest.fn(async (ids: string[]) => ids.map((id) => ({ customer: customer(id), service: SERVICE })));
 
-      const tally = await sut.collectEarlier(['batch_0'], OPTIONS, targetsOf);
+      const drafted = await sut.collectBatches(['batch_1'], OPTIONS, targetsOf);
 
-      expect(targetsOf).toHaveBeenCalledWith(['c1', 'c2']);
-      expect(tally.drafted).toBe(1);
-      expect(mocks.drafts.save).toHaveBeenCalledWith([expect.objectContaining({ customerId: 'c1', factsHash: HASH, batch: true })]);
+      expect(drafted).toBe(1);
+      expect(targetsOf.mock.calls).toEqual([[['c1', 'c2']], [['c3', 'c4']]]);
+      // Every answer is paid for, whether or not it is stored.
+      expect(mocks.metrics.used).toHaveBeenCalledTimes(3);
+      expect(mocks.metrics.used).toHaveBeenCalledWith(MODEL, USAGE, true);
+      const saved = mocks.drafts.save.mock.calls.flatMap(([drafts]) => drafts);
+      expect(saved).toEqual([expect.objectContaining({ customerId: 'c1', factsHash: HASH, batch: true, usage: USAGE, costUsd: expect.closeTo(0.0000645 / 2, 10) })]);
     });
   });
 });

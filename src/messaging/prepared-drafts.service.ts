@@ -12,7 +12,7 @@ import { Draft, DraftingService } from './drafting.service';
 import { costUsd, LlmMetrics } from './llm.metrics';
 import { MessageContext, Offer, ProseInput, proseInputFrom, ProseResult } from './message-content';
 import { Channel, GeneratorKind, MessageType, toneFor } from './message.types';
-import { BatchLine, BatchResult, OpenAiBatches } from './openai-batches';
+import { BatchResult, BatchSubmission, OpenAiBatches } from './openai-batches';
 import { emailRequest, factsOf, LlmGenerationError, OpenAiProseGenerator, parseProse, PROMPT_VERSION, usageOf } from './openai-prose.generator';
 import { DraftKey, PreparedDraft, PreparedDraftRepository } from './prepared-draft.repository';
 
@@ -144,63 +144,63 @@ export class PreparedDrafts {
     return this.store(written, planned.length, skipped);
   }
 
-  /**
-   * Every customer in Batch API requests (one batch per 50,000), waited for and stored. `submitted` hears the
-   * batch ids as soon as they exist. A request that failed or never came back gets no draft.
-   */
-  async draftBatched(
-    targets: PrepareTarget[],
-    options: PrepareOptions,
-    submitted: (batchIds: string[]) => Promise<void>,
-  ): Promise<PrepareTally> {
-    const { planned, skipped } = await this.plan(targets, options);
-    if (planned.length === 0) return { drafted: 0, failed: 0, skipped };
-    const model = this.llm.model;
-    const lines: BatchLine[] = planned.map((item) => ({ customId: customIdOf(item.key, item.hash), body: emailRequest(model, factsOf(item.input)) }));
-    const batchIds = await this.batches.submit(lines, { purpose: 'smartengage_prepare', send_day: options.sendDay });
-    await submitted(batchIds);
-    const written = await this.collect(batchIds, planned, options);
-    return this.store(written, planned.length, skipped);
+  /** A Batch API submission for this prepare; `submitted` hears the batch ids as each batch is created. */
+  openBatch(options: PrepareOptions, submitted: (batchIds: string[]) => Promise<void>): BatchSubmission {
+    return this.batches.open({ purpose: 'smartengage_prepare', send_day: options.sendDay }, submitted);
   }
 
   /**
-   * Collects batches an earlier prepare submitted and did not live to collect (a restart, a lost lock). Each line
-   * names its customer and the hash of the facts it was asked with: an answer is stored only for a customer
-   * whose facts (re-read by `targetsOf`) still hash the same, and who has no fresh draft for them yet.
+   * One page of customers added to the batch as one line each; those whose fresh draft has the same facts are
+   * skipped. How many were skipped.
    */
-  async collectEarlier(
+  async addToBatch(submission: BatchSubmission, targets: PrepareTarget[], options: PrepareOptions): Promise<number> {
+    const { planned, skipped } = await this.plan(targets, options);
+    const model = this.llm.model;
+    for (const item of planned) await submission.add({ customId: customIdOf(item.key, item.hash), body: emailRequest(model, factsOf(item.input)) });
+    return skipped;
+  }
+
+  /**
+   * Collects batches, this prepare's or those of an earlier one that stopped before collecting them (a restart,
+   * a lost lock), a thousand answers at a time. Each line names its customer and the hash of the facts it was
+   * asked with: an answer is stored only for a customer whose facts (re-read by `targetsOf`) still hash the same
+   * and who has no fresh draft for them yet. How many drafts were stored.
+   */
+  async collectBatches(
     batchIds: string[],
     options: PrepareOptions,
     targetsOf: (customerIds: string[]) => Promise<PrepareTarget[]>,
-  ): Promise<PrepareTally> {
-    const results = (await Promise.all(batchIds.map((id) => this.batches.collect(id, options.signal)))).flatMap((batch) => batch.results);
-    const customerIds = [...new Set(results.map((result) => result.customId.split(':')[0]))];
-    const { planned, skipped } = await this.plan(await targetsOf(customerIds), options);
-    const written = this.accepted(results, new Map(planned.map((item) => [customIdOf(item.key, item.hash), item])), options);
-    return this.store(written, written.length, skipped);
-  }
-
-  private async collect(batchIds: string[], planned: Planned[], options: PrepareOptions): Promise<(PreparedDraft | null)[]> {
-    const byId = new Map(planned.map((item) => [customIdOf(item.key, item.hash), item]));
-    const written: (PreparedDraft | null)[] = [];
+  ): Promise<number> {
+    let drafted = 0;
     for (const batchId of batchIds) {
-      const { results } = await this.batches.collect(batchId, options.signal);
-      written.push(...this.accepted(results, byId, options));
+      await this.batches.collect(
+        batchId,
+        async (results) => {
+          const customerIds = [...new Set(results.map((result) => result.customId.split(':')[0]))];
+          const { planned } = await this.plan(await targetsOf(customerIds), options);
+          const written = this.accepted(results, new Map(planned.map((item) => [customIdOf(item.key, item.hash), item])), options);
+          drafted += (await this.store(written, written.length, 0)).drafted;
+        },
+        options.signal,
+      );
     }
-    return written;
+    return drafted;
   }
 
-  /** The drafts of the answered lines that name a planned customer, as acceptLlm takes them; null for a refusal. */
+  /**
+   * The drafts of the answered lines that name a planned customer, as acceptLlm takes them; null for a refusal.
+   * Every answer is paid for (at the batch price), whether or not its customer's facts still fit.
+   */
   private accepted(results: BatchResult[], byId: Map<string, Planned>, options: PrepareOptions): (PreparedDraft | null)[] {
     const model = this.llm.model;
     const written: (PreparedDraft | null)[] = [];
     for (const result of results) {
-      const item = byId.get(result.customId);
-      if (!item) continue;
-      byId.delete(result.customId); // one answer per request, even if both files name it
       if ('error' in result) continue;
       const usage = usageOf(result.completion);
       const cost = this.metrics.used(model, usage, true);
+      const item = byId.get(result.customId);
+      if (!item) continue;
+      byId.delete(result.customId); // one answer per request, even if both files name it
       const message = result.completion.choices[0]?.message;
       if (!message || message.refusal) continue;
       try {
