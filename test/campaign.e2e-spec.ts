@@ -193,6 +193,8 @@ describe.each(['direct', 'through PgBouncer'])('campaign (%s)', (route) => {
           current_run: null,
           last_run: expect.objectContaining({ status: 'DONE', sent: 3 }),
         }),
+        // No LLM here: nothing to prepare, and no prepare scheduled.
+        expect.objectContaining({ name: 'smartengage_prepare', cron: null, enabled: false, next_run_at: null, running: false, last_run: null }),
       ]);
     });
   });

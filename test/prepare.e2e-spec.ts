@@ -103,6 +103,15 @@ describe('drafts prepared ahead (POST /internal/ai/smartengage/prepare)', () => 
     const t = await appWith(fake, { CAMPAIGN_SCHEDULER_ENABLED: 'true', CAMPAIGN_CRON: far, CAMPAIGN_PREPARE_CRON: far });
     try {
       expect(t.app.get(SchedulerRegistry).doesExist('cron', PREPARE_JOB_NAME)).toBe(true);
+      const status = await t.http().get('/internal/jobs/status').set(auth).expect(200);
+      expect(status.body.jobs[1]).toMatchObject({
+        name: PREPARE_JOB_NAME,
+        cron: far,
+        enabled: true,
+        next_run_at: expect.stringMatching(/-01-01T00:00:00\.000Z$/),
+        running: false,
+        lock: null,
+      });
     } finally {
       await t.close();
     }

@@ -127,6 +127,8 @@ describe('run control: pause, resume, cancel, auto-pause and run-segment wait:fa
       skipped: 0,
       unknown: 0,
       progress: { waiting: 0, active: 0, retrying: 0, unknown: 0 },
+      // A dry run: nothing was drafted, by the LLM or otherwise.
+      llm: null,
     });
   });
 

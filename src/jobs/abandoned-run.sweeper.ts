@@ -2,10 +2,10 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { RequestContext } from '../common/request-context';
-import { CampaignService } from './campaign.service';
+import { LiveRuns } from './live-runs';
 
 /**
- * Closes campaign runs whose process died (RUNNING, lease gone) as FAILED, at boot and once per lease TTL, so a
+ * Closes campaign and prepare runs whose process died (RUNNING, lease gone) as FAILED, at boot and once per lease TTL, so a
  * dead run is settled within two TTLs even when no other run starts. Readers never write: until then they show
  * the row as FAILED (job-run.mapper.ts). Every replica may sweep; the update only touches rows still RUNNING.
  */
@@ -16,7 +16,7 @@ export class AbandonedRunSweeper implements OnApplicationBootstrap, OnModuleDest
   private current: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly campaigns: CampaignService,
+    private readonly liveRuns: LiveRuns,
     private readonly config: AppConfig,
   ) {}
 
@@ -34,9 +34,9 @@ export class AbandonedRunSweeper implements OnApplicationBootstrap, OnModuleDest
   private sweep(): Promise<void> {
     this.current = RequestContext.run(randomUUID(), async () => {
       try {
-        await this.campaigns.settleAbandonedRuns();
+        await this.liveRuns.settleAbandoned();
       } catch (error) {
-        this.logger.error(`The sweep of abandoned campaign runs failed: ${error instanceof Error ? error.message : error}`);
+        this.logger.error(`The sweep of abandoned runs failed: ${error instanceof Error ? error.message : error}`);
       }
     });
     return this.current;

@@ -66,45 +66,6 @@ describe(CampaignService.name, () => {
   });
   afterAll(() => jest.restoreAllMocks());
 
-  describe('liveRun', () => {
-    it('keeps the run under the live lease and reports every other RUNNING row as abandoned, writing nothing', async () => {
-      const { sut, mocks } = newTestService();
-      mocks.jobRuns.findRunning.mockResolvedValue([row('live', LIVE.token), row('dead', 'another-token'), row('old', null)]);
-      const { lock, run, abandoned } = await sut.liveRun();
-      expect(lock).toBe(LIVE);
-      expect(run?.id).toBe('live');
-      expect(abandoned.map((r) => r.id)).toEqual(['dead', 'old']);
-      expect(mocks.jobRuns.settleAbandoned).not.toHaveBeenCalled();
-    });
-
-    it('reports a RUNNING row as abandoned as soon as no lease is live', async () => {
-      const { sut, mocks } = newTestService();
-      mocks.locks.holderOf.mockResolvedValue(null);
-      mocks.jobRuns.findRunning.mockResolvedValue([row('killed', LIVE.token)]);
-      const live = await sut.liveRun();
-      expect(live).toMatchObject({ lock: null, run: null });
-      expect(live.abandoned.map((r) => r.id)).toEqual(['killed']);
-      expect(mocks.jobRuns.settleAbandoned).not.toHaveBeenCalled();
-    });
-
-    it('reads the rows before the lease, so a run that is only starting is never taken for dead', async () => {
-      const { sut, mocks } = newTestService();
-      await sut.liveRun();
-      expect(mocks.jobRuns.findRunning.mock.invocationCallOrder[0]).toBeLessThan(
-        mocks.locks.holderOf.mock.invocationCallOrder[0],
-      );
-    });
-  });
-
-  describe('settleAbandonedRuns', () => {
-    it('closes the RUNNING rows whose lease is gone and leaves the live run alone', async () => {
-      const { sut, mocks } = newTestService();
-      mocks.jobRuns.findRunning.mockResolvedValue([row('live', LIVE.token), row('dead', 'another-token')]);
-      await sut.settleAbandonedRuns();
-      expect(mocks.jobRuns.settleAbandoned).toHaveBeenCalledWith(['dead']);
-    });
-  });
-
   describe('run', () => {
     it('settles rows left by dead runs under the lock, then records its own with the lease', async () => {
       const { sut, mocks } = newTestService();

@@ -213,24 +213,6 @@ export class CampaignService {
     return { ...stored, experiment: stored.experiment ?? null, offer };
   }
 
-  /**
-   * Who holds the campaign lock, the run under it, and the RUNNING rows whose lease is gone (their process died;
-   * the sweeper or the next run closes them). Only reads.
-   */
-  async liveRun(): Promise<LiveRun> {
-    // Rows before the lease: a run takes its lease before writing its row, so a row read here whose lease
-    // is missing below is dead, never one that is only starting.
-    const rows = await this.jobRuns.findRunning(CAMPAIGN_JOB_NAME);
-    const lock = await this.locks.holderOf(LockId.DailyCampaign);
-    const run = rows.find((row) => lock !== null && row.leaseToken === lock.token) ?? null;
-    return { lock, run, abandoned: rows.filter((row) => row !== run) };
-  }
-
-  /** The sweeper's pass: closes RUNNING rows whose lease is gone as FAILED. */
-  async settleAbandonedRuns(): Promise<void> {
-    await this.settle((await this.liveRun()).abandoned);
-  }
-
   /** Under the lock: every other RUNNING row was left by a process that died. */
   private async settleAbandoned(liveToken: string): Promise<void> {
     const rows = await this.jobRuns.findRunning(CAMPAIGN_JOB_NAME);

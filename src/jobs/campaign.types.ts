@@ -8,6 +8,8 @@ import { LockHolder } from '../database/lock-lease.repository';
 import { JobRunEntity } from './job-run.entity';
 
 export const CAMPAIGN_JOB_NAME = 'smartengage_daily_campaign';
+/** The job_runs name of a prepare (drafts written ahead of the campaign). */
+export const PREPARE_JOB_NAME = 'smartengage_prepare';
 export const CAMPAIGN_JOB_TYPE = 'smartengage';
 /** At most this many per-customer results are returned; the counts always cover everyone. */
 export const RESULT_LIMIT = 1000;

@@ -14,6 +14,7 @@ import { InternalRunsController } from './internal-runs.controller';
 import { JobRunEntity } from './job-run.entity';
 import { JobRunRepository } from './job-run.repository';
 import { JobsService } from './jobs.service';
+import { LiveRuns } from './live-runs';
 import { PrepareScheduler } from './prepare.scheduler';
 import { PrepareService } from './prepare.service';
 import { RunsService } from './runs.service';
@@ -37,6 +38,7 @@ import { ShutdownService } from './shutdown.service';
     CampaignScheduler,
     JobRunRepository,
     JobsService,
+    LiveRuns,
     PrepareScheduler,
     PrepareService,
     RunsService,

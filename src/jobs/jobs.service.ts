@@ -5,12 +5,14 @@ import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { Channel } from '../messaging/message.types';
 import { CampaignService } from './campaign.service';
 import { CampaignScheduler, CRON_TIME_ZONE } from './campaign.scheduler';
-import { CAMPAIGN_JOB_NAME, CampaignReport } from './campaign.types';
-import { JobHistoryQueryDto, JobHistoryResponseDto, JobStatusResponseDto } from './dto/job-status.dto';
+import { CAMPAIGN_JOB_NAME, CampaignReport, PREPARE_JOB_NAME } from './campaign.types';
+import { JobHistoryQueryDto, JobHistoryResponseDto, JobStatusDto, JobStatusResponseDto } from './dto/job-status.dto';
 import { PrepareRequestDto, RunAcceptedDto, RunSegmentRequestDto, RunSegmentResponseDto } from './dto/run-segment.dto';
 import { JobTrigger } from './job-run.entity';
 import { asSeen, toJobRunDto } from './job-run.mapper';
 import { JobRunRepository } from './job-run.repository';
+import { LiveRuns } from './live-runs';
+import { PrepareScheduler } from './prepare.scheduler';
 import { PrepareService } from './prepare.service';
 import { campaignLocked, instanceShuttingDown } from './run-errors';
 
@@ -25,8 +27,10 @@ export class JobsService {
   constructor(
     private readonly campaigns: CampaignService,
     private readonly scheduler: CampaignScheduler,
+    private readonly prepareScheduler: PrepareScheduler,
     private readonly jobRuns: JobRunRepository,
     private readonly messages: AiMessageRepository,
+    private readonly liveRuns: LiveRuns,
     private readonly config: AppConfig,
     private readonly prepares: PrepareService,
   ) {}
@@ -98,38 +102,59 @@ export class JobsService {
     return { kind: 'done', body: toRunSegmentResponse(report) };
   }
 
+  /** Each scheduled job: its schedule, who holds its lock, its run in progress and its last run, with what the LLM cost. */
   async status(): Promise<JobStatusResponseDto> {
-    const { lock, run, abandoned } = await this.campaigns.liveRun();
-    const last = await this.jobRuns.findLast(CAMPAIGN_JOB_NAME);
-    const llm = await this.messages.llmUsageOfRuns([run?.id, last?.id].filter((id): id is string => id !== undefined));
-    const { cron, schedulerEnabled, timeZone, sendWindow } = this.config.campaign;
+    const { cron, prepareCron, timeZone, sendWindow } = this.config.campaign;
+    const window = { start_hour: sendWindow.startHour, end_hour: sendWindow.endHour, timezone: timeZone };
+    const [campaign, prepare] = await Promise.all([this.jobStatus(CAMPAIGN_JOB_NAME), this.jobStatus(PREPARE_JOB_NAME)]);
+    const campaignNext = this.scheduler.nextRun();
+    const prepareNext = this.prepareScheduler.nextRun();
     return {
       jobs: [
         {
           name: CAMPAIGN_JOB_NAME,
           cron,
           timezone: CRON_TIME_ZONE,
-          send_window: { start_hour: sendWindow.startHour, end_hour: sendWindow.endHour, timezone: timeZone },
-          enabled: schedulerEnabled,
-          next_run_at: this.scheduler.nextRun()?.toISOString() ?? null,
-          running: lock !== null,
-          lock: lock
-            ? {
-                holder: lock.holder,
-                acquired_at: lock.acquiredAt.toISOString(),
-                heartbeat_at: lock.heartbeatAt.toISOString(),
-                expires_at: lock.expiresAt.toISOString(),
-              }
-            : null,
-          current_run: run ? toJobRunDto(run, llm.get(run.id)) : null,
-          last_run: last ? toJobRunDto(asSeen(last, abandoned), llm.get(last.id)) : null,
+          send_window: window,
+          enabled: this.config.campaign.schedulerEnabled,
+          next_run_at: campaignNext?.toISOString() ?? null,
+          ...campaign,
+        },
+        // Drafts written ahead for the campaign's send window; scheduled only with CAMPAIGN_PREPARE_CRON and an LLM.
+        {
+          name: PREPARE_JOB_NAME,
+          cron: prepareCron,
+          timezone: CRON_TIME_ZONE,
+          send_window: window,
+          enabled: prepareNext !== null,
+          next_run_at: prepareNext?.toISOString() ?? null,
+          ...prepare,
         },
       ],
     };
   }
 
+  private async jobStatus(jobName: string): Promise<Pick<JobStatusDto, 'running' | 'lock' | 'current_run' | 'last_run'>> {
+    const { lock, run, abandoned } = await this.liveRuns.of(jobName);
+    const last = await this.jobRuns.findLast(jobName);
+    const llm = await this.messages.llmUsageOfRuns([run?.id, last?.id].filter((id): id is string => id !== undefined));
+    return {
+      running: lock !== null,
+      lock: lock
+        ? {
+            holder: lock.holder,
+            acquired_at: lock.acquiredAt.toISOString(),
+            heartbeat_at: lock.heartbeatAt.toISOString(),
+            expires_at: lock.expiresAt.toISOString(),
+          }
+        : null,
+      current_run: run ? toJobRunDto(run, llm.get(run.id)) : null,
+      last_run: last ? toJobRunDto(asSeen(last, abandoned), llm.get(last.id)) : null,
+    };
+  }
+
   async history(query: JobHistoryQueryDto): Promise<JobHistoryResponseDto> {
-    const { abandoned } = await this.campaigns.liveRun(); // before the rows (asSeen): a dead run reads FAILED
+    const abandoned = await this.liveRuns.abandoned(); // before the rows (asSeen): a dead run reads FAILED
     const runs = await this.jobRuns.history(query.type, query.limit ?? DEFAULT_HISTORY_LIMIT);
     const llm = await this.messages.llmUsageOfRuns(runs.map((run) => run.id));
     return { runs: runs.map((run) => toJobRunDto(asSeen(run, abandoned), llm.get(run.id))) };

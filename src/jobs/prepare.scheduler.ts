@@ -35,6 +35,11 @@ export class PrepareScheduler implements OnApplicationBootstrap {
     this.logger.log(`${PREPARE_JOB_NAME} scheduled "${prepareCron}" (UTC); next run ${job.nextDate().toJSDate().toISOString()}`);
   }
 
+  /** The next time a prepare starts on this replica's schedule; null when it schedules none. */
+  nextRun(): Date | null {
+    return this.registry.doesExist('cron', PREPARE_JOB_NAME) ? this.registry.getCronJob(PREPARE_JOB_NAME).nextDate().toJSDate() : null;
+  }
+
   async tick(): Promise<void> {
     await RequestContext.run(randomUUID(), async () => {
       try {

@@ -14,12 +14,12 @@ import { EligibleCustomerRepository } from '../segmentation/eligible-customer.re
 import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
 import { campaignCriteria } from './campaign-runner';
 import { CampaignService } from './campaign.service';
-import { CAMPAIGN_JOB_TYPE, CampaignPlan, CampaignRequest } from './campaign.types';
+import { CAMPAIGN_JOB_TYPE, CampaignPlan, CampaignRequest, PREPARE_JOB_NAME } from './campaign.types';
 import { JobRunEntity, JobRunStatus, JobTrigger } from './job-run.entity';
 import { JobRunRepository, RunCounts } from './job-run.repository';
 import { ShutdownError, ShutdownService } from './shutdown.service';
 
-export const PREPARE_JOB_NAME = 'smartengage_prepare';
+export { PREPARE_JOB_NAME };
 
 /** The send a prepare writes for: when it starts, its local day, and when its drafts expire (its window's end). */
 interface SendDay {

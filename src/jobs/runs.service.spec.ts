@@ -4,6 +4,7 @@ import { AiMessageRepository } from '../messaging/ai-message.repository';
 import { CampaignService } from './campaign.service';
 import { JobRunEntity, JobRunStatus, JobTrigger } from './job-run.entity';
 import { JobRunRepository } from './job-run.repository';
+import { LiveRuns } from './live-runs';
 import { RunsService } from './runs.service';
 
 const ID = '0c7e5d2a-9b1f-4e3c-8d6a-5f4b3c2d1e0f';
@@ -49,9 +50,11 @@ function newTestService() {
     new Map([[ID, { drafts: 38, input: 3800, cachedInput: 38_000, output: 3040, costUsd: 0.0052155 }]]),
   );
   const campaigns = mock<CampaignService>();
-  const sut = new RunsService(jobRuns, messages, campaigns);
+  const liveRuns = mock<LiveRuns>();
+  liveRuns.abandoned.mockResolvedValue([]);
+  const sut = new RunsService(jobRuns, messages, campaigns, liveRuns);
   const given = (run: JobRunEntity | null) => (current = run);
-  return { sut, mocks: { jobRuns, messages, campaigns }, given };
+  return { sut, mocks: { jobRuns, messages, campaigns, liveRuns }, given };
 }
 
 const ALL = Object.values(JobRunStatus);
@@ -188,14 +191,14 @@ describe(RunsService.name, () => {
   describe('get', () => {
     it('answers RUN_NOT_FOUND for a run that does not exist', async () => {
       const { sut, mocks, given } = newTestService();
-      mocks.campaigns.liveRun.mockResolvedValue({ lock: null, run: null, abandoned: [] });
+      mocks.liveRuns.abandoned.mockResolvedValue([]);
       given(null);
       await expect(sut.get(ID)).rejects.toMatchObject({ code: ErrorCode.RunNotFound });
     });
 
     it('never answers a negative number waiting when the rows count more than the run handed over', async () => {
       const { sut, mocks, given } = newTestService();
-      mocks.campaigns.liveRun.mockResolvedValue({ lock: null, run: null, abandoned: [] });
+      mocks.liveRuns.abandoned.mockResolvedValue([]);
       given(row(JobRunStatus.Running, { inFlight: 2 }));
 
       await expect(sut.get(ID)).resolves.toMatchObject({ progress: { waiting: 0, active: 3, retrying: 2, unknown: 1 } });

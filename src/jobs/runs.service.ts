@@ -6,6 +6,7 @@ import { RunDto } from './dto/run.dto';
 import { JobRunEntity, JobRunStatus } from './job-run.entity';
 import { asSeen, toRunDto } from './job-run.mapper';
 import { JobRunRepository } from './job-run.repository';
+import { LiveRuns } from './live-runs';
 import { campaignLocked, instanceShuttingDown, runNotFound, runStateConflict } from './run-errors';
 
 const OPERATOR_PAUSE = 'paused by an operator';
@@ -21,11 +22,12 @@ export class RunsService {
     private readonly jobRuns: JobRunRepository,
     private readonly messages: AiMessageRepository,
     private readonly campaigns: CampaignService,
+    private readonly liveRuns: LiveRuns,
   ) {}
 
   /** The run as it is; one whose process died reads FAILED (abandoned) before anything closed its row. */
   async get(id: string): Promise<RunDto> {
-    const { abandoned } = await this.campaigns.liveRun(); // before the row (asSeen)
+    const abandoned = await this.liveRuns.abandoned(); // before the row (asSeen)
     return this.describe(asSeen(await this.find(id), abandoned));
   }
 

@@ -1079,26 +1079,29 @@ export interface components {
             llm: components["schemas"]["RunLlmUsageDto"] | null;
         };
         JobStatusDto: {
-            /** @example smartengage_daily_campaign */
-            name: string;
-            /** @example 0 9 * * * */
-            cron: string;
+            /** @enum {string} */
+            name: "smartengage_daily_campaign" | "smartengage_prepare";
+            /**
+             * @description null: not scheduled (the prepare without CAMPAIGN_PREPARE_CRON)
+             * @example 0 9 * * *
+             */
+            cron: string | null;
             /**
              * @description Time zone of the cron expression
              * @example UTC
              */
             timezone: string;
             send_window: components["schemas"]["SendWindowDto"];
-            /** @description False when CAMPAIGN_SCHEDULER_ENABLED=false on this replica */
+            /** @description False when this replica does not schedule it (CAMPAIGN_SCHEDULER_ENABLED=false; for the prepare, also no CAMPAIGN_PREPARE_CRON or no LLM) */
             enabled: boolean;
             /**
              * Format: date-time
              * @example 2026-11-25T09:00:00.000Z
              */
             next_run_at: string | null;
-            /** @description True while a live lease holds the campaign lock */
+            /** @description True while a live lease holds the job's lock */
             running: boolean;
-            /** @description Who holds the campaign lock, and since when */
+            /** @description Who holds the job's lock, and since when */
             lock: components["schemas"]["JobLockDto"] | null;
             /** @description The run in progress, with its counts */
             current_run: components["schemas"]["JobRunDto"] | null;

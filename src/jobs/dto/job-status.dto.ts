@@ -124,11 +124,11 @@ export class SendWindowDto {
 }
 
 export class JobStatusDto {
-  @ApiProperty({ example: 'smartengage_daily_campaign' })
+  @ApiProperty({ enum: ['smartengage_daily_campaign', 'smartengage_prepare'] })
   name: string;
 
-  @ApiProperty({ example: '0 9 * * *' })
-  cron: string;
+  @ApiProperty({ type: String, nullable: true, example: '0 9 * * *', description: 'null: not scheduled (the prepare without CAMPAIGN_PREPARE_CRON)' })
+  cron: string | null;
 
   @ApiProperty({ example: 'UTC', description: 'Time zone of the cron expression' })
   timezone: string;
@@ -136,16 +136,16 @@ export class JobStatusDto {
   @ApiProperty({ type: SendWindowDto })
   send_window: SendWindowDto;
 
-  @ApiProperty({ description: 'False when CAMPAIGN_SCHEDULER_ENABLED=false on this replica' })
+  @ApiProperty({ description: 'False when this replica does not schedule it (CAMPAIGN_SCHEDULER_ENABLED=false; for the prepare, also no CAMPAIGN_PREPARE_CRON or no LLM)' })
   enabled: boolean;
 
   @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2026-11-25T09:00:00.000Z' })
   next_run_at: string | null;
 
-  @ApiProperty({ description: 'True while a live lease holds the campaign lock' })
+  @ApiProperty({ description: "True while a live lease holds the job's lock" })
   running: boolean;
 
-  @ApiProperty({ type: JobLockDto, nullable: true, description: 'Who holds the campaign lock, and since when' })
+  @ApiProperty({ type: JobLockDto, nullable: true, description: "Who holds the job's lock, and since when" })
   lock: JobLockDto | null;
 
   @ApiProperty({ type: JobRunDto, nullable: true, description: 'The run in progress, with its counts' })
