@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { insertCustomers } from './support/customers';
-import { FakeOpenAiServer, FAKE_USAGE, sameRealmFetch } from './support/fake-openai.server';
+import { FakeOpenAiServer, FAKE_USAGE, withSameRealmFetch } from './support/fake-openai.server';
 import { runSegment, ServiceProcess, startService } from './support/service-process';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 
@@ -95,14 +95,7 @@ describe('The LLM budget: OPENAI_RPM shared by every process, paced, and never a
   describe('in one process', () => {
     async function boot(env: Record<string, string>): Promise<void> {
       fake.reset();
-      // The OpenAI client keeps the fetch it finds at construction; see sameRealmFetch for why it is wrapped.
-      const fetch = globalThis.fetch;
-      globalThis.fetch = sameRealmFetch(fetch);
-      try {
-        t = await createTestApp({ OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseUrl, FREQUENCY_CAP_MAX_MESSAGES: '100', ...env });
-      } finally {
-        globalThis.fetch = fetch;
-      }
+      t = await withSameRealmFetch(() => createTestApp({ OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseUrl, FREQUENCY_CAP_MAX_MESSAGES: '100', ...env }));
       await resetDatabase(t.dataSource);
     }
     afterEach(() => t?.close());

@@ -1,4 +1,4 @@
-import { FAKE_USAGE, FakeOpenAiServer, GOOD_BODY, GOOD_SUBJECT, sameRealmFetch } from './support/fake-openai.server';
+import { FAKE_USAGE, FakeOpenAiServer, GOOD_BODY, GOOD_SUBJECT, withSameRealmFetch } from './support/fake-openai.server';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 
 const RUN = '/internal/ai/smartengage/run-segment';
@@ -21,13 +21,7 @@ describe('LLM tokens and cost per run', () => {
 
   beforeAll(async () => {
     await fake.start();
-    const fetch = globalThis.fetch;
-    globalThis.fetch = sameRealmFetch(fetch);
-    try {
-      t = await createTestApp({ OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseUrl, OPENAI_TIMEOUT_SECONDS: '2' });
-    } finally {
-      globalThis.fetch = fetch;
-    }
+    t = await withSameRealmFetch(() => createTestApp({ OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseUrl, OPENAI_TIMEOUT_SECONDS: '2' }));
   });
   afterAll(async () => {
     await t?.close();

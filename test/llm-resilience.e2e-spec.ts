@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEMO } from '../src/database/demo-seed';
-import { FakeOpenAiServer, sameRealmFetch } from './support/fake-openai.server';
+import { FakeOpenAiServer, withSameRealmFetch } from './support/fake-openai.server';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
 
@@ -38,11 +38,7 @@ describe('A hung or failing LLM does not hold sends (deadline and circuit breake
   /** The app against the fake, with the client's own defaults (20 s timeout, 2 retries) unless overridden. */
   async function boot(env: Record<string, string> = {}): Promise<TestApp> {
     fake.reset();
-    // The OpenAI client keeps the fetch it finds at construction; see sameRealmFetch for why it is wrapped.
-    const fetch = globalThis.fetch;
-    globalThis.fetch = sameRealmFetch(fetch);
-    try {
-      t = await createTestApp({
+    t = await withSameRealmFetch(() => createTestApp({
         OPENAI_API_KEY: 'test-key',
         OPENAI_BASE_URL: fake.baseUrl,
         OPENAI_DEADLINE_SECONDS: String(DEADLINE_S),
@@ -50,10 +46,7 @@ describe('A hung or failing LLM does not hold sends (deadline and circuit breake
         OPENAI_BREAKER_COOLDOWN_SECONDS: String(COOLDOWN_S),
         FREQUENCY_CAP_MAX_MESSAGES: '100',
         ...env,
-      });
-    } finally {
-      globalThis.fetch = fetch;
-    }
+      }));
     await resetDatabase(t.dataSource);
     return t;
   }

@@ -5,7 +5,7 @@ import { validateEnvironment } from '../src/config/environment';
 import { BatchResult, OpenAiBatches } from '../src/messaging/openai-batches';
 import { emailRequest, factsOf } from '../src/messaging/prompts';
 import { MessageType, Tone } from '../src/messaging/message.types';
-import { FakeOpenAiServer, sameRealmFetch } from './support/fake-openai.server';
+import { FakeOpenAiServer, withSameRealmFetch } from './support/fake-openai.server';
 
 const MODEL = 'gpt-4o-mini';
 
@@ -26,13 +26,8 @@ describe('OpenAiBatches through the real OpenAI client', () => {
 
   beforeAll(async () => {
     await fake.start();
-    const fetch = globalThis.fetch;
-    globalThis.fetch = sameRealmFetch(fetch);
-    try {
-      batches = new OpenAiBatches(new AppConfig(validateEnvironment({ OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseUrl, OPENAI_BATCH_POLL_SECONDS: '1' })));
-    } finally {
-      globalThis.fetch = fetch;
-    }
+    const env = { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseUrl, OPENAI_BATCH_POLL_SECONDS: '1' };
+    batches = await withSameRealmFetch(() => new OpenAiBatches(new AppConfig(validateEnvironment(env))));
   });
   afterAll(() => fake.stop());
   beforeEach(() => fake.reset());

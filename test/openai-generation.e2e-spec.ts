@@ -1,7 +1,7 @@
 import { JwtService } from '@nestjs/jwt';
 import { DEMO } from '../src/database/demo-seed';
 import { PROMPT_VERSION } from '../src/messaging/prompts';
-import { FakeOpenAiServer, GOOD_BODY, GOOD_SUBJECT, RecordedRequest, sameRealmFetch } from './support/fake-openai.server';
+import { FakeOpenAiServer, GOOD_BODY, GOOD_SUBJECT, RecordedRequest, withSameRealmFetch } from './support/fake-openai.server';
 import { bookingToken, readOutboxMail } from './support/outbox';
 import { auth, createTestApp, JWT_SECRET, resetDatabase, TestApp } from './support/test-app';
 
@@ -48,19 +48,12 @@ describe('LLM drafting through the real OpenAI client (send-single)', () => {
 
   beforeAll(async () => {
     await fake.start();
-    // The OpenAI client keeps the fetch it finds at construction; see sameRealmFetch for why it is wrapped.
-    const fetch = globalThis.fetch;
-    globalThis.fetch = sameRealmFetch(fetch);
-    try {
-      t = await createTestApp({
+    t = await withSameRealmFetch(() => createTestApp({
         OPENAI_API_KEY: 'test-key',
         OPENAI_BASE_URL: fake.baseUrl,
         OPENAI_TIMEOUT_SECONDS: '1',
         OPENAI_MAX_RETRIES: '1',
-      });
-    } finally {
-      globalThis.fetch = fetch;
-    }
+      }));
   });
   afterAll(async () => {
     await t?.close();

@@ -1,7 +1,7 @@
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { DEMO } from '../src/database/demo-seed';
 import { PREPARE_JOB_NAME } from '../src/jobs/prepare.service';
-import { FakeOpenAiServer, RecordedRequest, sameRealmFetch } from './support/fake-openai.server';
+import { FakeOpenAiServer, RecordedRequest, withSameRealmFetch } from './support/fake-openai.server';
 import { auth, createTestApp, resetDatabase, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
 
@@ -22,14 +22,7 @@ function factsOf(request: RecordedRequest): Record<string, unknown> {
 }
 
 async function appWith(fake: FakeOpenAiServer, env: Record<string, string | undefined>): Promise<TestApp> {
-  // The OpenAI client keeps the fetch it finds at construction; see sameRealmFetch for why it is wrapped.
-  const fetch = globalThis.fetch;
-  globalThis.fetch = sameRealmFetch(fetch);
-  try {
-    return await createTestApp({ OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseUrl, ...OPEN_ALL_DAY, ...env });
-  } finally {
-    globalThis.fetch = fetch;
-  }
+  return withSameRealmFetch(() => createTestApp({ OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseUrl, ...OPEN_ALL_DAY, ...env }));
 }
 
 /** Starts a prepare over HTTP and follows its run to its end; the run as GET /internal/jobs/runs/{id} shows it. */

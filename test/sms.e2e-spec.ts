@@ -7,7 +7,7 @@ import { SMS_OPT_OUT_HINT } from '../src/messaging/sms-composer';
 import { countSmsSegments } from '../src/messaging/sms-segments';
 import { StaleMessageSweeper } from '../src/messaging/stale-message.sweeper';
 import { PROMPT_VERSION, SMS_PROMPT_VERSION } from '../src/messaging/prompts';
-import { FakeOpenAiServer, goodSmsLine, sameRealmFetch } from './support/fake-openai.server';
+import { FakeOpenAiServer, goodSmsLine, withSameRealmFetch } from './support/fake-openai.server';
 import { auth, createTestApp, PUBLIC_BASE_URL, resetDatabase, TestApp } from './support/test-app';
 
 const SINGLE = '/admin/smartengage/send-single';
@@ -244,14 +244,7 @@ describe('LLM-written SMS (the real OpenAI client against the fake)', () => {
 
   beforeAll(async () => {
     await fake.start();
-    // The OpenAI client keeps the fetch it finds at construction; see sameRealmFetch for why it is wrapped.
-    const fetch = globalThis.fetch;
-    globalThis.fetch = sameRealmFetch(fetch);
-    try {
-      t = await createTestApp({ ...NEVER_QUIET, OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseUrl });
-    } finally {
-      globalThis.fetch = fetch;
-    }
+    t = await withSameRealmFetch(() => createTestApp({ ...NEVER_QUIET, OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseUrl }));
   });
   afterAll(async () => {
     await t?.close();

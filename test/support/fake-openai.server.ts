@@ -524,3 +524,17 @@ export function sameRealmFetch(fetch: typeof globalThis.fetch): typeof globalThi
       throw Object.assign(new Error(message ?? String(error), { cause: error }), { name: name ?? 'Error' });
     });
 }
+
+/**
+ * Builds something that makes an OpenAI client (an app, a client of its own) while Node's fetch is wrapped by
+ * sameRealmFetch: the client keeps the fetch it finds at construction.
+ */
+export async function withSameRealmFetch<T>(build: () => Promise<T> | T): Promise<T> {
+  const fetch = globalThis.fetch;
+  globalThis.fetch = sameRealmFetch(fetch);
+  try {
+    return await build();
+  } finally {
+    globalThis.fetch = fetch;
+  }
+}
