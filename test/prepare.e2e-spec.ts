@@ -162,13 +162,18 @@ describe('drafts prepared ahead (POST /internal/ai/smartengage/prepare)', () => 
       expect(sent.body).toMatchObject({ status: 'DONE', sent: 3, failed: 0 });
       expect(fake.requests).toHaveLength(1);
       expect(factsOf(fake.requests[0])).toMatchObject({ service: 'হোম ক্লিনিং', tone: 'friendly', days_since_last_booking: 22 });
-      const messages: { user_id: string; generator: string; prompt_tokens: number; prose_body: string }[] = await t.dataSource.query(
-        'SELECT user_id, generator, prompt_tokens, prose_body FROM ai_messages',
-      );
+      const messages: { user_id: string; generator: string; prompt_tokens: number; prose_body: string; llm_cost_usd: string }[] =
+        await t.dataSource.query('SELECT user_id, generator, prompt_tokens, prose_body, llm_cost_usd FROM ai_messages');
       expect(messages).toHaveLength(3);
-      for (const message of messages) expect(message).toMatchObject({ generator: 'openai', prompt_tokens: 100 });
-      // Used drafts are gone, and the stale one with them.
-      expect(await drafts(t)).toEqual([]);
+      const prepared = new Map((await drafts(t)).map((draft) => [draft.customer_id as string, draft.prose as string]));
+      for (const message of messages) {
+        expect(message).toMatchObject({ generator: 'openai', prompt_tokens: 100 });
+        expect(Number(message.llm_cost_usd)).toBeCloseTo(LIVE_COST, 8);
+        // The sending mark stored the prepared prose on the row; the newcomer's was drafted live.
+        if (message.user_id !== DEMO.customers.newcomer) expect(message.prose_body).toBe(prepared.get(message.user_id));
+      }
+      // Drafts stay until they expire (the next prepare deletes them), so an interrupted send finds its draft again.
+      expect(await drafts(t)).toHaveLength(3);
       const after = await outcomes(t);
       expect({ written: after.written - before.written, used: after.used - before.used, stale: after.stale - before.stale }).toEqual({
         written: 3,

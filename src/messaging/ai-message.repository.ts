@@ -37,6 +37,9 @@ export interface ClaimRequest {
 /** `exists`: a row with this id is already there (a redelivered job), so nothing was claimed. */
 export type ClaimOutcome = 'claimed' | 'exists' | 'customer_not_found' | 'opted_out' | 'frequency_capped' | 'already_claimed';
 
+/** The draft columns a sending mark fills when its draft was not stored before (DraftRecord.stored). */
+const STORED_WITH_MARK = ['prose_subject', 'prose_body', 'llm_model', 'prompt_version', 'prompt_tokens', 'cached_tokens', 'completion_tokens', 'llm_cost_usd'];
+
 /** The draft, stored with the `sending` mark before the hand-over. */
 export interface DraftRecord {
   subject: string;
@@ -45,6 +48,11 @@ export interface DraftRecord {
   fallbackReason: string | null;
   safetyViolations: SafetyViolationRecord[] | null;
   smsSegments: number | null;
+  /**
+   * The draft as written, when it is not stored on the row yet (a prepared draft, which needs no storing before
+   * the send: it stays in prepared_drafts until it expires): stored with the mark, in the same statement.
+   */
+  stored?: StoredDraft;
 }
 
 /** A draft as first written, stored before the send: a retry sends it again rather than drafting anew. */
@@ -248,6 +256,14 @@ export class AiMessageRepository {
       fallback_reason: draft?.fallbackReason,
       safety_violations: draft?.safetyViolations,
       sms_segments: draft?.smsSegments,
+      prose_subject: draft?.stored?.prose.subject ?? null,
+      prose_body: draft?.stored?.prose.body ?? null,
+      llm_model: draft?.stored?.model ?? null,
+      prompt_version: draft?.stored?.promptVersion ?? null,
+      prompt_tokens: draft?.stored?.usage?.input ?? null,
+      cached_tokens: draft?.stored?.usage?.cachedInput ?? null,
+      completion_tokens: draft?.stored?.usage?.output ?? null,
+      llm_cost_usd: draft?.stored?.costUsd ?? null,
       status: record?.status,
       provider_message_id: record?.providerMessageId ?? null,
       error: record?.error?.slice(0, ERROR_MAX_LENGTH) ?? null,
@@ -268,6 +284,7 @@ export class AiMessageRepository {
                     fallback_reason = CASE WHEN r.kind = 'mark' THEN r.fallback_reason ELSE m.fallback_reason END,
                     safety_violations = CASE WHEN r.kind = 'mark' THEN r.safety_violations ELSE m.safety_violations END,
                     sms_segments = CASE WHEN r.kind = 'mark' THEN r.sms_segments ELSE m.sms_segments END,
+                    ${STORED_WITH_MARK.map((column) => `${column} = CASE WHEN r.prose_body IS NOT NULL AND m.prose_body IS NULL THEN r.${column} ELSE m.${column} END`).join(',\n                    ')},
                     provider_message_id = coalesce(r.provider_message_id, m.provider_message_id),
                     last_error = coalesce(r.error, m.last_error),
                     sent_at = CASE WHEN r.status = 'sent' THEN now()
@@ -275,7 +292,9 @@ export class AiMessageRepository {
                     updated_at = now()
                FROM jsonb_to_recordset($1::jsonb) AS r(
                       id uuid, kind text, subject text, message_text text, generator text, fallback_reason text,
-                      safety_violations jsonb, sms_segments smallint, status text, provider_message_id text, error text)
+                      safety_violations jsonb, sms_segments smallint, prose_subject text, prose_body text, llm_model text,
+                      prompt_version text, prompt_tokens integer, cached_tokens integer, completion_tokens integer,
+                      llm_cost_usd numeric, status text, provider_message_id text, error text)
               WHERE m.id = r.id AND (r.kind = 'record' OR ${sqlAllowedFrom(StatusChange.Send, 'm.delivery_status')})
           RETURNING m.id`,
       values: [jsonParameter(rows)],

@@ -47,11 +47,11 @@ interface Row {
 
 @Injectable()
 export class PreparedDraftRepository {
-  /** Concurrent sends take their drafts in shared statements (see groupCommit): one round trip per batch. */
-  private readonly takeOne: (key: { customerId: string; channel: Channel }) => Promise<PreparedDraft | null>;
+  /** Concurrent sends read their drafts in shared statements (see groupCommit): one round trip per batch. */
+  private readonly findOne: (key: { customerId: string; channel: Channel }) => Promise<PreparedDraft | null>;
 
   constructor(private readonly dataSource: DataSource) {
-    this.takeOne = groupCommit((keys) => this.takeBatch(keys));
+    this.findOne = groupCommit((keys) => this.findBatch(keys));
   }
 
   /** Writes the drafts, each replacing the customer's earlier one on the same channel. */
@@ -91,19 +91,17 @@ export class PreparedDraftRepository {
   }
 
   /**
-   * Takes the customer's draft for the channel out of the table (used once, whatever the send then does with it);
-   * null when there is none.
+   * The customer's draft for the channel; null when there is none. It stays until it expires (a prepare deletes
+   * expired drafts): a send that stops before its sending mark stored the draft finds it again.
    */
-  take(customerId: string, channel: Channel): Promise<PreparedDraft | null> {
-    return this.takeOne({ customerId, channel });
+  find(customerId: string, channel: Channel): Promise<PreparedDraft | null> {
+    return this.findOne({ customerId, channel });
   }
 
-  private async takeBatch(keys: readonly { customerId: string; channel: Channel }[]): Promise<(PreparedDraft | null)[]> {
-    const [rows]: [Row[], number] = await this.dataSource.query(
-      `DELETE FROM prepared_drafts d
-        USING unnest($1::uuid[], $2::text[]) AS k (customer_id, channel)
-        WHERE d.customer_id = k.customer_id AND d.channel = k.channel
-    RETURNING d.*`,
+  private async findBatch(keys: readonly { customerId: string; channel: Channel }[]): Promise<(PreparedDraft | null)[]> {
+    const rows: Row[] = await this.dataSource.query(
+      `SELECT d.* FROM prepared_drafts d
+         JOIN unnest($1::uuid[], $2::text[]) AS k (customer_id, channel) ON d.customer_id = k.customer_id AND d.channel = k.channel`,
       [keys.map((key) => key.customerId), keys.map((key) => key.channel)],
     );
     const taken = new Map(rows.map((row) => [`${row.customer_id}:${row.channel}`, fromRow(row)]));

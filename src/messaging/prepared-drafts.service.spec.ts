@@ -111,13 +111,13 @@ describe(PreparedDrafts.name, () => {
   describe('use, at send time', () => {
     it('takes the draft written for these facts and accepts it again for this message', async () => {
       const { sut, mocks } = newTestService();
-      mocks.drafts.take.mockResolvedValue(stored());
+      mocks.drafts.find.mockResolvedValue(stored());
 
       const draft = await sut.use(KEY, CONTEXT);
 
       expect(draft).toEqual({ ...ACCEPTED, generationSeconds: 0 });
       expect(mocks.outcomes.inc).toHaveBeenCalledWith({ outcome: 'used' });
-      expect(mocks.drafts.take).toHaveBeenCalledWith('c1', Channel.Email);
+      expect(mocks.drafts.find).toHaveBeenCalledWith('c1', Channel.Email);
       expect(mocks.drafting.acceptLlm).toHaveBeenCalledWith(
         { prose: PROSE, generator: GeneratorKind.OpenAi, model: MODEL, promptVersion: PROMPT_VERSION, usage: USAGE, costUsd: 0.0000645 },
         CONTEXT,
@@ -132,7 +132,7 @@ describe(PreparedDrafts.name, () => {
       ['another model wrote it', { factsHash: factsHash('gpt-4o', proseInputFrom(CONTEXT)) }, CONTEXT],
     ])('does not use it when %s', async (_case, draft, context) => {
       const { sut, mocks } = newTestService();
-      mocks.drafts.take.mockResolvedValue(stored(draft));
+      mocks.drafts.find.mockResolvedValue(stored(draft));
 
       expect(await sut.use({ ...KEY, tone: context.tone }, context)).toBeNull();
       expect(mocks.drafting.acceptLlm).not.toHaveBeenCalled();
@@ -141,7 +141,7 @@ describe(PreparedDrafts.name, () => {
 
     it('does not use a draft the checks refuse now', async () => {
       const { sut, mocks } = newTestService();
-      mocks.drafts.take.mockResolvedValue(stored());
+      mocks.drafts.find.mockResolvedValue(stored());
       mocks.drafting.acceptLlm.mockReturnValue({ fallbackReason: SAFETY_REJECTED, violations: [] });
 
       expect(await sut.use(KEY, CONTEXT)).toBeNull();

@@ -84,11 +84,11 @@ export class PreparedDrafts {
   }
 
   /**
-   * The customer's prepared draft, taken out of the table, when it was written for these facts and is fresh,
+   * The customer's prepared draft, when it was written for these facts and is fresh,
    * accepted again for this message; null otherwise (the caller drafts as usual).
    */
   async use(key: DraftKey, context: MessageContext, now = new Date()): Promise<Draft | null> {
-    const stored = await this.drafts.take(key.customerId, key.channel);
+    const stored = await this.drafts.find(key.customerId, key.channel);
     if (!stored) return null;
     const stale =
       stored.expiresAt <= now ||

@@ -93,7 +93,7 @@ describe(ReminderDeliveryStep.name, () => {
   });
   afterEach(() => jest.restoreAllMocks());
 
-  it('sends a prepared draft for the same facts without drafting, and stores it on the message', async () => {
+  it('sends a prepared draft for the same facts without drafting, and stores it on the message with the sending mark', async () => {
     const { sut, mocks } = newTestDelivery();
     const prepared: Draft = { ...DRAFT, generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini', promptVersion: 'abc', generationSeconds: 0 };
     mocks.prepared.use.mockResolvedValue(prepared);
@@ -105,7 +105,11 @@ describe(ReminderDeliveryStep.name, () => {
       expect.objectContaining({ daysSinceLastBooking: 22, serviceNameBn: 'প্লাম্বিং' }),
     );
     expect(mocks.drafting.draft).not.toHaveBeenCalled();
-    expect(mocks.messages.storeDraft).toHaveBeenCalledWith(MESSAGE_ID, expect.objectContaining({ generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini' }));
+    // No statement of its own: the prepared draft stays in prepared_drafts until the mark stores it on the row.
+    expect(mocks.messages.storeDraft).not.toHaveBeenCalled();
+    expect(mocks.dispatcher.dispatch).toHaveBeenCalledWith(
+      expect.objectContaining({ draft: expect.objectContaining({ stored: expect.objectContaining({ generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini' }) }) }),
+    );
   });
 
   it('drafts as usual when no prepared draft matches, and never looks one up for a template-only send', async () => {
