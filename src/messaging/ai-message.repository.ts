@@ -50,9 +50,14 @@ export interface DraftRecord {
   smsSegments: number | null;
   /**
    * The draft as written, when it is not stored on the row yet (a prepared draft, which needs no storing before
-   * the send: it stays in prepared_drafts until it expires): stored with the mark, in the same statement.
+   * the send: it stays in prepared_drafts until then): stored with the mark, in the same statement.
    */
   stored?: StoredDraft;
+  /**
+   * The prepared draft `stored` came from: the mark deletes it in the same statement, so a send interrupted
+   * before its mark finds it again, and once on a message it is used (and billed) by no other.
+   */
+  prepared?: { customerId: string; channel: Channel; factsHash: string };
 }
 
 /** A draft as first written, stored before the send: a retry sends it again rather than drafting anew. */
@@ -264,6 +269,9 @@ export class AiMessageRepository {
       cached_tokens: draft?.stored?.usage?.cachedInput ?? null,
       completion_tokens: draft?.stored?.usage?.output ?? null,
       llm_cost_usd: draft?.stored?.costUsd ?? null,
+      prepared_customer_id: draft?.prepared?.customerId ?? null,
+      prepared_channel: draft?.prepared?.channel ?? null,
+      prepared_hash: draft?.prepared?.factsHash ?? null,
       status: record?.status,
       provider_message_id: record?.providerMessageId ?? null,
       error: record?.error?.slice(0, ERROR_MAX_LENGTH) ?? null,
@@ -274,7 +282,19 @@ export class AiMessageRepository {
     // Not a named (prepared) statement on purpose: that would keep the plan made while the table was small (a
     // hash join over a sequential scan) for the whole session; planned each time, it is index lookups by id.
     const { rows: changed } = await this.pool.query<{ id: string }>({
-      text: `UPDATE ai_messages m
+      text: `WITH r AS (
+               SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
+                      id uuid, kind text, subject text, message_text text, generator text, fallback_reason text,
+                      safety_violations jsonb, sms_segments smallint, prose_subject text, prose_body text, llm_model text,
+                      prompt_version text, prompt_tokens integer, cached_tokens integer, completion_tokens integer,
+                      llm_cost_usd numeric, prepared_customer_id uuid, prepared_channel text, prepared_hash text,
+                      status text, provider_message_id text, error text)
+             ), used AS (
+               DELETE FROM prepared_drafts p USING r
+                WHERE r.kind = 'mark' AND p.customer_id = r.prepared_customer_id AND p.channel = r.prepared_channel
+                  AND p.facts_hash = r.prepared_hash
+             )
+             UPDATE ai_messages m
                 SET delivery_status = CASE WHEN r.kind = 'mark' THEN ${sqlStatus(transitionOf(StatusChange.Send).to)}
                       ELSE ${STATUS_AFTER_RECORD} END,
                     attempts = m.attempts + (r.kind = 'mark')::int,
@@ -290,11 +310,7 @@ export class AiMessageRepository {
                     sent_at = CASE WHEN r.status = 'sent' THEN now()
                                    WHEN r.status = 'unknown' THEN coalesce(m.sent_at, m.updated_at) ELSE m.sent_at END,
                     updated_at = now()
-               FROM jsonb_to_recordset($1::jsonb) AS r(
-                      id uuid, kind text, subject text, message_text text, generator text, fallback_reason text,
-                      safety_violations jsonb, sms_segments smallint, prose_subject text, prose_body text, llm_model text,
-                      prompt_version text, prompt_tokens integer, cached_tokens integer, completion_tokens integer,
-                      llm_cost_usd numeric, status text, provider_message_id text, error text)
+               FROM r
               WHERE m.id = r.id AND (r.kind = 'record' OR ${sqlAllowedFrom(StatusChange.Send, 'm.delivery_status')})
           RETURNING m.id`,
       values: [jsonParameter(rows)],

@@ -109,13 +109,13 @@ describe(PreparedDrafts.name, () => {
   afterEach(() => jest.restoreAllMocks());
 
   describe('use, at send time', () => {
-    it('takes the draft written for these facts and accepts it again for this message', async () => {
+    it('reads the draft written for these facts and accepts it again for this message, keyed for the mark to delete it', async () => {
       const { sut, mocks } = newTestService();
       mocks.drafts.find.mockResolvedValue(stored());
 
-      const draft = await sut.use(KEY, CONTEXT);
+      const used = await sut.use(KEY, CONTEXT);
 
-      expect(draft).toEqual({ ...ACCEPTED, generationSeconds: 0 });
+      expect(used).toEqual({ draft: { ...ACCEPTED, generationSeconds: 0 }, key: { customerId: 'c1', channel: Channel.Email, factsHash: HASH } });
       expect(mocks.outcomes.inc).toHaveBeenCalledWith({ outcome: 'used' });
       expect(mocks.drafts.find).toHaveBeenCalledWith('c1', Channel.Email);
       expect(mocks.drafting.acceptLlm).toHaveBeenCalledWith(

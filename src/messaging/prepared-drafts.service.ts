@@ -36,6 +36,12 @@ export interface PrepareOptions {
   signal?: AbortSignal;
 }
 
+/** A prepared draft accepted for a message, and the key the message's sending mark deletes it by. */
+export interface UsedDraft {
+  draft: Draft;
+  key: { customerId: string; channel: Channel; factsHash: string };
+}
+
 export interface PrepareTally {
   /** Drafts written and stored. */
   drafted: number;
@@ -87,7 +93,7 @@ export class PreparedDrafts {
    * The customer's prepared draft, when it was written for these facts and is fresh,
    * accepted again for this message; null otherwise (the caller drafts as usual).
    */
-  async use(key: DraftKey, context: MessageContext, now = new Date()): Promise<Draft | null> {
+  async use(key: DraftKey, context: MessageContext, now = new Date()): Promise<UsedDraft | null> {
     const stored = await this.drafts.find(key.customerId, key.channel);
     if (!stored) return null;
     const stale =
@@ -117,7 +123,7 @@ export class PreparedDrafts {
       return null;
     }
     this.outcomes.inc({ outcome: 'used' });
-    return { ...accepted.draft, generationSeconds: 0 };
+    return { draft: { ...accepted.draft, generationSeconds: 0 }, key: { customerId: key.customerId, channel: key.channel, factsHash: stored.factsHash } };
   }
 
   /** Deletes drafts past their send day, keeping the table to about one draft per customer and channel. */

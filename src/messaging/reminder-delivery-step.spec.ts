@@ -96,7 +96,8 @@ describe(ReminderDeliveryStep.name, () => {
   it('sends a prepared draft for the same facts without drafting, and stores it on the message with the sending mark', async () => {
     const { sut, mocks } = newTestDelivery();
     const prepared: Draft = { ...DRAFT, generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini', promptVersion: 'abc', generationSeconds: 0 };
-    mocks.prepared.use.mockResolvedValue(prepared);
+    const key = { customerId: REQUEST.customer.id, channel: Channel.Email, factsHash: 'f'.repeat(64) };
+    mocks.prepared.use.mockResolvedValue({ draft: prepared, key });
 
     expect(await sut.deliver(REQUEST)).toMatchObject({ status: 'sent', generator: GeneratorKind.OpenAi });
 
@@ -108,7 +109,9 @@ describe(ReminderDeliveryStep.name, () => {
     // No statement of its own: the prepared draft stays in prepared_drafts until the mark stores it on the row.
     expect(mocks.messages.storeDraft).not.toHaveBeenCalled();
     expect(mocks.dispatcher.dispatch).toHaveBeenCalledWith(
-      expect.objectContaining({ draft: expect.objectContaining({ stored: expect.objectContaining({ generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini' }) }) }),
+      expect.objectContaining({
+        draft: expect.objectContaining({ stored: expect.objectContaining({ generator: GeneratorKind.OpenAi, model: 'gpt-4o-mini' }), prepared: key }),
+      }),
     );
   });
 

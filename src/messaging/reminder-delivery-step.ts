@@ -174,7 +174,7 @@ export class ReminderDeliveryStep extends ReminderDelivery {
     try {
       const options = { notAfter: request.campaign?.windowClosesAt, stored };
       draft =
-        prepared ??
+        prepared?.draft ??
         (channel === Channel.Sms
           ? await this.drafting.draftSms(context, this.config.sms.maxSegments, options)
           : await this.drafting.draft(context, options));
@@ -186,8 +186,8 @@ export class ReminderDeliveryStep extends ReminderDelivery {
     if (!stored) {
       this.metrics.generated(draft);
       // Stored before the send (and before waiting for a send slot): if this attempt is retried or its job
-      // redelivered, the LLM is not asked again. A prepared draft stays in prepared_drafts until it expires, so it
-      // is stored with the sending mark instead, one statement fewer per customer.
+      // redelivered, the LLM is not asked again. A prepared draft stays in prepared_drafts until the sending mark
+      // stores it on the row and deletes it, in one statement: one statement fewer per customer.
       if (this.drafting.storesDrafts && !prepared) await this.messages.storeDraft(messageId, toStored(draft));
     }
     const record: DraftRecord = {
@@ -197,7 +197,8 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       fallbackReason: draft.fallbackReason,
       safetyViolations: draft.violations,
       smsSegments: draft.smsSegments ?? null,
-      stored: prepared ? toStored(prepared) : undefined,
+      stored: prepared ? toStored(prepared.draft) : undefined,
+      prepared: prepared?.key,
     };
     const result = await this.send({
       messageId,
