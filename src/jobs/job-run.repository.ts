@@ -172,10 +172,16 @@ export class JobRunRepository {
   async findUncollectedBatches(jobName: string): Promise<{ id: string; params: Record<string, unknown> }[]> {
     return this.runs.query(
       `SELECT id, params FROM job_runs
-        WHERE job_name = $1 AND status IN ('FAILED', 'INTERRUPTED') AND params ? 'batch_ids' AND NOT params ? 'collected'
+        WHERE job_name = $1 AND status IN ('FAILED', 'INTERRUPTED', 'CANCELLED', 'PAUSED') AND params ? 'batch_ids'
+          AND NOT params ? 'collected'
         ORDER BY started_at`,
       [jobName],
     );
+  }
+
+  /** Adds to a run's params whatever its status (a batch it submitted is paid for, even once the run is cancelled). */
+  async keepParams(id: string, params: Record<string, unknown>): Promise<void> {
+    await this.runs.query(`UPDATE job_runs SET params = params || $2::jsonb WHERE id = $1`, [id, JSON.stringify(params)]);
   }
 
   /** A run whose batches were collected since (or are past use): not collected again. */

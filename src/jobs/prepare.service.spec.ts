@@ -142,7 +142,7 @@ describe(PrepareService.name, () => {
     expect(mocks.prepared.draftLive).not.toHaveBeenCalled();
     expect(mocks.prepared.addToBatch.mock.calls.map(([, targets]) => targets.map((target) => target.customer.id))).toEqual([['c1'], ['c3']]);
     expect(mocks.prepared.collectBatches).toHaveBeenCalledWith(['batch_1'], expect.any(Object), expect.any(Function));
-    expect(mocks.jobRuns.progress).toHaveBeenCalledWith('run-1', 'lease-1', expect.any(Object), { batch_ids: ['batch_1'] });
+    expect(mocks.jobRuns.keepParams).toHaveBeenCalledWith('run-1', { batch_ids: ['batch_1'] });
     expect(submission.discard).toHaveBeenCalled();
     expect(mocks.jobRuns.end).toHaveBeenCalledWith(
       'run-1',
@@ -176,6 +176,21 @@ describe(PrepareService.name, () => {
     expect(mocks.prepared.collectBatches).toHaveBeenNthCalledWith(1, ['batch_0'], expect.objectContaining({ sendDay: '2026-11-24' }), expect.any(Function));
     // The expired one is past use: marked, not collected.
     expect(mocks.jobRuns.markBatchesCollected.mock.calls).toEqual([['run-0'], ['run-old']]);
+    expect(mocks.jobRuns.end).toHaveBeenCalledWith('run-1', 'lease-1', expect.objectContaining({ sent: 2 }), JobRunStatus.Done);
+  });
+
+  it("goes on when an earlier prepare's batches cannot be read, and does not try them again", async () => {
+    const { sut, mocks } = newTestService();
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    mocks.jobRuns.findUncollectedBatches.mockResolvedValue([
+      { id: 'run-0', params: { batch_ids: ['batch_gone'], send_day: '2026-11-24', send_at: new Date().toISOString(), expires_at: future } },
+    ]);
+    mocks.prepared.collectBatches.mockRejectedValueOnce(new Error('404 No such File object: file-abc'));
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+
+    await run(sut);
+
+    expect(mocks.jobRuns.markBatchesCollected).toHaveBeenCalledWith('run-0');
     expect(mocks.jobRuns.end).toHaveBeenCalledWith('run-1', 'lease-1', expect.objectContaining({ sent: 2 }), JobRunStatus.Done);
   });
 

@@ -42,6 +42,9 @@ export type PrepareStart =
  * With OPENAI_BATCH the drafts go through the Batch API, and the batch ids are kept in the row's params: a prepare
  * that stopped before collecting them has them collected by the next one.
  */
+/** How often a prepare waiting for its batches beats, and looks whether run control stopped it. */
+const HEARTBEAT_MS = 15_000;
+
 @Injectable()
 export class PrepareService {
   private readonly logger = new Logger(PrepareService.name);
@@ -133,7 +136,8 @@ export class PrepareService {
       // Batch lines go to a file on disk as the pages are read; each batch's id is kept on the run once it exists.
       const batch = this.prepared.batched
         ? this.prepared.openBatch(options, async (batchIds) => {
-            await this.jobRuns.progress(row.id, lease.token, counts, { batch_ids: batchIds });
+            // Whatever the run's status: a batch submitted is paid for, and a later prepare collects it.
+            await this.jobRuns.keepParams(row.id, { batch_ids: batchIds });
           })
         : null;
       try {
@@ -157,8 +161,25 @@ export class PrepareService {
         } while (cursor && !signal.aborted);
         if (batch && !signal.aborted) {
           const batchIds = await batch.finish();
-          const drafted = await this.prepared.collectBatches(batchIds, options, (ids) => this.profilesOf(ids));
-          this.add(counts, { drafted, failed: batch.lines - drafted, skipped: 0 });
+          // Waiting for the batches can take hours: run control's cancel or pause is seen at the next heartbeat,
+          // and a later prepare collects them.
+          const stopped = new AbortController();
+          const heartbeat = setInterval(() => {
+            void this.jobRuns.progress(row.id, lease.token, counts).then(
+              (status) => status !== JobRunStatus.Running && stopped.abort(),
+              () => undefined,
+            );
+          }, HEARTBEAT_MS).unref();
+          try {
+            const collecting = { ...options, signal: AbortSignal.any([signal, stopped.signal]) };
+            const drafted = await this.prepared.collectBatches(batchIds, collecting, (ids) => this.profilesOf(ids));
+            this.add(counts, { drafted, failed: batch.lines - drafted, skipped: 0 });
+          } catch (error) {
+            if (!stopped.signal.aborted || signal.aborted) throw error;
+            return await this.jobRuns.end(row.id, lease.token, counts, JobRunStatus.Cancelled);
+          } finally {
+            clearInterval(heartbeat);
+          }
         }
       } finally {
         await batch?.discard();
@@ -185,10 +206,18 @@ export class PrepareService {
       const params = earlier.params as { batch_ids: string[]; send_at?: string; expires_at?: string; send_day?: string };
       const expiresAt = params.expires_at ? new Date(params.expires_at) : null;
       if (expiresAt && expiresAt > new Date() && params.send_at && params.send_day) {
-        const earlierOptions = { ...options, sendDay: params.send_day, sendAt: new Date(params.send_at), expiresAt };
-        const collected = await this.prepared.collectBatches(params.batch_ids, earlierOptions, (ids) => this.profilesOf(ids));
-        this.logger.log(`Collected the batches of prepare ${earlier.id}: ${collected} drafts`);
-        drafted += collected;
+        // Of no use past the drafts' expiry: the wait ends there.
+        const until = AbortSignal.timeout(expiresAt.getTime() - Date.now());
+        const earlierOptions = { ...options, sendDay: params.send_day, sendAt: new Date(params.send_at), expiresAt, signal: AbortSignal.any([options.signal!, until]) };
+        try {
+          const collected = await this.prepared.collectBatches(params.batch_ids, earlierOptions, (ids) => this.profilesOf(ids));
+          this.logger.log(`Collected the batches of prepare ${earlier.id}: ${collected} drafts`);
+          drafted += collected;
+        } catch (error) {
+          if (options.signal?.aborted) throw error;
+          // One batch that cannot be read (a rotated key, a file gone) must not stop every prepare after it.
+          this.logger.warn({ msg: `The batches of prepare ${earlier.id} could not be collected; their customers are drafted at send time`, err: error });
+        }
       }
       await this.jobRuns.markBatchesCollected(earlier.id);
     }

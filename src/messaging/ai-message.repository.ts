@@ -486,8 +486,8 @@ export class AiMessageRepository {
   }
 
   /**
-   * What the LLM wrote for these runs and what it cost, over ai_messages_job_run_idx: a run's drafts are on its
-   * messages, wherever they were written (this process, a worker, a prepared batch).
+   * What the LLM wrote for these runs and what it cost, from ai_messages_job_run_llm_idx alone: a run's drafts
+   * are on its messages, wherever they were written (this process, a worker, a prepared batch).
    */
   async llmUsageOfRuns(jobRunIds: string[]): Promise<Map<string, RunLlmUsage>> {
     if (jobRunIds.length === 0) return new Map();

@@ -224,8 +224,8 @@ describe(PreparedDrafts.name, () => {
 
       expect(drafted).toBe(1);
       expect(targetsOf.mock.calls).toEqual([[['c1', 'c2']], [['c3', 'c4']]]);
-      // Every answer is paid for, whether or not it is stored.
-      expect(mocks.metrics.used).toHaveBeenCalledTimes(3);
+      // Counted once each: the answers for planned customers (c1 stored, c3 unreadable); c4's facts changed.
+      expect(mocks.metrics.used).toHaveBeenCalledTimes(2);
       expect(mocks.metrics.used).toHaveBeenCalledWith(MODEL, USAGE, true);
       const saved = mocks.drafts.save.mock.calls.flatMap(([drafts]) => drafts);
       expect(saved).toEqual([expect.objectContaining({ customerId: 'c1', factsHash: HASH, batch: true, usage: USAGE, costUsd: expect.closeTo(0.0000645 / 2, 10) })]);

@@ -195,18 +195,19 @@ export class PreparedDrafts {
 
   /**
    * The drafts of the answered lines that name a planned customer, as acceptLlm takes them; null for a refusal.
-   * Every answer is paid for (at the batch price), whether or not its customer's facts still fit.
+   * Tokens and cost are counted for those answers only: a batch collected again after an interrupted prepare
+   * would otherwise count its stored answers twice (answers for customers whose facts changed go uncounted).
    */
   private accepted(results: BatchResult[], byId: Map<string, Planned>, options: PrepareOptions): (PreparedDraft | null)[] {
     const model = this.llm.model;
     const written: (PreparedDraft | null)[] = [];
     for (const result of results) {
       if ('error' in result) continue;
-      const usage = usageOf(result.completion);
-      const cost = this.metrics.used(model, usage, true);
       const item = byId.get(result.customId);
       if (!item) continue;
       byId.delete(result.customId); // one answer per request, even if both files name it
+      const usage = usageOf(result.completion);
+      const cost = this.metrics.used(model, usage, true);
       const message = result.completion.choices[0]?.message;
       if (!message || message.refusal) continue;
       try {

@@ -150,9 +150,13 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       customerName: displayName(customer.name),
       serviceNameBn: service.nameBn,
       serviceEmoji: service.emoji,
-      // Calendar days in CAMPAIGN_TIMEZONE, as a prepare counts them to the send day: a draft prepared at 02:00
-      // matches the send at 10:00.
-      daysSinceLastBooking: calendarDaysSince(lastBookingAt, localDay(new Date(), this.config.campaign.timeZone), this.config.campaign.timeZone),
+      // Calendar days in CAMPAIGN_TIMEZONE to the campaign's day, as a prepare counts them to the send day: a draft
+      // prepared at 02:00 matches the send at 10:00, and a window past midnight (20-2) still counts to its first day.
+      daysSinceLastBooking: calendarDaysSince(
+        lastBookingAt,
+        request.campaign?.day ?? localDay(new Date(), this.config.campaign.timeZone),
+        this.config.campaign.timeZone,
+      ),
       tone,
       generator: request.generator,
       messageType: request.messageType,
