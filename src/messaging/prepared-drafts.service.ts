@@ -93,8 +93,8 @@ export class PreparedDrafts {
    * The customer's prepared draft, when it was written for these facts and is fresh,
    * accepted again for this message; null otherwise (the caller drafts as usual).
    */
-  async use(key: DraftKey, context: MessageContext, now = new Date()): Promise<UsedDraft | null> {
-    const stored = await this.drafts.find(key.customerId, key.channel);
+  async use(key: DraftKey, context: MessageContext, found?: Promise<PreparedDraft | null>, now = new Date()): Promise<UsedDraft | null> {
+    const stored = await (found ?? this.find(key.customerId, key.channel));
     if (!stored) return null;
     const stale =
       stored.expiresAt <= now ||
@@ -124,6 +124,17 @@ export class PreparedDrafts {
     }
     this.outcomes.inc({ outcome: 'used' });
     return { draft: { ...accepted.draft, generationSeconds: 0 }, key: { customerId: key.customerId, channel: key.channel, factsHash: stored.factsHash } };
+  }
+
+  /**
+   * The customer's stored draft, unchecked: the send looks it up while it claims the message (one round trip
+   * instead of two), then `use` checks it. A failed lookup is no draft: the message is drafted live.
+   */
+  find(customerId: string, channel: Channel): Promise<PreparedDraft | null> {
+    return this.drafts.find(customerId, channel).catch((error: unknown) => {
+      this.logger.warn(`Prepared draft lookup failed; drafting live: ${error instanceof Error ? error.message : error}`);
+      return null;
+    });
   }
 
   /** Deletes drafts past their send day, keeping the table to about one draft per customer and channel. */

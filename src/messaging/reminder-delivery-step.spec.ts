@@ -81,6 +81,7 @@ function newTestDelivery() {
   // Never within the SMS quiet hours, whatever time the spec runs.
   const config = new AppConfig(validateEnvironment({ SMS_QUIET_HOURS_START: '0', SMS_QUIET_HOURS_END: '0' }));
   const prepared = mock<PreparedDrafts>();
+  prepared.find.mockResolvedValue(null);
   prepared.use.mockResolvedValue(null);
   const sut = new ReminderDeliveryStep(messages, drafting, links, dispatcher, metrics, config, prepared);
   return { sut, mocks: { messages, drafting, dispatcher, metrics, prepared } };
@@ -101,9 +102,13 @@ describe(ReminderDeliveryStep.name, () => {
 
     expect(await sut.deliver(REQUEST)).toMatchObject({ status: 'sent', generator: GeneratorKind.OpenAi });
 
+    // Looked up while the message was claimed, then checked against this message's facts.
+    expect(mocks.prepared.find).toHaveBeenCalledWith(REQUEST.customer.id, Channel.Email);
+    expect(mocks.prepared.find.mock.invocationCallOrder[0]).toBeLessThan(mocks.messages.claim.mock.invocationCallOrder[0]);
     expect(mocks.prepared.use).toHaveBeenCalledWith(
       { customerId: REQUEST.customer.id, channel: Channel.Email, serviceId: REQUEST.service.id, tone: 'friendly', messageType: MessageType.Reminder },
       expect.objectContaining({ daysSinceLastBooking: 22, serviceNameBn: 'প্লাম্বিং' }),
+      expect.any(Promise),
     );
     expect(mocks.drafting.draft).not.toHaveBeenCalled();
     // No statement of its own: the prepared draft stays in prepared_drafts until the mark stores it on the row.
@@ -122,6 +127,7 @@ describe(ReminderDeliveryStep.name, () => {
     expect(mocks.drafting.draft).toHaveBeenCalledTimes(1);
 
     await sut.deliver({ ...REQUEST, generator: GeneratorKind.Template });
+    expect(mocks.prepared.find).toHaveBeenCalledTimes(1);
     expect(mocks.prepared.use).toHaveBeenCalledTimes(1);
   });
 

@@ -15,6 +15,7 @@ import { Dispatch, DispatchResult, MessageDispatcher } from './message-dispatche
 import { DeliveryStatus, SENT_OR_LATER } from './delivery-status';
 import { Channel, GeneratorKind, Tone, toneFor } from './message.types';
 import { MessagingMetrics } from './messaging.metrics';
+import { PreparedDraft } from './prepared-draft.repository';
 import { PreparedDrafts } from './prepared-drafts.service';
 import { DeliveryOutcome, DeliveryRequest, FailureReason, ReminderDelivery, SkipReason } from './reminder-delivery';
 
@@ -33,6 +34,8 @@ interface Claimed {
   tone: Tone;
   link: BookingLink;
   lastBookingAt: Date;
+  /** The customer's prepared draft, looked up during the claim (email with an LLM only). */
+  prepared: Promise<PreparedDraft | null> | null;
 }
 
 /** Runs the whole per-customer step in this process. */
@@ -81,6 +84,8 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       request.ttlHours,
     );
     const tone = request.tone ?? toneFor(customer.totalBookings);
+    // A draft prepared ahead is looked up while the message is claimed: its round trip overlaps the claim's.
+    const prepared = this.wantsPrepared(request) ? this.prepared.find(customer.id, channel) : null;
     const claim = await this.messages.claim({
       id: messageId,
       userId: customer.id,
@@ -98,7 +103,7 @@ export class ReminderDeliveryStep extends ReminderDelivery {
       jobRunId: request.campaign?.jobRunId ?? null,
     });
     if (claim !== 'claimed' && claim !== 'exists') return this.skip(SKIP_FOR_CLAIM[claim]);
-    const claimed = { messageId, recipient, tone, link, lastBookingAt: customer.lastBookingAt! };
+    const claimed = { messageId, recipient, tone, link, lastBookingAt: customer.lastBookingAt!, prepared };
     return RequestContext.with({ messageId }, () => this.continueClaimed(request, claim, claimed));
   }
 
@@ -171,8 +176,8 @@ export class ReminderDeliveryStep extends ReminderDelivery {
 
     // A draft prepared ahead for these very facts: no LLM call at send time.
     const prepared =
-      channel === Channel.Email && !stored && request.generator !== GeneratorKind.Template && this.drafting.storesDrafts
-        ? await this.prepared.use({ customerId: customer.id, channel, serviceId: service.id, tone, messageType: request.messageType }, context)
+      claimed.prepared && !stored
+        ? await this.prepared.use({ customerId: customer.id, channel, serviceId: service.id, tone, messageType: request.messageType }, context, claimed.prepared)
         : null;
     let draft: Draft;
     try {
@@ -246,6 +251,11 @@ export class ReminderDeliveryStep extends ReminderDelivery {
     const current = (await this.messages.findById(row.id)) ?? row;
     const reason = current.deliveryStatus === DeliveryStatus.Unknown ? FailureReason.DeliveryUnknown : FailureReason.DeliveryFailed;
     return this.fail(request, row.id, reason, current.lastError ?? current.deliveryStatus);
+  }
+
+  /** Email the LLM may write, with an LLM configured: a draft prepared ahead may stand in for the call. */
+  private wantsPrepared(request: DeliveryRequest): boolean {
+    return request.channel === Channel.Email && request.generator !== GeneratorKind.Template && this.drafting.storesDrafts;
   }
 
   private async send(dispatch: Dispatch): Promise<DispatchResult> {
