@@ -13,7 +13,7 @@ import { DeliveryStatus, SENT_OR_LATER } from '../messaging/delivery-status';
 import { DeliveryRequest, FailureReason, SkipReason } from '../messaging/reminder-delivery';
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { EligibilityCriteria, EligibleCustomerRepository } from '../segmentation/eligible-customer.repository';
-import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
+import { lastBookedServices, ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
 import { CustomerRepository } from '../segmentation/customer.repository';
 import { CampaignPlan, CampaignReport, RESULT_LIMIT } from './campaign.types';
 import { JobRunStatus, ResumeState } from './job-run.entity';
@@ -182,7 +182,7 @@ export class CampaignRunner {
           fresh.forEach((customer) => record(page, { customerId: customer.id, dryRun: true }));
           control.pageDone(page, true);
         } else {
-          const services = await this.servicesFor(fresh, serviceCache);
+          const services = await lastBookedServices(this.services, fresh, serviceCache);
           const items = fresh.map((customer) => this.item(customer, services, plan, correlationId, campaign));
           control.handed(page, items.length);
           void control.beat(); // shows the page's customers as in flight now, not at the next tick
@@ -249,7 +249,7 @@ export class CampaignRunner {
     if (waiting.length === 0) return;
     this.logger.log(`Campaign ${campaign.jobRunId}: ${waiting.length} message(s) were waiting for a retry; retrying them`);
     const customers = await this.customers.findProfiles(waiting);
-    const services = await this.servicesFor(customers, new Map());
+    const services = await lastBookedServices(this.services, customers, new Map());
     const page = control.sidePage(waiting);
     const items = customers.map((customer) => this.item(customer, services, plan, correlationId, campaign));
     control.handed(page, items.length);
@@ -367,14 +367,6 @@ export class CampaignRunner {
         messageId: campaignMessageId(campaign.jobRunId, plan.channel, customer.id),
       },
     };
-  }
-
-  private async servicesFor(page: CustomerProfile[], cache: Map<string, ServiceInfo>): Promise<Map<string, ServiceInfo>> {
-    const missing = [
-      ...new Set(page.map((c) => c.lastBookingServiceId).filter((id): id is string => !!id && !cache.has(id))),
-    ];
-    for (const [id, service] of await this.services.findByIds(missing)) cache.set(id, service);
-    return cache;
   }
 
   private logProgress(counts: RunCounts, startedAt: Date): void {

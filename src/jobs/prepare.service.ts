@@ -11,7 +11,7 @@ import { PreparedDrafts, PrepareOptions, PrepareTally, PrepareTarget } from '../
 import { CustomerProfile } from '../segmentation/customer-profile';
 import { CustomerRepository } from '../segmentation/customer.repository';
 import { EligibleCustomerRepository } from '../segmentation/eligible-customer.repository';
-import { ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
+import { lastBookedServices, ServiceInfo, ServiceRepository } from '../segmentation/service.repository';
 import { campaignCriteria } from './campaign-runner';
 import { CampaignService } from './campaign.service';
 import { CAMPAIGN_JOB_TYPE, CampaignPlan, CampaignRequest, PREPARE_JOB_NAME } from './campaign.types';
@@ -237,8 +237,7 @@ export class PrepareService {
 
   /** The page's customers with the service of their last booking; those without one are not drafted. */
   private async targetsOf(customers: CustomerProfile[], cache: Map<string, ServiceInfo>): Promise<PrepareTarget[]> {
-    const missing = [...new Set(customers.map((c) => c.lastBookingServiceId).filter((id): id is string => !!id && !cache.has(id)))];
-    for (const [id, service] of await this.services.findByIds(missing)) cache.set(id, service);
+    await lastBookedServices(this.services, customers, cache);
     return customers.flatMap((customer) => {
       const service = customer.lastBookingServiceId ? cache.get(customer.lastBookingServiceId) : undefined;
       return service ? [{ customer, service }] : [];

@@ -246,34 +246,13 @@ export class DraftingService {
   private checkSms(result: ProseResult, context: MessageContext): Checked & { draft: { smsSegments: number } } {
     const sms = this.sms.composeLine(result.prose.body, context);
     const verdict = this.safety.check({ subject: '', text: sms.text, channel: 'sms' }, this.policyFor(context));
-    const draft = {
-      message: { subject: '', text: sms.text, html: '' },
-      prose: result.prose,
-      generator: result.generator,
-      model: result.model,
-      promptVersion: result.promptVersion,
-      usage: result.usage,
-      costUsd: result.costUsd,
-      smsSegments: sms.segments,
-    };
-    return { draft, violations: verdict.violations };
+    return { draft: { ...result, message: { subject: '', text: sms.text, html: '' }, smsSegments: sms.segments }, violations: verdict.violations };
   }
 
   private composeAndCheck(result: ProseResult, context: MessageContext): Checked {
     const message = this.composer.compose(result.prose, context);
     const verdict = this.safety.check({ subject: message.subject, text: message.text }, this.policyFor(context));
-    return {
-      draft: {
-        message,
-        prose: result.prose,
-        generator: result.generator,
-        model: result.model,
-        promptVersion: result.promptVersion,
-        usage: result.usage,
-        costUsd: result.costUsd,
-      },
-      violations: verdict.violations,
-    };
+    return { draft: { ...result, message }, violations: verdict.violations };
   }
 
   private policyFor(context: MessageContext): SafetyPolicy {

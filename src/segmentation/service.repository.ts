@@ -26,4 +26,18 @@ export class ServiceRepository {
   }
 }
 
+/**
+ * The services of the customers' last bookings, added to `cache`, which a run's pages share: one query for the
+ * services not in it yet.
+ */
+export async function lastBookedServices(
+  services: ServiceRepository,
+  customers: readonly { lastBookingServiceId: string | null }[],
+  cache: Map<string, ServiceInfo>,
+): Promise<Map<string, ServiceInfo>> {
+  const missing = [...new Set(customers.map((c) => c.lastBookingServiceId).filter((id): id is string => !!id && !cache.has(id)))];
+  for (const [id, service] of await services.findByIds(missing)) cache.set(id, service);
+  return cache;
+}
+
 const toInfo = (row: ServiceEntity): ServiceInfo => ({ id: row.id, name: row.name, nameBn: row.nameBn, emoji: row.emoji });
